@@ -1,0 +1,15 @@
+//! `augur-engine`: Augur's storage engine.
+//!
+//! * [`model`]: points, series keys, field types (InfluxDB 1.x data model).
+//! * [`lineproto`]: the InfluxDB line-protocol parser.
+//! * [`codec`]: our own column codecs (Gorilla, decimal/ALP, integers, booleans, strings).
+//! * [`block`]: the versioned, checksummed columnar block format.
+//! * [`storage`]: RocksDB layout, WAL, head, sealing, recovery, retention, index and the read API.
+//!
+//! The engine knows nothing about HTTP; the query crate builds on [`storage::Store`].
+
+pub mod block;
+pub mod codec;
+pub mod lineproto;
+pub mod model;
+pub mod storage;
