@@ -1,53 +1,776 @@
 //! Storage: RocksDB layout, WAL, head, sealing, recovery, retention, the
-//! series index and the read API. (Implementation in progress: signatures are final.)
+//! series index and the read API.
+//!
+//! Write path: resolve series ids (creating new series under the index lock)
+//! → one WAL record per request, in one RocksDB batch with any new series,
+//! postings and field types, fsynced per [`WalSync`] → append to the head.
+//! The head is sealed into columnar blocks (one per series and time window)
+//! when it grows past a limit or on shutdown; the WAL records it covered are
+//! then range-deleted. Recovery replays the remaining WAL into the head.
+//!
+//! Durability promise: when [`Store::write`] returns `Ok`, every stored point
+//! is in a WAL record that RocksDB has fsynced (`WalSync::Always`) or handed
+//! to the OS (`WalSync::Interval`); it survives `kill -9` and is replayed at
+//! the next open.
+//!
+//! Read path: series selection on roaring bitmaps, then per series the blocks
+//! overlapping the range (one range scan, keys `series | window | seal`),
+//! plus any head being sealed, plus the active head, merged with last write
+//! wins. A block that fails its checksum is reported as [`Damage`] and
+//! skipped, never decoded into wrong numbers.
 
 mod api;
+mod catalog;
+mod head;
+mod index;
+mod keys;
+mod kv;
+mod rows;
+mod wal;
 
 pub use api::*;
+pub use kv::raw;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use crate::model::Point;
+use parking_lot::{Condvar, Mutex, RwLock};
+use roaring::RoaringBitmap;
+use tracing::{error, info, warn};
+
+use crate::block::{encode_block, Block, BlockReader};
+use crate::model::{FieldType, Point};
+
+use catalog::Catalog;
+use head::HeadMap;
+use index::Index;
+use kv::{Batch, Cf, Kv};
+
+/// Cut sealing batches at about this many bytes.
+const SEAL_BATCH_BYTES: usize = 32 << 20;
+
+/// A frozen head waiting to be sealed, with the WAL sequence it covers.
+struct Frozen {
+    head: Arc<HeadMap>,
+    /// Every WAL record with a sequence below this is in `head` (or sealed).
+    wal_upto: u64,
+}
+
+/// Shared state behind a [`Store`] handle.
+struct Inner {
+    kv: Kv,
+    options: StoreOptions,
+    /// Block window fixed when the store was created (changing it later
+    /// would misplace range scans over existing blocks).
+    block_window: i64,
+    catalog: RwLock<Catalog>,
+    index: RwLock<Index>,
+    /// The active head. Writers hold it *shared* from WAL sequence assignment
+    /// until their points are in the head; sealing takes it *exclusively* to
+    /// swap in an empty head, so a frozen head holds exactly the WAL records
+    /// below its `wal_upto`.
+    head: RwLock<Arc<HeadMap>>,
+    /// Frozen heads not yet sealed, oldest first (readers include them).
+    frozen: RwLock<Vec<Arc<Frozen>>>,
+    next_wal_seq: AtomicU64,
+    next_seal_seq: AtomicU64,
+    /// One seal at a time.
+    seal_lock: Mutex<()>,
+    /// Serializes DDL (create/drop database or policy).
+    ddl_lock: Mutex<()>,
+    recovery_damage: Vec<Damage>,
+    /// Wakes the background sealer (shared with its thread, which must not
+    /// keep the store alive while it waits).
+    seal_signal: Arc<(Mutex<bool>, Condvar)>,
+}
 
 /// The store. Cheap to clone (shared handle); safe to use from many threads.
+/// Every method blocks (disk I/O, fsync): call from blocking contexts.
 #[derive(Clone)]
-pub struct Store {}
+pub struct Store {
+    inner: Arc<Inner>,
+}
 
-#[allow(unused_variables)]
+/// A point's fate in a write, before ids are assigned.
+enum Decision {
+    /// Stored at `ts` in `series` (`None`: a new series to create).
+    Accept { series: Option<u32>, ts: i64 },
+    /// Rejected with an Influx-style reason.
+    Reject(String),
+}
+
+/// Checks every point against the index: retention, field types, series.
+/// The second value says whether any accepted point needs a new series or
+/// field type (and so the index write lock).
+fn decide(
+    idx: &Index,
+    ns: u32,
+    points: &[Point],
+    keys: &[String],
+    now: i64,
+    cutoff: Option<i64>,
+) -> (Vec<Decision>, bool) {
+    let mut batch_types: HashMap<(&str, &str), FieldType> = HashMap::new();
+    let mut needs_change = false;
+    let decisions = points
+        .iter()
+        .zip(keys)
+        .map(|(p, key)| {
+            let ts = p.timestamp.unwrap_or(now);
+            if cutoff.is_some_and(|c| ts < c) {
+                return Decision::Reject("points beyond retention policy".to_string());
+            }
+            let mut new_field = false;
+            for (name, value) in &p.fields {
+                let t = value.field_type();
+                let stored = idx.field_type(ns, &p.measurement, name);
+                new_field |= stored.is_none();
+                let known = stored.or_else(|| batch_types.get(&(p.measurement.as_str(), name.as_str())).copied());
+                if let Some(k) = known {
+                    if k != t {
+                        return Decision::Reject(format!(
+                            "field type conflict: input field \"{name}\" on measurement \"{}\" is type {t}, already exists as type {k}",
+                            p.measurement
+                        ));
+                    }
+                }
+            }
+            for (name, value) in &p.fields {
+                batch_types.entry((p.measurement.as_str(), name.as_str())).or_insert(value.field_type());
+            }
+            let series = idx.lookup(ns, key);
+            needs_change |= new_field || series.is_none();
+            Decision::Accept { series, ts }
+        })
+        .collect();
+    (decisions, needs_change)
+}
+
 impl Store {
     /// Opens (or creates) the store under `path`, replaying the WAL into the head.
-    pub fn open(path: &Path, options: StoreOptions) -> StorageResult<Store> { unimplemented!() }
+    pub fn open(path: &Path, options: StoreOptions) -> StorageResult<Store> {
+        let kv = Kv::open(path)?;
+        let catalog = match kv.get(Cf::Meta, keys::META_CATALOG)? {
+            Some(b) => Catalog::from_bytes(&b)?,
+            None => Catalog::default(),
+        };
+        let block_window = match kv.get(Cf::Meta, keys::META_BLOCK_WINDOW)? {
+            Some(b) => i64::from_be_bytes(
+                b.as_slice().try_into().map_err(|_| StorageError::Corrupt("block window".into()))?,
+            ),
+            None => {
+                let w = options.block_window_ns.max(1);
+                let mut batch = Batch::default();
+                batch.put(Cf::Meta, keys::META_BLOCK_WINDOW.to_vec(), w.to_be_bytes().to_vec());
+                kv.write(batch, true)?;
+                w
+            }
+        };
+        if block_window != options.block_window_ns {
+            warn!(stored = block_window, configured = options.block_window_ns, "block window is fixed at creation; keeping the stored one");
+        }
+        let next_seal_seq = match kv.get(Cf::Meta, keys::META_SEAL_SEQ)? {
+            Some(b) => u64::from_be_bytes(b.as_slice().try_into().map_err(|_| StorageError::Corrupt("seal seq".into()))?),
+            None => 0,
+        };
+        let index = load_index(&kv, &catalog)?;
+        let head = HeadMap::default();
+        let (next_wal_seq, recovery_damage, replayed) = replay_wal(&kv, &index, &head)?;
+        info!(series = index.next_id(), wal_records = replayed, damaged = recovery_damage.len(), "store opened");
+        for d in &recovery_damage {
+            error!(record = d.position, reason = %d.reason, "damaged WAL record skipped during recovery");
+        }
+        let inner = Arc::new(Inner {
+            kv,
+            options,
+            block_window,
+            catalog: RwLock::new(catalog),
+            index: RwLock::new(index),
+            head: RwLock::new(Arc::new(head)),
+            frozen: RwLock::new(Vec::new()),
+            next_wal_seq: AtomicU64::new(next_wal_seq),
+            next_seal_seq: AtomicU64::new(next_seal_seq),
+            seal_lock: Mutex::new(()),
+            ddl_lock: Mutex::new(()),
+            recovery_damage,
+            seal_signal: Arc::new((Mutex::new(false), Condvar::new())),
+        });
+        spawn_background(Arc::downgrade(&inner));
+        Ok(Store { inner })
+    }
+
+    fn save_catalog(&self, catalog: &Catalog, batch: &mut Batch) {
+        batch.put(Cf::Meta, keys::META_CATALOG.to_vec(), catalog.to_bytes());
+    }
+
     /// Creates a database with an `autogen` default policy; succeeds if it exists.
-    pub fn create_database(&self, name: &str) -> StorageResult<()> { unimplemented!() }
+    pub fn create_database(&self, name: &str) -> StorageResult<()> {
+        let _ddl = self.inner.ddl_lock.lock();
+        let mut cat = self.inner.catalog.read().clone();
+        if cat.create_database(name, self.inner.options.default_retention_ns)? {
+            let mut batch = Batch::default();
+            self.save_catalog(&cat, &mut batch);
+            self.inner.kv.write(batch, true)?;
+            *self.inner.catalog.write() = cat;
+        }
+        Ok(())
+    }
+
     /// Drops a database and all its data; succeeds if it does not exist.
-    pub fn drop_database(&self, name: &str) -> StorageResult<()> { unimplemented!() }
+    pub fn drop_database(&self, name: &str) -> StorageResult<()> {
+        let _ddl = self.inner.ddl_lock.lock();
+        let mut cat = self.inner.catalog.read().clone();
+        let namespaces = cat.namespaces_of(name);
+        if cat.databases.remove(name).is_none() {
+            return Ok(());
+        }
+        let mut batch = Batch::default();
+        self.save_catalog(&cat, &mut batch);
+        let mut dropped = Vec::new();
+        {
+            let mut idx = self.inner.index.write();
+            for ns in namespaces {
+                batch.delete_range(Cf::Series, keys::ns_prefix(ns), keys::ns_end(ns));
+                batch.delete_range(Cf::Postings, keys::ns_prefix(ns), keys::ns_end(ns));
+                batch.delete_range(Cf::Meta, keys::field_ns_prefix(ns), keys::field_ns_end(ns));
+                for id in idx.drop_namespace(ns) {
+                    batch.delete_range(Cf::Blocks, keys::series_blocks_start(id), keys::series_blocks_end(id));
+                    dropped.push(id);
+                }
+            }
+            self.inner.kv.write(batch, true)?;
+            *self.inner.catalog.write() = cat;
+        }
+        self.inner.head.read().remove(&dropped);
+        for f in self.inner.frozen.read().iter() {
+            f.head.remove(&dropped);
+        }
+        Ok(())
+    }
+
     /// Database names, sorted.
-    pub fn databases(&self) -> Vec<String> { unimplemented!() }
+    pub fn databases(&self) -> Vec<String> {
+        self.inner.catalog.read().databases.keys().cloned().collect()
+    }
+
     /// Whether the database exists.
-    pub fn database_exists(&self, name: &str) -> bool { unimplemented!() }
+    pub fn database_exists(&self, name: &str) -> bool {
+        self.inner.catalog.read().databases.contains_key(name)
+    }
+
     /// Creates a retention policy (making it the default if `rp.default`).
-    pub fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> StorageResult<()> { unimplemented!() }
+    pub fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> StorageResult<()> {
+        let _ddl = self.inner.ddl_lock.lock();
+        let mut cat = self.inner.catalog.read().clone();
+        if cat.create_rp(db, &rp)? {
+            let mut batch = Batch::default();
+            self.save_catalog(&cat, &mut batch);
+            self.inner.kv.write(batch, true)?;
+            *self.inner.catalog.write() = cat;
+        }
+        Ok(())
+    }
+
     /// The database's retention policies.
-    pub fn retention_policies(&self, db: &str) -> StorageResult<Vec<RetentionPolicy>> { unimplemented!() }
+    pub fn retention_policies(&self, db: &str) -> StorageResult<Vec<RetentionPolicy>> {
+        self.inner.catalog.read().policies(db)
+    }
+
     /// Writes points durably (per the WAL policy) before returning. `rp: None`
     /// means the default policy. Points without a timestamp get `now_ns`.
     /// Points that cannot be stored (type conflict, series limit, beyond
     /// retention) are listed in the outcome; the others are stored.
-    pub fn write(&self, db: &str, rp: Option<&str>, points: &[Point], now_ns: i64) -> StorageResult<WriteOutcome> { unimplemented!() }
+    pub fn write(&self, db: &str, rp: Option<&str>, points: &[Point], now_ns: i64) -> StorageResult<WriteOutcome> {
+        let inner = &*self.inner;
+        let (target, db_namespaces) = {
+            let cat = inner.catalog.read();
+            (cat.resolve(db, rp)?, cat.namespaces_of(db))
+        };
+        let ns = target.ns;
+        let cutoff = target.duration_ns.map(|d| now_ns.saturating_sub(d));
+        let keys: Vec<String> = points.iter().map(Point::series_key).collect();
+
+        let mut batch = Batch::default();
+        let (mut decisions, needs_index_change) = decide(&inner.index.read(), ns, points, &keys, now_ns, cutoff);
+        // New series and field types are created under the index write lock,
+        // which is held until the batch defining them is durable: nobody can
+        // reference an id whose definition might be lost in a crash.
+        let mut index_guard = None;
+        if needs_index_change {
+            let mut idx = inner.index.write();
+            decisions = decide(&idx, ns, points, &keys, now_ns, cutoff).0;
+            self.create_series_and_fields(&mut idx, ns, &db_namespaces, points, &keys, &mut decisions, &mut batch);
+            index_guard = Some(idx);
+        }
+
+        let mut outcome = WriteOutcome::default();
+        let mut enc = wal::WalEncoder::new(ns);
+        let mut accepted = Vec::with_capacity(points.len());
+        for (i, (d, p)) in decisions.iter().zip(points).enumerate() {
+            match d {
+                Decision::Accept { series: Some(s), ts } => {
+                    enc.push(*s, *ts, &p.fields);
+                    outcome.values_written += p.fields.len();
+                    accepted.push((i, *s, *ts));
+                }
+                Decision::Accept { series: None, .. } => {
+                    outcome.rejected.push(RejectedPoint { index: i, reason: "series was not created".into() })
+                }
+                Decision::Reject(reason) => outcome.rejected.push(RejectedPoint { index: i, reason: reason.clone() }),
+            }
+        }
+        outcome.points_written = accepted.len();
+        if accepted.is_empty() && batch.is_empty() {
+            return Ok(outcome);
+        }
+        let sync = matches!(inner.options.wal_sync, WalSync::Always);
+        let head = inner.head.read();
+        if enc.len() > 0 {
+            let seq = inner.next_wal_seq.fetch_add(1, Ordering::SeqCst);
+            batch.put(Cf::Wal, keys::wal_key(seq), enc.finish());
+        }
+        inner.kv.write(batch, sync)?;
+        drop(index_guard);
+        for (i, series, ts) in accepted {
+            head.append(series, ts, points[i].fields.iter().map(|(n, v)| (n.as_str(), v)));
+        }
+        let head_values = head.values();
+        drop(head);
+        if head_values >= inner.options.head_max_values {
+            self.request_seal();
+            if head_values >= inner.options.head_max_values.saturating_mul(2) {
+                // The sealer is behind: apply back-pressure instead of growing without bound.
+                self.flush()?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Assigns ids to new series (within the cardinality limit) and records
+    /// new field types, in the index and in `batch`.
+    #[allow(clippy::too_many_arguments)]
+    fn create_series_and_fields(
+        &self,
+        idx: &mut Index,
+        ns: u32,
+        db_namespaces: &[u32],
+        points: &[Point],
+        keys: &[String],
+        decisions: &mut [Decision],
+        batch: &mut Batch,
+    ) {
+        let limit = self.inner.options.max_series_per_database;
+        let mut db_series: usize = db_namespaces.iter().map(|n| idx.series_count(*n)).sum();
+        let mut postings: HashMap<Vec<u8>, RoaringBitmap> = HashMap::new();
+        let mut created = false;
+        for ((d, p), key) in decisions.iter_mut().zip(points).zip(keys) {
+            if let Decision::Accept { series: series @ None, .. } = d {
+                if let Some(id) = idx.lookup(ns, key) {
+                    *series = Some(id);
+                } else if limit > 0 && db_series >= limit {
+                    *d = Decision::Reject(format!("max-series-per-database limit exceeded: ({limit})"));
+                    continue;
+                } else {
+                    let id = idx.next_id();
+                    idx.insert(ns, key, id);
+                    db_series += 1;
+                    created = true;
+                    *series = Some(id);
+                    batch.put(Cf::Series, keys::series_key(ns, key), id.to_be_bytes().to_vec());
+                    postings.entry(keys::measurement_posting(ns, &p.measurement)).or_default().insert(id);
+                    for (k, v) in &p.tags {
+                        postings.entry(keys::tag_posting(ns, &p.measurement, k, v)).or_default().insert(id);
+                    }
+                }
+            }
+            if matches!(d, Decision::Accept { .. }) {
+                for (name, value) in &p.fields {
+                    if idx.field_type(ns, &p.measurement, name).is_none() {
+                        let t = value.field_type();
+                        idx.set_field_type(ns, &p.measurement, name, t);
+                        batch.put(Cf::Meta, keys::field_key(ns, &p.measurement, name), vec![t.to_byte()]);
+                    }
+                }
+            }
+        }
+        for (k, bitmap) in postings {
+            let mut v = Vec::with_capacity(bitmap.serialized_size());
+            if bitmap.serialize_into(&mut v).is_ok() {
+                batch.merge(Cf::Postings, k, v);
+            }
+        }
+        if created {
+            batch.put(Cf::Meta, keys::META_NEXT_SERIES.to_vec(), idx.next_id().to_be_bytes().to_vec());
+        }
+    }
+
     /// Series matching the filters, in id order.
-    pub fn series(&self, db: &str, rp: Option<&str>, measurement: &MeasurementFilter, tags: Option<&TagFilter>) -> StorageResult<Vec<SeriesInfo>> { unimplemented!() }
+    pub fn series(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        measurement: &MeasurementFilter,
+        tags: Option<&TagFilter>,
+    ) -> StorageResult<Vec<SeriesInfo>> {
+        let target = self.inner.catalog.read().resolve(db, rp)?;
+        let idx = self.inner.index.read();
+        let ids = idx.select(target.ns, measurement, tags);
+        Ok(idx.infos(&ids))
+    }
+
     /// Reads the given series over a time range; `fields: None` reads every field.
-    pub fn read(&self, db: &str, rp: Option<&str>, series: &[SeriesInfo], range: TimeRange, fields: Option<&[String]>) -> StorageResult<ReadResult> { unimplemented!() }
+    pub fn read(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: &[SeriesInfo],
+        range: TimeRange,
+        fields: Option<&[String]>,
+    ) -> StorageResult<ReadResult> {
+        self.inner.catalog.read().resolve(db, rp)?;
+        // Capture the heads first (consistently, under the head lock), then
+        // read blocks: a seal finishing in between only duplicates rows,
+        // which the merge collapses.
+        let (active, frozen) = {
+            let h = self.inner.head.read();
+            (h.clone(), self.inner.frozen.read().clone())
+        };
+        let mut result = ReadResult::default();
+        for s in series {
+            let mut runs = self.read_blocks(s, range, fields, &mut result.damaged)?;
+            for f in &frozen {
+                runs.extend(f.head.read(s.id, range, fields));
+            }
+            runs.extend(active.read(s.id, range, fields));
+            let mut merged = rows::merge_runs(runs);
+            if fields.is_some() {
+                merged = drop_empty_rows(merged);
+            }
+            if !merged.timestamps.is_empty() {
+                result.series.push(SeriesData { series: s.clone(), timestamps: merged.timestamps, columns: merged.columns });
+            }
+        }
+        Ok(result)
+    }
+
+    /// The blocks of one series overlapping `range`, decoded and trimmed.
+    fn read_blocks(
+        &self,
+        s: &SeriesInfo,
+        range: TimeRange,
+        fields: Option<&[String]>,
+        damaged: &mut Vec<Damage>,
+    ) -> StorageResult<Vec<Block>> {
+        let w = self.inner.block_window;
+        let from = keys::block_key(s.id, rows::window_start(range.start, w), 0);
+        let to = keys::block_key(s.id, rows::window_start(range.end, w), u64::MAX);
+        let mut runs = Vec::new();
+        self.inner.kv.scan(Cf::Blocks, &from, &to, |k, v| {
+            let window = keys::decode_block_key(k).map_or(0, |(_, w, _)| w);
+            match decode_block(v, range, fields) {
+                Ok(Some(b)) => runs.push(b),
+                Ok(None) => {}
+                Err(reason) => {
+                    error!(series = %s.key, window, %reason, "damaged block skipped");
+                    damaged.push(Damage { kind: "block", series_key: s.key.clone(), position: window, reason });
+                }
+            }
+            true
+        })?;
+        Ok(runs)
+    }
+
     /// Measurement names, sorted.
-    pub fn measurements(&self, db: &str, rp: Option<&str>) -> StorageResult<Vec<String>> { unimplemented!() }
+    pub fn measurements(&self, db: &str, rp: Option<&str>) -> StorageResult<Vec<String>> {
+        let target = self.inner.catalog.read().resolve(db, rp)?;
+        Ok(self.inner.index.read().measurements(target.ns))
+    }
+
     /// Field keys of a measurement with their types, sorted by name.
-    pub fn fields(&self, db: &str, rp: Option<&str>, measurement: &str) -> StorageResult<Vec<FieldInfo>> { unimplemented!() }
+    pub fn fields(&self, db: &str, rp: Option<&str>, measurement: &str) -> StorageResult<Vec<FieldInfo>> {
+        let target = self.inner.catalog.read().resolve(db, rp)?;
+        let idx = self.inner.index.read();
+        Ok(idx
+            .namespaces
+            .get(&target.ns)
+            .and_then(|n| n.measurements.get(measurement))
+            .map(|m| m.fields.iter().map(|(name, t)| FieldInfo { name: name.clone(), field_type: *t }).collect())
+            .unwrap_or_default())
+    }
+
+    fn request_seal(&self) {
+        let (lock, cv) = &*self.inner.seal_signal;
+        *lock.lock() = true;
+        cv.notify_one();
+    }
+
     /// Seals the whole head into blocks and truncates the WAL.
-    pub fn flush(&self) -> StorageResult<()> { unimplemented!() }
+    pub fn flush(&self) -> StorageResult<()> {
+        let inner = &*self.inner;
+        let _seal = inner.seal_lock.lock();
+        {
+            let mut h = inner.head.write();
+            if h.values() > 0 || !h.series_ids().is_empty() {
+                let old = std::mem::replace(&mut *h, Arc::new(HeadMap::default()));
+                let upto = inner.next_wal_seq.load(Ordering::SeqCst);
+                inner.frozen.write().push(Arc::new(Frozen { head: old, wal_upto: upto }));
+            }
+        }
+        loop {
+            let Some(next) = inner.frozen.read().first().cloned() else {
+                return Ok(());
+            };
+            self.seal(&next)?;
+            inner.frozen.write().remove(0);
+        }
+    }
+
+    /// Writes a frozen head as blocks, then deletes the WAL records it covers.
+    fn seal(&self, frozen: &Frozen) -> StorageResult<()> {
+        let inner = &*self.inner;
+        let seq = inner.next_seal_seq.load(Ordering::SeqCst);
+        let mut batch = Batch::default();
+        let (mut series_sealed, mut blocks) = (0usize, 0usize);
+        let mut ids = frozen.head.series_ids();
+        ids.sort_unstable();
+        for id in ids {
+            if inner.index.read().key_of(id).is_none() {
+                continue; // dropped meanwhile
+            }
+            let Some(block) = frozen.head.read(id, TimeRange::ALL, None) else {
+                continue;
+            };
+            series_sealed += 1;
+            for (w, piece) in rows::split_by_window(&block, inner.block_window) {
+                let bytes = encode_block(&piece).map_err(|e| StorageError::Corrupt(format!("encoding block: {e}")))?;
+                batch.put(Cf::Blocks, keys::block_key(id, w, seq), bytes);
+                blocks += 1;
+            }
+            if batch.approximate_bytes() >= SEAL_BATCH_BYTES {
+                inner.kv.write(std::mem::take(&mut batch), false)?;
+            }
+        }
+        batch.put(Cf::Meta, keys::META_SEAL_SEQ.to_vec(), (seq + 1).to_be_bytes().to_vec());
+        batch.delete_range(Cf::Wal, keys::wal_key(0), keys::wal_key(frozen.wal_upto));
+        inner.kv.write(batch, true)?;
+        inner.next_seal_seq.store(seq + 1, Ordering::SeqCst);
+        info!(series = series_sealed, blocks, seal = seq, "head sealed");
+        Ok(())
+    }
+
     /// Drops data older than each policy's duration; returns windows dropped.
-    pub fn enforce_retention(&self, now_ns: i64) -> StorageResult<usize> { unimplemented!() }
+    pub fn enforce_retention(&self, now_ns: i64) -> StorageResult<usize> {
+        let inner = &*self.inner;
+        let expiring = inner.catalog.read().expiring();
+        let mut dropped = 0;
+        for (ns, duration) in expiring {
+            // Windows ending at or before the cutoff are wholly expired.
+            let wcut = rows::window_start(now_ns.saturating_sub(duration), inner.block_window);
+            let ids: Vec<u32> = {
+                let idx = inner.index.read();
+                idx.namespaces.get(&ns).map(|n| n.series.values().copied().collect()).unwrap_or_default()
+            };
+            let mut batch = Batch::default();
+            for id in ids {
+                let from = keys::block_key(id, i64::MIN, 0);
+                let to = keys::block_key(id, wcut, 0);
+                let mut n = 0;
+                inner.kv.scan(Cf::Blocks, &from, &to, |_, _| {
+                    n += 1;
+                    true
+                })?;
+                if n > 0 {
+                    dropped += n;
+                    batch.delete_range(Cf::Blocks, from, to);
+                }
+            }
+            if !batch.is_empty() {
+                inner.kv.write(batch, true)?;
+            }
+        }
+        if dropped > 0 {
+            info!(blocks = dropped, "retention dropped expired windows");
+        }
+        Ok(dropped)
+    }
+
     /// Checks every stored block's checksum; lists what is damaged.
-    pub fn verify(&self) -> StorageResult<Vec<Damage>> { unimplemented!() }
+    pub fn verify(&self) -> StorageResult<Vec<Damage>> {
+        let mut damage = Vec::new();
+        let idx = self.inner.index.read();
+        self.inner.kv.scan(Cf::Blocks, &[], &[0xFF; 21], |k, v| {
+            let (id, window, _) = keys::decode_block_key(k).unwrap_or((u32::MAX, 0, 0));
+            let check = BlockReader::new(v).and_then(|r| r.decode_all().map(|_| ()));
+            if let Err(e) = check {
+                let series_key = idx.key_of(id).map_or_else(|| format!("#{id}"), |(_, k)| k.to_string());
+                damage.push(Damage { kind: "block", series_key, position: window, reason: e.to_string() });
+            }
+            true
+        })?;
+        Ok(damage)
+    }
+
     /// Damaged WAL records met (and skipped) when the store was opened.
-    pub fn recovery_damage(&self) -> Vec<Damage> { unimplemented!() }
+    pub fn recovery_damage(&self) -> Vec<Damage> {
+        self.inner.recovery_damage.clone()
+    }
+
+    /// Field values currently held in memory (active and frozen heads).
+    pub fn head_values(&self) -> usize {
+        let active = self.inner.head.read().values();
+        active + self.inner.frozen.read().iter().map(|f| f.head.values()).sum::<usize>()
+    }
+}
+
+/// Decodes the requested columns of a block, trimmed to `range`; `None` if
+/// the block lies outside it.
+fn decode_block(bytes: &[u8], range: TimeRange, fields: Option<&[String]>) -> Result<Option<Block>, String> {
+    let reader = BlockReader::new(bytes).map_err(|e| e.to_string())?;
+    if reader.max_time() < range.start || reader.min_time() > range.end {
+        return Ok(None);
+    }
+    let block = match fields {
+        None => reader.decode_all().map_err(|e| e.to_string())?,
+        Some(names) => {
+            let timestamps = reader.timestamps().map_err(|e| e.to_string())?;
+            let mut columns = Vec::new();
+            for n in names {
+                if let Some(c) = reader.column(n).map_err(|e| e.to_string())? {
+                    columns.push(c);
+                }
+            }
+            Block { timestamps, columns }
+        }
+    };
+    Ok(Some(rows::trim_to_range(block, range)))
+}
+
+/// Removes rows where no column has a value (after a field projection).
+fn drop_empty_rows(block: Block) -> Block {
+    if block.columns.iter().any(|c| c.presence.is_none()) {
+        return block;
+    }
+    let keep: Vec<usize> = (0..block.timestamps.len())
+        .filter(|&r| block.columns.iter().any(|c| c.presence.as_ref().is_some_and(|p| p[r])))
+        .collect();
+    if keep.len() == block.timestamps.len() {
+        return block;
+    }
+    rows::select_rows(&block, &keep)
+}
+
+/// Loads series, postings and field types of live namespaces.
+fn load_index(kv: &Kv, catalog: &Catalog) -> StorageResult<Index> {
+    let live: std::collections::HashSet<u32> =
+        catalog.databases.values().flat_map(|d| d.rps.values().map(|r| r.ns)).collect();
+    let mut idx = Index::default();
+    kv.scan(Cf::Series, &[], &[0xFF; 5], |k, v| {
+        if let (Some(ns), Ok(key), Ok(id)) = (
+            k.get(0..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes),
+            std::str::from_utf8(&k[4.min(k.len())..]),
+            <[u8; 4]>::try_from(v).map(u32::from_be_bytes),
+        ) {
+            if live.contains(&ns) {
+                idx.insert_series(ns, key, id);
+            } else {
+                idx.reserve_ids_below(id.saturating_add(1));
+            }
+        }
+        true
+    })?;
+    kv.scan(Cf::Postings, &[], &[0xFF; 5], |k, v| {
+        if let (Some((ns, posting)), Ok(bitmap)) = (keys::decode_posting(k), RoaringBitmap::deserialize_from(v)) {
+            if live.contains(&ns) {
+                idx.load_posting(ns, posting, bitmap);
+            }
+        }
+        true
+    })?;
+    kv.scan(Cf::Meta, keys::META_FIELD_PREFIX, b"field0", |k, v| {
+        if let (Some((ns, m, f)), Some(t)) = (keys::decode_field_key(k), v.first().and_then(|b| FieldType::from_byte(*b))) {
+            if live.contains(&ns) {
+                idx.set_field_type(ns, &m, &f, t);
+            }
+        }
+        true
+    })?;
+    if let Some(b) = kv.get(Cf::Meta, keys::META_NEXT_SERIES)? {
+        if let Ok(arr) = <[u8; 4]>::try_from(b.as_slice()) {
+            idx.reserve_ids_below(u32::from_be_bytes(arr));
+        }
+    }
+    Ok(idx)
+}
+
+/// Replays every WAL record into `head`; returns the next sequence number,
+/// the damaged records skipped, and how many records were replayed.
+fn replay_wal(kv: &Kv, idx: &Index, head: &HeadMap) -> StorageResult<(u64, Vec<Damage>, usize)> {
+    let mut next = 0u64;
+    let mut damage = Vec::new();
+    let mut replayed = 0;
+    kv.scan(Cf::Wal, &[], &[0xFF; 9], |k, v| {
+        let seq = keys::decode_wal_key(k).unwrap_or(next);
+        next = next.max(seq.saturating_add(1));
+        match wal::decode(v) {
+            Ok(rec) => {
+                replayed += 1;
+                for p in &rec.points {
+                    if idx.key_of(p.series).is_none() {
+                        continue; // its database was dropped
+                    }
+                    head.append(
+                        p.series,
+                        p.timestamp,
+                        p.fields.iter().map(|(i, v)| (rec.field_names[*i as usize].as_str(), v)),
+                    );
+                }
+            }
+            Err(e) => damage.push(Damage {
+                kind: "wal",
+                series_key: String::new(),
+                position: seq as i64,
+                reason: e.to_string(),
+            }),
+        }
+        true
+    })?;
+    Ok((next, damage, replayed))
+}
+
+/// Starts the background sealer (and the WAL syncer for the interval
+/// policy). They hold only a weak handle and stop when the store is dropped.
+fn spawn_background(weak: Weak<Inner>) {
+    let Some((signal, wal_sync)) = weak.upgrade().map(|i| (i.seal_signal.clone(), i.options.wal_sync)) else {
+        return;
+    };
+    let sealer = weak.clone();
+    let _ = std::thread::Builder::new().name("augur-sealer".into()).spawn(move || loop {
+        let wanted = {
+            let (lock, cv) = &*signal;
+            let mut flag = lock.lock();
+            if !*flag {
+                cv.wait_for(&mut flag, Duration::from_millis(500));
+            }
+            std::mem::take(&mut *flag)
+        };
+        let Some(inner) = sealer.upgrade() else { return };
+        if wanted {
+            if let Err(e) = (Store { inner }).flush() {
+                error!(error = %e, "sealing failed; the WAL still holds the data");
+            }
+        }
+    });
+    let WalSync::Interval(interval) = wal_sync else {
+        return;
+    };
+    let _ = std::thread::Builder::new().name("augur-wal-sync".into()).spawn(move || loop {
+        std::thread::sleep(interval);
+        let Some(inner) = weak.upgrade() else { return };
+        if let Err(e) = inner.kv.sync_wal() {
+            error!(error = %e, "WAL fsync failed");
+        }
+    });
 }

@@ -1,0 +1,192 @@
+//! The catalog: databases, their retention policies, and the namespace id
+//! each (database, policy) pair stores its series under.
+//!
+//! Why a namespace id: keys in every family are prefixed by it, so dropping a
+//! database or policy is a handful of range deletes, and a future
+//! distributed backend can partition along it. The catalog is small and
+//! changes rarely, so it is persisted whole (JSON under one `meta` key) on
+//! every DDL statement.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::api::{RetentionPolicy, StorageError, StorageResult};
+
+/// Name of the policy every new database gets.
+pub(crate) const AUTOGEN: &str = "autogen";
+/// Shard group duration reported for infinite policies (7 days, as InfluxDB).
+const WEEK_NS: i64 = 7 * 24 * 3_600 * 1_000_000_000;
+const DAY_NS: i64 = 24 * 3_600 * 1_000_000_000;
+const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+
+/// A stored retention policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct RpMeta {
+    pub(crate) ns: u32,
+    pub(crate) duration_ns: Option<i64>,
+    pub(crate) shard_group_duration_ns: i64,
+}
+
+/// A stored database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct DatabaseMeta {
+    pub(crate) default_rp: String,
+    pub(crate) rps: BTreeMap<String, RpMeta>,
+}
+
+/// Every database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Catalog {
+    pub(crate) databases: BTreeMap<String, DatabaseMeta>,
+    pub(crate) next_ns: u32,
+}
+
+/// InfluxDB's default shard group duration for a policy duration.
+pub(crate) fn default_shard_duration(duration_ns: Option<i64>) -> i64 {
+    match duration_ns {
+        None => WEEK_NS,
+        Some(d) if d < 2 * DAY_NS => HOUR_NS,
+        Some(d) if d <= 180 * DAY_NS => DAY_NS,
+        Some(_) => WEEK_NS,
+    }
+}
+
+/// A resolved (database, policy) pair.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) ns: u32,
+    pub(crate) duration_ns: Option<i64>,
+}
+
+fn check_name(kind: &str, name: &str) -> StorageResult<()> {
+    if name.is_empty() {
+        return Err(StorageError::InvalidName(format!("{kind} name required")));
+    }
+    Ok(())
+}
+
+impl Catalog {
+    pub(crate) fn from_bytes(b: &[u8]) -> StorageResult<Catalog> {
+        serde_json::from_slice(b).map_err(|e| StorageError::Corrupt(format!("catalog: {e}")))
+    }
+
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn alloc_ns(&mut self) -> u32 {
+        let ns = self.next_ns;
+        self.next_ns += 1;
+        ns
+    }
+
+    /// Creates a database; returns whether anything changed.
+    pub(crate) fn create_database(&mut self, name: &str, duration_ns: Option<i64>) -> StorageResult<bool> {
+        check_name("database", name)?;
+        if self.databases.contains_key(name) {
+            return Ok(false);
+        }
+        let ns = self.alloc_ns();
+        let mut rps = BTreeMap::new();
+        rps.insert(
+            AUTOGEN.to_string(),
+            RpMeta { ns, duration_ns, shard_group_duration_ns: default_shard_duration(duration_ns) },
+        );
+        self.databases.insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps });
+        Ok(true)
+    }
+
+    /// Creates a policy (idempotent for identical settings).
+    pub(crate) fn create_rp(&mut self, db: &str, rp: &RetentionPolicy) -> StorageResult<bool> {
+        check_name("retention policy", &rp.name)?;
+        let ns = self.next_ns;
+        let d = self.databases.get_mut(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
+        if let Some(existing) = d.rps.get(&rp.name) {
+            let same = existing.duration_ns == rp.duration_ns
+                && existing.shard_group_duration_ns == rp.shard_group_duration_ns
+                && (!rp.default || d.default_rp == rp.name);
+            return if same { Ok(false) } else { Err(StorageError::RetentionPolicyExists) };
+        }
+        d.rps.insert(
+            rp.name.clone(),
+            RpMeta { ns, duration_ns: rp.duration_ns, shard_group_duration_ns: rp.shard_group_duration_ns },
+        );
+        if rp.default {
+            d.default_rp = rp.name.clone();
+        }
+        self.next_ns += 1;
+        Ok(true)
+    }
+
+    /// Resolves a database and optional policy name.
+    pub(crate) fn resolve(&self, db: &str, rp: Option<&str>) -> StorageResult<Target> {
+        let d = self.databases.get(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
+        let name = rp.filter(|r| !r.is_empty()).unwrap_or(&d.default_rp);
+        let r = d.rps.get(name).ok_or_else(|| StorageError::RetentionPolicyNotFound {
+            db: db.to_string(),
+            rp: name.to_string(),
+        })?;
+        Ok(Target { ns: r.ns, duration_ns: r.duration_ns })
+    }
+
+    /// Namespace ids of a database.
+    pub(crate) fn namespaces_of(&self, db: &str) -> Vec<u32> {
+        self.databases.get(db).map(|d| d.rps.values().map(|r| r.ns).collect()).unwrap_or_default()
+    }
+
+    /// Policies of a database, as the API reports them.
+    pub(crate) fn policies(&self, db: &str) -> StorageResult<Vec<RetentionPolicy>> {
+        let d = self.databases.get(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
+        Ok(d.rps
+            .iter()
+            .map(|(name, r)| RetentionPolicy {
+                name: name.clone(),
+                duration_ns: r.duration_ns,
+                shard_group_duration_ns: r.shard_group_duration_ns,
+                replication: 1,
+                default: *name == d.default_rp,
+            })
+            .collect())
+    }
+
+    /// Every (namespace, duration) with a finite retention.
+    pub(crate) fn expiring(&self) -> Vec<(u32, i64)> {
+        self.databases
+            .values()
+            .flat_map(|d| d.rps.values())
+            .filter_map(|r| r.duration_ns.map(|d| (r.ns, d)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn databases_and_policies() {
+        let mut c = Catalog::default();
+        assert!(c.create_database("db", None).unwrap());
+        assert!(!c.create_database("db", None).unwrap());
+        assert!(c.create_database("", None).is_err());
+        let t = c.resolve("db", None).unwrap();
+        assert_eq!(t.ns, 0);
+        let rp = RetentionPolicy {
+            name: "short".into(),
+            duration_ns: Some(HOUR_NS),
+            shard_group_duration_ns: HOUR_NS,
+            replication: 1,
+            default: true,
+        };
+        assert!(c.create_rp("db", &rp).unwrap());
+        assert!(!c.create_rp("db", &rp).unwrap());
+        let t = c.resolve("db", None).unwrap();
+        assert_eq!((t.ns, t.duration_ns), (1, Some(HOUR_NS)));
+        assert!(c.resolve("db", Some("autogen")).is_ok());
+        assert!(matches!(c.resolve("db", Some("x")), Err(StorageError::RetentionPolicyNotFound { .. })));
+        assert!(matches!(c.resolve("nope", None), Err(StorageError::DatabaseNotFound(_))));
+        let back = Catalog::from_bytes(&c.to_bytes()).unwrap();
+        assert_eq!(back, c);
+    }
+}

@@ -1,0 +1,201 @@
+//! The head: recent points per series, in memory, columnar.
+//!
+//! Why columnar in memory too: sealing turns a series' head straight into a
+//! block (sort only if points arrived out of order), and reads slice it
+//! without reshaping. Points are appended in arrival order, so for an
+//! identical timestamp the later row is the later write (last write wins at
+//! merge time). The map is striped by series id so concurrent writers rarely
+//! contend on one lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::block::{Block, Column, ColumnData};
+use crate::model::FieldValue;
+
+use super::api::TimeRange;
+use super::rows;
+
+const STRIPES: usize = 64;
+
+/// One field's values in a series' head.
+pub(crate) struct HeadColumn {
+    name: String,
+    data: ColumnData,
+    presence: Vec<bool>,
+}
+
+/// A series' points in the head.
+#[derive(Default)]
+pub(crate) struct HeadSeries {
+    timestamps: Vec<i64>,
+    columns: Vec<HeadColumn>,
+    /// Whether `timestamps` is strictly increasing (then reads need no sort).
+    out_of_order: bool,
+}
+
+fn data_for(v: &FieldValue) -> ColumnData {
+    match v {
+        FieldValue::Float(_) => ColumnData::Float(Vec::new()),
+        FieldValue::Integer(_) => ColumnData::Integer(Vec::new()),
+        FieldValue::Unsigned(_) => ColumnData::Unsigned(Vec::new()),
+        FieldValue::Boolean(_) => ColumnData::Boolean(Vec::new()),
+        FieldValue::String(_) => ColumnData::String(Vec::new()),
+    }
+}
+
+/// Pushes `v` onto `data` if the types match.
+fn push(data: &mut ColumnData, v: &FieldValue) -> bool {
+    match (data, v) {
+        (ColumnData::Float(d), FieldValue::Float(x)) => d.push(*x),
+        (ColumnData::Integer(d), FieldValue::Integer(x)) => d.push(*x),
+        (ColumnData::Unsigned(d), FieldValue::Unsigned(x)) => d.push(*x),
+        (ColumnData::Boolean(d), FieldValue::Boolean(x)) => d.push(*x),
+        (ColumnData::String(d), FieldValue::String(x)) => d.push(x.clone()),
+        _ => return false,
+    }
+    true
+}
+
+impl HeadSeries {
+    /// Appends a row; returns the number of field values stored.
+    pub(crate) fn append<'a>(
+        &mut self,
+        ts: i64,
+        fields: impl Iterator<Item = (&'a str, &'a FieldValue)>,
+    ) -> usize {
+        let row = self.timestamps.len();
+        if let Some(&last) = self.timestamps.last() {
+            if ts <= last {
+                self.out_of_order = true;
+            }
+        }
+        self.timestamps.push(ts);
+        let mut stored = 0;
+        for (name, value) in fields {
+            let ci = match self.columns.iter().position(|c| c.name == name) {
+                Some(i) => i,
+                None => {
+                    self.columns.push(HeadColumn {
+                        name: name.to_string(),
+                        data: data_for(value),
+                        presence: vec![false; row],
+                    });
+                    self.columns.len() - 1
+                }
+            };
+            let col = &mut self.columns[ci];
+            if col.presence.len() == row && push(&mut col.data, value) {
+                col.presence.push(true);
+                stored += 1;
+            }
+        }
+        for col in &mut self.columns {
+            if col.presence.len() == row {
+                col.presence.push(false);
+            }
+        }
+        stored
+    }
+
+    /// The series' rows in `range` (all fields, or those named), sorted and
+    /// merged (last write wins).
+    pub(crate) fn to_block(&self, range: TimeRange, fields: Option<&[String]>) -> Block {
+        let columns = self
+            .columns
+            .iter()
+            .filter(|c| fields.is_none_or(|f| f.iter().any(|n| n == &c.name)))
+            .map(|c| Column {
+                name: c.name.clone(),
+                data: c.data.clone(),
+                presence: if c.presence.iter().all(|p| *p) { None } else { Some(c.presence.clone()) },
+            })
+            .collect();
+        let block = Block { timestamps: self.timestamps.clone(), columns };
+        let block = rows::trim_to_range(block, range);
+        if self.out_of_order {
+            rows::merge_runs(vec![block])
+        } else {
+            block
+        }
+    }
+}
+
+/// A set of series heads: the active head, or a frozen one being sealed.
+pub(crate) struct HeadMap {
+    stripes: Vec<Mutex<HashMap<u32, HeadSeries>>>,
+    values: AtomicUsize,
+}
+
+impl Default for HeadMap {
+    fn default() -> Self {
+        HeadMap { stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect(), values: AtomicUsize::new(0) }
+    }
+}
+
+impl HeadMap {
+    /// Appends a row to a series.
+    pub(crate) fn append<'a>(
+        &self,
+        series: u32,
+        ts: i64,
+        fields: impl Iterator<Item = (&'a str, &'a FieldValue)>,
+    ) {
+        let n = self.stripes[series as usize % STRIPES].lock().entry(series).or_default().append(ts, fields);
+        self.values.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Field values held.
+    pub(crate) fn values(&self) -> usize {
+        self.values.load(Ordering::Relaxed)
+    }
+
+    /// A series' rows in range, if it has any in the head.
+    pub(crate) fn read(&self, series: u32, range: TimeRange, fields: Option<&[String]>) -> Option<Block> {
+        let stripe = self.stripes[series as usize % STRIPES].lock();
+        let block = stripe.get(&series)?.to_block(range, fields);
+        (!block.timestamps.is_empty()).then_some(block)
+    }
+
+    /// Removes the given series (dropped databases).
+    pub(crate) fn remove(&self, series: &[u32]) {
+        for s in series {
+            self.stripes[*s as usize % STRIPES].lock().remove(s);
+        }
+    }
+
+    /// Series ids present.
+    pub(crate) fn series_ids(&self) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for stripe in &self.stripes {
+            ids.extend(stripe.lock().keys().copied());
+        }
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_fields_and_out_of_order_rows() {
+        let h = HeadMap::default();
+        let a = FieldValue::Float(1.0);
+        let b = FieldValue::Integer(2);
+        h.append(1, 10, [("a", &a)].into_iter());
+        h.append(1, 5, [("b", &b)].into_iter());
+        h.append(1, 10, [("b", &b)].into_iter());
+        assert_eq!(h.values(), 3);
+        let blk = h.read(1, TimeRange::ALL, None).unwrap();
+        assert_eq!(blk.timestamps, vec![5, 10]);
+        let ca = blk.columns.iter().find(|c| c.name == "a").unwrap();
+        assert_eq!(ca.presence, Some(vec![false, true]));
+        let cb = blk.columns.iter().find(|c| c.name == "b").unwrap();
+        assert_eq!(cb.data, ColumnData::Integer(vec![2, 2]));
+        assert!(h.read(2, TimeRange::ALL, None).is_none());
+        assert_eq!(h.read(1, TimeRange::ALL, Some(&["a".to_string()])).unwrap().columns.len(), 1);
+    }
+}

@@ -1,0 +1,346 @@
+//! Row-level operations on columnar runs ([`Block`]s): trimming to a time
+//! range, splitting by window, and merging runs with last-write-wins.
+//!
+//! Why here: sealing (head → blocks) and reading (blocks + head → one series)
+//! both need the same merge, so it lives once, on the in-memory `Block` type.
+//! A run whose timestamps are strictly increasing and that does not overlap
+//! the others is passed through or concatenated without any per-row work;
+//! only genuinely overlapping or out-of-order data pays for a sort.
+
+use crate::block::{Block, Column, ColumnData};
+
+use super::api::TimeRange;
+
+/// Whether `ts` is strictly increasing.
+pub(crate) fn strictly_increasing(ts: &[i64]) -> bool {
+    ts.windows(2).all(|w| w[0] < w[1])
+}
+
+/// Appends values of `src` selected by `rows` (row indices into a column whose
+/// presence is `presence`) onto a builder.
+struct ColumnBuilder {
+    name: String,
+    data: ColumnData,
+    presence: Vec<bool>,
+}
+
+impl ColumnBuilder {
+    fn new(name: &str, like: &ColumnData) -> Self {
+        ColumnBuilder { name: name.to_string(), data: empty_like(like), presence: Vec::new() }
+    }
+
+    fn push_null(&mut self) {
+        self.presence.push(false);
+    }
+
+    /// Pushes `src[value_index]`; a type mismatch (impossible for data the
+    /// store checked) is treated as absent rather than trusted.
+    fn push_from(&mut self, src: &ColumnData, value_index: usize) {
+        let ok = push_value(&mut self.data, src, value_index);
+        self.presence.push(ok);
+    }
+
+    fn finish(self) -> Column {
+        let all = self.presence.iter().all(|p| *p);
+        Column { name: self.name, data: self.data, presence: if all { None } else { Some(self.presence) } }
+    }
+}
+
+/// An empty `ColumnData` of the same variant.
+pub(crate) fn empty_like(like: &ColumnData) -> ColumnData {
+    match like {
+        ColumnData::Float(_) => ColumnData::Float(Vec::new()),
+        ColumnData::Integer(_) => ColumnData::Integer(Vec::new()),
+        ColumnData::Unsigned(_) => ColumnData::Unsigned(Vec::new()),
+        ColumnData::Boolean(_) => ColumnData::Boolean(Vec::new()),
+        ColumnData::String(_) => ColumnData::String(Vec::new()),
+    }
+}
+
+/// Pushes `src[i]` onto `dst`; false if the variants differ or `i` is out of range.
+pub(crate) fn push_value(dst: &mut ColumnData, src: &ColumnData, i: usize) -> bool {
+    match (dst, src) {
+        (ColumnData::Float(d), ColumnData::Float(s)) => s.get(i).map(|v| d.push(*v)).is_some(),
+        (ColumnData::Integer(d), ColumnData::Integer(s)) => s.get(i).map(|v| d.push(*v)).is_some(),
+        (ColumnData::Unsigned(d), ColumnData::Unsigned(s)) => s.get(i).map(|v| d.push(*v)).is_some(),
+        (ColumnData::Boolean(d), ColumnData::Boolean(s)) => s.get(i).map(|v| d.push(*v)).is_some(),
+        (ColumnData::String(d), ColumnData::String(s)) => s.get(i).map(|v| d.push(v.clone())).is_some(),
+        _ => false,
+    }
+}
+
+/// For each row, the index of its value in `column.data` (or `None`).
+fn value_indices(column: &Column, rows: usize) -> Vec<Option<usize>> {
+    match &column.presence {
+        None => (0..rows).map(Some).collect(),
+        Some(p) => {
+            let mut next = 0;
+            p.iter()
+                .map(|present| {
+                    if *present {
+                        next += 1;
+                        Some(next - 1)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Keeps the rows whose index satisfies `keep`, in order.
+pub(crate) fn select_rows(block: &Block, rows: &[usize]) -> Block {
+    let n = block.timestamps.len();
+    let timestamps = rows.iter().map(|&r| block.timestamps[r]).collect();
+    let columns = block
+        .columns
+        .iter()
+        .map(|c| {
+            let idx = value_indices(c, n);
+            let mut b = ColumnBuilder::new(&c.name, &c.data);
+            for &r in rows {
+                match idx.get(r).copied().flatten() {
+                    Some(vi) => b.push_from(&c.data, vi),
+                    None => b.push_null(),
+                }
+            }
+            b.finish()
+        })
+        .filter(|c| !c.data.is_empty())
+        .collect();
+    Block { timestamps, columns }
+}
+
+/// The rows of `block` inside `range`. Cheap (a clone of a slice) when the
+/// block is sorted.
+pub(crate) fn trim_to_range(block: Block, range: TimeRange) -> Block {
+    if block.timestamps.iter().all(|t| range.contains(*t)) {
+        return block;
+    }
+    let rows: Vec<usize> =
+        (0..block.timestamps.len()).filter(|&r| range.contains(block.timestamps[r])).collect();
+    select_rows(&block, &rows)
+}
+
+/// Concatenates runs that are each strictly increasing and ordered without
+/// overlap (`runs[i]` ends before `runs[i+1]` starts).
+fn concat(runs: Vec<Block>) -> Block {
+    let total: usize = runs.iter().map(|r| r.timestamps.len()).sum();
+    let mut names: Vec<(String, ColumnData)> = Vec::new();
+    for r in &runs {
+        for c in &r.columns {
+            if !names.iter().any(|(n, _)| n == &c.name) {
+                names.push((c.name.clone(), empty_like(&c.data)));
+            }
+        }
+    }
+    let mut timestamps = Vec::with_capacity(total);
+    let mut builders: Vec<ColumnBuilder> =
+        names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
+    for r in &runs {
+        let rows = r.timestamps.len();
+        timestamps.extend_from_slice(&r.timestamps);
+        for b in builders.iter_mut() {
+            match r.columns.iter().find(|c| c.name == b.name) {
+                Some(c) if c.presence.is_none() && extend_all(&mut b.data, &c.data) => {
+                    b.presence.extend(std::iter::repeat_n(true, rows));
+                }
+                Some(c) => {
+                    for vi in value_indices(c, rows) {
+                        match vi {
+                            Some(i) => b.push_from(&c.data, i),
+                            None => b.push_null(),
+                        }
+                    }
+                }
+                None => b.presence.extend(std::iter::repeat_n(false, rows)),
+            }
+        }
+    }
+    Block { timestamps, columns: builders.into_iter().map(ColumnBuilder::finish).collect() }
+}
+
+/// Appends all of `src` to `dst` when the variants match.
+fn extend_all(dst: &mut ColumnData, src: &ColumnData) -> bool {
+    match (dst, src) {
+        (ColumnData::Float(d), ColumnData::Float(s)) => d.extend_from_slice(s),
+        (ColumnData::Integer(d), ColumnData::Integer(s)) => d.extend_from_slice(s),
+        (ColumnData::Unsigned(d), ColumnData::Unsigned(s)) => d.extend_from_slice(s),
+        (ColumnData::Boolean(d), ColumnData::Boolean(s)) => d.extend_from_slice(s),
+        (ColumnData::String(d), ColumnData::String(s)) => d.extend_from_slice(s),
+        _ => return false,
+    }
+    true
+}
+
+/// Merges runs into one with strictly increasing timestamps. `runs` are in
+/// recency order (oldest first; rows within a run in arrival order): for an
+/// identical timestamp, each field takes its most recent present value —
+/// InfluxDB's last-write-wins, field by field.
+pub(crate) fn merge_runs(mut runs: Vec<Block>) -> Block {
+    runs.retain(|r| !r.timestamps.is_empty());
+    if runs.is_empty() {
+        return Block { timestamps: Vec::new(), columns: Vec::new() };
+    }
+    if runs.iter().all(|r| strictly_increasing(&r.timestamps)) {
+        if runs.len() == 1 {
+            return runs.pop().unwrap_or(Block { timestamps: Vec::new(), columns: Vec::new() });
+        }
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        order.sort_by_key(|&i| runs[i].timestamps[0]);
+        let disjoint = order.windows(2).all(|w| {
+            let a = &runs[w[0]].timestamps;
+            let b = &runs[w[1]].timestamps;
+            a[a.len() - 1] < b[0]
+        });
+        if disjoint {
+            let mut slots: Vec<Option<Block>> = runs.into_iter().map(Some).collect();
+            let ordered = order.iter().filter_map(|&i| slots[i].take()).collect();
+            return concat(ordered);
+        }
+    }
+    general_merge(&runs)
+}
+
+fn general_merge(runs: &[Block]) -> Block {
+    // (timestamp, run, row): sorting by all three puts the most recent write
+    // of a timestamp last in its group.
+    let mut entries: Vec<(i64, u32, u32)> = Vec::new();
+    for (ri, r) in runs.iter().enumerate() {
+        for (row, t) in r.timestamps.iter().enumerate() {
+            entries.push((*t, ri as u32, row as u32));
+        }
+    }
+    entries.sort_unstable();
+
+    let mut names: Vec<(String, ColumnData)> = Vec::new();
+    for r in runs {
+        for c in &r.columns {
+            if !names.iter().any(|(n, _)| n == &c.name) {
+                names.push((c.name.clone(), empty_like(&c.data)));
+            }
+        }
+    }
+    // Per run, per output column: the source column and its row → value map.
+    let lookup: Vec<Vec<Option<(&Column, Vec<Option<usize>>)>>> = runs
+        .iter()
+        .map(|r| {
+            names
+                .iter()
+                .map(|(n, _)| {
+                    r.columns
+                        .iter()
+                        .find(|c| &c.name == n)
+                        .map(|c| (c, value_indices(c, r.timestamps.len())))
+                })
+                .collect()
+        })
+        .collect();
+
+    let mut timestamps = Vec::new();
+    let mut builders: Vec<ColumnBuilder> =
+        names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
+    let mut i = 0;
+    while i < entries.len() {
+        let t = entries[i].0;
+        let mut j = i;
+        while j < entries.len() && entries[j].0 == t {
+            j += 1;
+        }
+        timestamps.push(t);
+        for (ci, b) in builders.iter_mut().enumerate() {
+            let winner = entries[i..j].iter().rev().find_map(|&(_, ri, row)| {
+                let (col, idx) = lookup[ri as usize][ci].as_ref()?;
+                idx[row as usize].map(|vi| (*col, vi))
+            });
+            match winner {
+                Some((col, vi)) => b.push_from(&col.data, vi),
+                None => b.push_null(),
+            }
+        }
+        i = j;
+    }
+    Block { timestamps, columns: builders.into_iter().map(ColumnBuilder::finish).collect() }
+}
+
+/// Floor of `t` to a multiple of `window` (towards negative infinity).
+pub(crate) fn window_start(t: i64, window: i64) -> i64 {
+    t.div_euclid(window).saturating_mul(window)
+}
+
+/// Splits a sorted block into `(window_start, rows)` pieces.
+pub(crate) fn split_by_window(block: &Block, window: i64) -> Vec<(i64, Block)> {
+    let mut out = Vec::new();
+    let ts = &block.timestamps;
+    let mut start = 0;
+    while start < ts.len() {
+        let w = window_start(ts[start], window);
+        let mut end = start + 1;
+        while end < ts.len() && window_start(ts[end], window) == w {
+            end += 1;
+        }
+        let rows: Vec<usize> = (start..end).collect();
+        if start == 0 && end == ts.len() {
+            out.push((w, block.clone()));
+        } else {
+            out.push((w, select_rows(block, &rows)));
+        }
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ts: &[i64], name: &str, vals: &[Option<f64>]) -> Block {
+        let data: Vec<f64> = vals.iter().flatten().copied().collect();
+        let presence = if vals.iter().all(|v| v.is_some()) {
+            None
+        } else {
+            Some(vals.iter().map(|v| v.is_some()).collect())
+        };
+        Block {
+            timestamps: ts.to_vec(),
+            columns: vec![Column { name: name.into(), data: ColumnData::Float(data), presence }],
+        }
+    }
+
+    #[test]
+    fn last_write_wins_per_field() {
+        let a = run(&[1, 2, 3], "v", &[Some(1.0), Some(2.0), Some(3.0)]);
+        let b = run(&[2, 0], "v", &[Some(20.0), None]);
+        let c = run(&[2], "w", &[Some(7.0)]);
+        let m = merge_runs(vec![a, b, c]);
+        assert_eq!(m.timestamps, vec![0, 1, 2, 3]);
+        let v = m.columns.iter().find(|c| c.name == "v").unwrap();
+        assert_eq!(v.data, ColumnData::Float(vec![1.0, 20.0, 3.0]));
+        assert_eq!(v.presence, Some(vec![false, true, true, true]));
+        let w = m.columns.iter().find(|c| c.name == "w").unwrap();
+        assert_eq!(w.presence, Some(vec![false, false, true, false]));
+    }
+
+    #[test]
+    fn disjoint_runs_concatenate_in_time_order() {
+        let a = run(&[10, 11], "v", &[Some(1.0), Some(2.0)]);
+        let b = run(&[1, 2], "v", &[Some(3.0), None]);
+        let m = merge_runs(vec![a, b]);
+        assert_eq!(m.timestamps, vec![1, 2, 10, 11]);
+        assert_eq!(m.columns[0].data, ColumnData::Float(vec![3.0, 1.0, 2.0]));
+        assert_eq!(m.columns[0].presence, Some(vec![true, false, true, true]));
+    }
+
+    #[test]
+    fn windows_split_and_trim() {
+        let b = run(&[-5, 0, 9, 10, 25], "v", &[Some(1.0), Some(2.0), None, Some(4.0), Some(5.0)]);
+        let parts = split_by_window(&b, 10);
+        let starts: Vec<i64> = parts.iter().map(|p| p.0).collect();
+        assert_eq!(starts, vec![-10, 0, 10, 20]);
+        assert_eq!(parts[1].1.timestamps, vec![0, 9]);
+        let t = trim_to_range(b, TimeRange { start: 0, end: 10 });
+        assert_eq!(t.timestamps, vec![0, 9, 10]);
+        assert_eq!(t.columns[0].data, ColumnData::Float(vec![2.0, 4.0]));
+    }
+}

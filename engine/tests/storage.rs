@@ -1,0 +1,307 @@
+//! Storage tests against a real RocksDB in a temporary directory.
+
+use augur_engine::block::ColumnData;
+use augur_engine::model::{FieldValue, Point};
+use augur_engine::storage::{
+    raw, MeasurementFilter, RetentionPolicy, SeriesData, StorageError, Store, StoreOptions, TagFilter, TimeRange,
+};
+
+const HOUR: i64 = 3_600_000_000_000;
+
+fn point(m: &str, tags: &[(&str, &str)], fields: &[(&str, FieldValue)], ts: i64) -> Point {
+    let mut tags: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tags.sort();
+    Point {
+        measurement: m.into(),
+        tags,
+        fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        timestamp: Some(ts),
+    }
+}
+
+fn f(v: f64) -> FieldValue {
+    FieldValue::Float(v)
+}
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(dir, StoreOptions::default()).unwrap()
+}
+
+fn read_all(store: &Store, db: &str, m: &str) -> Vec<SeriesData> {
+    let series = store.series(db, None, &MeasurementFilter::Name(m.into()), None).unwrap();
+    let r = store.read(db, None, &series, TimeRange::ALL, None).unwrap();
+    assert!(r.damaged.is_empty(), "{:?}", r.damaged);
+    r.series
+}
+
+fn floats(s: &SeriesData, field: &str) -> Vec<Option<f64>> {
+    let c = s.columns.iter().find(|c| c.name == field).expect("column");
+    let ColumnData::Float(vals) = &c.data else { panic!("not float") };
+    let mut it = vals.iter();
+    (0..s.timestamps.len())
+        .map(|r| match &c.presence {
+            Some(p) if !p[r] => None,
+            _ => it.next().copied(),
+        })
+        .collect()
+}
+
+#[test]
+fn write_read_flush_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    let pts: Vec<Point> = (0..100)
+        .map(|i| point("cpu", &[("host", if i % 2 == 0 { "a" } else { "b" })], &[("v", f(i as f64 / 4.0))], i * 1_000_000_000))
+        .collect();
+    let out = store.write("db", None, &pts, 0).unwrap();
+    assert_eq!(out.points_written, 100);
+    assert!(out.rejected.is_empty());
+
+    let check = |store: &Store| {
+        let data = read_all(store, "db", "cpu");
+        assert_eq!(data.len(), 2);
+        assert_eq!(data[0].series.key, "cpu,host=a");
+        assert_eq!(data[0].timestamps.len(), 50);
+        assert_eq!(floats(&data[0], "v")[1], Some(0.5));
+    };
+    check(&store);
+    // Recovery from the WAL alone.
+    drop(store);
+    let store = open(dir.path());
+    check(&store);
+    // From sealed blocks.
+    store.flush().unwrap();
+    assert_eq!(store.head_values(), 0);
+    check(&store);
+    drop(store);
+    let store = open(dir.path());
+    check(&store);
+    assert!(store.verify().unwrap().is_empty());
+}
+
+#[test]
+fn last_write_wins_and_out_of_order_across_blocks_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    store.write("db", None, &[point("m", &[], &[("a", f(1.0)), ("b", f(2.0))], 10)], 0).unwrap();
+    store.flush().unwrap();
+    store.write("db", None, &[point("m", &[], &[("a", f(3.0))], 10), point("m", &[], &[("a", f(0.0))], 5)], 0).unwrap();
+    let data = read_all(&store, "db", "m");
+    assert_eq!(data[0].timestamps, vec![5, 10]);
+    assert_eq!(floats(&data[0], "a"), vec![Some(0.0), Some(3.0)]);
+    assert_eq!(floats(&data[0], "b"), vec![None, Some(2.0)]);
+    store.flush().unwrap();
+    let data = read_all(&store, "db", "m");
+    assert_eq!(floats(&data[0], "a"), vec![Some(0.0), Some(3.0)]);
+    // A time range and a field projection.
+    let series = store.series("db", None, &MeasurementFilter::All, None).unwrap();
+    let r = store.read("db", None, &series, TimeRange { start: 6, end: 20 }, Some(&["b".to_string()])).unwrap();
+    assert_eq!(r.series[0].timestamps, vec![10]);
+    assert_eq!(r.series[0].columns.len(), 1);
+}
+
+#[test]
+fn field_type_conflicts_are_rejected_per_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    store.write("db", None, &[point("m", &[], &[("v", f(1.0))], 1)], 0).unwrap();
+    let out = store
+        .write(
+            "db",
+            None,
+            &[
+                point("m", &[("h", "x")], &[("v", FieldValue::Integer(1))], 2),
+                point("m", &[], &[("v", f(2.0))], 3),
+                point("m", &[], &[("w", FieldValue::Boolean(true))], 4),
+                point("m", &[], &[("w", FieldValue::String("s".into()))], 5),
+            ],
+            0,
+        )
+        .unwrap();
+    assert_eq!(out.points_written, 2);
+    let idx: Vec<usize> = out.rejected.iter().map(|r| r.index).collect();
+    assert_eq!(idx, vec![0, 3]);
+    assert!(out.rejected[0].reason.contains("field type conflict"), "{}", out.rejected[0].reason);
+    assert!(out.rejected[0].reason.contains("already exists as type float"));
+    // The conflict survives a restart (types are persisted).
+    drop(store);
+    let store = open(dir.path());
+    let out = store.write("db", None, &[point("m", &[], &[("v", FieldValue::String("x".into()))], 9)], 0).unwrap();
+    assert_eq!(out.rejected.len(), 1);
+    let fields = store.fields("db", None, "m").unwrap();
+    assert_eq!(fields.len(), 2);
+}
+
+#[test]
+fn unknown_database_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert!(matches!(store.write("nope", None, &[], 0), Err(StorageError::DatabaseNotFound(_))));
+    store.create_database("db").unwrap();
+    assert!(matches!(store.write("db", Some("x"), &[], 0), Err(StorageError::RetentionPolicyNotFound { .. })));
+}
+
+#[test]
+fn tag_filters_select_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    let pts = vec![
+        point("cpu", &[("host", "web-1"), ("dc", "eu")], &[("v", f(1.0))], 1),
+        point("cpu", &[("host", "web-2"), ("dc", "us")], &[("v", f(1.0))], 1),
+        point("cpu", &[("host", "db-1")], &[("v", f(1.0))], 1),
+    ];
+    store.write("db", None, &pts, 0).unwrap();
+    drop(store);
+    // Postings come back from RocksDB after a restart.
+    let store = open(dir.path());
+    let re = TagFilter::Regex("host".into(), regex::Regex::new(r"^web-\d+$").unwrap());
+    let s = store.series("db", None, &MeasurementFilter::Name("cpu".into()), Some(&re)).unwrap();
+    assert_eq!(s.len(), 2);
+    let no_dc = TagFilter::Eq("dc".into(), String::new());
+    let s = store.series("db", None, &MeasurementFilter::Name("cpu".into()), Some(&no_dc)).unwrap();
+    assert_eq!(s.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), vec!["cpu,host=db-1"]);
+    assert_eq!(store.measurements("db", None).unwrap(), vec!["cpu".to_string()]);
+}
+
+#[test]
+fn drop_database_removes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    store.write("db", None, &[point("m", &[], &[("v", f(1.0))], 1)], 0).unwrap();
+    store.flush().unwrap();
+    store.write("db", None, &[point("m", &[], &[("v", f(2.0))], 2)], 0).unwrap();
+    store.drop_database("db").unwrap();
+    assert!(!store.database_exists("db"));
+    store.create_database("db").unwrap();
+    assert!(read_all(&store, "db", "m").is_empty());
+    // A new type for the same field name is fine after the drop.
+    let out = store.write("db", None, &[point("m", &[], &[("v", FieldValue::Integer(1))], 3)], 0).unwrap();
+    assert!(out.rejected.is_empty());
+    drop(store);
+    let store = open(dir.path());
+    let data = read_all(&store, "db", "m");
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0].timestamps, vec![3]);
+}
+
+#[test]
+fn retention_rejects_old_points_and_drops_expired_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    store
+        .create_retention_policy(
+            "db",
+            RetentionPolicy { name: "day".into(), duration_ns: Some(24 * HOUR), shard_group_duration_ns: HOUR, replication: 1, default: true },
+        )
+        .unwrap();
+    let now = 100 * 24 * HOUR;
+    let pts = vec![
+        point("m", &[], &[("v", f(1.0))], now - 30 * HOUR), // beyond retention
+        point("m", &[], &[("v", f(2.0))], now - 20 * HOUR),
+        point("m", &[], &[("v", f(3.0))], now - HOUR),
+    ];
+    let out = store.write("db", None, &pts, now).unwrap();
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].reason, "points beyond retention policy");
+    store.flush().unwrap();
+    // 10 hours later the first stored point's window is past the cutoff.
+    let dropped = store.enforce_retention(now + 10 * HOUR).unwrap();
+    assert_eq!(dropped, 1);
+    let data = read_all(&store, "db", "m");
+    assert_eq!(data[0].timestamps, vec![now - HOUR]);
+    let rps = store.retention_policies("db").unwrap();
+    assert_eq!(rps.len(), 2);
+}
+
+#[test]
+fn series_cardinality_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions { max_series_per_database: 3, ..StoreOptions::default() }).unwrap();
+    store.create_database("db").unwrap();
+    let pts: Vec<Point> = (0..5).map(|i| point("m", &[("h", &i.to_string())], &[("v", f(1.0))], 1)).collect();
+    let out = store.write("db", None, &pts, 0).unwrap();
+    assert_eq!(out.points_written, 3);
+    assert_eq!(out.rejected.len(), 2);
+    assert!(out.rejected[0].reason.contains("max-series-per-database limit exceeded: (3)"));
+    // Existing series still accept points.
+    let out = store.write("db", None, &pts[..1], 0).unwrap();
+    assert_eq!(out.points_written, 1);
+}
+
+#[test]
+fn damaged_block_is_reported_and_the_rest_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    let pts: Vec<Point> =
+        (0..50).flat_map(|i| [point("m", &[("h", "a")], &[("v", f(i as f64))], i), point("m", &[("h", "b")], &[("v", f(i as f64))], i)]).collect();
+    store.write("db", None, &pts, 0).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    // Series ids are 0 (h=a) and 1 (h=b): damage the first block of series 0.
+    let key = raw::flip_value_byte(dir.path(), "blocks", &0u32.to_be_bytes(), 10).unwrap();
+    assert!(key.is_some());
+    let store = open(dir.path());
+    let damage = store.verify().unwrap();
+    assert_eq!(damage.len(), 1);
+    assert_eq!(damage[0].series_key, "m,h=a");
+    assert_eq!(damage[0].position, 0);
+    let series = store.series("db", None, &MeasurementFilter::All, None).unwrap();
+    let r = store.read("db", None, &series, TimeRange::ALL, None).unwrap();
+    assert_eq!(r.damaged.len(), 1);
+    assert_eq!(r.series.len(), 1);
+    assert_eq!(r.series[0].series.key, "m,h=b");
+    assert_eq!(r.series[0].timestamps.len(), 50);
+}
+
+#[test]
+fn damaged_wal_record_is_skipped_at_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    for i in 0..3 {
+        store.write("db", None, &[point("m", &[], &[("v", f(i as f64))], i)], 0).unwrap();
+    }
+    drop(store);
+    // WAL sequence 1 is the second write.
+    raw::flip_value_byte(dir.path(), "wal", &1u64.to_be_bytes(), 3).unwrap().unwrap();
+    let store = open(dir.path());
+    let damage = store.recovery_damage();
+    assert_eq!(damage.len(), 1);
+    assert_eq!((damage[0].kind, damage[0].position), ("wal", 1));
+    let data = read_all(&store, "db", "m");
+    assert_eq!(data[0].timestamps, vec![0, 2]);
+}
+
+#[test]
+fn all_field_types_survive_sealing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    let fields = [
+        ("f", f(-0.0)),
+        ("i", FieldValue::Integer(i64::MIN)),
+        ("u", FieldValue::Unsigned(u64::MAX)),
+        ("b", FieldValue::Boolean(true)),
+        ("s", FieldValue::String("héllo \"w\"".into())),
+    ];
+    store.write("db", None, &[point("m", &[], &fields, -5)], 0).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    let data = read_all(&store, "db", "m");
+    assert_eq!(data[0].timestamps, vec![-5]);
+    let get = |n: &str| data[0].columns.iter().find(|c| c.name == n).unwrap().data.clone();
+    assert_eq!(get("i"), ColumnData::Integer(vec![i64::MIN]));
+    assert_eq!(get("u"), ColumnData::Unsigned(vec![u64::MAX]));
+    assert_eq!(get("b"), ColumnData::Boolean(vec![true]));
+    assert_eq!(get("s"), ColumnData::String(vec!["héllo \"w\"".into()]));
+    let ColumnData::Float(v) = get("f") else { panic!() };
+    assert_eq!(v[0].to_bits(), (-0.0f64).to_bits());
+}

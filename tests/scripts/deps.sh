@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages Augur's build and tests need on Debian/Ubuntu:
+#   libclang-dev      bindgen for the RocksDB bindings
+#   librocksdb-dev    the RocksDB library we link (see docs/development.md)
+#   influxdb-client   the `influx` CLI, driven by the end-to-end tests
+#   influxdb          InfluxDB 1.x, the peer the benchmarks compare against
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
