@@ -141,6 +141,11 @@ pub const TAG_SPECIALS: &[char] = &[',', '=', ' '];
 
 /// Appends `s` to `out`, backslash-escaping every character in `specials`.
 pub fn escape_into(out: &mut String, s: &str, specials: &[char]) {
+    // Fast path: most names and values need no escaping at all.
+    if !s.bytes().any(|b| b.is_ascii() && specials.contains(&(b as char))) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if specials.contains(&c) {
             out.push('\\');
@@ -172,11 +177,13 @@ fn split_unescaped(s: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut escaped = false;
-    for (i, c) in s.char_indices() {
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         if escaped {
             escaped = false;
         } else if c == '\\' {
-            escaped = true;
+            // A backslash escapes only a character special in keys.
+            escaped = chars.peek().is_some_and(|(_, n)| TAG_SPECIALS.contains(n));
         } else if c == sep {
             out.push(&s[start..i]);
             start = i + c.len_utf8();
@@ -269,6 +276,14 @@ mod tests {
         let (m, t) = parse_series_key(&key).unwrap();
         assert_eq!(m, "cpu load");
         assert_eq!(t, tags);
+    }
+
+    #[test]
+    fn backslashes_before_ordinary_characters_are_literal() {
+        let tags = vec![("t".to_string(), "x\\,y".to_string()), ("u".to_string(), "v\\".to_string())];
+        let key = series_key("m", &tags);
+        let (m, t) = parse_series_key(&key).unwrap();
+        assert_eq!((m.as_str(), t), ("m", tags));
     }
 
     #[test]
