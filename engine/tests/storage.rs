@@ -52,7 +52,14 @@ fn write_read_flush_reopen() {
     let store = open(dir.path());
     store.create_database("db").unwrap();
     let pts: Vec<Point> = (0..100)
-        .map(|i| point("cpu", &[("host", if i % 2 == 0 { "a" } else { "b" })], &[("v", f(i as f64 / 4.0))], i * 1_000_000_000))
+        .map(|i| {
+            point(
+                "cpu",
+                &[("host", if i % 2 == 0 { "a" } else { "b" })],
+                &[("v", f(i as f64 / 4.0))],
+                i * 1_000_000_000,
+            )
+        })
         .collect();
     let out = store.write("db", None, &pts, 0).unwrap();
     assert_eq!(out.points_written, 100);
@@ -122,6 +129,11 @@ fn field_type_conflicts_are_rejected_per_point() {
         )
         .unwrap();
     assert_eq!(out.points_written, 2);
+    let reserved = store
+        .write("db", None, &[point("m", &[("time", "x")], &[("v", f(1.0))], 1), point("m", &[], &[("time", f(1.0))], 1)], 0)
+        .unwrap();
+    assert_eq!(reserved.rejected.len(), 2);
+    assert!(reserved.rejected[1].reason.contains("invalid field name"), "{}", reserved.rejected[1].reason);
     let idx: Vec<usize> = out.rejected.iter().map(|r| r.index).collect();
     assert_eq!(idx, vec![0, 3]);
     assert!(out.rejected[0].reason.contains("field type conflict"), "{}", out.rejected[0].reason);
@@ -197,7 +209,13 @@ fn retention_rejects_old_points_and_drops_expired_windows() {
     store
         .create_retention_policy(
             "db",
-            RetentionPolicy { name: "day".into(), duration_ns: Some(24 * HOUR), shard_group_duration_ns: HOUR, replication: 1, default: true },
+            RetentionPolicy {
+                name: "day".into(),
+                duration_ns: Some(24 * HOUR),
+                shard_group_duration_ns: HOUR,
+                replication: 1,
+                default: true,
+            },
         )
         .unwrap();
     let now = 100 * 24 * HOUR;
@@ -222,7 +240,8 @@ fn retention_rejects_old_points_and_drops_expired_windows() {
 #[test]
 fn series_cardinality_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreOptions { max_series_per_database: 3, ..StoreOptions::default() }).unwrap();
+    let store =
+        Store::open(dir.path(), StoreOptions { max_series_per_database: 3, ..StoreOptions::default() }).unwrap();
     store.create_database("db").unwrap();
     let pts: Vec<Point> = (0..5).map(|i| point("m", &[("h", &i.to_string())], &[("v", f(1.0))], 1)).collect();
     let out = store.write("db", None, &pts, 0).unwrap();
@@ -239,8 +258,11 @@ fn damaged_block_is_reported_and_the_rest_served() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store.create_database("db").unwrap();
-    let pts: Vec<Point> =
-        (0..50).flat_map(|i| [point("m", &[("h", "a")], &[("v", f(i as f64))], i), point("m", &[("h", "b")], &[("v", f(i as f64))], i)]).collect();
+    let pts: Vec<Point> = (0..50)
+        .flat_map(|i| {
+            [point("m", &[("h", "a")], &[("v", f(i as f64))], i), point("m", &[("h", "b")], &[("v", f(i as f64))], i)]
+        })
+        .collect();
     store.write("db", None, &pts, 0).unwrap();
     store.flush().unwrap();
     drop(store);

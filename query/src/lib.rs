@@ -1,1 +1,32 @@
-//! AQL.
+//! `augur-query`: AQL, Augur's dialect of InfluxQL.
+//!
+//! The pipeline is the classic one, one module per stage, so the language
+//! can grow statement by statement without the stages bleeding together:
+//!
+//! * [`lexer`] turns text into [`token`]s with line/char positions;
+//! * [`parser`] builds the typed [`ast`] by recursive descent and reports
+//!   [`error::ParseError`]s worded exactly as InfluxDB's;
+//! * [`exec`] runs statements against the engine's
+//!   [`Store`](augur_engine::storage::Store) and returns [`result`]s in
+//!   InfluxDB 1.x's JSON shape.
+//!
+//! [`duration`] and [`time`] hold the literal syntaxes shared with the
+//! server (configuration durations, export time bounds).
+//!
+//! Supported today: `CREATE DATABASE`, `DROP DATABASE`, `SHOW DATABASES`,
+//! `CREATE RETENTION POLICY`, `SHOW RETENTION POLICIES`, `SHOW MEASUREMENTS`,
+//! `SHOW FIELD KEYS`. Every other InfluxQL statement parses as
+//! [`ast::Statement::Unsupported`] and answers `statement not supported yet`.
+
+pub mod ast;
+pub mod duration;
+pub mod error;
+pub mod exec;
+pub mod lexer;
+pub mod parser;
+pub mod result;
+pub mod time;
+pub mod token;
+
+pub use exec::{execute, ExecutionContext};
+pub use parser::parse_query;

@@ -1,1 +1,81 @@
-fn main() {}
+//! The `augur` binary: parse the command line, set up logging, run.
+//!
+//! This is the only place that uses `anyhow`: errors from the library are
+//! typed, and here they become one readable message on stderr and a
+//! non-zero exit status. Logs go to stderr; stdout carries exactly one line,
+//! `augur listening on <ip:port>`, once the server is ready (scripts and
+//! tests wait for it).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use augur_server::cli::{Cli, Command, ServeArgs};
+use augur_server::config::{Config, ENV_LOG};
+use augur_server::server::Server;
+use augur_server::shutdown::ShutdownSignals;
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Version => {
+            println!("augur {} (InfluxDB 1.8 API)", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Serve(args) => serve(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("augur: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `augur serve`.
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    init_logging()?;
+    let config = Config::load(args, &|key| std::env::var(key).ok())?;
+    tracing::debug!(?config, "configuration");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
+        let server = Server::bind(config).await?;
+        let addr = server.local_addr().context("cannot read the bound address")?;
+        announce(&format!("augur listening on {addr}"))?;
+        server
+            .run(async {
+                let name = signals.recv().await;
+                tracing::info!(signal = name, "shutdown requested");
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+/// Logs to stderr, filtered by `AUGUR_LOG` (default `info`).
+fn init_logging() -> anyhow::Result<()> {
+    let filter = match std::env::var(ENV_LOG) {
+        Ok(spec) if !spec.is_empty() => {
+            EnvFilter::try_new(&spec).with_context(|| format!("invalid {ENV_LOG}={spec:?}"))?
+        }
+        _ => EnvFilter::new("info"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// Prints the one stdout line and flushes it.
+fn announce(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").context("cannot write to stdout")?;
+    out.flush().context("cannot flush stdout")
+}

@@ -97,6 +97,24 @@ impl Catalog {
         Ok(true)
     }
 
+    /// Creates a database whose only (and default) policy is `rp`; for an
+    /// existing database, succeeds only if it already has an identical `rp`.
+    pub(crate) fn create_database_with(&mut self, name: &str, rp: &RetentionPolicy) -> StorageResult<bool> {
+        check_name("database", name)?;
+        check_name("retention policy", &rp.name)?;
+        if self.databases.contains_key(name) {
+            return self.create_rp(name, &RetentionPolicy { default: true, ..rp.clone() });
+        }
+        let ns = self.alloc_ns();
+        let mut rps = BTreeMap::new();
+        rps.insert(
+            rp.name.clone(),
+            RpMeta { ns, duration_ns: rp.duration_ns, shard_group_duration_ns: rp.shard_group_duration_ns },
+        );
+        self.databases.insert(name.to_string(), DatabaseMeta { default_rp: rp.name.clone(), rps });
+        Ok(true)
+    }
+
     /// Creates a policy (idempotent for identical settings).
     pub(crate) fn create_rp(&mut self, db: &str, rp: &RetentionPolicy) -> StorageResult<bool> {
         check_name("retention policy", &rp.name)?;
@@ -123,10 +141,10 @@ impl Catalog {
     pub(crate) fn resolve(&self, db: &str, rp: Option<&str>) -> StorageResult<Target> {
         let d = self.databases.get(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
         let name = rp.filter(|r| !r.is_empty()).unwrap_or(&d.default_rp);
-        let r = d.rps.get(name).ok_or_else(|| StorageError::RetentionPolicyNotFound {
-            db: db.to_string(),
-            rp: name.to_string(),
-        })?;
+        let r = d
+            .rps
+            .get(name)
+            .ok_or_else(|| StorageError::RetentionPolicyNotFound { db: db.to_string(), rp: name.to_string() })?;
         Ok(Target { ns: r.ns, duration_ns: r.duration_ns })
     }
 
@@ -152,11 +170,7 @@ impl Catalog {
 
     /// Every (namespace, duration) with a finite retention.
     pub(crate) fn expiring(&self) -> Vec<(u32, i64)> {
-        self.databases
-            .values()
-            .flat_map(|d| d.rps.values())
-            .filter_map(|r| r.duration_ns.map(|d| (r.ns, d)))
-            .collect()
+        self.databases.values().flat_map(|d| d.rps.values()).filter_map(|r| r.duration_ns.map(|d| (r.ns, d))).collect()
     }
 }
 

@@ -61,11 +61,7 @@ fn push(data: &mut ColumnData, v: &FieldValue) -> bool {
 
 impl HeadSeries {
     /// Appends a row; returns the number of field values stored.
-    pub(crate) fn append<'a>(
-        &mut self,
-        ts: i64,
-        fields: impl Iterator<Item = (&'a str, &'a FieldValue)>,
-    ) -> usize {
+    pub(crate) fn append<'a>(&mut self, ts: i64, fields: impl Iterator<Item = (&'a str, &'a FieldValue)>) -> usize {
         let row = self.timestamps.len();
         if let Some(&last) = self.timestamps.last() {
             if ts <= last {
@@ -74,8 +70,11 @@ impl HeadSeries {
         }
         self.timestamps.push(ts);
         let mut stored = 0;
-        for (name, value) in fields {
-            let ci = match self.columns.iter().position(|c| c.name == name) {
+        for (pos, (name, value)) in fields.enumerate() {
+            // Fields usually arrive in the same order as the columns.
+            let hinted = self.columns.get(pos).is_some_and(|c| c.name == name);
+            let found = if hinted { Some(pos) } else { self.columns.iter().position(|c| c.name == name) };
+            let ci = match found {
                 Some(i) => i,
                 None => {
                     self.columns.push(HeadColumn {
@@ -137,12 +136,7 @@ impl Default for HeadMap {
 
 impl HeadMap {
     /// Appends a row to a series.
-    pub(crate) fn append<'a>(
-        &self,
-        series: u32,
-        ts: i64,
-        fields: impl Iterator<Item = (&'a str, &'a FieldValue)>,
-    ) {
+    pub(crate) fn append<'a>(&self, series: u32, ts: i64, fields: impl Iterator<Item = (&'a str, &'a FieldValue)>) {
         let n = self.stripes[series as usize % STRIPES].lock().entry(series).or_default().append(ts, fields);
         self.values.fetch_add(n, Ordering::Relaxed);
     }

@@ -71,6 +71,11 @@ impl Index {
         self.namespaces.get(&ns).map_or(0, |n| n.series.len())
     }
 
+    /// The index of one measurement, if it exists.
+    pub(crate) fn measurement(&self, ns: u32, measurement: &str) -> Option<&MeasurementIndex> {
+        self.namespaces.get(&ns)?.measurements.get(measurement)
+    }
+
     /// A field's type, if known.
     pub(crate) fn field_type(&self, ns: u32, measurement: &str, field: &str) -> Option<FieldType> {
         self.namespaces.get(&ns)?.measurements.get(measurement)?.fields.get(field).copied()
@@ -144,12 +149,7 @@ impl Index {
     }
 
     /// Series ids matching the filters.
-    pub(crate) fn select(
-        &self,
-        ns: u32,
-        measurement: &MeasurementFilter,
-        tags: Option<&TagFilter>,
-    ) -> RoaringBitmap {
+    pub(crate) fn select(&self, ns: u32, measurement: &MeasurementFilter, tags: Option<&TagFilter>) -> RoaringBitmap {
         let Some(nsi) = self.namespaces.get(&ns) else {
             return RoaringBitmap::new();
         };

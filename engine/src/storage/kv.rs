@@ -14,8 +14,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
-    MergeOperands, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, MergeOperands, Options,
+    ReadOptions, WriteBatch, WriteOptions, DB,
 };
 
 use super::api::StorageError;
@@ -99,14 +99,8 @@ pub(crate) struct Kv {
 
 /// Union of serialized roaring bitmaps: the `postings` merge operator, so that
 /// adding a series to a posting list is a blind write, never read-modify-write.
-fn union_bitmaps(
-    _key: &[u8],
-    existing: Option<&[u8]>,
-    operands: &MergeOperands,
-) -> Option<Vec<u8>> {
-    let mut acc = existing
-        .and_then(|b| roaring::RoaringBitmap::deserialize_from(b).ok())
-        .unwrap_or_default();
+fn union_bitmaps(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut acc = existing.and_then(|b| roaring::RoaringBitmap::deserialize_from(b).ok()).unwrap_or_default();
     for op in operands {
         if let Ok(b) = roaring::RoaringBitmap::deserialize_from(op) {
             acc |= b;
@@ -158,9 +152,7 @@ impl Kv {
     }
 
     fn handle(&self, cf: Cf) -> Result<&rocksdb::ColumnFamily, StorageError> {
-        self.db
-            .cf_handle(cf.name())
-            .ok_or_else(|| StorageError::Engine(format!("missing column family {}", cf.name())))
+        self.db.cf_handle(cf.name()).ok_or_else(|| StorageError::Engine(format!("missing column family {}", cf.name())))
     }
 
     /// Applies the batch atomically; with `sync`, fsyncs RocksDB's log first.
@@ -195,14 +187,24 @@ impl Kv {
         let h = self.handle(cf)?;
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(to.to_vec());
-        let it = self
-            .db
-            .iterator_cf_opt(h, ro, IteratorMode::From(from, Direction::Forward));
+        let it = self.db.iterator_cf_opt(h, ro, IteratorMode::From(from, Direction::Forward));
         for item in it {
             let (k, v) = item.map_err(engine_err)?;
             if !visit(&k, &v) {
                 break;
             }
+        }
+        Ok(())
+    }
+
+    /// Writes every memtable to SST files and compacts `compact` (whose
+    /// contents were just range-deleted), so the disk holds only live data
+    /// and RocksDB's own log can be recycled.
+    pub(crate) fn checkpoint(&self, compact: Cf) -> Result<(), StorageError> {
+        let h = self.handle(compact)?;
+        self.db.compact_range_cf(h, None::<&[u8]>, None::<&[u8]>);
+        for cf in Cf::ALL {
+            self.db.flush_cf(self.handle(cf)?).map_err(engine_err)?;
         }
         Ok(())
     }

@@ -103,6 +103,21 @@ enum Decision {
 }
 
 /// Checks every point against the index: retention, field types, series.
+/// InfluxDB reserves `time` (it is the timestamp column in queries): a tag
+/// or field with that name makes the point invalid.
+fn reserved_name(p: &Point) -> Option<String> {
+    if p.tags.iter().any(|(k, _)| k == "time") {
+        return Some(format!("invalid tag key: input tag \"time\" on measurement \"{}\" is invalid", p.measurement));
+    }
+    if p.fields.iter().any(|(k, _)| k == "time") {
+        return Some(format!(
+            "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
+            p.measurement
+        ));
+    }
+    None
+}
+
 /// The second value says whether any accepted point needs a new series or
 /// field type (and so the index write lock).
 fn decide(
@@ -123,10 +138,14 @@ fn decide(
             if cutoff.is_some_and(|c| ts < c) {
                 return Decision::Reject("points beyond retention policy".to_string());
             }
+            if let Some(reason) = reserved_name(p) {
+                return Decision::Reject(reason);
+            }
             let mut new_field = false;
+            let m_index = idx.measurement(ns, &p.measurement);
             for (name, value) in &p.fields {
                 let t = value.field_type();
-                let stored = idx.field_type(ns, &p.measurement, name);
+                let stored = m_index.and_then(|m| m.fields.get(name.as_str()).copied());
                 new_field |= stored.is_none();
                 let known = stored.or_else(|| batch_types.get(&(p.measurement.as_str(), name.as_str())).copied());
                 if let Some(k) = known {
@@ -158,9 +177,9 @@ impl Store {
             None => Catalog::default(),
         };
         let block_window = match kv.get(Cf::Meta, keys::META_BLOCK_WINDOW)? {
-            Some(b) => i64::from_be_bytes(
-                b.as_slice().try_into().map_err(|_| StorageError::Corrupt("block window".into()))?,
-            ),
+            Some(b) => {
+                i64::from_be_bytes(b.as_slice().try_into().map_err(|_| StorageError::Corrupt("block window".into()))?)
+            }
             None => {
                 let w = options.block_window_ns.max(1);
                 let mut batch = Batch::default();
@@ -170,10 +189,16 @@ impl Store {
             }
         };
         if block_window != options.block_window_ns {
-            warn!(stored = block_window, configured = options.block_window_ns, "block window is fixed at creation; keeping the stored one");
+            warn!(
+                stored = block_window,
+                configured = options.block_window_ns,
+                "block window is fixed at creation; keeping the stored one"
+            );
         }
         let next_seal_seq = match kv.get(Cf::Meta, keys::META_SEAL_SEQ)? {
-            Some(b) => u64::from_be_bytes(b.as_slice().try_into().map_err(|_| StorageError::Corrupt("seal seq".into()))?),
+            Some(b) => {
+                u64::from_be_bytes(b.as_slice().try_into().map_err(|_| StorageError::Corrupt("seal seq".into()))?)
+            }
             None => 0,
         };
         let index = load_index(&kv, &catalog)?;
@@ -211,6 +236,22 @@ impl Store {
         let _ddl = self.inner.ddl_lock.lock();
         let mut cat = self.inner.catalog.read().clone();
         if cat.create_database(name, self.inner.options.default_retention_ns)? {
+            let mut batch = Batch::default();
+            self.save_catalog(&cat, &mut batch);
+            self.inner.kv.write(batch, true)?;
+            *self.inner.catalog.write() = cat;
+        }
+        Ok(())
+    }
+
+    /// Creates a database whose default (and only) policy is `rp` instead of
+    /// `autogen` (`CREATE DATABASE x WITH DURATION 1d NAME short`). For an
+    /// existing database it succeeds only if that policy already exists with
+    /// the same settings; otherwise [`StorageError::RetentionPolicyExists`].
+    pub fn create_database_with_policy(&self, name: &str, rp: RetentionPolicy) -> StorageResult<()> {
+        let _ddl = self.inner.ddl_lock.lock();
+        let mut cat = self.inner.catalog.read().clone();
+        if cat.create_database_with(name, &rp)? {
             let mut batch = Batch::default();
             self.save_catalog(&cat, &mut batch);
             self.inner.kv.write(batch, true)?;
@@ -450,7 +491,11 @@ impl Store {
                 merged = drop_empty_rows(merged);
             }
             if !merged.timestamps.is_empty() {
-                result.series.push(SeriesData { series: s.clone(), timestamps: merged.timestamps, columns: merged.columns });
+                result.series.push(SeriesData {
+                    series: s.clone(),
+                    timestamps: merged.timestamps,
+                    columns: merged.columns,
+                });
             }
         }
         Ok(result)
@@ -556,6 +601,7 @@ impl Store {
         batch.put(Cf::Meta, keys::META_SEAL_SEQ.to_vec(), (seq + 1).to_be_bytes().to_vec());
         batch.delete_range(Cf::Wal, keys::wal_key(0), keys::wal_key(frozen.wal_upto));
         inner.kv.write(batch, true)?;
+        inner.kv.checkpoint(Cf::Wal)?;
         inner.next_seal_seq.store(seq + 1, Ordering::SeqCst);
         info!(series = series_sealed, blocks, seal = seq, "head sealed");
         Ok(())
@@ -690,7 +736,9 @@ fn load_index(kv: &Kv, catalog: &Catalog) -> StorageResult<Index> {
         true
     })?;
     kv.scan(Cf::Meta, keys::META_FIELD_PREFIX, b"field0", |k, v| {
-        if let (Some((ns, m, f)), Some(t)) = (keys::decode_field_key(k), v.first().and_then(|b| FieldType::from_byte(*b))) {
+        if let (Some((ns, m, f)), Some(t)) =
+            (keys::decode_field_key(k), v.first().and_then(|b| FieldType::from_byte(*b)))
+        {
             if live.contains(&ns) {
                 idx.set_field_type(ns, &m, &f, t);
             }

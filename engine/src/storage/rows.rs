@@ -118,8 +118,7 @@ pub(crate) fn trim_to_range(block: Block, range: TimeRange) -> Block {
     if block.timestamps.iter().all(|t| range.contains(*t)) {
         return block;
     }
-    let rows: Vec<usize> =
-        (0..block.timestamps.len()).filter(|&r| range.contains(block.timestamps[r])).collect();
+    let rows: Vec<usize> = (0..block.timestamps.len()).filter(|&r| range.contains(block.timestamps[r])).collect();
     select_rows(&block, &rows)
 }
 
@@ -136,8 +135,7 @@ fn concat(runs: Vec<Block>) -> Block {
         }
     }
     let mut timestamps = Vec::with_capacity(total);
-    let mut builders: Vec<ColumnBuilder> =
-        names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
+    let mut builders: Vec<ColumnBuilder> = names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
     for r in &runs {
         let rows = r.timestamps.len();
         timestamps.extend_from_slice(&r.timestamps);
@@ -203,6 +201,9 @@ pub(crate) fn merge_runs(mut runs: Vec<Block>) -> Block {
     general_merge(&runs)
 }
 
+/// A run's column with, for each row, the index of its value (if present).
+type SourceColumn<'a> = (&'a Column, Vec<Option<usize>>);
+
 fn general_merge(runs: &[Block]) -> Block {
     // (timestamp, run, row): sorting by all three puts the most recent write
     // of a timestamp last in its group.
@@ -223,24 +224,20 @@ fn general_merge(runs: &[Block]) -> Block {
         }
     }
     // Per run, per output column: the source column and its row → value map.
-    let lookup: Vec<Vec<Option<(&Column, Vec<Option<usize>>)>>> = runs
+    let lookup: Vec<Vec<Option<SourceColumn>>> = runs
         .iter()
         .map(|r| {
             names
                 .iter()
                 .map(|(n, _)| {
-                    r.columns
-                        .iter()
-                        .find(|c| &c.name == n)
-                        .map(|c| (c, value_indices(c, r.timestamps.len())))
+                    r.columns.iter().find(|c| &c.name == n).map(|c| (c, value_indices(c, r.timestamps.len())))
                 })
                 .collect()
         })
         .collect();
 
     let mut timestamps = Vec::new();
-    let mut builders: Vec<ColumnBuilder> =
-        names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
+    let mut builders: Vec<ColumnBuilder> = names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
     let mut i = 0;
     while i < entries.len() {
         let t = entries[i].0;
@@ -297,11 +294,8 @@ mod tests {
 
     fn run(ts: &[i64], name: &str, vals: &[Option<f64>]) -> Block {
         let data: Vec<f64> = vals.iter().flatten().copied().collect();
-        let presence = if vals.iter().all(|v| v.is_some()) {
-            None
-        } else {
-            Some(vals.iter().map(|v| v.is_some()).collect())
-        };
+        let presence =
+            if vals.iter().all(|v| v.is_some()) { None } else { Some(vals.iter().map(|v| v.is_some()).collect()) };
         Block {
             timestamps: ts.to_vec(),
             columns: vec![Column { name: name.into(), data: ColumnData::Float(data), presence }],

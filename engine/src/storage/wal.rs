@@ -78,7 +78,13 @@ impl WalEncoder {
         WalEncoder { header, names: Vec::new(), body: Vec::with_capacity(4096), count: 0 }
     }
 
-    fn name_index(&mut self, name: &str) -> u32 {
+    /// Index of `name` in the record's name table; `hint` (the field's
+    /// position in its point) is tried first, since points of one request
+    /// usually list their fields in the same order.
+    fn name_index(&mut self, name: &str, hint: usize) -> u32 {
+        if self.names.get(hint).is_some_and(|n| n == name) {
+            return hint as u32;
+        }
         match self.names.iter().position(|n| n == name) {
             Some(i) => i as u32,
             None => {
@@ -94,8 +100,8 @@ impl WalEncoder {
         put_varint(&mut self.body, series as u64);
         self.body.extend_from_slice(&timestamp.to_le_bytes());
         put_varint(&mut self.body, fields.len() as u64);
-        for (name, value) in fields {
-            let idx = self.name_index(name);
+        for (pos, (name, value)) in fields.iter().enumerate() {
+            let idx = self.name_index(name, pos);
             put_varint(&mut self.body, idx as u64);
             self.body.push(value.field_type().to_byte());
             match value {

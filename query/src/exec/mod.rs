@@ -1,0 +1,114 @@
+//! The executor: runs parsed statements against the [`Store`] and builds
+//! InfluxDB-shaped results.
+//!
+//! Statements run in order; the first one that fails stops the request and
+//! every later statement answers `not executed`, as in InfluxDB. Errors of
+//! a statement are part of its result (the HTTP request still succeeds).
+//! The store blocks (it may fsync), so callers run [`execute`] on a thread
+//! that may block (`tokio::task::spawn_blocking` in the server).
+//!
+//! One submodule per family of statements keeps each small: [`database`],
+//! [`retention`], [`schema`].
+
+mod database;
+mod retention;
+mod schema;
+
+use augur_engine::storage::{StorageError, Store};
+
+use crate::ast::{Query, Statement};
+use crate::duration::format_duration;
+use crate::result::{QueryResponse, Series, StatementResult};
+
+/// What a request brings besides its statements.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionContext {
+    /// The `db` parameter: the database of statements that name none.
+    pub database: Option<String>,
+    /// The `rp` parameter.
+    pub retention_policy: Option<String>,
+    /// The request was a GET: statements that change state are refused.
+    pub read_only: bool,
+}
+
+impl ExecutionContext {
+    /// The statement's own database, else the request's, else an error.
+    fn database<'a>(&'a self, own: &'a Option<String>) -> Result<&'a str, ExecError> {
+        own.as_deref().or(self.database.as_deref()).filter(|db| !db.is_empty()).ok_or(ExecError::DatabaseRequired)
+    }
+}
+
+/// Why a statement failed. The text is what the client reads in the
+/// statement's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The statement needs a database and neither it nor the request named one.
+    #[error("database name required")]
+    DatabaseRequired,
+    /// A statement that changes state arrived in a GET request.
+    #[error("'{0}' requires a POST request")]
+    RequiresPost(String),
+    /// A retention policy shorter than InfluxDB's minimum.
+    #[error("retention policy duration must be at least {}", format_duration(retention::MIN_DURATION_NS))]
+    DurationTooShort,
+    /// A retention policy shorter than its shard duration.
+    #[error("retention policy duration must be greater than the shard duration")]
+    ShorterThanShard,
+    /// `CREATE DATABASE ... WITH` asked for a policy that differs from an existing one.
+    #[error("retention policy conflicts with an existing policy")]
+    PolicyConflict,
+    /// A statement of the language that Augur does not execute yet.
+    #[error("statement not supported yet: {0}")]
+    Unsupported(String),
+    /// The store failed (or the database/policy does not exist).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The result text of statements after a failed one.
+const NOT_EXECUTED: &str = "not executed";
+
+/// Runs every statement of `query` and collects their results.
+pub fn execute(store: &Store, query: &Query, ctx: &ExecutionContext) -> QueryResponse {
+    let mut results = Vec::with_capacity(query.statements.len());
+    let mut failed = false;
+    for (id, statement) in query.statements.iter().enumerate() {
+        if failed {
+            results.push(StatementResult::error(id, NOT_EXECUTED));
+            continue;
+        }
+        match execute_statement(store, statement, ctx) {
+            Ok(series) => results.push(StatementResult::ok(id, series)),
+            Err(err) => {
+                tracing::debug!(statement = %statement, error = %err, "statement failed");
+                results.push(StatementResult::error(id, err.to_string()));
+                failed = true;
+            }
+        }
+    }
+    QueryResponse { results }
+}
+
+/// Runs one statement.
+pub fn execute_statement(
+    store: &Store,
+    statement: &Statement,
+    ctx: &ExecutionContext,
+) -> Result<Vec<Series>, ExecError> {
+    if ctx.read_only && statement.is_write() {
+        return Err(ExecError::RequiresPost(statement.to_string()));
+    }
+    match statement {
+        Statement::CreateDatabase(create) => database::create(store, create),
+        Statement::DropDatabase { name } => database::drop(store, name),
+        Statement::ShowDatabases => Ok(database::show(store)),
+        Statement::CreateRetentionPolicy(create) => retention::create(store, create),
+        Statement::ShowRetentionPolicies { database } => retention::show(store, ctx.database(database)?),
+        Statement::ShowMeasurements { database } => schema::show_measurements(store, ctx.database(database)?),
+        Statement::ShowFieldKeys { database, from } => schema::show_field_keys(store, ctx.database(database)?, from),
+        Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! Parsing RFC 3339 timestamps into nanoseconds since the Unix epoch.
+//!
+//! Why hand-written: time literals (`'2024-01-01T00:00:00Z'` in a WHERE
+//! clause, `start=`/`end=` of the export endpoint) are the only calendar
+//! arithmetic Augur needs, and a strict ~60-line parser with overflow checks
+//! is smaller than a date-time dependency. Accepts what InfluxDB accepts:
+//! `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` and a bare date `YYYY-MM-DD`
+//! (midnight UTC).
+
+/// Why a timestamp was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// Not RFC 3339.
+    #[error("invalid RFC3339 timestamp {0:?}")]
+    Invalid(String),
+    /// Outside the range of i64 nanoseconds (years 1677-2262).
+    #[error("timestamp {0:?} is out of range (years 1677 to 2262)")]
+    OutOfRange(String),
+}
+
+/// Nanoseconds per second.
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Parses an RFC 3339 timestamp (or a bare `YYYY-MM-DD`) into nanoseconds
+/// since the Unix epoch.
+pub fn parse_rfc3339(s: &str) -> Result<i64, TimeError> {
+    let invalid = || TimeError::Invalid(s.to_string());
+    let b = s.as_bytes();
+    let year = digits(b, 0, 4).ok_or_else(invalid)?;
+    let month = digits(b, 5, 2).ok_or_else(invalid)?;
+    let day = digits(b, 8, 2).ok_or_else(invalid)?;
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return Err(invalid());
+    }
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return Err(invalid());
+    }
+    let days = days_from_civil(year, month, day);
+    if b.len() == 10 {
+        return seconds_to_nanos(days * 86_400, 0).ok_or_else(|| TimeError::OutOfRange(s.to_string()));
+    }
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        return Err(invalid());
+    }
+    let hour = digits(b, 11, 2).ok_or_else(invalid)?;
+    let minute = digits(b, 14, 2).ok_or_else(invalid)?;
+    let second = digits(b, 17, 2).ok_or_else(invalid)?;
+    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') || hour > 23 || minute > 59 || second > 60 {
+        return Err(invalid());
+    }
+    let mut i = 19;
+    let mut frac: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || n > 9 {
+            return Err(invalid());
+        }
+        frac = digits(b, start, n).ok_or_else(invalid)? * 10_i64.pow((9 - n) as u32);
+    }
+    let offset_secs = match b.get(i) {
+        Some(b'Z' | b'z') if b.len() == i + 1 => 0,
+        Some(sign @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
+            let oh = digits(b, i + 1, 2).ok_or_else(invalid)?;
+            let om = digits(b, i + 4, 2).ok_or_else(invalid)?;
+            if oh > 23 || om > 59 {
+                return Err(invalid());
+            }
+            let off = oh * 3600 + om * 60;
+            if *sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return Err(invalid()),
+    };
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    seconds_to_nanos(secs, frac).ok_or_else(|| TimeError::OutOfRange(s.to_string()))
+}
+
+fn seconds_to_nanos(secs: i64, frac: i64) -> Option<i64> {
+    secs.checked_mul(NANOS_PER_SEC)?.checked_add(frac)
+}
+
+/// The decimal number in `b[at..at + len]`, if those are all digits.
+fn digits(b: &[u8], at: usize, len: usize) -> Option<i64> {
+    let slice = b.get(at..at + len)?;
+    slice.iter().try_fold(0i64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')))
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_utc_offsets_and_fractions() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.5Z"), Ok(1_500_000_000));
+        assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Ok(951_868_800 * NANOS_PER_SEC));
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00+02:00"), Ok(1_709_200_800 * NANOS_PER_SEC));
+        assert_eq!(parse_rfc3339("2024-02-29"), Ok(1_709_164_800 * NANOS_PER_SEC));
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999999999Z"), Ok(-1));
+        assert_eq!(parse_rfc3339("2262-04-11T23:47:16.854775807Z"), Ok(i64::MAX));
+    }
+
+    #[test]
+    fn rejects_malformed_and_out_of_range() {
+        for bad in [
+            "",
+            "2024",
+            "2024-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-01-01T25:00:00Z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00.1234567890Z",
+            "2024-01-01T00:00:00+0200",
+            "2024-01-01X00:00:00Z",
+            "2024-01-01T00:00:00Zjunk",
+            "１９７０-01-01",
+        ] {
+            assert!(matches!(parse_rfc3339(bad), Err(TimeError::Invalid(_))), "{bad}");
+        }
+        assert!(matches!(parse_rfc3339("2263-01-01T00:00:00Z"), Err(TimeError::OutOfRange(_))));
+    }
+}

@@ -1,0 +1,81 @@
+//! The command line: `augur serve`, `augur version`.
+//!
+//! Only the shape of the command line lives here (clap derive); how flags,
+//! environment and the configuration file combine is [`crate::config`]'s
+//! job, so that precedence is decided in one place and unit-tested without
+//! touching the process environment.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Augur: a time-series database that speaks InfluxDB 1.x.
+#[derive(Debug, Parser)]
+#[command(name = "augur", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the database server.
+    Serve(ServeArgs),
+    /// Print the version and exit.
+    Version,
+}
+
+/// Flags of `augur serve`. Every flag is optional: an absent flag falls back
+/// to its environment variable, then the configuration file, then the
+/// default (see docs/configuration.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Directory holding the database files [env: AUGUR_DATA_DIR] [default: ./augur-data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on, `ip:port` or `:port` for all interfaces; port 0
+    /// picks a free port [env: AUGUR_LISTEN] [default: 127.0.0.1:8086]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// TOML configuration file [env: AUGUR_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_serve_flags() {
+        let cli = Cli::try_parse_from([
+            "augur",
+            "serve",
+            "--data-dir",
+            "/tmp/x",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "a.toml",
+        ])
+        .expect("parses");
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert_eq!(args.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(args.listen.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(args.config, Some(PathBuf::from("a.toml")));
+    }
+
+    #[test]
+    fn version_and_unknown_commands() {
+        assert!(matches!(Cli::try_parse_from(["augur", "version"]).map(|c| c.command), Ok(Command::Version)));
+        assert!(Cli::try_parse_from(["augur", "simulate"]).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,77 @@
+//! The configuration file's schema (TOML), exactly as written by the user:
+//! every key optional, values still unparsed strings where they carry units.
+//!
+//! Kept apart from the resolved [`Config`](super::Config) so that "what the
+//! file said" and "what the server uses" are different types: the file is
+//! only one of three sources, and unknown keys are errors here (a typo must
+//! not silently fall back to a default).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `listen = "127.0.0.1:8086"`
+    pub listen: Option<String>,
+    /// `data_dir = "./augur-data"`
+    pub data_dir: Option<PathBuf>,
+    /// `[storage]`
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// `[http]`
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+/// The `[storage]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// `wal_sync = "always" | "interval"`
+    pub wal_sync: Option<WalSyncMode>,
+    /// `wal_sync_interval = "100ms"` (with `wal_sync = "interval"`)
+    pub wal_sync_interval: Option<String>,
+    /// `block_window = "2h"`
+    pub block_window: Option<String>,
+    /// `max_series_per_database = 1000000` (0 = unlimited)
+    pub max_series_per_database: Option<u64>,
+    /// `retention_check_interval = "30m"`
+    pub retention_check_interval: Option<String>,
+}
+
+/// When the WAL is fsynced, as spelled in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalSyncMode {
+    /// Before every write is acknowledged.
+    Always,
+    /// In the background every `wal_sync_interval`.
+    Interval,
+}
+
+/// The `[http]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// `max_body_size = "32MiB"` or a number of bytes.
+    pub max_body_size: Option<SizeValue>,
+    /// `max_concurrent_writes = 64`
+    pub max_concurrent_writes: Option<u64>,
+    /// `max_connections = 1024`
+    pub max_connections: Option<u64>,
+    /// `shutdown_timeout = "30s"`
+    pub shutdown_timeout: Option<String>,
+}
+
+/// A size given as a number of bytes or as text with a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    /// `max_body_size = 1048576`
+    Bytes(u64),
+    /// `max_body_size = "32MiB"`
+    Text(String),
+}

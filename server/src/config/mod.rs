@@ -1,0 +1,272 @@
+//! The server's configuration: sources, precedence, validation.
+//!
+//! Four sources, highest first: command-line flag, environment variable
+//! (`AUGUR_DATA_DIR`, `AUGUR_LISTEN`, `AUGUR_CONFIG`), the TOML file, the
+//! built-in default. [`Config::load`] takes the environment as a lookup
+//! function rather than reading the process environment, so precedence is
+//! unit-tested without racing other tests. Every key is documented in
+//! docs/configuration.md.
+
+mod file;
+mod units;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use augur_engine::storage::{StoreOptions, WalSync};
+
+pub use file::FileConfig;
+use file::{SizeValue, WalSyncMode};
+pub use units::{parse_positive_duration, parse_size};
+
+use crate::cli::ServeArgs;
+
+/// Environment variable for the data directory.
+pub const ENV_DATA_DIR: &str = "AUGUR_DATA_DIR";
+/// Environment variable for the listen address.
+pub const ENV_LISTEN: &str = "AUGUR_LISTEN";
+/// Environment variable for the configuration file.
+pub const ENV_CONFIG: &str = "AUGUR_CONFIG";
+/// Environment variable for the log filter (tracing `EnvFilter` syntax).
+pub const ENV_LOG: &str = "AUGUR_LOG";
+
+/// Default listen address (InfluxDB's port, loopback only).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8086";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./augur-data";
+
+/// Why the configuration is unusable. Each names the file or key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has unknown keys.
+    #[error("invalid config file {path}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid {key}: {message}")]
+    Invalid {
+        /// The key (`listen`, `storage.block_window`, ...).
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Where the store keeps its files.
+    pub data_dir: PathBuf,
+    /// Storage engine settings.
+    pub storage: StorageConfig,
+    /// HTTP server limits.
+    pub http: HttpConfig,
+}
+
+/// Storage engine settings (`[storage]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    /// WAL durability policy.
+    pub wal_sync: WalSync,
+    /// Width of a sealed block's time window.
+    pub block_window: Duration,
+    /// Most series per database; 0 = unlimited.
+    pub max_series_per_database: usize,
+    /// How often expired data is dropped.
+    pub retention_check_interval: Duration,
+}
+
+/// HTTP server limits (`[http]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// Largest request body, in bytes, after gzip decompression too.
+    pub max_body_size: usize,
+    /// Write requests processed at once; more get 429.
+    pub max_concurrent_writes: usize,
+    /// Open connections at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            wal_sync: WalSync::Always,
+            block_window: Duration::from_secs(2 * 3600),
+            max_series_per_database: 1_000_000,
+            retention_check_interval: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_size: 32 << 20,
+            max_concurrent_writes: 64,
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Default `wal_sync_interval` when `wal_sync = "interval"`.
+const DEFAULT_WAL_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Config {
+    /// Resolves the configuration from flags, the environment (`env` looks a
+    /// variable up; empty values count as unset) and the file named by
+    /// `--config` or `AUGUR_CONFIG`, if any.
+    pub fn load(args: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let env = |key: &str| env(key).filter(|v| !v.is_empty());
+        let config_path = args.config.clone().or_else(|| env(ENV_CONFIG).map(PathBuf::from));
+        let file = match &config_path {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = args
+            .listen
+            .clone()
+            .or_else(|| env(ENV_LISTEN))
+            .or_else(|| file.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or_else(|| env(ENV_DATA_DIR).map(PathBuf::from))
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        Ok(Config {
+            listen: parse_listen(&listen)?,
+            data_dir,
+            storage: storage_config(&file)?,
+            http: http_config(&file)?,
+        })
+    }
+
+    /// The store options this configuration asks for.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            wal_sync: self.storage.wal_sync,
+            // Validated to fit when loaded.
+            block_window_ns: i64::try_from(self.storage.block_window.as_nanos()).unwrap_or(i64::MAX),
+            max_series_per_database: self.storage.max_series_per_database,
+            ..StoreOptions::default()
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    parse_file(path, &text)
+}
+
+/// Parses the text of a configuration file.
+pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(source) })
+}
+
+/// `ip:port`, or `:port` for every interface (InfluxDB's spelling).
+fn parse_listen(s: &str) -> Result<SocketAddr, ConfigError> {
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
+    full.parse().map_err(|_| {
+        invalid("listen", format!("{s:?} is not an address (use ip:port, e.g. 127.0.0.1:8086, [::1]:8086 or :8086)"))
+    })
+}
+
+fn duration_key(key: &'static str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    match value {
+        Some(s) => parse_positive_duration(s).map_err(|m| invalid(key, m)),
+        None => Ok(default),
+    }
+}
+
+fn count_key(key: &'static str, value: Option<u64>, default: usize, min: u64) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) if n < min => Err(invalid(key, format!("must be at least {min}"))),
+        Some(n) => usize::try_from(n).map_err(|_| invalid(key, "too large")),
+    }
+}
+
+fn storage_config(file: &FileConfig) -> Result<StorageConfig, ConfigError> {
+    let section = &file.storage;
+    let defaults = StorageConfig::default();
+    let interval = duration_key("storage.wal_sync_interval", &section.wal_sync_interval, DEFAULT_WAL_SYNC_INTERVAL)?;
+    let wal_sync = match section.wal_sync.unwrap_or(WalSyncMode::Always) {
+        WalSyncMode::Always => WalSync::Always,
+        WalSyncMode::Interval => WalSync::Interval(interval),
+    };
+    let block_window = duration_key("storage.block_window", &section.block_window, defaults.block_window)?;
+    if i64::try_from(block_window.as_nanos()).is_err() {
+        return Err(invalid("storage.block_window", "too large"));
+    }
+    Ok(StorageConfig {
+        wal_sync,
+        block_window,
+        max_series_per_database: count_key(
+            "storage.max_series_per_database",
+            section.max_series_per_database,
+            defaults.max_series_per_database,
+            0,
+        )?,
+        retention_check_interval: duration_key(
+            "storage.retention_check_interval",
+            &section.retention_check_interval,
+            defaults.retention_check_interval,
+        )?,
+    })
+}
+
+fn http_config(file: &FileConfig) -> Result<HttpConfig, ConfigError> {
+    let section = &file.http;
+    let defaults = HttpConfig::default();
+    let max_body_size = match &section.max_body_size {
+        None => defaults.max_body_size,
+        Some(value) => {
+            let bytes = match value {
+                SizeValue::Bytes(n) => *n,
+                SizeValue::Text(s) => parse_size(s).map_err(|m| invalid("http.max_body_size", m))?,
+            };
+            if bytes == 0 {
+                return Err(invalid("http.max_body_size", "must be at least 1 byte"));
+            }
+            usize::try_from(bytes).map_err(|_| invalid("http.max_body_size", "too large"))?
+        }
+    };
+    Ok(HttpConfig {
+        max_body_size,
+        max_concurrent_writes: count_key(
+            "http.max_concurrent_writes",
+            section.max_concurrent_writes,
+            defaults.max_concurrent_writes,
+            1,
+        )?,
+        max_connections: count_key("http.max_connections", section.max_connections, defaults.max_connections, 1)?,
+        shutdown_timeout: duration_key("http.shutdown_timeout", &section.shutdown_timeout, defaults.shutdown_timeout)?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

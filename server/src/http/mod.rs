@@ -1,0 +1,76 @@
+//! The HTTP API: InfluxDB 1.x-compatible endpoints on axum.
+//!
+//! [`router`] assembles the routes (paths in [`routes`]) with the layers
+//! every response needs: request tracing, the `X-Influxdb-*` version headers,
+//! and JSON errors for unknown routes and methods. Routes come in two
+//! groups: probes (`/ping`, `/health`), which must stay open, and data
+//! routes (write, query, export, verify), which is where an authentication
+//! layer will be added (`route_layer` on that group) without touching the
+//! handlers.
+
+pub mod body;
+pub mod error;
+pub mod export;
+pub mod headers;
+pub mod params;
+pub mod ping;
+pub mod query;
+pub mod routes;
+pub mod verify;
+pub mod write;
+
+use std::sync::Arc;
+
+use augur_engine::storage::Store;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_http::trace::TraceLayer;
+
+use crate::config::HttpConfig;
+use error::ApiError;
+
+/// What every handler shares: the store and the request limits.
+pub struct AppState {
+    /// The store (cheap to clone; its methods block).
+    pub store: Store,
+    /// Limits from `[http]`.
+    pub limits: HttpConfig,
+    /// One permit per write allowed in flight.
+    write_slots: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// State for a server with these limits.
+    pub fn new(store: Store, limits: &HttpConfig) -> AppState {
+        AppState { store, limits: limits.clone(), write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes)) }
+    }
+
+    /// Takes a write slot, or fails with 429 when all are taken (clients
+    /// retry after `Retry-After`; queueing would only grow memory).
+    pub fn try_write_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.write_slots.clone().try_acquire_owned().map_err(|_| ApiError::TooManyWrites)
+    }
+}
+
+/// The complete router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let probes = Router::new().route(routes::PING, get(ping::ping)).route(routes::HEALTH, get(ping::health));
+    let data = Router::new()
+        .route(routes::WRITE, post(write::v1))
+        .route(routes::API_V2_WRITE, post(write::v2))
+        .route(routes::QUERY, get(query::handle).post(query::handle))
+        .route(routes::EXPORT, get(export::handle))
+        .route(routes::VERIFY, get(verify::handle));
+    Router::new()
+        .merge(probes)
+        .merge(data)
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(axum::middleware::map_response(headers::add_version_headers))
+        .layer(TraceLayer::new_for_http())
+}
+
+#[cfg(test)]
+mod tests;

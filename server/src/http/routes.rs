@@ -1,0 +1,20 @@
+//! Every HTTP route of the server, in one place.
+//!
+//! Like InfluxDB 3's `routes.rs`: a route's path is written once, here, and
+//! the router, the tests and the docs (docs/http-api.md) refer to these
+//! constants, so a path cannot drift between them.
+
+/// `POST`: InfluxDB 1.x line-protocol write.
+pub const WRITE: &str = "/write";
+/// `POST`: InfluxDB 2.x-compatible line-protocol write (`bucket=db/rp`).
+pub const API_V2_WRITE: &str = "/api/v2/write";
+/// `GET`, `POST`: InfluxQL (AQL) queries.
+pub const QUERY: &str = "/query";
+/// `GET`, `HEAD`: liveness probe, as InfluxDB's.
+pub const PING: &str = "/ping";
+/// `GET`: health check, as InfluxDB 1.8's.
+pub const HEALTH: &str = "/health";
+/// `GET`: stream a database as line protocol.
+pub const EXPORT: &str = "/api/v1/export";
+/// `GET`: list damaged blocks and WAL records.
+pub const VERIFY: &str = "/api/v1/verify";

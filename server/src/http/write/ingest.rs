@@ -1,0 +1,152 @@
+//! The blocking half of a write: decode, parse, store, and account for
+//! every line.
+//!
+//! InfluxDB's partial-write semantics: valid lines are stored even when
+//! others are malformed or rejected by the store, and the response lists
+//! what was dropped, by line number, so the client can fix exactly those.
+
+use augur_engine::lineproto::{self, LineError};
+use augur_engine::model::Precision;
+use augur_engine::storage::Store;
+use bytes::Bytes;
+
+use super::super::body::{self, Encoding};
+use super::super::error::ApiError;
+
+/// Most dropped lines listed in one error message.
+const MAX_LISTED: usize = 100;
+
+/// Where the points go and how their timestamps read.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Database.
+    pub db: String,
+    /// Retention policy; `None` = the database's default.
+    pub rp: Option<String>,
+    /// Timestamp precision.
+    pub precision: Precision,
+}
+
+/// One write request's work, moved onto the blocking pool.
+pub struct Ingest {
+    /// The store.
+    pub store: Store,
+    /// Destination.
+    pub target: Target,
+    /// The body as received (maybe gzip).
+    pub raw: Bytes,
+    /// Its encoding.
+    pub encoding: Encoding,
+    /// `max_body_size`, enforced on the decoded body too.
+    pub limit: usize,
+    /// Timestamp for points that carry none.
+    pub now_ns: i64,
+}
+
+/// What happened to the lines of one write.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Points stored.
+    pub points_written: usize,
+    /// Lines that did not parse.
+    pub parse_errors: Vec<LineError>,
+    /// Points the store refused: (line number, reason).
+    pub rejected: Vec<(usize, String)>,
+}
+
+impl Ingest {
+    /// Runs the write. `Err` means nothing was stored (unknown database,
+    /// bad body, store failure); a `Report` with errors means a partial write.
+    pub fn run(self) -> Result<Report, ApiError> {
+        let body = body::decode(self.raw, self.encoding, self.limit)?;
+        let batch = lineproto::parse(&body, self.target.precision);
+        drop(body);
+        let db = &self.target.db;
+        if !self.store.database_exists(db) {
+            return Err(ApiError::DatabaseNotFound(db.clone()));
+        }
+        if let Some(rp) = &self.target.rp {
+            let policies = self.store.retention_policies(db)?;
+            if !policies.iter().any(|p| &p.name == rp) {
+                return Err(ApiError::RetentionPolicyNotFound(rp.clone()));
+            }
+        }
+        let mut report = Report { parse_errors: batch.errors, ..Report::default() };
+        if batch.points.is_empty() {
+            return Ok(report);
+        }
+        let outcome = self.store.write(db, self.target.rp.as_deref(), &batch.points, self.now_ns)?;
+        report.points_written = outcome.points_written;
+        report.rejected = outcome
+            .rejected
+            .into_iter()
+            .map(|r| (batch.line_numbers.get(r.index).copied().unwrap_or(0), r.reason))
+            .collect();
+        Ok(report)
+    }
+}
+
+impl Report {
+    /// `Ok` if every line was stored; otherwise the 400 that lists the
+    /// malformed lines (one per line of the message) and then the rejected
+    /// points (`partial write: line N: <reason>; ... dropped=K`).
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.parse_errors.is_empty() && self.rejected.is_empty() {
+            return Ok(());
+        }
+        let mut parts: Vec<String> = Vec::new();
+        if !self.parse_errors.is_empty() {
+            let mut lines: Vec<String> = self.parse_errors.iter().take(MAX_LISTED).map(ToString::to_string).collect();
+            if self.parse_errors.len() > MAX_LISTED {
+                lines.push(format!("and {} more", self.parse_errors.len() - MAX_LISTED));
+            }
+            parts.push(lines.join("\n"));
+        }
+        if !self.rejected.is_empty() {
+            let mut reasons: Vec<String> =
+                self.rejected.iter().take(MAX_LISTED).map(|(line, reason)| format!("line {line}: {reason}")).collect();
+            if self.rejected.len() > MAX_LISTED {
+                reasons.push(format!("and {} more", self.rejected.len() - MAX_LISTED));
+            }
+            parts.push(format!("partial write: {} dropped={}", reasons.join("; "), self.rejected.len()));
+        }
+        Err(ApiError::PartialWrite(parts.join("\n")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_errors(input: &str) -> Vec<LineError> {
+        lineproto::parse(input.as_bytes(), Precision::Nanoseconds).errors
+    }
+
+    #[test]
+    fn complete_write_is_ok() {
+        assert!(Report::default().into_result().is_ok());
+    }
+
+    #[test]
+    fn lists_bad_lines_then_rejections() {
+        let report = Report {
+            points_written: 1,
+            parse_errors: parse_errors("cpu v=1\ncpu v=\n"),
+            rejected: vec![(3, "field type conflict".into()), (5, "max series".into())],
+        };
+        let message = report.into_result().expect_err("partial").to_string();
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 2, "{message}");
+        assert!(lines[0].starts_with("unable to parse 'cpu v=': line 2"), "{message}");
+        assert_eq!(lines[1], "partial write: line 3: field type conflict; line 5: max series dropped=2");
+    }
+
+    #[test]
+    fn caps_the_list() {
+        let input: String = (0..150).map(|i| format!("bad{i}\n")).collect();
+        let report = Report { parse_errors: parse_errors(&input), ..Report::default() };
+        let message = report.into_result().expect_err("bad").to_string();
+        assert_eq!(message.lines().count(), MAX_LISTED + 1);
+        assert_eq!(message.lines().last(), Some("and 50 more"));
+    }
+}

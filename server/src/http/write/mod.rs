@@ -1,0 +1,117 @@
+//! `POST /write` (InfluxDB 1.x) and `POST /api/v2/write` (2.x).
+//!
+//! Both endpoints share one pipeline and differ only in how they name the
+//! target (`db`/`rp` versus `bucket=db/rp`), which precisions they accept,
+//! and how errors are shaped. The handler takes a write slot (429 when
+//! `max_concurrent_writes` are in flight), reads the body within
+//! `max_body_size`, and hands the rest — decompress, parse, store — to
+//! [`ingest`] on the blocking pool, because it is CPU work and fsyncs.
+//!
+//! `u`, `p` and `Authorization` are accepted and ignored: authentication
+//! will be a layer on the data routes (see [`super::router`]), not code in
+//! these handlers.
+
+mod ingest;
+
+use std::sync::Arc;
+
+use augur_engine::model::Precision;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+
+use super::body;
+use super::error::{ApiError, V2Error};
+use super::params::Params;
+use super::AppState;
+use crate::clock::now_ns;
+use ingest::{Ingest, Target};
+
+/// Precisions `/write` accepts, for the error message.
+const V1_PRECISIONS: &str = "use n, ns, u, us, ms, s, m or h";
+/// Precisions `/api/v2/write` accepts, for the error message.
+const V2_PRECISIONS: &str = "use ns, us, ms or s";
+
+/// `POST /write?db=&rp=&precision=`: 204 when every line was stored.
+pub async fn v1(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let params = Params::from_query(query.as_deref());
+    let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
+    let precision = parse_precision(params.get("precision").unwrap_or(""), false)?;
+    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), precision };
+    write(&state, target, headers, body).await
+}
+
+/// `POST /api/v2/write?bucket=db[/rp]&org=&precision=`: 204 when every line
+/// was stored.
+pub async fn v2(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, V2Error> {
+    let params = Params::from_query(query.as_deref());
+    let bucket = params.non_empty("bucket").ok_or(ApiError::BucketRequired)?;
+    let (db, rp) = match bucket.split_once('/') {
+        Some((db, rp)) => (db, Some(rp).filter(|rp| !rp.is_empty())),
+        None => (bucket, None),
+    };
+    if db.is_empty() {
+        return Err(ApiError::BucketRequired.into());
+    }
+    let precision = parse_precision(params.get("precision").unwrap_or(""), true)?;
+    let target = Target { db: db.to_string(), rp: rp.map(str::to_string), precision };
+    Ok(write(&state, target, headers, body).await?)
+}
+
+/// The `precision` parameter; the 2.x API accepts only `ns|us|ms|s`.
+fn parse_precision(value: &str, v2: bool) -> Result<Precision, ApiError> {
+    let allowed = !v2 || matches!(value, "" | "ns" | "us" | "ms" | "s");
+    match Precision::parse(value).filter(|_| allowed) {
+        Some(p) => Ok(p),
+        None => Err(ApiError::InvalidParameter {
+            name: "precision",
+            value: value.to_string(),
+            reason: (if v2 { V2_PRECISIONS } else { V1_PRECISIONS }).to_string(),
+        }),
+    }
+}
+
+/// The shared pipeline.
+async fn write(state: &AppState, target: Target, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+    let _slot = state.try_write_slot()?;
+    let received_at = now_ns();
+    let encoding = body::content_encoding(&headers)?;
+    let limit = state.limits.max_body_size;
+    let raw = body::read_limited(body, &headers, limit).await?;
+    let job = Ingest { store: state.store.clone(), target, raw, encoding, limit, now_ns: received_at };
+    let report = tokio::task::spawn_blocking(move || job.run()).await??;
+    tracing::debug!(
+        points = report.points_written,
+        bad_lines = report.parse_errors.len(),
+        rejected = report.rejected.len(),
+        "write"
+    );
+    report.into_result()?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precisions() {
+        assert_eq!(parse_precision("", false).ok(), Some(Precision::Nanoseconds));
+        assert_eq!(parse_precision("h", false).ok(), Some(Precision::Hours));
+        assert_eq!(parse_precision("us", true).ok(), Some(Precision::Microseconds));
+        let err = parse_precision("h", true).expect_err("v2 has no hours");
+        assert_eq!(err.to_string(), "invalid precision \"h\": use ns, us, ms or s");
+        let err = parse_precision("x", false).expect_err("unknown");
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,23 @@
+//! `augur-server`: the `augur` binary's library — configuration, the server
+//! lifecycle and the HTTP API.
+//!
+//! * [`cli`]: the command line (clap).
+//! * [`config`]: flags, environment and file combined, validated.
+//! * [`server`]: open the store, bind, serve, shut down gracefully.
+//! * [`listener`]: the connection limit and accept back-off.
+//! * [`shutdown`]: SIGTERM / SIGINT.
+//! * [`retention`]: the background retention task.
+//! * [`http`]: the InfluxDB 1.x-compatible HTTP API (every route in
+//!   [`http::routes`]).
+//!
+//! The library never panics on input and reports errors as `thiserror`
+//! enums; `anyhow` is used only by `main`.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod listener;
+pub mod retention;
+pub mod server;
+pub mod shutdown;

@@ -1,0 +1,136 @@
+//! The server's lifecycle: open the store, bind, serve, shut down cleanly.
+//!
+//! [`Server::bind`] does everything that can fail at startup (open the
+//! store, replay the WAL, bind the socket) so the binary can announce the
+//! bound address only once the server is really ready. [`Server::run`]
+//! serves until the shutdown future resolves, then stops accepting, lets
+//! in-flight requests finish (bounded by `http.shutdown_timeout`), stops the
+//! retention task and flushes the store so the next start replays nothing.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use augur_engine::storage::{StorageError, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::listener::LimitedListener;
+use crate::retention;
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened (or created) in the data directory.
+    #[error("cannot open the store in {path}")]
+    OpenStore {
+        /// The data directory.
+        path: PathBuf,
+        /// Why.
+        source: StorageError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store could not be flushed at shutdown (the WAL still holds the
+    /// data; the next start replays it).
+    #[error("cannot flush the store at shutdown: {0}")]
+    Flush(StorageError),
+    /// A background task panicked.
+    #[error("background task failed")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A server that has opened its store and bound its socket.
+pub struct Server {
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Opens the store (replaying the WAL), reports damage found while
+    /// recovering, and binds the listen address.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let path = config.data_dir.clone();
+        let options = config.store_options();
+        tracing::info!(data_dir = %path.display(), "opening store");
+        let open_path = path.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&open_path, options))
+            .await?
+            .map_err(|source| ServerError::OpenStore { path, source })?;
+        for damage in store.recovery_damage() {
+            tracing::error!(
+                kind = damage.kind,
+                wal_record = damage.position,
+                reason = %damage.reason,
+                "WAL record damaged: skipped during recovery (its points are lost)"
+            );
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        Ok(Server { config, store, listener })
+    }
+
+    /// The address actually bound (with the real port when `:0` was asked).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let Server { config, store, listener } = self;
+        let addr = listener.local_addr().ok();
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let retention_task = retention::spawn(store.clone(), config.storage.retention_check_interval, stop_rx.clone());
+
+        let state = Arc::new(AppState::new(store.clone(), &config.http));
+        let app = http::router(state);
+        let listener = LimitedListener::new(listener, config.http.max_connections);
+        let mut graceful_rx = stop_rx.clone();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            // Err only if the sender is gone, which also means "stop".
+            let _ = graceful_rx.wait_for(|stop| *stop).await;
+        });
+        let mut serve_task = tokio::spawn(async move { serve.await });
+        tracing::info!(?addr, "serving HTTP");
+
+        tokio::select! {
+            result = &mut serve_task => {
+                // axum's serve loop only ends after a shutdown signal.
+                tracing::error!(?result, "HTTP server stopped unexpectedly");
+            }
+            () = shutdown => {
+                tracing::info!("shutting down: no new connections, waiting for in-flight requests");
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(config.http.shutdown_timeout, &mut serve_task).await {
+                    Ok(_) => tracing::info!("in-flight requests finished"),
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout = ?config.http.shutdown_timeout,
+                            "in-flight requests did not finish in time: closing their connections"
+                        );
+                        serve_task.abort();
+                    }
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        retention_task.await?;
+
+        tracing::info!("flushing the store");
+        tokio::task::spawn_blocking(move || store.flush()).await?.map_err(ServerError::Flush)?;
+        tracing::info!("store flushed; shutdown complete");
+        Ok(())
+    }
+}
