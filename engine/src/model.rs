@@ -121,9 +121,8 @@ impl Point {
 /// series always produce byte-identical keys and the key can be printed back
 /// as valid line protocol.
 pub fn series_key(measurement: &str, tags: &[(String, String)]) -> String {
-    let mut key = String::with_capacity(
-        measurement.len() + tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>(),
-    );
+    let mut key =
+        String::with_capacity(measurement.len() + tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>());
     escape_into(&mut key, measurement, MEASUREMENT_SPECIALS);
     for (k, v) in tags {
         key.push(',');
@@ -141,8 +140,9 @@ pub const TAG_SPECIALS: &[char] = &[',', '=', ' '];
 
 /// Appends `s` to `out`, backslash-escaping every character in `specials`.
 pub fn escape_into(out: &mut String, s: &str, specials: &[char]) {
-    // Fast path: most names and values need no escaping at all.
-    if !s.bytes().any(|b| b.is_ascii() && specials.contains(&(b as char))) {
+    // Fast path: most names and values need no escaping at all. Every
+    // special character is ASCII, so a byte scan decides.
+    if !s.bytes().any(|b| matches!(b, b',' | b'=' | b' ') && specials.contains(&(b as char))) {
         out.push_str(s);
         return;
     }
@@ -267,10 +267,7 @@ mod tests {
 
     #[test]
     fn series_key_round_trips_with_escapes() {
-        let tags = vec![
-            ("a b".to_string(), "x,y=z".to_string()),
-            ("host".to_string(), "web-1".to_string()),
-        ];
+        let tags = vec![("a b".to_string(), "x,y=z".to_string()), ("host".to_string(), "web-1".to_string())];
         let key = series_key("cpu load", &tags);
         assert_eq!(key, "cpu\\ load,a\\ b=x\\,y\\=z,host=web-1");
         let (m, t) = parse_series_key(&key).unwrap();
@@ -288,7 +285,15 @@ mod tests {
 
     #[test]
     fn precision_parses_all_units() {
-        for (s, n) in [("ns", 1), ("u", 1_000), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)] {
+        for (s, n) in [
+            ("ns", 1),
+            ("u", 1_000),
+            ("us", 1_000),
+            ("ms", 1_000_000),
+            ("s", 1_000_000_000),
+            ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
+        ] {
             assert_eq!(Precision::parse(s).unwrap().nanos_per_unit(), n);
         }
         assert!(Precision::parse("x").is_none());

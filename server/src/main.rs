@@ -17,6 +17,12 @@ use augur_server::shutdown::ShutdownSignals;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc: ingest allocates a few dozen small
+/// strings per line-protocol line, and glibc's allocator showed up as about a
+/// third of the write path's CPU time in profiles (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -265,7 +265,7 @@ mod tests {
                 Box::new(TagFilter::NotRegex("region".into(), regex::Regex::new("e").unwrap())),
             )),
         );
-        assert_eq!(ids(i.select(1, &cpu, Some(&f))), vec![2]);
+        assert_eq!(ids(i.select(1, &cpu, Some(&f))), vec![1, 2]);
         let mre = MeasurementFilter::Regex(regex::Regex::new("^m").unwrap());
         assert_eq!(ids(i.select(1, &mre, None)), vec![3]);
         assert_eq!(ids(i.select(2, &cpu, None)), vec![4]);

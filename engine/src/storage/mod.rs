@@ -147,7 +147,11 @@ fn decide(
                 let t = value.field_type();
                 let stored = m_index.and_then(|m| m.fields.get(name.as_str()).copied());
                 new_field |= stored.is_none();
-                let known = stored.or_else(|| batch_types.get(&(p.measurement.as_str(), name.as_str())).copied());
+                let known = match stored {
+                    Some(k) => Some(k),
+                    None if batch_types.is_empty() => None,
+                    None => batch_types.get(&(p.measurement.as_str(), name.as_str())).copied(),
+                };
                 if let Some(k) = known {
                     if k != t {
                         return Decision::Reject(format!(
@@ -157,8 +161,13 @@ fn decide(
                     }
                 }
             }
-            for (name, value) in &p.fields {
-                batch_types.entry((p.measurement.as_str(), name.as_str())).or_insert(value.field_type());
+            if new_field {
+                // Only fields the index does not know yet need the batch's view.
+                for (name, value) in &p.fields {
+                    if m_index.is_none_or(|m| !m.fields.contains_key(name.as_str())) {
+                        batch_types.entry((p.measurement.as_str(), name.as_str())).or_insert(value.field_type());
+                    }
+                }
             }
             let series = idx.lookup(ns, key);
             needs_change |= new_field || series.is_none();
