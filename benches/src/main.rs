@@ -1,1 +1,302 @@
-fn main() {}
+//! `augur-bench`: load harnesses that compare Augur with its peers.
+//!
+//! - `ingest` pre-generates a TSBS `cpu-only` shaped data set (or one row per
+//!   distinct series, for the memory test) and writes it to any InfluxDB 1.x
+//!   compatible server with N concurrent workers, then reports throughput,
+//!   batch latency and errors.
+//! - `generate` writes the same rows to a file or stdout, e.g. for
+//!   `influx -import`.
+//!
+//! See `docs/benchmarks.md` for the commands behind the published figures.
+
+mod compress;
+mod dataset;
+mod lineproto;
+mod report;
+mod sender;
+mod timefmt;
+mod tsbs;
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use reqwest::Url;
+
+use crate::dataset::{DatasetSpec, SeriesMode};
+use crate::lineproto::FieldFormat;
+use crate::report::{IngestReport, OutputFormat, RunInfo};
+use crate::sender::SendConfig;
+
+/// Default number of hosts in `--series-mode tsbs`.
+const DEFAULT_HOSTS: u64 = 100;
+
+/// Default number of series in `--series-mode distinct`.
+const DEFAULT_DISTINCT_SERIES: u64 = 1_000_000;
+
+#[derive(Parser, Debug)]
+#[command(name = "augur-bench", version, about = "Load harnesses that compare Augur with its peers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a generated data set to an InfluxDB 1.x compatible server and report throughput.
+    Ingest(IngestArgs),
+    /// Write the generated data set as line protocol to a file or stdout.
+    Generate(GenerateArgs),
+}
+
+/// Flags that decide the rows; shared by `ingest` and `generate`.
+#[derive(Args, Debug, Clone)]
+struct DataArgs {
+    /// Number of simulated hosts (series) in `tsbs` mode [default: 100].
+    #[arg(long)]
+    hosts: Option<u64>,
+    /// Hours of data per host, from --start (fractions allowed).
+    #[arg(long, default_value_t = 24.0)]
+    hours: f64,
+    /// Spacing of a host's rows (Influx duration: 10s, 1m, 500ms).
+    #[arg(long, default_value = "10s")]
+    interval: String,
+    /// Timestamp of the first row (RFC 3339).
+    #[arg(long, default_value = "2016-01-01T00:00:00Z")]
+    start: String,
+    /// Seed of every random draw: same seed, same bytes.
+    #[arg(long, default_value_t = 123)]
+    seed: u64,
+    /// `tsbs`: hosts × time; `distinct`: every row a new series.
+    #[arg(long, value_enum, default_value_t = SeriesMode::Tsbs)]
+    series_mode: SeriesMode,
+    /// Number of distinct series (rows) in `--series-mode distinct` [default: 1000000].
+    #[arg(long)]
+    series: Option<u64>,
+    /// Stop after this many rows.
+    #[arg(long)]
+    limit_rows: Option<u64>,
+    /// Field encoding: `float` (two decimals) or `int` (current TSBS upstream).
+    #[arg(long, value_enum, default_value_t = FieldFormat::Float)]
+    fields: FieldFormat,
+}
+
+impl DataArgs {
+    fn spec(&self) -> Result<DatasetSpec> {
+        let interval_ns = timefmt::parse_duration(&self.interval).context("--interval")?;
+        let start_ns = timefmt::parse_rfc3339(&self.start).context("--start")?;
+        if !(self.hours.is_finite() && self.hours > 0.0) {
+            bail!("--hours must be a positive number, got {}", self.hours);
+        }
+        if interval_ns <= 0 {
+            bail!("--interval must be positive");
+        }
+        let hosts = match (self.series_mode, self.hosts, self.series) {
+            (SeriesMode::Tsbs, _, Some(_)) => bail!("--series needs --series-mode distinct"),
+            (SeriesMode::Tsbs, hosts, None) => hosts.unwrap_or(DEFAULT_HOSTS),
+            (SeriesMode::Distinct, Some(_), _) => {
+                bail!("--hosts has no effect with --series-mode distinct; use --series")
+            }
+            (SeriesMode::Distinct, None, series) => series.unwrap_or(DEFAULT_DISTINCT_SERIES),
+        };
+        // Saturating float-to-int cast: absurd spans are caught by validate().
+        let span_ns = (self.hours * 3_600.0 * timefmt::NANOS_PER_SEC as f64) as i64;
+        let spec = DatasetSpec {
+            mode: self.series_mode,
+            hosts,
+            steps: (span_ns / interval_ns) as u64,
+            interval_ns,
+            start_ns,
+            seed: self.seed,
+            limit_rows: self.limit_rows,
+            format: self.fields,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+#[derive(Args, Debug)]
+struct IngestArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8086")]
+    url: String,
+    /// Database to write into.
+    #[arg(long, default_value = "benchmark")]
+    db: String,
+    /// Concurrent write requests in flight.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Rows per write request.
+    #[arg(long, default_value_t = 5000)]
+    batch: u64,
+    /// Send `CREATE DATABASE "<db>"` first.
+    #[arg(long)]
+    create_db: bool,
+    /// Gzip each batch (compressed before timing) and send `Content-Encoding: gzip`.
+    #[arg(long)]
+    gzip: bool,
+    /// Per-request timeout (Influx duration).
+    #[arg(long, default_value = "120s")]
+    timeout: String,
+    /// Threads of the HTTP client's runtime; keep it low so the server under test gets the cores.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// Write here instead of stdout.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Prefix the `influx -import` header (`# DDL` create, `# DML`, `# CONTEXT-DATABASE: <DB>`).
+    #[arg(long, value_name = "DB")]
+    influx_import_header: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+fn main() {
+    let result = match Cli::parse().command {
+        Command::Ingest(args) => ingest(args).map(|errors| {
+            // The report is printed; a non-zero status tells scripts it is not clean.
+            if errors > 0 {
+                2
+            } else {
+                0
+            }
+        }),
+        Command::Generate(args) => generate(args).map(|()| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("augur-bench: {error:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs `ingest`; returns the number of failed batches.
+fn ingest(args: IngestArgs) -> Result<u64> {
+    let spec = args.data.spec()?;
+    if args.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    if args.client_threads == 0 {
+        bail!("--client-threads must be at least 1");
+    }
+    let timeout_ns = timefmt::parse_duration(&args.timeout).context("--timeout")?;
+    let base = Url::parse(&args.url).with_context(|| format!("--url {:?}", args.url))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        bail!("--url must be http:// or https://");
+    }
+    let config = SendConfig {
+        base,
+        db: args.db.clone(),
+        workers: args.workers,
+        gzip: args.gzip,
+        timeout: std::time::Duration::from_nanos(timeout_ns.max(1) as u64),
+    };
+
+    let generation_started = Instant::now();
+    let mut batches = dataset::batches(&spec, args.batch);
+    let bytes = batches.iter().map(|b| b.body.len() as u64).sum();
+    if args.gzip {
+        compress::gzip_batches(&mut batches)?;
+    }
+    let generation = generation_started.elapsed();
+    let rows = batches.iter().map(|b| b.rows).sum();
+    let batch_count = batches.len() as u64;
+    if args.output == OutputFormat::Text {
+        eprintln!(
+            "generated {rows} rows in {batch_count} batches in {:.3} s; sending with {} workers",
+            generation.as_secs_f64(),
+            args.workers
+        );
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(async {
+        let client = sender::client(&config)?;
+        if args.create_db {
+            sender::create_database(&client, &config).await?;
+        }
+        sender::send_batches(&client, &config, Arc::new(batches)).await
+    })?;
+
+    let report = IngestReport {
+        info: RunInfo {
+            url: args.url,
+            db: args.db,
+            series_mode: format!("{:?}", spec.mode).to_lowercase(),
+            hosts: spec.hosts,
+            interval: args.data.interval,
+            workers: args.workers,
+            batch: args.batch,
+            gzip: args.gzip,
+        },
+        rows,
+        batches: batch_count,
+        bytes,
+        generation,
+        outcome,
+    };
+    match args.output {
+        OutputFormat::Text => println!("{}", report.to_text()),
+        OutputFormat::Json => println!("{}", report.to_json()),
+    }
+    Ok(report.outcome.errors)
+}
+
+/// Runs `generate`.
+fn generate(args: GenerateArgs) -> Result<()> {
+    let spec = args.data.spec()?;
+    let header = match &args.influx_import_header {
+        Some(db) => {
+            if db.is_empty() || db.contains(['\n', '\r']) {
+                bail!("--influx-import-header needs a database name on one line");
+            }
+            let quoted = db.replace('"', "\\\"");
+            format!("# DDL\nCREATE DATABASE \"{quoted}\"\n\n# DML\n# CONTEXT-DATABASE: {db}\n\n")
+        }
+        None => String::new(),
+    };
+    let started = Instant::now();
+    let written = match &args.out {
+        Some(path) => {
+            let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            dataset::write_rows(&spec, &header, &mut file).with_context(|| format!("writing {}", path.display()))
+        }
+        None => dataset::write_rows(&spec, &header, &mut io::stdout().lock()),
+    };
+    match written {
+        Ok(rows) => {
+            eprintln!("wrote {rows} rows in {:.3} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        // `augur-bench generate | head` is not an error.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().filter_map(|cause| cause.downcast_ref::<io::Error>()).any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
