@@ -1,0 +1,407 @@
+//! Decimal-aware float codec (the ALP idea: Afroozeh, Kuffó, Boncz, "ALP:
+//! Adaptive Lossless floating-Point Compression", SIGMOD 2024).
+//!
+//! Most metrics are decimals printed with a few digits (`51.846`, `0.09`,
+//! `251643.0`) and parsed into the nearest `f64`. Such a value `v` is exactly
+//! `n / 10^k` rounded to the nearest double, for a small integer `n`. The
+//! encoder finds one exponent `k` per column, turns every value into `n`,
+//! checks that the decode formula gives back the *same bits*, and stores the
+//! integers with frame-of-reference bit-packing: `width` bits per value instead
+//! of Gorilla's variable-length XOR codes. Values that do not round-trip (NaN,
+//! ±inf, −0.0, too many digits, too large) are exceptions, stored verbatim with
+//! their positions.
+//!
+//! Decode formula (the only one; the encoder verifies against it):
+//!
+//! * `k > 0`: `v = (n as f64) / 10^k` (a correctly rounded IEEE division, so
+//!   every value printed with at most `k` decimals round-trips);
+//! * `k = 0`: `v = n as f64`;
+//! * `k < 0`: `v = (n as f64) * 10^-k` (integers with trailing zeros).
+//!
+//! `10^|k|` is exact for `|k|` ≤ 22. The integers are limited to
+//! `|n| < 2^51`, so `width` ≤ 52 and the decoder can convert them to `f64`
+//! with the exact "magic number" trick (`(2^52 + u) − (2^52 − base)`), which
+//! vectorises, unlike `i64 as f64` on baseline x86-64. Decoding is then a
+//! branch-free loop over chunks of 64 values: fixed-width unpack, or, subtract,
+//! divide.
+//!
+//! Layout (varints are LEB128, "zz" means zigzag):
+//!
+//! | field | encoding |
+//! |---|---|
+//! | count | uvarint |
+//! | (if count ≥ 1) exponent `k` | 1 byte, `i8`, −22..=22 |
+//! | base (minimum `n`) | zz varint, `|base|` < 2^51 |
+//! | width | 1 byte, 0..=52 |
+//! | exception count | uvarint, ≤ count |
+//! | packed `n − base` | `ceil(count*width/8)` bytes, LSB-first (exceptions hold a placeholder) |
+//! | exception positions | uvarint gaps: first position, then `pos − prev − 1` |
+//! | exception values | 8 bytes little-endian each |
+
+use super::bitpack::{bit_width, pack, packed_len, unpack_chunks};
+use super::varint::{put_ivarint, put_uvarint, ByteReader};
+use super::{check_count, check_encode_len, CodecError};
+
+/// Largest `|k|`: powers of ten up to 10^22 are exact doubles.
+pub const MAX_EXPONENT: i32 = 22;
+
+/// Encoded integers must stay below this magnitude (see the module docs).
+const MAX_INT: i64 = 1 << 51;
+
+/// Most bits per packed integer.
+const MAX_WIDTH: u32 = 52;
+
+/// `2^52` as bits and as a float: `f64::from_bits(MAGIC_BITS | u) == 2^52 + u` for `u < 2^52`.
+const MAGIC_BITS: u64 = 0x4330_0000_0000_0000;
+const MAGIC: f64 = 4_503_599_627_370_496.0;
+
+/// Values sampled to choose the exponent.
+const SAMPLE: usize = 64;
+
+/// Exact powers of ten `10^0 ..= 10^22`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+#[inline(always)]
+fn pow10(k: i32) -> f64 {
+    POW10[k.unsigned_abs().min(22) as usize]
+}
+
+/// The decode formula for exponent `k`.
+#[inline(always)]
+fn to_float(n: i64, k: i32) -> f64 {
+    let f = n as f64;
+    if k > 0 {
+        f / pow10(k)
+    } else if k < 0 {
+        f * pow10(k)
+    } else {
+        f
+    }
+}
+
+/// The integer that `v` encodes to with exponent `k`, if it round-trips bit for bit.
+#[inline]
+fn to_int(v: f64, k: i32) -> Option<i64> {
+    let scaled = if k >= 0 { v * pow10(k) } else { v / pow10(k) };
+    // Also rejects NaN and infinities.
+    if scaled.is_nan() || scaled.abs() >= MAX_INT as f64 {
+        return None;
+    }
+    let n = scaled.round() as i64;
+    (to_float(n, k).to_bits() == v.to_bits()).then_some(n)
+}
+
+/// Estimated encoded bits of `sample` with exponent `k`.
+fn estimate(sample: &[f64], k: i32, budget: u64) -> u64 {
+    const EXCEPTION_BITS: u64 = 64 + 16;
+    let (mut lo, mut hi, mut exceptions) = (i64::MAX, i64::MIN, 0u64);
+    for &v in sample {
+        match to_int(v, k) {
+            Some(n) => {
+                lo = lo.min(n);
+                hi = hi.max(n);
+            }
+            None => {
+                exceptions += 1;
+                if exceptions * EXCEPTION_BITS > budget {
+                    return u64::MAX;
+                }
+            }
+        }
+    }
+    let width = if lo <= hi { u64::from(bit_width(hi.wrapping_sub(lo) as u64)) } else { 0 };
+    (sample.len() as u64 - exceptions) * width + exceptions * EXCEPTION_BITS
+}
+
+/// Picks the exponent for a column from an evenly spaced sample of its values;
+/// returns it with the estimated encoded bits per value.
+fn choose_exponent(values: &[f64]) -> (i32, f64) {
+    let step = values.len().div_ceil(SAMPLE).max(1);
+    let sample: Vec<f64> = values.iter().step_by(step).copied().collect();
+    let mut best = (u64::MAX, 0i32);
+    // 0, 1, -1, 2, -2, ...: ties go to the smallest |k|.
+    for i in 0..=(2 * MAX_EXPONENT) {
+        let k = if i % 2 == 1 { i / 2 + 1 } else { -(i / 2) };
+        let cost = estimate(&sample, k, best.0);
+        if cost < best.0 {
+            best = (cost, k);
+        }
+    }
+    (best.1, best.0 as f64 / sample.len().max(1) as f64)
+}
+
+/// Estimated size in bytes of the decimal encoding of `values`, from a sample
+/// (lets [`super::float`] skip encoding columns where decimal cannot win).
+pub(crate) fn estimated_len(values: &[f64]) -> usize {
+    let (_, bits_per_value) = choose_exponent(values);
+    (bits_per_value * values.len() as f64 / 8.0) as usize
+}
+
+/// Encodes a float column with the decimal codec. Every value round-trips bit for
+/// bit; values that are not short decimals become (costly) exceptions, so use
+/// [`super::float::encode`] to pick the better codec automatically.
+///
+/// Fails only if there are more than [`MAX_VALUES`](super::MAX_VALUES) values.
+pub fn encode(values: &[f64]) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    encode_into(values, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the decimal encoding of `values` to `out`; see [`encode`].
+pub fn encode_into(values: &[f64], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    check_encode_len(values.len())?;
+    put_uvarint(out, values.len() as u64);
+    if values.is_empty() {
+        return Ok(());
+    }
+    let (k, _) = choose_exponent(values);
+    let mut ints = Vec::with_capacity(values.len());
+    let mut exceptions: Vec<(usize, u64)> = Vec::new();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (i, &v) in values.iter().enumerate() {
+        match to_int(v, k) {
+            Some(n) => {
+                lo = lo.min(n);
+                hi = hi.max(n);
+                ints.push(n);
+            }
+            None => {
+                exceptions.push((i, v.to_bits()));
+                ints.push(i64::MIN); // placeholder, replaced below
+            }
+        }
+    }
+    if lo > hi {
+        (lo, hi) = (0, 0);
+    }
+    let width = bit_width(hi.wrapping_sub(lo) as u64);
+    out.push(k as i8 as u8);
+    put_ivarint(out, lo);
+    out.push(width as u8);
+    put_uvarint(out, exceptions.len() as u64);
+    pack(ints.iter().map(|&n| if n == i64::MIN { 0 } else { n.wrapping_sub(lo) as u64 }), width, out);
+    let mut next = 0usize;
+    for &(pos, _) in &exceptions {
+        put_uvarint(out, (pos - next) as u64);
+        next = pos + 1;
+    }
+    for &(_, bits) in &exceptions {
+        out.extend_from_slice(&bits.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// Decodes a decimal-encoded float column.
+pub fn decode(bytes: &[u8]) -> Result<Vec<f64>, CodecError> {
+    let mut out = Vec::new();
+    decode_into(bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes into `out`, replacing its contents (reuses its allocation).
+pub fn decode_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), CodecError> {
+    out.clear();
+    let mut r = ByteReader::new(bytes);
+    let count = check_count(r.uvarint()?)?;
+    if count == 0 {
+        return r.finish();
+    }
+    let k = i32::from(r.u8()? as i8);
+    if k.abs() > MAX_EXPONENT {
+        return Err(CodecError::InvalidHeader { what: "decimal exponent", value: u64::from(k as u8) });
+    }
+    let base = r.ivarint()?;
+    if !(-MAX_INT..MAX_INT).contains(&base) {
+        return Err(CodecError::InvalidHeader { what: "decimal base", value: base as u64 });
+    }
+    let width = u32::from(r.u8()?);
+    if width > MAX_WIDTH {
+        return Err(CodecError::InvalidHeader { what: "decimal bit width", value: u64::from(width) });
+    }
+    let n_exceptions = r.uvarint()?;
+    if n_exceptions > count as u64 {
+        return Err(CodecError::Corrupt("more exceptions than values"));
+    }
+    let n_exceptions = n_exceptions as usize;
+    let packed = packed_len(count, width);
+    if packed > r.remaining() {
+        return Err(CodecError::TooManyValues { count: count as u64 });
+    }
+    let packed = r.bytes(packed)?;
+    // Each exception takes at least 9 bytes (1-byte gap, 8-byte value).
+    if n_exceptions.saturating_mul(9) > r.remaining() {
+        return Err(CodecError::Truncated);
+    }
+
+    out.reserve_exact(count);
+    // (2^52 + u) − (2^52 − base) == u + base exactly: both are integers below 2^53.
+    let offset = MAGIC - base as f64;
+    let scale = pow10(k);
+    match k.signum() {
+        1 => unpack_chunks(packed, count, width, |_, vals| {
+            out.extend(vals.iter().map(|&u| (f64::from_bits(u | MAGIC_BITS) - offset) / scale))
+        }),
+        -1 => unpack_chunks(packed, count, width, |_, vals| {
+            out.extend(vals.iter().map(|&u| (f64::from_bits(u | MAGIC_BITS) - offset) * scale))
+        }),
+        _ => unpack_chunks(packed, count, width, |_, vals| {
+            out.extend(vals.iter().map(|&u| f64::from_bits(u | MAGIC_BITS) - offset))
+        }),
+    }
+
+    if n_exceptions > 0 {
+        let mut positions = Vec::with_capacity(n_exceptions);
+        let mut next = 0u64;
+        for _ in 0..n_exceptions {
+            let pos = next
+                .checked_add(r.uvarint()?)
+                .filter(|&p| p < count as u64)
+                .ok_or(CodecError::Corrupt("exception position out of range"))?;
+            positions.push(pos as usize);
+            next = pos + 1;
+        }
+        for pos in positions {
+            let bits = r.u64_le()?;
+            if let Some(slot) = out.get_mut(pos) {
+                *slot = f64::from_bits(bits);
+            }
+        }
+    }
+    r.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn round_trip(values: &[f64]) -> Vec<u8> {
+        let enc = encode(values).expect("encode");
+        assert_eq!(bits(&decode(&enc).expect("decode")), bits(values));
+        enc
+    }
+
+    #[test]
+    fn empty_single_and_specials() {
+        assert_eq!(round_trip(&[]), vec![0]);
+        round_trip(&[1.5]);
+        round_trip(&[f64::NAN]);
+        round_trip(&[
+            f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001),
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            f64::MAX,
+            f64::MIN,
+            1e300,
+            -1e-300,
+            12.5,
+        ]);
+    }
+
+    #[test]
+    fn two_decimals_pack_tightly() {
+        let values: Vec<f64> = (0..1024)
+            .map(|i| format!("{:.2}", 50.0 + (f64::from(i) * 0.37).sin() * 10.0).parse().unwrap_or(0.0))
+            .collect();
+        let enc = round_trip(&values);
+        // Range 40.00..60.00 = 2000 steps → 11 bits per value.
+        assert!(enc.len() < 1024 * 11 / 8 + 32, "{} bytes", enc.len());
+    }
+
+    #[test]
+    fn integers_with_trailing_zeros_use_negative_exponents() {
+        let values: Vec<f64> = (0..100).map(|i| f64::from(i) * 1000.0 + 5_000_000.0).collect();
+        round_trip(&values);
+        assert_eq!(choose_exponent(&values).0, -3);
+    }
+
+    #[test]
+    fn exceptions_keep_their_positions() {
+        let mut values: Vec<f64> = (0..300).map(|i| f64::from(i) / 4.0).collect();
+        values[0] = f64::NAN;
+        values[64] = -0.0;
+        values[299] = std::f64::consts::PI;
+        round_trip(&values);
+    }
+
+    #[test]
+    fn corrupt_headers_are_errors() {
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[1, 23, 0, 0, 0]).is_err()); // exponent out of range
+        assert!(decode(&[1, 0, 0, 53, 0]).is_err()); // width too big
+        assert!(decode(&[1, 0, 0, 0, 2]).is_err()); // more exceptions than values
+        assert!(decode(&[4, 0, 0, 8, 0, 0]).is_err()); // packed data missing
+        assert!(decode(&[2, 0, 0, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0]).is_err()); // position 5 ≥ 2
+        let mut ok = encode(&[1.0, 2.0]).expect("encode");
+        assert!(decode(&ok).is_ok());
+        ok.push(0);
+        assert_eq!(decode(&ok), Err(CodecError::TrailingBytes(1)));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bit_patterns_round_trip(raw in proptest::collection::vec(any::<u64>(), 0..300)) {
+            let values: Vec<f64> = raw.iter().map(|&b| f64::from_bits(b)).collect();
+            let enc = encode(&values).expect("encode");
+            prop_assert_eq!(bits(&decode(&enc).expect("decode")), raw);
+        }
+
+        #[test]
+        fn printed_decimals_round_trip_without_exceptions(
+            start in -1e6f64..1e6,
+            steps in proptest::collection::vec(-1.0f64..1.0, 1..300),
+            digits in 0usize..8,
+        ) {
+            let mut x = start;
+            let values: Vec<f64> = steps.iter().map(|s| {
+                x += s;
+                format!("{x:.digits$}").parse().unwrap_or(0.0)
+            }).collect();
+            let enc = encode(&values).expect("encode");
+            prop_assert_eq!(bits(&decode(&enc).expect("decode")), bits(&values));
+            // The exception count is the byte after count, k, base and width; simpler:
+            // the encoding must be smaller than the raw values.
+            prop_assert!(enc.len() < values.len() * 8 + 16);
+        }
+
+        #[test]
+        fn mixed_specials_round_trip(
+            raw in proptest::collection::vec(
+                prop_oneof![
+                    any::<u64>().prop_map(f64::from_bits),
+                    (-100_000i64..100_000).prop_map(|n| n as f64 / 100.0),
+                    Just(f64::NAN), Just(-0.0), Just(f64::INFINITY),
+                ],
+                0..300,
+            )
+        ) {
+            let enc = encode(&raw).expect("encode");
+            prop_assert_eq!(bits(&decode(&enc).expect("decode")), bits(&raw));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn truncation_is_an_error(raw in proptest::collection::vec(-1000i64..1000, 1..100), cut in any::<prop::sample::Index>()) {
+            let values: Vec<f64> = raw.iter().map(|&n| n as f64 / 8.0).collect();
+            let enc = encode(&values).expect("encode");
+            prop_assert!(decode(&enc[..cut.index(enc.len())]).is_err());
+        }
+    }
+}
