@@ -130,7 +130,12 @@ fn field_type_conflicts_are_rejected_per_point() {
         .unwrap();
     assert_eq!(out.points_written, 2);
     let reserved = store
-        .write("db", None, &[point("m", &[("time", "x")], &[("v", f(1.0))], 1), point("m", &[], &[("time", f(1.0))], 1)], 0)
+        .write(
+            "db",
+            None,
+            &[point("m", &[("time", "x")], &[("v", f(1.0))], 1), point("m", &[], &[("time", f(1.0))], 1)],
+            0,
+        )
         .unwrap();
     assert_eq!(reserved.rejected.len(), 2);
     assert!(reserved.rejected[1].reason.contains("invalid field name"), "{}", reserved.rejected[1].reason);
