@@ -11,6 +11,13 @@ use std::fmt;
 
 use crate::duration::format_duration;
 
+mod select;
+
+pub use select::{
+    BinaryOp, Dimension, Expr, Field, Fill, MeasurementSelector, RefKind, Select, ShowMeasurements, ShowSeries,
+    ShowTags, Source, TagKeySelector,
+};
+
 /// A parsed request: one or more statements separated by `;`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -37,11 +44,8 @@ pub enum Statement {
         /// The database; `None` = the request's `db` parameter.
         database: Option<String>,
     },
-    /// `SHOW MEASUREMENTS [ON <db>]`
-    ShowMeasurements {
-        /// The database; `None` = the request's `db` parameter.
-        database: Option<String>,
-    },
+    /// `SHOW MEASUREMENTS [ON <db>] [WITH MEASUREMENT ...] [WHERE ...] [LIMIT] [OFFSET]`
+    ShowMeasurements(ShowMeasurements),
     /// `SHOW FIELD KEYS [ON <db>] [FROM <measurement>, ...]`
     ShowFieldKeys {
         /// The database; `None` = the request's `db` parameter.
@@ -49,6 +53,14 @@ pub enum Statement {
         /// Measurements to list; empty = all.
         from: Vec<MeasurementName>,
     },
+    /// `SELECT ...`
+    Select(Box<Select>),
+    /// `SHOW SERIES ...`
+    ShowSeries(ShowSeries),
+    /// `SHOW TAG KEYS ...`
+    ShowTagKeys(ShowTags),
+    /// `SHOW TAG VALUES ... WITH KEY ...`
+    ShowTagValues(ShowTags),
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -64,8 +76,12 @@ impl Statement {
             Statement::CreateDatabase(_) | Statement::DropDatabase { .. } | Statement::CreateRetentionPolicy(_) => true,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
-            | Statement::ShowMeasurements { .. }
+            | Statement::ShowMeasurements(_)
             | Statement::ShowFieldKeys { .. }
+            | Statement::Select(_)
+            | Statement::ShowSeries(_)
+            | Statement::ShowTagKeys(_)
+            | Statement::ShowTagValues(_)
             | Statement::Unsupported { .. } => false,
         }
     }
@@ -210,10 +226,7 @@ impl fmt::Display for Statement {
                 f.write_str("SHOW RETENTION POLICIES")?;
                 write_on(f, database)
             }
-            Statement::ShowMeasurements { database } => {
-                f.write_str("SHOW MEASUREMENTS")?;
-                write_on(f, database)
-            }
+            Statement::ShowMeasurements(show) => write!(f, "{show}"),
             Statement::ShowFieldKeys { database, from } => {
                 f.write_str("SHOW FIELD KEYS")?;
                 write_on(f, database)?;
@@ -223,6 +236,9 @@ impl fmt::Display for Statement {
                 }
                 Ok(())
             }
+            Statement::Select(select) => write!(f, "{select}"),
+            Statement::ShowSeries(show) => write!(f, "{show}"),
+            Statement::ShowTagKeys(show) | Statement::ShowTagValues(show) => write!(f, "{show}"),
             Statement::Unsupported { text } => f.write_str(text),
         }
     }

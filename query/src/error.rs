@@ -29,6 +29,9 @@ pub enum ParseErrorKind {
     },
     /// Any other error, e.g. `invalid duration`.
     Message(String),
+    /// An error InfluxDB reports without a position
+    /// (`only ORDER BY time supported at this time`).
+    Bare(String),
 }
 
 impl ParseError {
@@ -41,6 +44,12 @@ impl ParseError {
             },
             pos: token.pos,
         }
+    }
+
+    /// A message that InfluxDB prints without a position (kept for
+    /// callers that want one all the same).
+    pub fn bare(message: impl Into<String>, pos: Pos) -> ParseError {
+        ParseError { kind: ParseErrorKind::Bare(message.into()), pos }
     }
 
     /// A free-form message at a position.
@@ -56,6 +65,7 @@ impl fmt::Display for ParseError {
                 write!(f, "found {found}, expected {} at {}", expected.join(", "), self.pos)
             }
             ParseErrorKind::Message(message) => write!(f, "{message} at {}", self.pos),
+            ParseErrorKind::Bare(message) => f.write_str(message),
         }
     }
 }

@@ -15,8 +15,10 @@
 //!
 //! Supported today: `CREATE DATABASE`, `DROP DATABASE`, `SHOW DATABASES`,
 //! `CREATE RETENTION POLICY`, `SHOW RETENTION POLICIES`, `SHOW MEASUREMENTS`,
-//! `SHOW FIELD KEYS`. Every other InfluxQL statement parses as
-//! [`ast::Statement::Unsupported`] and answers `statement not supported yet`.
+//! `SHOW FIELD KEYS`, `SELECT` (raw, aggregates, selectors, `GROUP BY time`
+//! and tags, `FILL`; see `docs/query-language.md`), `SHOW SERIES`,
+//! `SHOW TAG KEYS`, `SHOW TAG VALUES`. Every other InfluxQL statement parses
+//! as [`ast::Statement::Unsupported`] and answers `statement not supported yet`.
 
 pub mod ast;
 pub mod duration;

@@ -13,6 +13,9 @@ use crate::error::ParseError;
 use crate::lexer::tokenize;
 use crate::token::{Keyword, Token, TokenKind};
 
+mod expr;
+mod select;
+
 /// Keywords that can start a statement, in the order InfluxDB lists them.
 const STATEMENT_STARTS: &[&str] =
     &["SELECT", "DELETE", "SHOW", "CREATE", "DROP", "EXPLAIN", "GRANT", "REVOKE", "ALTER", "SET", "KILL"];
@@ -55,11 +58,13 @@ struct Parser<'a> {
     input: &'a str,
     tokens: Vec<Token>,
     at: usize,
+    /// Depth of the expression tree being built (see `expr::MAX_DEPTH`).
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str) -> Self {
-        Parser { input, tokens: tokenize(input), at: 0 }
+        Parser { input, tokens: tokenize(input), at: 0, depth: 0 }
     }
 
     /// The next token (the lexer always ends with `Eof`, which is sticky).
@@ -72,6 +77,22 @@ impl<'a> Parser<'a> {
     fn peek_second(&self) -> &Token {
         let last = self.tokens.len().saturating_sub(1);
         &self.tokens[(self.at + 1).min(last)]
+    }
+
+    /// The token `n` places ahead.
+    fn peek_nth(&self, n: usize) -> &Token {
+        let last = self.tokens.len().saturating_sub(1);
+        &self.tokens[(self.at + n).min(last)]
+    }
+
+    /// Consumes a punctuation token of `kind` or fails with `found X, expected <what>`.
+    fn expect_kind(&mut self, kind: TokenKind, what: &str) -> Result<(), ParseError> {
+        let token = self.bump();
+        if token.kind == kind {
+            Ok(())
+        } else {
+            Err(ParseError::unexpected(&token, &[what]))
+        }
     }
 
     /// Consumes and returns the next token.
@@ -130,9 +151,9 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Show) => self.show(start),
             TokenKind::Keyword(Keyword::Create) => self.create(start),
             TokenKind::Keyword(Keyword::Drop) => self.drop(start),
+            TokenKind::Keyword(Keyword::Select) => self.select(start),
             TokenKind::Keyword(
-                Keyword::Select
-                | Keyword::Delete
+                Keyword::Delete
                 | Keyword::Explain
                 | Keyword::Grant
                 | Keyword::Revoke
@@ -164,13 +185,9 @@ impl<'a> Parser<'a> {
                 let database = self.on_clause()?;
                 Ok(Statement::ShowRetentionPolicies { database })
             }
-            TokenKind::Keyword(Keyword::Measurements) => {
-                let database = self.on_clause()?;
-                if self.at_any(&[Keyword::With, Keyword::Where, Keyword::Limit, Keyword::Offset]) {
-                    return Ok(self.unsupported(start));
-                }
-                Ok(Statement::ShowMeasurements { database })
-            }
+            TokenKind::Keyword(Keyword::Measurements) => self.show_measurements(),
+            TokenKind::Keyword(Keyword::Series) => self.show_series(start),
+            TokenKind::Keyword(Keyword::Tag) => self.show_tag(start),
             TokenKind::Keyword(Keyword::Field) => {
                 let next = self.bump();
                 match next.kind {
@@ -185,12 +202,10 @@ impl<'a> Parser<'a> {
                 | Keyword::Grants
                 | Keyword::Measurement
                 | Keyword::Queries
-                | Keyword::Series
                 | Keyword::Shard
                 | Keyword::Shards
                 | Keyword::Stats
                 | Keyword::Subscriptions
-                | Keyword::Tag
                 | Keyword::Users,
             ) => Ok(self.unsupported(start)),
             _ => Err(ParseError::unexpected(&token, SHOW_TARGETS)),
@@ -407,6 +422,9 @@ impl<'a> Parser<'a> {
 }
 
 #[cfg(test)]
+mod select_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::duration::format_duration;
@@ -479,8 +497,14 @@ mod tests {
 
     #[test]
     fn show_measurements_and_field_keys() {
-        assert_eq!(one("SHOW MEASUREMENTS"), Statement::ShowMeasurements { database: None });
-        assert_eq!(one("SHOW MEASUREMENTS ON db"), Statement::ShowMeasurements { database: Some("db".into()) });
+        assert_eq!(one("SHOW MEASUREMENTS"), Statement::ShowMeasurements(Default::default()));
+        assert_eq!(
+            one("SHOW MEASUREMENTS ON db"),
+            Statement::ShowMeasurements(crate::ast::ShowMeasurements {
+                database: Some("db".into()),
+                ..Default::default()
+            })
+        );
         let Statement::ShowFieldKeys { database, from } =
             one("SHOW FIELD KEYS ON db FROM cpu, \"db\".\"rp\".mem, db..disk")
         else {
@@ -504,17 +528,18 @@ mod tests {
 
     #[test]
     fn unsupported_statements_keep_their_text() {
-        let q = parse_query("SELECT mean(v) FROM cpu WHERE host = 'a;b' GROUP BY time(1m); SHOW DATABASES")
+        let q = parse_query("SELECT mean(v) INTO x FROM cpu WHERE host = 'a;b' GROUP BY time(1m); SHOW DATABASES")
             .expect("parses");
         assert_eq!(
             q.statements[0],
-            Statement::Unsupported { text: "SELECT mean(v) FROM cpu WHERE host = 'a;b' GROUP BY time(1m)".into() }
+            Statement::Unsupported {
+                text: "SELECT mean(v) INTO x FROM cpu WHERE host = 'a;b' GROUP BY time(1m)".into()
+            }
         );
         assert_eq!(q.statements[1], Statement::ShowDatabases);
         for s in [
-            "SHOW SERIES",
-            "SHOW TAG KEYS",
-            "SHOW MEASUREMENTS WITH MEASUREMENT =~ /c/",
+            "SHOW SERIES CARDINALITY",
+            "SHOW TAG KEY CARDINALITY",
             "SHOW FIELD KEYS FROM /c/",
             "SHOW FIELD KEYS LIMIT 1",
             "DROP MEASUREMENT cpu",

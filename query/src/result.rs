@@ -5,6 +5,8 @@
 //! are left out when empty, so it is written down once, as serde types.
 //! `{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["db1"]]}]}]}`
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -51,6 +53,9 @@ pub struct Series {
     /// Series (measurement) name; absent for `SHOW RETENTION POLICIES`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The tag values of a `GROUP BY` group; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
     /// Column names.
     pub columns: Vec<String>,
     /// Rows; absent when empty (as InfluxDB does for `SHOW DATABASES` with
@@ -64,6 +69,7 @@ impl Series {
     pub fn new(name: Option<&str>, columns: &[&str]) -> Series {
         Series {
             name: name.map(str::to_string),
+            tags: None,
             columns: columns.iter().map(|c| c.to_string()).collect(),
             values: Vec::new(),
         }

@@ -83,6 +83,41 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, TimeError> {
     seconds_to_nanos(secs, frac).ok_or_else(|| TimeError::OutOfRange(s.to_string()))
 }
 
+/// Formats nanoseconds since the epoch as Go's `RFC3339Nano` in UTC:
+/// trailing zeros of the fraction are dropped (`2024-01-01T00:00:01.5Z`),
+/// and a whole second has no fraction at all. This is how InfluxDB writes
+/// the `time` column.
+pub fn format_rfc3339_nano(ns: i64) -> String {
+    let secs = ns.div_euclid(NANOS_PER_SEC);
+    let frac = ns.rem_euclid(NANOS_PER_SEC);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let mut out = format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60);
+    if frac != 0 {
+        let digits = format!("{frac:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn seconds_to_nanos(secs: i64, frac: i64) -> Option<i64> {
     secs.checked_mul(NANOS_PER_SEC)?.checked_add(frac)
 }
@@ -131,6 +166,19 @@ mod tests {
         assert_eq!(parse_rfc3339("2024-02-29"), Ok(1_709_164_800 * NANOS_PER_SEC));
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999999999Z"), Ok(-1));
         assert_eq!(parse_rfc3339("2262-04-11T23:47:16.854775807Z"), Ok(i64::MAX));
+    }
+
+    #[test]
+    fn formats_like_go_rfc3339nano() {
+        assert_eq!(format_rfc3339_nano(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339_nano(1_500_000_000), "1970-01-01T00:00:01.5Z");
+        assert_eq!(format_rfc3339_nano(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(format_rfc3339_nano(1_709_200_800 * NANOS_PER_SEC), "2024-02-29T10:00:00Z");
+        assert_eq!(format_rfc3339_nano(i64::MAX), "2262-04-11T23:47:16.854775807Z");
+        assert_eq!(format_rfc3339_nano(i64::MIN), "1677-09-21T00:12:43.145224192Z");
+        for ns in [0, 1, 123_456_789_000, -86_400 * NANOS_PER_SEC * 365 * 100 + 7] {
+            assert_eq!(parse_rfc3339(&format_rfc3339_nano(ns)), Ok(ns));
+        }
     }
 
     #[test]

@@ -7,12 +7,19 @@
 //! The store blocks (it may fsync), so callers run [`execute`] on a thread
 //! that may block (`tokio::task::spawn_blocking` in the server).
 //!
-//! One submodule per family of statements keeps each small: [`database`],
-//! [`retention`], [`schema`].
+//! One submodule per family of statements keeps each small: `database`,
+//! `retention`, `schema`, `select` (`SELECT`), `show_tags` (`SHOW
+//! MEASUREMENTS`, `SHOW SERIES`, `SHOW TAG KEYS|VALUES`); [`value`] holds the runtime values
+//! they share.
 
 mod database;
 mod retention;
 mod schema;
+mod select;
+mod show_tags;
+pub mod value;
+
+pub use select::SelectError;
 
 use augur_engine::storage::{StorageError, Store};
 
@@ -20,8 +27,14 @@ use crate::ast::{Query, Statement};
 use crate::duration::format_duration;
 use crate::result::{QueryResponse, Series, StatementResult};
 
+/// Default [`ExecutionContext::max_select_points`].
+pub const DEFAULT_MAX_SELECT_POINTS: u64 = 50_000_000;
+
+/// Default [`ExecutionContext::max_select_buckets`].
+pub const DEFAULT_MAX_SELECT_BUCKETS: u64 = 1_000_000;
+
 /// What a request brings besides its statements.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ExecutionContext {
     /// The `db` parameter: the database of statements that name none.
     pub database: Option<String>,
@@ -29,11 +42,57 @@ pub struct ExecutionContext {
     pub retention_policy: Option<String>,
     /// The request was a GET: statements that change state are refused.
     pub read_only: bool,
+    /// The `epoch` parameter as nanoseconds per unit (see [`epoch_divisor`]):
+    /// `time` values are integers in that unit; `None` = RFC 3339 strings.
+    pub epoch: Option<i64>,
+    /// `now()`, in ns since the epoch; `None` = the system clock.
+    pub now: Option<i64>,
+    /// Most points one `SELECT` may read (0 = unlimited).
+    pub max_select_points: u64,
+    /// Most `GROUP BY time` buckets one result series may have (0 = unlimited).
+    pub max_select_buckets: u64,
+}
+
+impl Default for ExecutionContext {
+    fn default() -> Self {
+        ExecutionContext {
+            database: None,
+            retention_policy: None,
+            read_only: false,
+            epoch: None,
+            now: None,
+            max_select_points: DEFAULT_MAX_SELECT_POINTS,
+            max_select_buckets: DEFAULT_MAX_SELECT_BUCKETS,
+        }
+    }
+}
+
+/// Nanoseconds per unit of an `epoch` parameter (`ns`, `n`, `u`, `µ`, `ms`,
+/// `s`, `m`, `h`); `None` for anything else (InfluxDB then writes RFC 3339).
+pub fn epoch_divisor(epoch: &str) -> Option<i64> {
+    Some(match epoch {
+        "n" | "ns" => 1,
+        "u" | "µ" | "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
+    })
 }
 
 impl ExecutionContext {
+    /// `now()` of this request.
+    fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        })
+    }
+
     /// The statement's own database, else the request's, else an error.
-    fn database<'a>(&'a self, own: &'a Option<String>) -> Result<&'a str, ExecError> {
+    pub(crate) fn database<'a>(&'a self, own: &'a Option<String>) -> Result<&'a str, ExecError> {
         own.as_deref().or(self.database.as_deref()).filter(|db| !db.is_empty()).ok_or(ExecError::DatabaseRequired)
     }
 }
@@ -60,6 +119,9 @@ pub enum ExecError {
     /// A statement of the language that Augur does not execute yet.
     #[error("statement not supported yet: {0}")]
     Unsupported(String),
+    /// A `SELECT` could not run.
+    #[error(transparent)]
+    Select(#[from] SelectError),
     /// The store failed (or the database/policy does not exist).
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -104,11 +166,17 @@ pub fn execute_statement(
         Statement::ShowDatabases => Ok(database::show(store)),
         Statement::CreateRetentionPolicy(create) => retention::create(store, create),
         Statement::ShowRetentionPolicies { database } => retention::show(store, ctx.database(database)?),
-        Statement::ShowMeasurements { database } => schema::show_measurements(store, ctx.database(database)?),
+        Statement::ShowMeasurements(show) => show_tags::show_measurements(store, ctx, show),
         Statement::ShowFieldKeys { database, from } => schema::show_field_keys(store, ctx.database(database)?, from),
+        Statement::Select(select) => select::run(store, select, ctx),
+        Statement::ShowSeries(show) => show_tags::show_series(store, ctx, show),
+        Statement::ShowTagKeys(show) => show_tags::show_tag_keys(store, ctx, show),
+        Statement::ShowTagValues(show) => show_tags::show_tag_values(store, ctx, show),
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }
 
+#[cfg(test)]
+mod select_tests;
 #[cfg(test)]
 mod tests;

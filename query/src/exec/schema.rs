@@ -1,34 +1,18 @@
-//! `SHOW MEASUREMENTS` and `SHOW FIELD KEYS`: what a database holds.
+//! `SHOW FIELD KEYS`: the fields a database holds.
 //!
-//! Like InfluxDB, both look at every retention policy of the database
+//! Like InfluxDB, it looks at every retention policy of the database
 //! unless a `FROM` source names one: the store answers per policy, so the
 //! answers are merged here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use augur_engine::model::FieldType;
-use augur_engine::storage::{StorageError, Store};
+use augur_engine::storage::Store;
 use serde_json::Value;
 
 use super::ExecError;
 use crate::ast::MeasurementName;
 use crate::result::Series;
-
-/// One `measurements` series with a `name` column; no series when there are
-/// none. An unknown database lists nothing (InfluxDB 1.x does the same).
-pub(super) fn show_measurements(store: &Store, database: &str) -> Result<Vec<Series>, ExecError> {
-    let names = match measurements_of_all_policies(store, database) {
-        Ok(names) => names,
-        Err(StorageError::DatabaseNotFound(_)) => return Ok(Vec::new()),
-        Err(err) => return Err(err.into()),
-    };
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut series = Series::new(Some("measurements"), &["name"]);
-    series.values = names.into_iter().map(|m| vec![Value::String(m)]).collect();
-    Ok(vec![series])
-}
 
 /// One series per measurement (named after it, in name order) with
 /// `fieldKey` and `fieldType` columns. `FROM` limits the measurements; a
@@ -73,15 +57,6 @@ pub(super) fn show_field_keys(
             series
         })
         .collect())
-}
-
-/// Measurement names across every policy of the database, sorted, unique.
-fn measurements_of_all_policies(store: &Store, database: &str) -> Result<BTreeSet<String>, StorageError> {
-    let mut names = BTreeSet::new();
-    for rp in store.retention_policies(database)? {
-        names.extend(store.measurements(database, Some(&rp.name))?);
-    }
-    Ok(names)
 }
 
 /// Adds a measurement's fields (the first type seen for a name wins).

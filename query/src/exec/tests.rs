@@ -20,7 +20,7 @@ fn store() -> Db {
 /// Runs `q` (as a POST unless `read_only`) and returns the JSON results.
 fn run_as(db: &Db, q: &str, database: Option<&str>, read_only: bool) -> Value {
     let query = parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-    let ctx = ExecutionContext { database: database.map(str::to_string), retention_policy: None, read_only };
+    let ctx = ExecutionContext { database: database.map(str::to_string), read_only, ..ExecutionContext::default() };
     serde_json::to_value(execute(&db.store, &query, &ctx)).expect("json")
 }
 
@@ -171,10 +171,10 @@ fn measurements_and_field_keys_span_policies() {
 fn unsupported_statements_fail_alone_in_order() {
     let db = store();
     assert_eq!(
-        run(&db, "SHOW DATABASES; SHOW SERIES ON d; SHOW DATABASES"),
+        run(&db, "SHOW DATABASES; SHOW SHARDS; SHOW DATABASES"),
         json!({"results":[
             {"statement_id":0,"series":[{"name":"databases","columns":["name"]}]},
-            {"statement_id":1,"error":"statement not supported yet: SHOW SERIES ON d"},
+            {"statement_id":1,"error":"statement not supported yet: SHOW SHARDS"},
             {"statement_id":2,"error":"not executed"}
         ]})
     );

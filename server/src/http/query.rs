@@ -4,8 +4,8 @@
 //! body too (body first, as InfluxDB's `r.FormValue`). A query that does not
 //! parse is a 400; a statement that fails is reported inside the results
 //! with a 200, as InfluxDB does. GET requests are read-only: statements that
-//! change state must be POSTed. `epoch` only affects `SELECT`, which is not
-//! supported yet; `chunked=true` answers one JSON document per statement,
+//! change state must be POSTed. `epoch=ns|u|ms|s|m|h` writes `SELECT` times
+//! as integers in that unit; `chunked=true` answers one JSON document per statement,
 //! one per line, as InfluxDB's chunked mode does.
 
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub async fn handle(
         database: params.non_empty("db").map(str::to_string),
         retention_policy: params.non_empty("rp").map(str::to_string),
         read_only: method == Method::GET,
+        epoch: params.non_empty("epoch").and_then(augur_query::exec::epoch_divisor),
+        ..ExecutionContext::default()
     };
     tracing::debug!(query = text, db = ?ctx.database, "query");
     let store = state.store.clone();

@@ -374,12 +374,10 @@ async fn query_errors() {
         reply.json(),
         json!({"results":[{"statement_id":0,"error":"database not found: nope"},{"statement_id":1,"error":"not executed"}]})
     );
+    // SELECT runs now; an unknown database is a statement error, as in InfluxDB.
     let reply = app.get("/query?q=SELECT+*+FROM+cpu&db=x").await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(
-        reply.json(),
-        json!({"results":[{"statement_id":0,"error":"statement not supported yet: SELECT * FROM cpu"}]})
-    );
+    assert_eq!(reply.json(), json!({"results":[{"statement_id":0,"error":"database not found: x"}]}));
 }
 
 #[tokio::test]

@@ -1,0 +1,408 @@
+//! Aggregating selects: functions over the points of each `GROUP BY` tag
+//! group, per `GROUP BY time` bucket, with `FILL`.
+//!
+//! InfluxDB semantics: buckets are aligned to the epoch plus the offset and
+//! a bucket's time is its start; without `GROUP BY time` there is one
+//! bucket whose time is the query's lower bound (the epoch when there is
+//! none), except that a lone selector (`max`, `first`, ...) reports its
+//! point's own time. All series of a group feed the same states, so
+//! `mean(x)` of a group is the mean of all its points. Without a lower
+//! time bound, buckets start at the first one holding data; without an
+//! upper bound, a `GROUP BY time` query ends at `now()`.
+
+use std::collections::BTreeMap;
+
+use augur_engine::model::FieldType;
+use regex::Regex;
+use serde_json::Value as Json;
+
+use super::aggregate::{self, Call, Func, State};
+use super::condition::arithmetic;
+use super::window::{Buckets, Span};
+use super::{group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
+use crate::ast::{Expr, Field, Fill, RefKind};
+use crate::exec::value::Value;
+use crate::exec::ExecError;
+use crate::result::Series;
+
+/// One output row before fill: time, values, and which columns had no point.
+struct Row {
+    time: i64,
+    values: Vec<Value>,
+    empty: Vec<bool>,
+}
+
+/// Runs the aggregating select for one measurement.
+pub(super) fn run(
+    env: &Env<'_>,
+    target: &Target,
+    groups: &[Group],
+    budget: &mut Budget,
+) -> Result<Vec<Series>, ExecError> {
+    let select = env.select;
+    let select_fields = expand_calls(&select.fields, target)?;
+    if select_fields.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut calls = Vec::new();
+    for field in &select_fields {
+        collect_calls(&field.expr, &mut calls)?;
+    }
+    for call in &calls {
+        check_type(call, target)?;
+    }
+    let distinct = calls.iter().any(|c| c.func == Func::Distinct);
+    if distinct && (calls.len() != 1 || select_fields.len() != 1 || !matches!(select_fields[0].expr, Expr::Call { .. }))
+    {
+        return Err(SelectError::DistinctCombined.into());
+    }
+    let buckets_of = Buckets::new(env);
+    let range = buckets_of.range;
+    let mut fields: Vec<String> = calls.iter().map(|c| c.field.clone()).filter(|f| !target.is_tag(f, None)).collect();
+    for name in env.cond.names() {
+        if !target.is_tag(&name, None) {
+            fields.push(name);
+        }
+    }
+    fields.sort();
+    fields.dedup();
+
+    // Fold every group's points into per-bucket states.
+    let mut folded: Vec<BTreeMap<i64, Vec<State>>> = Vec::with_capacity(groups.len());
+    for group in groups {
+        let mut buckets: BTreeMap<i64, Vec<State>> = BTreeMap::new();
+        read_rows(env, target, &group.series, range, &fields, budget, |data| {
+            let values: Vec<Option<&Vec<Value>>> = calls.iter().map(|c| data.columns.get(&c.field)).collect();
+            for (i, &t) in data.timestamps.iter().enumerate() {
+                let lookup = |name: &str, kind: Option<RefKind>| data.lookup(target, i, name, kind);
+                if !env.cond.matches(&lookup) {
+                    continue;
+                }
+                let states = buckets
+                    .entry(buckets_of.start_of(t))
+                    .or_insert_with(|| calls.iter().map(|c| State::new(c.func)).collect());
+                for ((call, state), column) in calls.iter().zip(states.iter_mut()).zip(&values) {
+                    if let Some(v) = column.and_then(|c| c.get(i)).filter(|v| !v.is_null()) {
+                        state.push(call.func, v, t);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        integrate_across_buckets(&calls, &buckets_of, &mut buckets);
+        folded.push(buckets);
+    }
+
+    let span = buckets_of.span(env, folded.iter().filter_map(|b| b.keys().next().copied()).min())?;
+    if span == Span::Empty {
+        return Ok(Vec::new());
+    }
+
+    let names = unique_names(select_fields.iter().map(|f| f.column_name()).collect());
+    let mut columns = vec!["time".to_string()];
+    columns.extend(names);
+    let lone_selector = calls.len() == 1
+        && select_fields.len() == 1
+        && calls[0].func.is_selector()
+        && matches!(select_fields[0].expr, Expr::Call { .. });
+
+    let fillable: Vec<bool> = select_fields
+        .iter()
+        .map(|f| {
+            let mut calls = Vec::new();
+            collect_calls(&f.expr, &mut calls).is_ok() && !calls.iter().all(|c| matches!(c.func, Func::Integral(_)))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (group, buckets) in groups.iter().zip(folded) {
+        if buckets.is_empty() {
+            continue;
+        }
+        let mut rows = Vec::new();
+        let base = if env.cond.bounded.0 { range.start } else { 0 };
+        for b in span.starts() {
+            match span {
+                Span::Single => {
+                    push_rows(&select_fields, &calls, buckets.get(&b), base, lone_selector, distinct, &mut rows)
+                }
+                _ => push_rows(&select_fields, &calls, buckets.get(&b), b, false, distinct, &mut rows),
+            }
+        }
+        // Fill runs in output order: with DESC, "previous" is the later bucket.
+        if select.descending {
+            rows.reverse();
+        }
+        let rows = fill(rows, select.fill, &fillable);
+        let offset = usize::try_from(select.offset).unwrap_or(usize::MAX);
+        let limit = if select.limit == 0 { usize::MAX } else { usize::try_from(select.limit).unwrap_or(usize::MAX) };
+        let values: Vec<Vec<Json>> = rows
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| {
+                let mut row = vec![env.time_json(r.time)];
+                row.extend(r.values.iter().map(Value::to_json));
+                row
+            })
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        out.push(Series {
+            name: Some(target.measurement.clone()),
+            tags: group_tags(env, group),
+            columns: columns.clone(),
+            values,
+        });
+    }
+    Ok(out)
+}
+
+/// With `GROUP BY time`, `integral` spans bucket edges (InfluxDB splits
+/// the area between neighbouring points at the edge), so it is computed
+/// over all buckets of a group at once.
+fn integrate_across_buckets(calls: &[Call], buckets_of: &Buckets, buckets: &mut BTreeMap<i64, Vec<State>>) {
+    let Some((interval, _)) = buckets_of.dim else { return };
+    for (k, call) in calls.iter().enumerate() {
+        let Func::Integral(unit) = call.func else { continue };
+        let mut points: Vec<(i64, f64)> =
+            buckets.values().flat_map(|states| states.get(k).map(State::points).unwrap_or_default()).collect();
+        points.sort_by_key(|(t, _)| *t);
+        let window = |t: i64| {
+            let start = buckets_of.start_of(t);
+            (start, start.saturating_add(interval))
+        };
+        for (start, area) in aggregate::integral_windows(&points, unit, window) {
+            if let Some(state) = buckets.get_mut(&start).and_then(|states| states.get_mut(k)) {
+                *state = State::Done(Value::Float(area));
+            }
+        }
+    }
+}
+
+/// Appends the row(s) of one bucket. `selected`: report the lone
+/// selector's point time instead of `time`.
+fn push_rows(
+    fields: &[Field],
+    calls: &[Call],
+    states: Option<&Vec<State>>,
+    time: i64,
+    selected: bool,
+    distinct: bool,
+    rows: &mut Vec<Row>,
+) {
+    let width = fields.len();
+    let Some(states) = states else {
+        // An empty bucket: count() shows 0, everything else null.
+        let empty: Vec<State> = calls.iter().map(|c| State::new(c.func)).collect();
+        let results: Vec<Value> = calls.iter().zip(&empty).map(|(c, s)| s.finish(c.func).0).collect();
+        let mut next = 0;
+        let values = fields.iter().map(|f| eval_field(&f.expr, &results, &mut next)).collect();
+        rows.push(Row { time, values, empty: vec![true; width] });
+        return;
+    };
+    if distinct {
+        for v in states.first().map(State::distinct).unwrap_or_default() {
+            rows.push(Row { time, values: vec![v], empty: vec![false] });
+        }
+        return;
+    }
+    let finished: Vec<(Value, Option<i64>)> = calls.iter().zip(states).map(|(c, s)| s.finish(c.func)).collect();
+    let results: Vec<Value> = finished.iter().map(|(v, _)| v.clone()).collect();
+    let row_time = match finished.first() {
+        Some((_, Some(t))) if selected => *t,
+        _ => time,
+    };
+    let mut next = 0;
+    let mut values = Vec::with_capacity(width);
+    let mut empty = Vec::with_capacity(width);
+    for field in fields {
+        let first_call = next;
+        values.push(eval_field(&field.expr, &results, &mut next));
+        empty.push(states[first_call..next].iter().all(State::is_empty));
+    }
+    rows.push(Row { time: row_time, values, empty });
+}
+
+/// Expands `f(*)` and `f(/re/)` into one call per matching field the
+/// function accepts, named `f_field` (InfluxDB's naming).
+fn expand_calls(fields: &[Field], target: &Target) -> Result<Vec<Field>, SelectError> {
+    let mut out = Vec::with_capacity(fields.len());
+    for field in fields {
+        let Expr::Call { name, args, named } = &field.expr else {
+            out.push(field.clone());
+            continue;
+        };
+        let re = match args.first() {
+            Some(Expr::Wildcard(_)) => None,
+            Some(Expr::Regex(p)) => Some(Regex::new(p).map_err(|e| SelectError::BadRegex(e.to_string()))?),
+            _ => {
+                out.push(field.clone());
+                continue;
+            }
+        };
+        let prefix = field.alias.clone().unwrap_or_else(|| name.clone());
+        for (key, ty) in &target.fields {
+            if re.as_ref().is_some_and(|re| !re.is_match(key)) {
+                continue;
+            }
+            let probe = aggregate::call(name, &replace_first(args, key))?;
+            if !accepts(probe.func, *ty) {
+                continue;
+            }
+            out.push(Field {
+                expr: Expr::Call { name: name.clone(), args: replace_first(args, key), named: named.clone() },
+                alias: Some(format!("{prefix}_{key}")),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `args` with the first one replaced by a reference to `field`.
+fn replace_first(args: &[Expr], field: &str) -> Vec<Expr> {
+    let mut args = args.to_vec();
+    if let Some(first) = args.first_mut() {
+        *first = Expr::VarRef { name: field.to_string(), kind: Some(RefKind::Field) };
+    }
+    args
+}
+
+/// Whether a function accepts values of a field type.
+fn accepts(func: Func, ty: FieldType) -> bool {
+    let numeric = matches!(ty, FieldType::Float | FieldType::Integer | FieldType::Unsigned);
+    numeric
+        || matches!(func, Func::Count | Func::CountDistinct | Func::First | Func::Last | Func::Distinct | Func::Mode)
+        || (ty == FieldType::Boolean && matches!(func, Func::Min | Func::Max))
+}
+
+/// Refuses a numeric function over a string or boolean field, as InfluxDB does.
+fn check_type(call: &Call, target: &Target) -> Result<(), SelectError> {
+    match target.fields.get(&call.field) {
+        Some(ty) if !accepts(call.func, *ty) => {
+            Err(SelectError::FieldType { func: call.name.clone(), field_type: ty.influx_name().to_string() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Collects the calls of a field expression, in evaluation order.
+fn collect_calls(expr: &Expr, out: &mut Vec<Call>) -> Result<(), SelectError> {
+    match expr {
+        Expr::Call { name, args, .. } => {
+            out.push(aggregate::call(name, args)?);
+            Ok(())
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            collect_calls(lhs, out)?;
+            collect_calls(rhs, out)
+        }
+        Expr::Paren(inner) => collect_calls(inner, out),
+        Expr::VarRef { .. } | Expr::Wildcard(_) | Expr::Regex(_) => Err(SelectError::Mixing),
+        Expr::Integer(_) | Expr::Number(_) | Expr::String(_) | Expr::Boolean(_) | Expr::Duration(_) => Ok(()),
+    }
+}
+
+/// Evaluates a field expression with each call replaced by its result.
+fn eval_field(expr: &Expr, results: &[Value], next: &mut usize) -> Value {
+    match expr {
+        Expr::Call { .. } => {
+            let v = results.get(*next).cloned().unwrap_or_default();
+            *next += 1;
+            v
+        }
+        Expr::Binary { op, lhs, rhs } => {
+            let l = eval_field(lhs, results, next);
+            let r = eval_field(rhs, results, next);
+            arithmetic(*op, &l, &r)
+        }
+        Expr::Paren(inner) => eval_field(inner, results, next),
+        Expr::Integer(n) => Value::Integer(*n),
+        Expr::Number(n) => Value::Float(*n),
+        Expr::String(s) => Value::String(s.clone()),
+        Expr::Boolean(b) => Value::Boolean(*b),
+        Expr::Duration(d) => Value::Integer(*d),
+        Expr::VarRef { .. } | Expr::Wildcard(_) | Expr::Regex(_) => Value::Null,
+    }
+}
+
+/// Applies `FILL` to the empty cells of the rows of one group. Columns
+/// that are not `fillable` (only `integral()`, which InfluxDB never fills)
+/// stay null, and a row whose cells are all empty goes when none of them
+/// may be filled.
+fn fill(mut rows: Vec<Row>, mode: Fill, fillable: &[bool]) -> Vec<Row> {
+    let drop_empty = mode == Fill::None || !fillable.iter().any(|f| *f);
+    if drop_empty {
+        rows.retain(|r| !r.empty.iter().all(|e| *e));
+    }
+    for r in &mut rows {
+        for (empty, can) in r.empty.iter_mut().zip(fillable) {
+            if !can && *empty {
+                // Leave it null and out of fill's reach.
+                *empty = false;
+            }
+        }
+    }
+    match mode {
+        Fill::Null | Fill::None => rows,
+        Fill::Number(_) | Fill::Integer(_) => {
+            let v = match mode {
+                Fill::Integer(n) => Value::Integer(n),
+                Fill::Number(n) => Value::Float(n),
+                _ => Value::Null,
+            };
+            for r in &mut rows {
+                for (value, empty) in r.values.iter_mut().zip(&r.empty) {
+                    if *empty {
+                        *value = v.clone();
+                    }
+                }
+            }
+            rows
+        }
+        Fill::Previous => {
+            let width = rows.first().map_or(0, |r| r.values.len());
+            let mut prev = vec![Value::Null; width];
+            for r in &mut rows {
+                for (c, (value, empty)) in r.values.iter_mut().zip(&r.empty).enumerate() {
+                    if *empty {
+                        *value = prev.get(c).cloned().unwrap_or_default();
+                    } else if let Some(p) = prev.get_mut(c) {
+                        *p = value.clone();
+                    }
+                }
+            }
+            rows
+        }
+        Fill::Linear => {
+            linear(&mut rows);
+            rows
+        }
+    }
+}
+
+/// Linear interpolation of empty cells between their non-empty neighbours
+/// (no extrapolation at either end).
+fn linear(rows: &mut [Row]) {
+    let width = rows.first().map_or(0, |r| r.values.len());
+    for c in 0..width {
+        let known: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].empty.get(c).copied().unwrap_or(true)).collect();
+        for pair in known.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (ta, tb) = (rows[a].time as f64, rows[b].time as f64);
+            let (va, vb) = (rows[a].values[c].clone(), rows[b].values[c].clone());
+            for row in &mut rows[a + 1..b] {
+                let frac = (row.time as f64 - ta) / (tb - ta);
+                row.values[c] = match (&va, &vb) {
+                    (Value::Integer(x), Value::Integer(y)) => {
+                        Value::Integer(x.saturating_add(((*y as f64 - *x as f64) * frac) as i64))
+                    }
+                    _ => match (va.as_f64(), vb.as_f64()) {
+                        (Some(x), Some(y)) => Value::Float(x + (y - x) * frac),
+                        _ => Value::Null,
+                    },
+                };
+            }
+        }
+    }
+}

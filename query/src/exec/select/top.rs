@@ -1,0 +1,206 @@
+//! `top()` and `bottom()`: the N points with the largest (smallest) values
+//! of a field, per group and bucket, each reported at its own time.
+//!
+//! Why a module apart: unlike the other functions these return several
+//! rows per bucket and may carry other fields and tags of the chosen points
+//! (`SELECT top(v, 3), host FROM ...`), so they do not fit the one-value
+//! states of [`super::aggregate`]. `top(v, tag, ..., N)` first keeps the
+//! best point of each distinct tag value set, then the N best of those. As
+//! in InfluxDB, equal values are ordered by time, and the chosen points are
+//! listed in time order.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use super::window::{Buckets, Span};
+use super::{group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
+use crate::ast::{Expr, Field, RefKind};
+use crate::exec::value::Value;
+use crate::exec::ExecError;
+use crate::result::Series;
+
+/// A `top`/`bottom` call and the plain fields next to it.
+#[derive(Debug)]
+pub(super) struct TopSpec {
+    /// `bottom()` rather than `top()`.
+    bottom: bool,
+    /// The field ranked.
+    field: String,
+    /// Tags whose distinct values compete (the middle arguments).
+    tags: Vec<String>,
+    /// How many points.
+    n: usize,
+    /// Index of the call in the select list.
+    at: usize,
+}
+
+/// A candidate point.
+#[derive(Debug, Clone)]
+struct Candidate {
+    value: Value,
+    time: i64,
+    tags: Vec<Option<String>>,
+    aux: Vec<Value>,
+}
+
+/// The `top`/`bottom` call of a select list, if it has one.
+pub(super) fn spec(fields: &[Field]) -> Result<Option<TopSpec>, SelectError> {
+    let at = fields.iter().position(|f| matches!(&f.expr, Expr::Call { name, .. } if is_top(name)));
+    let Some(at) = at else { return Ok(None) };
+    let Expr::Call { name, args, .. } = &fields[at].expr else { return Ok(None) };
+    for (i, f) in fields.iter().enumerate() {
+        if i != at && !matches!(f.expr, Expr::VarRef { .. }) {
+            return Err(SelectError::Unsupported(format!("{name}() together with other functions or expressions")));
+        }
+    }
+    let (Some(Expr::VarRef { name: field, .. }), Some(last)) = (args.first(), args.last()) else {
+        return Err(SelectError::Argument { name: name.clone(), what: "field" });
+    };
+    let n = match last {
+        Expr::Integer(n) if *n > 0 && args.len() >= 2 => usize::try_from(*n).unwrap_or(usize::MAX),
+        _ => return Err(SelectError::Argument { name: name.clone(), what: "positive integer as last" }),
+    };
+    let mut tags = Vec::new();
+    for arg in &args[1..args.len() - 1] {
+        match arg {
+            Expr::VarRef { name: tag, .. } => tags.push(tag.clone()),
+            _ => return Err(SelectError::Argument { name: name.clone(), what: "tag" }),
+        }
+    }
+    Ok(Some(TopSpec { bottom: name == "bottom", field: field.clone(), tags, n, at }))
+}
+
+fn is_top(name: &str) -> bool {
+    name == "top" || name == "bottom"
+}
+
+/// Runs a `top`/`bottom` select for one measurement.
+pub(super) fn run(
+    env: &Env<'_>,
+    target: &Target,
+    groups: &[Group],
+    budget: &mut Budget,
+    spec: &TopSpec,
+) -> Result<Vec<Series>, ExecError> {
+    let select = env.select;
+    let aux: Vec<(String, Option<RefKind>)> = select
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != spec.at)
+        .filter_map(|(_, f)| match &f.expr {
+            Expr::VarRef { name, kind } => Some((name.clone(), *kind)),
+            _ => None,
+        })
+        .collect();
+    let mut fields: Vec<String> = vec![spec.field.clone()];
+    fields.extend(aux.iter().filter(|(n, k)| !target.is_tag(n, *k)).map(|(n, _)| n.clone()));
+    fields.extend(env.cond.names().into_iter().filter(|n| !target.is_tag(n, None)));
+    fields.sort();
+    fields.dedup();
+    let buckets_of = Buckets::new(env);
+
+    let mut folded: Vec<BTreeMap<i64, Vec<Candidate>>> = Vec::with_capacity(groups.len());
+    for group in groups {
+        let mut buckets: BTreeMap<i64, Vec<Candidate>> = BTreeMap::new();
+        read_rows(env, target, &group.series, buckets_of.range, &fields, budget, |data| {
+            let tag = |k: &str| data.series.tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.clone());
+            for (i, &t) in data.timestamps.iter().enumerate() {
+                let lookup = |name: &str, kind: Option<RefKind>| data.lookup(target, i, name, kind);
+                if !env.cond.matches(&lookup) {
+                    continue;
+                }
+                let value = lookup(&spec.field, Some(RefKind::Field));
+                if value.as_f64().is_none() {
+                    continue;
+                }
+                let aux =
+                    aux.iter()
+                        .map(|(n, k)| {
+                            if target.is_tag(n, *k) {
+                                tag(n).map_or(Value::Null, Value::String)
+                            } else {
+                                lookup(n, *k)
+                            }
+                        })
+                        .collect();
+                let tags = spec.tags.iter().map(|k| tag(k)).collect();
+                buckets.entry(buckets_of.start_of(t)).or_default().push(Candidate { value, time: t, tags, aux });
+            }
+            Ok(())
+        })?;
+        folded.push(buckets);
+    }
+    let span = buckets_of.span(env, folded.iter().filter_map(|b| b.keys().next().copied()).min())?;
+    if span == Span::Empty {
+        return Ok(Vec::new());
+    }
+
+    // The tag arguments become columns right after the call, as in InfluxDB.
+    let mut names = Vec::new();
+    for (i, f) in select.fields.iter().enumerate() {
+        names.push(f.column_name());
+        if i == spec.at {
+            names.extend(spec.tags.iter().cloned());
+        }
+    }
+    let mut columns = vec!["time".to_string()];
+    columns.extend(unique_names(names));
+    let mut out = Vec::new();
+    for (group, mut buckets) in groups.iter().zip(folded) {
+        // Buckets run backwards with ORDER BY time DESC; a bucket's points stay in time order.
+        let mut starts: Vec<i64> = span.starts().collect();
+        if select.descending {
+            starts.reverse();
+        }
+        let mut rows: Vec<Vec<Json>> = Vec::new();
+        for b in starts {
+            let Some(cands) = buckets.remove(&b) else { continue };
+            for c in choose(cands, spec) {
+                let mut row = Vec::with_capacity(columns.len());
+                row.push(env.time_json(c.time));
+                let mut aux = c.aux.iter();
+                for i in 0..select.fields.len() {
+                    if i == spec.at {
+                        row.push(c.value.to_json());
+                        row.extend(c.tags.iter().map(|t| t.clone().map_or(Json::Null, Json::String)));
+                    } else {
+                        row.push(aux.next().map_or(Json::Null, Value::to_json));
+                    }
+                }
+                rows.push(row);
+            }
+        }
+        let offset = usize::try_from(select.offset).unwrap_or(usize::MAX);
+        let limit = if select.limit == 0 { usize::MAX } else { usize::try_from(select.limit).unwrap_or(usize::MAX) };
+        let values: Vec<Vec<Json>> = rows.into_iter().skip(offset).take(limit).collect();
+        if values.is_empty() {
+            continue;
+        }
+        out.push(Series {
+            name: Some(target.measurement.clone()),
+            tags: group_tags(env, group),
+            columns: columns.clone(),
+            values,
+        });
+    }
+    Ok(out)
+}
+
+/// The chosen points of one bucket, in time order.
+fn choose(mut cands: Vec<Candidate>, spec: &TopSpec) -> Vec<Candidate> {
+    let better = |a: &Candidate, b: &Candidate| {
+        let by_value = a.value.sort_cmp(&b.value);
+        let by_value = if spec.bottom { by_value } else { by_value.reverse() };
+        by_value.then(a.time.cmp(&b.time))
+    };
+    cands.sort_by(better);
+    if !spec.tags.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        cands.retain(|c| seen.insert(c.tags.clone()));
+    }
+    cands.truncate(spec.n);
+    cands.sort_by_key(|c| c.time);
+    cands
+}
