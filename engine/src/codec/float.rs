@@ -52,7 +52,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<f64>, CodecError> {
     Ok(out)
 }
 
-/// Decodes into `out`, replacing its contents (reuses its allocation).
+/// Decodes into `out`, replacing its contents (reuses its allocation); after an
+/// error, `out` holds unspecified values.
 pub fn decode_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), CodecError> {
     match bytes.split_first() {
         Some((&TAG_GORILLA, rest)) => gorilla::decode_into(rest, out),

@@ -112,7 +112,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<i64>, CodecError> {
     Ok(out)
 }
 
-/// Decodes into `out`, replacing its contents (reuses its allocation).
+/// Decodes into `out`, replacing its contents (reuses its allocation); after an
+/// error, `out` holds unspecified values.
 pub fn decode_into(bytes: &[u8], out: &mut Vec<i64>) -> Result<(), CodecError> {
     out.clear();
     let mut r = ByteReader::new(bytes);

@@ -49,6 +49,9 @@ use head::HeadMap;
 use index::Index;
 use kv::{Batch, Cf, Kv};
 
+/// Most rows in one block (the block format allows 2^24).
+const MAX_BLOCK_ROWS: usize = 1 << 20;
+
 /// Cut sealing batches at about this many bytes.
 const SEAL_BATCH_BYTES: usize = 32 << 20;
 
@@ -598,10 +601,16 @@ impl Store {
                 continue;
             };
             series_sealed += 1;
-            for (w, piece) in rows::split_by_window(&block, inner.block_window) {
-                let bytes = encode_block(&piece).map_err(|e| StorageError::Corrupt(format!("encoding block: {e}")))?;
-                batch.put(Cf::Blocks, keys::block_key(id, w, seq), bytes);
-                blocks += 1;
+            for (w, window_rows) in rows::split_by_window(&block, inner.block_window) {
+                // A very dense window becomes several blocks; their key's
+                // sequence field is `seal << 20 | part`, so they sort in
+                // time order within the seal and never collide.
+                for (part, piece) in rows::split_by_rows(window_rows, MAX_BLOCK_ROWS).into_iter().enumerate() {
+                    let bytes =
+                        encode_block(&piece).map_err(|e| StorageError::Corrupt(format!("encoding block: {e}")))?;
+                    batch.put(Cf::Blocks, keys::block_key(id, w, (seq << 20) | part as u64), bytes);
+                    blocks += 1;
+                }
             }
             if batch.approximate_bytes() >= SEAL_BATCH_BYTES {
                 inner.kv.write(std::mem::take(&mut batch), false)?;

@@ -288,6 +288,18 @@ pub(crate) fn split_by_window(block: &Block, window: i64) -> Vec<(i64, Block)> {
     out
 }
 
+/// Splits a block into pieces of at most `max_rows` rows, in order.
+pub(crate) fn split_by_rows(block: Block, max_rows: usize) -> Vec<Block> {
+    let n = block.timestamps.len();
+    if n <= max_rows || max_rows == 0 {
+        return vec![block];
+    }
+    (0..n)
+        .step_by(max_rows)
+        .map(|start| select_rows(&block, &(start..(start + max_rows).min(n)).collect::<Vec<_>>()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +336,17 @@ mod tests {
         assert_eq!(m.timestamps, vec![1, 2, 10, 11]);
         assert_eq!(m.columns[0].data, ColumnData::Float(vec![3.0, 1.0, 2.0]));
         assert_eq!(m.columns[0].presence, Some(vec![true, false, true, true]));
+    }
+
+    #[test]
+    fn dense_blocks_split_by_rows() {
+        let b = run(&[1, 2, 3, 4, 5], "v", &[Some(1.0), None, Some(3.0), Some(4.0), None]);
+        let parts = split_by_rows(b, 2);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1].timestamps, vec![3, 4]);
+        assert_eq!(parts[1].columns[0].data, ColumnData::Float(vec![3.0, 4.0]));
+        assert!(parts[2].columns.is_empty());
+        assert_eq!(merge_runs(parts).timestamps, vec![1, 2, 3, 4, 5]);
     }
 
     #[test]
