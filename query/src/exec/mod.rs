@@ -67,6 +67,14 @@ impl Default for ExecutionContext {
     }
 }
 
+/// The rows left after `OFFSET` and `LIMIT` (`LIMIT 0` = no limit), as
+/// every statement that takes them applies them.
+pub(crate) fn page<I: Iterator>(rows: I, limit: u64, offset: u64) -> std::iter::Take<std::iter::Skip<I>> {
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = if limit == 0 { usize::MAX } else { usize::try_from(limit).unwrap_or(usize::MAX) };
+    rows.skip(skip).take(take)
+}
+
 /// Nanoseconds per unit of an `epoch` parameter (`ns`, `n`, `u`, `µ`, `ms`,
 /// `s`, `m`, `h`); `None` for anything else (InfluxDB then writes RFC 3339).
 pub fn epoch_divisor(epoch: &str) -> Option<i64> {

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::select::{resolve_sources, tag_filter, Condition, SelectError, Target};
 use super::value::Value;
-use super::{ExecError, ExecutionContext};
+use super::{page, ExecError, ExecutionContext};
 use crate::ast::{Expr, MeasurementSelector, ShowMeasurements, ShowSeries, ShowTags, Source, TagKeySelector};
 use crate::result::Series;
 
@@ -55,7 +55,8 @@ pub(super) fn show_measurements(
             names.insert(name);
         }
     }
-    let values = page(names.into_iter().map(|m| vec![Json::String(m)]), show.limit, show.offset);
+    let values: Vec<Vec<Json>> =
+        page(names.into_iter().map(|m| vec![Json::String(m)]), show.limit, show.offset).collect();
     if values.is_empty() {
         return Ok(Vec::new());
     }
@@ -72,7 +73,8 @@ pub(super) fn show_series(store: &Store, ctx: &ExecutionContext, show: &ShowSeri
             keys.insert(s.key);
         }
     }
-    let values = page(keys.into_iter().map(|k| vec![Json::String(k)]), show.limit, show.offset);
+    let values: Vec<Vec<Json>> =
+        page(keys.into_iter().map(|k| vec![Json::String(k)]), show.limit, show.offset).collect();
     if values.is_empty() {
         return Ok(Vec::new());
     }
@@ -89,7 +91,8 @@ pub(super) fn show_tag_keys(store: &Store, ctx: &ExecutionContext, show: &ShowTa
             .into_iter()
             .flat_map(|s| s.tags.into_iter().map(|(k, _)| k))
             .collect();
-        let values = page(keys.into_iter().map(|k| vec![Json::String(k)]), show.limit, show.offset);
+        let values: Vec<Vec<Json>> =
+            page(keys.into_iter().map(|k| vec![Json::String(k)]), show.limit, show.offset).collect();
         if !values.is_empty() {
             let mut series = Series::new(Some(&target.measurement), &["tagKey"]);
             series.values = values;
@@ -113,8 +116,9 @@ pub(super) fn show_tag_values(
             .flat_map(|s| s.tags.into_iter())
             .filter(|(k, _)| keep(k))
             .collect();
-        let values =
-            page(pairs.into_iter().map(|(k, v)| vec![Json::String(k), Json::String(v)]), show.limit, show.offset);
+        let values: Vec<Vec<Json>> =
+            page(pairs.into_iter().map(|(k, v)| vec![Json::String(k), Json::String(v)]), show.limit, show.offset)
+                .collect();
         if !values.is_empty() {
             let mut series = Series::new(Some(&target.measurement), &["key", "value"]);
             series.values = values;
@@ -186,11 +190,4 @@ pub(super) fn series_matching(
             })
         })
         .collect())
-}
-
-/// Rows after `OFFSET` and `LIMIT` (0 = no limit).
-fn page(rows: impl Iterator<Item = Vec<Json>>, limit: u64, offset: u64) -> Vec<Vec<Json>> {
-    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-    let take = if limit == 0 { usize::MAX } else { usize::try_from(limit).unwrap_or(usize::MAX) };
-    rows.skip(skip).take(take).collect()
 }

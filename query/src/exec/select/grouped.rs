@@ -22,7 +22,7 @@ use super::window::{Buckets, Span};
 use super::{group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, Field, Fill, RefKind};
 use crate::exec::value::Value;
-use crate::exec::ExecError;
+use crate::exec::{page, ExecError};
 use crate::result::Series;
 
 /// One output row before fill: time, values, and which columns had no point.
@@ -133,12 +133,7 @@ pub(super) fn run(
             rows.reverse();
         }
         let rows = fill(rows, select.fill, &fillable);
-        let offset = usize::try_from(select.offset).unwrap_or(usize::MAX);
-        let limit = if select.limit == 0 { usize::MAX } else { usize::try_from(select.limit).unwrap_or(usize::MAX) };
-        let values: Vec<Vec<Json>> = rows
-            .into_iter()
-            .skip(offset)
-            .take(limit)
+        let values: Vec<Vec<Json>> = page(rows.into_iter(), select.limit, select.offset)
             .map(|r| {
                 let mut row = vec![env.time_json(r.time)];
                 row.extend(r.values.iter().map(Value::to_json));

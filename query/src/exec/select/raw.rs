@@ -15,7 +15,7 @@ use super::condition::eval;
 use super::{group_tags, read_rows, unique_names, Budget, Env, Group, Target};
 use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
-use crate::exec::ExecError;
+use crate::exec::{page, ExecError};
 use crate::result::Series;
 
 /// One output column.
@@ -96,13 +96,7 @@ pub(super) fn run(
         if desc {
             rows.reverse();
         }
-        let offset = usize::try_from(env.select.offset).unwrap_or(usize::MAX);
-        let limit =
-            if env.select.limit == 0 { usize::MAX } else { usize::try_from(env.select.limit).unwrap_or(usize::MAX) };
-        let values: Vec<Vec<Json>> = rows
-            .into_iter()
-            .skip(offset)
-            .take(limit)
+        let values: Vec<Vec<Json>> = page(rows.into_iter(), env.select.limit, env.select.offset)
             .map(|(t, vals)| {
                 let mut row = Vec::with_capacity(vals.len() + 1);
                 row.push(env.time_json(t));

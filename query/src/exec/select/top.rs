@@ -17,7 +17,7 @@ use super::window::{Buckets, Span};
 use super::{group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, Field, RefKind};
 use crate::exec::value::Value;
-use crate::exec::ExecError;
+use crate::exec::{page, ExecError};
 use crate::result::Series;
 
 /// A `top`/`bottom` call and the plain fields next to it.
@@ -172,9 +172,7 @@ pub(super) fn run(
                 rows.push(row);
             }
         }
-        let offset = usize::try_from(select.offset).unwrap_or(usize::MAX);
-        let limit = if select.limit == 0 { usize::MAX } else { usize::try_from(select.limit).unwrap_or(usize::MAX) };
-        let values: Vec<Vec<Json>> = rows.into_iter().skip(offset).take(limit).collect();
+        let values: Vec<Vec<Json>> = page(rows.into_iter(), select.limit, select.offset).collect();
         if values.is_empty() {
             continue;
         }
