@@ -4,12 +4,14 @@
 //! * [`lineproto`]: the InfluxDB line-protocol parser.
 //! * [`codec`]: our own column codecs (Gorilla, decimal/ALP, integers, booleans, strings).
 //! * [`block`]: the versioned, checksummed columnar block format.
+//! * [`forecast`]: forecasting models (naive, seasonal, ETS, MSTL, ARIMA, LSTM, ensembles) with prediction bands.
 //! * [`storage`]: RocksDB layout, WAL, head, sealing, recovery, retention, index and the read API.
 //!
 //! The engine knows nothing about HTTP; the query crate builds on [`storage::Store`].
 
 pub mod block;
 pub mod codec;
+pub mod forecast;
 pub mod lineproto;
 pub mod model;
 pub mod storage;

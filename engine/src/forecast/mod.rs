@@ -1,0 +1,135 @@
+//! The forecasting engine: models that learn a regularly sampled history
+//! and predict its next steps with calibrated prediction bands.
+//!
+//! Why one trait: the query engine (`forecast()`), continuous forecasts, the
+//! model registry and the allocation loop all treat models alike — fit on a
+//! history, predict `h` steps with a mean and quantile bands, absorb new
+//! points without a full refit, and be saved and restored byte for byte.
+//!
+//! Conventions shared by every model:
+//! * A history is a slice of `f64` on a regular grid, oldest first;
+//!   `NaN` marks a missing step (a gap). Models fill or mask gaps themselves.
+//! * Band levels are central coverage percentages (`95.0` = the 2.5% and
+//!   97.5% quantiles).
+//! * Errors are [`ForecastError`]; nothing reachable from user input panics.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a model could not be fitted, updated or used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ForecastError {
+    /// The history has fewer usable points than the model needs.
+    #[error("history too short: {got} usable points, {model} needs at least {need}")]
+    TooShort {
+        /// The model's name.
+        model: &'static str,
+        /// Usable (non-NaN) points given.
+        got: usize,
+        /// Minimum the model needs.
+        need: usize,
+    },
+    /// The history has no finite value at all.
+    #[error("history has no finite values")]
+    NoData,
+    /// A parameter is out of range (horizon 0, level outside (0, 100), ...).
+    #[error("invalid forecast parameter: {0}")]
+    InvalidParameter(String),
+    /// `predict` or `update` was called before `fit`.
+    #[error("model {0} is not fitted")]
+    NotFitted(&'static str),
+    /// A saved model could not be read back.
+    #[error("cannot restore model: {0}")]
+    Restore(String),
+}
+
+/// One prediction band: the central `level`% interval at every step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// Coverage percentage, e.g. `95.0`.
+    pub level: f64,
+    /// Lower bound at each step.
+    pub lower: Vec<f64>,
+    /// Upper bound at each step.
+    pub upper: Vec<f64>,
+}
+
+/// What a model predicts for the next `h` steps after the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// Point forecast (the mean) at each step `1..=h`.
+    pub mean: Vec<f64>,
+    /// One band per requested level, in the order requested.
+    pub bands: Vec<Band>,
+}
+
+impl Prediction {
+    /// The band at `level`, if it was requested.
+    pub fn band(&self, level: f64) -> Option<&Band> {
+        self.bands.iter().find(|b| (b.level - level).abs() < 1e-9)
+    }
+}
+
+/// The default band levels the engine reports.
+pub const DEFAULT_LEVELS: [f64; 4] = [50.0, 80.0, 95.0, 99.0];
+
+/// Hints a caller can give a model; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitOptions {
+    /// Seasonal periods in steps (e.g. `[288]` for a daily season of
+    /// 5-minute data). Empty = detect automatically.
+    pub seasons: Vec<usize>,
+    /// Absolute index of the history's first step on the grid
+    /// (`start_time / step`), so that seasonal phases and calendar features
+    /// line up across refits. `None` = 0.
+    pub origin_index: Option<i64>,
+    /// The grid step in nanoseconds, for calendar features. `None` = unknown.
+    pub step_ns: Option<i64>,
+}
+
+/// The contract every forecasting model keeps.
+pub trait Forecaster: Send + Sync {
+    /// The model's short name (`naive`, `snaive`, `ets`, `mstl`, `arima`, `lstm`, `ensemble`).
+    fn name(&self) -> &'static str;
+
+    /// Learns `history` (oldest first, `NaN` = missing), replacing any
+    /// earlier fit.
+    fn fit(&mut self, history: &[f64], options: &FitOptions) -> Result<(), ForecastError>;
+
+    /// Predicts the `horizon` steps after the last point seen, with one band
+    /// per entry of `levels`. Bands widen (never narrow) with the horizon.
+    fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction, ForecastError>;
+
+    /// Absorbs points that follow the history (continuous learning) without
+    /// re-estimating parameters: states roll forward, so a later `predict`
+    /// starts after the new points.
+    fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError>;
+
+    /// The fitted model as a [`SavedModel`], to store and restore.
+    fn save(&self) -> Result<SavedModel, ForecastError>;
+}
+
+/// A model serialized for the model registry: its kind, a format version
+/// and its state as JSON (readable, diffable, and stable across releases
+/// because each model's state struct is versioned on its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    /// The model's [`Forecaster::name`].
+    pub kind: String,
+    /// The state format version of that model.
+    pub version: u32,
+    /// The model's state.
+    pub state: serde_json::Value,
+}
+
+impl SavedModel {
+    /// Encodes the saved model as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing a struct of strings, integers and a JSON value cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes bytes written by [`SavedModel::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ForecastError> {
+        serde_json::from_slice(bytes).map_err(|e| ForecastError::Restore(e.to_string()))
+    }
+}
