@@ -3,10 +3,12 @@
 #   libclang-dev      bindgen for the RocksDB bindings
 #   librocksdb-dev    the RocksDB library we link (see docs/development.md)
 #   influxdb-client   the `influx` CLI, driven by the end-to-end tests
-#   influxdb          InfluxDB 1.x, the peer the benchmarks compare against
+#   influxdb          InfluxDB 1.x, the peer the benchmarks and the differential
+#                     and conformance tests compare against
+#   python3-venv      a virtual environment for the Python `influxdb` client test
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config)
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -42,6 +42,12 @@ use tempfile::TempDir;
 
 pub use augur_engine;
 
+pub mod conformance;
+pub mod datagen;
+pub mod influxd;
+pub mod jsoncmp;
+pub mod target;
+
 /// Environment variable naming the `augur` binary to test (overrides the
 /// one next to the test executable).
 pub const ENV_AUGUR_BIN: &str = "AUGUR_BIN";
@@ -532,7 +538,7 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     }
 }
 
-fn into_reply(response: reqwest::blocking::Response) -> Reply {
+pub(crate) fn into_reply(response: reqwest::blocking::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().map(|b| b.to_vec()).unwrap_or_default();
