@@ -79,6 +79,16 @@ pub enum Mark {
     /// Augur deliberately answers differently (the reason); its own answer
     /// is stored in a second block.
     Differs(String),
+    /// Augur answers differently by mistake (the reason): a known bug, with
+    /// Augur's current answer stored in a second block until it is fixed.
+    Bug(String),
+}
+
+impl Mark {
+    /// Whether entries with this mark record Augur's own answer.
+    pub fn has_own_answer(&self) -> bool {
+        matches!(self, Mark::Differs(_) | Mark::Bug(_))
+    }
 }
 
 /// One `query` entry.
@@ -221,7 +231,7 @@ impl TestFile {
                     }
                     i += 1;
                 }
-                "skip" | "differs" => {
+                "skip" | "differs" | "bug" => {
                     let reason = line[words[0].len()..].trim().to_string();
                     if reason.is_empty() {
                         return Err(err(format!("`{}` needs a reason", words[0])));
@@ -229,7 +239,11 @@ impl TestFile {
                     if mark != Mark::None {
                         return Err(err("two marks on one entry".into()));
                     }
-                    mark = if words[0] == "skip" { Mark::Skip(reason) } else { Mark::Differs(reason) };
+                    mark = match words[0] {
+                        "skip" => Mark::Skip(reason),
+                        "differs" => Mark::Differs(reason),
+                        _ => Mark::Bug(reason),
+                    };
                     i += 1;
                 }
                 "data" => {
@@ -301,8 +315,8 @@ impl TestFile {
                         }
                         j = block_end;
                     }
-                    if augur.is_some() && !matches!(mark, Mark::Differs(_)) {
-                        return Err(err("a `---- augur` block needs a `differs` mark".into()));
+                    if augur.is_some() && !mark.has_own_answer() {
+                        return Err(err("a `---- augur` block needs a `differs` or `bug` mark".into()));
                     }
                     items.push(Item::Query(QueryEntry {
                         line: line_no,
@@ -317,8 +331,8 @@ impl TestFile {
                 }
                 other => return Err(err(format!("unknown directive {other:?}"))),
             }
-            if mark != Mark::None && !matches!(words[0], "skip" | "differs") {
-                return Err(err("`skip`/`differs` must come right before a `query`".into()));
+            if mark != Mark::None && !matches!(words[0], "skip" | "differs" | "bug") {
+                return Err(err("`skip`/`differs`/`bug` must come right before a `query`".into()));
             }
         }
         if mark != Mark::None {
@@ -369,6 +383,8 @@ pub enum Outcome {
     Pass,
     /// A documented difference, and Augur's answer matched its own block.
     KnownDifference,
+    /// A known bug, and Augur's answer matched its own (wrong) block.
+    KnownBug,
     /// Marked `skip` and still not matching InfluxDB's answer.
     Skipped,
     /// Marked `skip` but now answers as InfluxDB does: remove the mark.
@@ -443,17 +459,21 @@ pub fn check_augur(q: &QueryEntry, actual: &Expected) -> Outcome {
                 Outcome::Skipped
             }
         }
-        (Mark::Differs(_), Some(want), Some(own)) => {
+        (Mark::Differs(_) | Mark::Bug(_), Some(want), Some(own)) => {
             if own.matches(actual) {
-                Outcome::KnownDifference
+                if matches!(q.mark, Mark::Bug(_)) {
+                    Outcome::KnownBug
+                } else {
+                    Outcome::KnownDifference
+                }
             } else if want.matches(actual) {
-                Outcome::Fail("marked `differs` but now answers as InfluxDB: remove the mark and the augur block".into())
+                Outcome::Fail("marked but now answers as InfluxDB: remove the mark and the `---- augur` block".into())
             } else {
                 Outcome::Fail(format!("differs from its `---- augur` block: {}", vs(own)))
             }
         }
-        (Mark::Differs(_), Some(_), None) => {
-            Outcome::Fail("`differs` entry without a `---- augur` block: bless with CONFORMANCE_BLESS=augur".into())
+        (Mark::Differs(_) | Mark::Bug(_), Some(_), None) => {
+            Outcome::Fail("marked entry without a `---- augur` block: bless with CONFORMANCE_BLESS=augur".into())
         }
         (Mark::None, Some(want), _) => {
             if want.matches(actual) {

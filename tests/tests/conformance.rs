@@ -99,6 +99,7 @@ fn check() {
             let key = match outcome {
                 Outcome::Pass => "identical to InfluxDB",
                 Outcome::KnownDifference => "documented differences",
+                Outcome::KnownBug => "known bugs",
                 Outcome::Skipped => "skipped (not implemented)",
                 Outcome::SkippedButPasses => {
                     now_pass.push(format!("{name}:{line}: {}", short(text)));
@@ -153,6 +154,7 @@ fn bless_from_influxd() {
                     Mark::None => "UNMARKED",
                     Mark::Skip(_) => "skip",
                     Mark::Differs(_) => "differs",
+                    Mark::Bug(_) => "bug",
                 };
                 disagreements.push(format!(
                     "{name}:{} [{mark}] {}\n    influxd: {}\n    augur:   {}",
@@ -174,7 +176,7 @@ fn bless_from_augur() {
         let run = run_file(file, &Target::new(&server.base_url()), |_, _| Outcome::Pass);
         let answers: BTreeMap<usize, Expected> = run.entries.into_iter().map(|(l, _, _, a)| (l, a)).collect();
         let text = file.rewrite(|q| {
-            let own = if matches!(q.mark, Mark::Differs(_)) { answers.get(&q.line) } else { None };
+            let own = if q.mark.has_own_answer() { answers.get(&q.line) } else { None };
             blocks(q.influxdb.as_ref(), own)
         });
         std::fs::write(&file.path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", file.path.display()));
