@@ -15,6 +15,9 @@
 //! prints a summary line and, on failure, each difference with both
 //! answers.
 //!
+//! `DIFFERENTIAL_REPORT=file` writes the unlisted differences there as
+//! JSON lines (query, first differing path, both answers) for triage.
+//!
 //! `DIFFERENTIAL_SEED=n` runs another data set and corpus (the list of
 //! known differences then only informs: unlisted differences are printed,
 //! the test fails only on answers that are not JSON or on HTTP 5xx).
@@ -140,6 +143,7 @@ fn augur_answers_as_influxdb_does() {
     let mut known_seen = BTreeSet::new();
     let mut unexpected = Vec::new();
     let mut broken = Vec::new();
+    let mut report = Vec::new();
     for (q, (want, got)) in corpus.iter().zip(&answers) {
         if got.status >= 500 || matches!(got.body, serde_json::Value::String(_)) {
             broken.push(format!("{q}\n    augur: {}", describe(got)));
@@ -158,6 +162,11 @@ fn augur_answers_as_influxdb_does() {
             format!("status {} vs {}", want.status, got.status)
         };
         unexpected.push(format!("{q}\n    at {at}\n    influxd: {}\n    augur:   {}", describe(want), describe(got)));
+        report.push(serde_json::json!({"query": q, "at": at, "influxd": want.body, "augur": got.body}));
+    }
+    if let Some(path) = std::env::var_os("DIFFERENTIAL_REPORT") {
+        let text: String = report.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write DIFFERENTIAL_REPORT: {e}"));
     }
     let stale: Vec<&String> = known.keys().filter(|q| !known_seen.contains(*q)).collect();
 
