@@ -161,7 +161,11 @@ fn is_blank(line: &str) -> bool {
 
 /// Parses `key=value` / flag options of a `query`, `statement` or `data`
 /// header.
-fn parse_options(words: &[&str], default_db: &str, err: &dyn Fn(String) -> FormatError) -> Result<QueryOptions, FormatError> {
+fn parse_options(
+    words: &[&str],
+    default_db: &str,
+    err: &dyn Fn(String) -> FormatError,
+) -> Result<QueryOptions, FormatError> {
     let mut o = QueryOptions { db: Some(default_db.to_string()), ..QueryOptions::default() };
     for w in words {
         match w.split_once('=') {
@@ -201,8 +205,11 @@ pub fn parse_body(text: &str) -> Result<Value, serde_json::Error> {
 impl TestFile {
     /// Reads and parses a file.
     pub fn read(path: &Path) -> Result<TestFile, FormatError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FormatError { path: path.to_path_buf(), line: 0, message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| FormatError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
         TestFile::parse(path, &text)
     }
 
@@ -302,11 +309,14 @@ impl TestFile {
                         let which = lines[j].trim_start_matches('-').trim().to_string();
                         let block_start = j + 1;
                         let mut block_end = block_start;
-                        while block_end < lines.len() && !is_blank(&lines[block_end]) && !lines[block_end].starts_with("----")
+                        while block_end < lines.len()
+                            && !is_blank(&lines[block_end])
+                            && !lines[block_end].starts_with("----")
                         {
                             block_end += 1;
                         }
-                        let block_err = |message: String| FormatError { path: path.to_path_buf(), line: j + 1, message };
+                        let block_err =
+                            |message: String| FormatError { path: path.to_path_buf(), line: j + 1, message };
                         let expected = parse_block(&lines[block_start..block_end], &block_err)?;
                         match which.as_str() {
                             "" if influxdb.is_none() => influxdb = Some(expected),
@@ -582,7 +592,10 @@ status 400\n\
                 assert_eq!(q.influxdb.as_ref(), Some(&new));
             }
         }
-        assert!(text.contains("skip not yet\nquery\nSELECT abs(v) FROM cpu\n----\n{\"results\":[\n]}\n\ndiffers"), "{text}");
+        assert!(
+            text.contains("skip not yet\nquery\nSELECT abs(v) FROM cpu\n----\n{\"results\":[\n]}\n\ndiffers"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -103,11 +103,7 @@ pub const SCHEMAS: [Schema; 5] = [
     },
     Schema { name: "mem", tags: &["host"], fields: &[("used", Kind::Int), ("free", Kind::Float)] },
     Schema { name: "disk", tags: &["host", "path"], fields: &[("io", Kind::Float)] },
-    Schema {
-        name: "events",
-        tags: &[],
-        fields: &[("msg", Kind::Str), ("level", Kind::Int), ("ok", Kind::Bool)],
-    },
+    Schema { name: "events", tags: &[], fields: &[("msg", Kind::Str), ("level", Kind::Int), ("ok", Kind::Bool)] },
     Schema { name: "temp", tags: &["sensor"], fields: &[("t", Kind::Float)] },
 ];
 
@@ -218,8 +214,22 @@ pub fn rfc3339(s: i64) -> String {
 fn functions(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Float | Kind::Int => &[
-            "count", "mean", "sum", "min", "max", "first", "last", "median", "spread", "stddev", "mode", "percentile",
-            "distinct_count", "integral", "top", "bottom",
+            "count",
+            "mean",
+            "sum",
+            "min",
+            "max",
+            "first",
+            "last",
+            "median",
+            "spread",
+            "stddev",
+            "mode",
+            "percentile",
+            "distinct_count",
+            "integral",
+            "top",
+            "bottom",
         ],
         Kind::Bool => &["count", "first", "last", "mode", "distinct_count"],
         Kind::Str => &["count", "first", "last", "mode", "distinct_count"],

@@ -58,7 +58,8 @@ impl Influxd {
                  or set {ENV_INFLUXD_BIN}"
             )
         });
-        let tmp = tempfile::Builder::new().prefix("influxd-test-").tempdir().expect("cannot create a temporary directory");
+        let tmp =
+            tempfile::Builder::new().prefix("influxd-test-").tempdir().expect("cannot create a temporary directory");
         let dir = tmp.path();
         let config = format!(
             "reporting-disabled = true\n\
@@ -86,7 +87,8 @@ impl Influxd {
             .stderr(Stdio::from(log2))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut influxd = Influxd { child: Some(child), target: Target::new("http://127.0.0.1:0"), log_path, _tmp: tmp };
+        let mut influxd =
+            Influxd { child: Some(child), target: Target::new("http://127.0.0.1:0"), log_path, _tmp: tmp };
         influxd.wait_listening();
         influxd
     }
@@ -110,7 +112,11 @@ impl Influxd {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("influxd exited ({status}) while starting; log:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "influxd did not start within {INFLUXD_START_TIMEOUT:?}; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "influxd did not start within {INFLUXD_START_TIMEOUT:?}; log:\n{}",
+                self.log()
+            );
             // Bounded poll: the log line has no other notification.
             std::thread::park_timeout(Duration::from_millis(20));
         }

@@ -103,7 +103,10 @@ pub fn ordered(v: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort_by_key(|k| (KEY_ORDER.iter().position(|o| o == k).unwrap_or(KEY_ORDER.len()), (*k).clone()));
-            let parts: Vec<String> = keys.iter().map(|k| format!("{}:{}", compact(&Value::String((*k).clone())), ordered(&map[*k]))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", compact(&Value::String((*k).clone())), ordered(&map[*k])))
+                .collect();
             format!("{{{}}}", parts.join(","))
         }
         Value::Array(items) => format!("[{}]", items.iter().map(ordered).collect::<Vec<_>>().join(",")),
@@ -115,7 +118,8 @@ pub fn ordered(v: &Value) -> String {
 /// own line — and each of its series on its own line — then `]}`. Any
 /// other JSON is one compact line.
 pub fn layout(v: &Value) -> String {
-    let Some(results) = v.get("results").and_then(Value::as_array).filter(|_| v.as_object().is_some_and(|o| o.len() == 1))
+    let Some(results) =
+        v.get("results").and_then(Value::as_array).filter(|_| v.as_object().is_some_and(|o| o.len() == 1))
     else {
         return ordered(v);
     };

@@ -115,11 +115,7 @@ impl Target {
     #[track_caller]
     pub fn must(&self, q: &str, db: Option<&str>) {
         let reply = self.query(q, &QueryOptions { db: db.map(str::to_string), ..QueryOptions::default() });
-        assert!(
-            reply.status == 200 && !reply.body.contains("\"error\""),
-            "{q:?} failed on {}: {reply}",
-            self.base
-        );
+        assert!(reply.status == 200 && !reply.body.contains("\"error\""), "{q:?} failed on {}: {reply}", self.base);
     }
 
     /// Drops every database (`SHOW DATABASES`, then `DROP DATABASE` each).
