@@ -176,6 +176,11 @@ fn parse_options(
             None if *w == "nodb" => o.db = None,
             None if *w == "get" => o.get = true,
             None if *w == "chunked" => o.chunked = true,
+            None if *w == "csv" => o.csv = true,
+            Some(("chunk_size", v)) => {
+                o.chunked = true;
+                o.chunk_size = Some(v.parse().map_err(|_| err(format!("bad chunk_size {v:?}")))?);
+            }
             _ => return Err(err(format!("unknown option {w:?}"))),
         }
     }
@@ -380,9 +385,13 @@ impl TestFile {
 }
 
 /// An answer as an [`Expected`] (chunked bodies as arrays); a body that is
-/// not JSON becomes a JSON string of the text.
+/// not JSON (CSV, or empty) becomes a JSON string of the text.
 pub fn answer(reply: &Reply) -> Expected {
-    let body = parse_body(&reply.body).unwrap_or_else(|_| Value::String(reply.body.clone()));
+    let body = if reply.body.trim().is_empty() {
+        Value::String(String::new())
+    } else {
+        parse_body(&reply.body).unwrap_or_else(|_| Value::String(reply.body.clone()))
+    };
     Expected { status: reply.status, body }
 }
 

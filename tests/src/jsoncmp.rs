@@ -115,9 +115,14 @@ pub fn ordered(v: &Value) -> String {
 }
 
 /// The stored layout of an answer: `{"results":[` then each result on its
-/// own line — and each of its series on its own line — then `]}`. Any
-/// other JSON is one compact line.
+/// own line — and each of its series on its own line — then `]}`; a
+/// chunked answer (an array of such documents) as its documents in turn.
+/// Any other JSON is one compact line.
 pub fn layout(v: &Value) -> String {
+    // A chunked answer: its documents one after the other.
+    if let Some(docs) = v.as_array().filter(|d| d.len() > 1 && d.iter().all(|x| x.get("results").is_some())) {
+        return docs.iter().map(layout).collect::<Vec<_>>().join("\n");
+    }
     let Some(results) =
         v.get("results").and_then(Value::as_array).filter(|_| v.as_object().is_some_and(|o| o.len() == 1))
     else {

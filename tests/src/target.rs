@@ -25,6 +25,10 @@ pub struct QueryOptions {
     pub params: Option<String>,
     /// `chunked=true`.
     pub chunked: bool,
+    /// `chunk_size=N` (with `chunked`).
+    pub chunk_size: Option<u32>,
+    /// Sends `Accept: application/csv`.
+    pub csv: bool,
     /// Sends `GET /query?...` instead of a form `POST`.
     pub get: bool,
 }
@@ -78,6 +82,9 @@ impl Target {
         if options.chunked {
             add("chunked", "true");
         }
+        if let Some(n) = options.chunk_size {
+            add("chunk_size", &n.to_string());
+        }
         let request = if options.get {
             self.client.get(format!("{}/query?{form}", self.base))
         } else {
@@ -86,6 +93,7 @@ impl Target {
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(form)
         };
+        let request = if options.csv { request.header(reqwest::header::ACCEPT, "application/csv") } else { request };
         let response = request.send().unwrap_or_else(|e| panic!("query {q:?} to {}: {e}", self.base));
         into_reply(response)
     }
