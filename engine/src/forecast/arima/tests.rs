@@ -206,7 +206,8 @@ fn degenerate_histories_give_errors_or_fallbacks() {
     assert!(a.save().is_err());
     assert_eq!(a.fit(&[], &FitOptions::default()), Err(ForecastError::NoData));
     assert_eq!(a.fit(&[f64::NAN; 50], &FitOptions::default()), Err(ForecastError::NoData));
-    assert!(matches!(a.fit(&[1.0, f64::NAN, 2.0], &FitOptions::default()), Ok(())));
+    assert!(matches!(a.fit(&[1.0, f64::NAN, 2.0, 3.0], &FitOptions::default()), Ok(())));
+    assert!(matches!(a.fit(&[1.0, f64::NAN, 2.0], &FitOptions::default()), Err(ForecastError::TooShort { .. })));
     assert!(matches!(a.fit(&[1.0, 2.0], &FitOptions::default()), Err(ForecastError::TooShort { .. })));
     // Constant: flat forecast, zero-width bands.
     a.fit(&[4.5; 100], &FitOptions { seasons: vec![12], ..Default::default() }).expect("fit");
