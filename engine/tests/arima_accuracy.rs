@@ -30,7 +30,10 @@ fn load_values(path: &PathBuf) -> Vec<f64> {
 
 /// (name, file, m for MASE, seasons, window, refit every) as in forecast_baselines.py,
 /// with statsforecast's AutoARIMA column of BASELINES.md for h=6 and h=12.
-const SERIES: &[(&str, &str, usize, &[usize], usize, usize, f64, f64)] = &[
+/// (name, file, m, seasons, window, refit, AutoARIMA h=6, AutoARIMA h=12).
+type Spec = (&'static str, &'static str, usize, &'static [usize], usize, usize, f64, f64);
+
+const SERIES: &[Spec] = &[
     ("nyc_taxi_30min", "nab/nyc_taxi.csv", 48, &[48, 336], 1344, 7, 1.273, 1.906),
     ("rds_cpu_cc0c53_5min", "nab/rds_cpu_utilization_cc0c53.csv", 288, &[288], 4032, 41, 0.807, 0.791),
     ("ec2_cpu_24ae8d_5min", "nab/ec2_cpu_utilization_24ae8d.csv", 288, &[288], 4032, 41, 0.831, 0.868),

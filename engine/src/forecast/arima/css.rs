@@ -90,7 +90,13 @@ pub(crate) fn long_ar_residuals(z: &[f64], order: usize) -> Vec<f64> {
 
 /// Hannan–Rissanen second stage: least squares of `z_t` on `z_{t-1..p}` and
 /// the long-AR residuals `ê_{t-1..q}`. Returns `(phi, theta)` or `None`.
-pub(crate) fn hannan_rissanen(z: &[f64], ehat: &[f64], skip: usize, p: usize, q: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+pub(crate) fn hannan_rissanen(
+    z: &[f64],
+    ehat: &[f64],
+    skip: usize,
+    p: usize,
+    q: usize,
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let k = p + q;
     if k == 0 {
         return Some((Vec::new(), Vec::new()));

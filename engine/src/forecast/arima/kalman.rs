@@ -16,6 +16,9 @@
 use super::params::solve;
 use serde::{Deserialize, Serialize};
 
+/// `(lag offset, coefficient)` pairs.
+type Lags = Vec<(usize, f64)>;
+
 /// A stationary ARMA in state-space form, unit innovation variance.
 #[derive(Debug, Clone)]
 pub(crate) struct Ssm {
@@ -105,7 +108,7 @@ impl Ssm {
         let mut ma_nz: Vec<(usize, f64)> = vec![(0, 1.0)];
         ma_nz.extend(self.ma.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, v)| (i + 1, *v)));
         // State element i = Σ_j φ_{i+1+j} w_{t-1-j} + θ_{i+j} e_{t-j}.
-        let rows: Vec<(Vec<(usize, f64)>, Vec<(usize, f64)>)> = (0..r)
+        let rows: Vec<(Lags, Lags)> = (0..r)
             .map(|i| {
                 let f = ar_nz.iter().filter(|(k, _)| *k > i).map(|(k, v)| (k - i - 1, *v)).collect();
                 let t = ma_nz.iter().filter(|(k, _)| *k >= i).map(|(k, v)| (k - i, *v)).collect();

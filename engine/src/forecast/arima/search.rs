@@ -63,8 +63,12 @@ pub(crate) fn stepwise(prep: &Prepared, d: usize, sd: usize, m: usize, lim: &Lim
         a
     };
     let s1 = usize::from(seasonal);
-    let starts: [Key; 4] =
-        [(2, 2, s1, s1, allow_const), (0, 0, 0, 0, allow_const), (1, 0, s1, 0, allow_const), (0, 1, 0, s1, allow_const)];
+    let starts: [Key; 4] = [
+        (2, 2, s1, s1, allow_const),
+        (0, 0, 0, 0, allow_const),
+        (1, 0, s1, 0, allow_const),
+        (0, 1, 0, s1, allow_const),
+    ];
     let mut best: Option<(Key, f64)> = None;
     for k in starts {
         if let Some(a) = eval(k, &mut seen) {
@@ -86,9 +90,10 @@ pub(crate) fn stepwise(prep: &Prepared, d: usize, sd: usize, m: usize, lim: &Lim
             }
         }
         if seasonal {
-            for (nsp, nsq) in [(dec(sp), Some(sq)), (Some(sp + 1), Some(sq)), (Some(sp), dec(sq)), (Some(sp), Some(sq + 1))]
-                .into_iter()
-                .chain([(dec(sp), dec(sq)), (Some(sp + 1), Some(sq + 1))])
+            for (nsp, nsq) in
+                [(dec(sp), Some(sq)), (Some(sp + 1), Some(sq)), (Some(sp), dec(sq)), (Some(sp), Some(sq + 1))]
+                    .into_iter()
+                    .chain([(dec(sp), dec(sq)), (Some(sp + 1), Some(sq + 1))])
             {
                 if let (Some(nsp), Some(nsq)) = (nsp, nsq) {
                     cand.push((p, q, nsp, nsq, c));

@@ -26,7 +26,8 @@ fn variance(x: &[f64]) -> f64 {
 /// Whether `x` is constant up to rounding.
 pub(crate) fn is_constant(x: &[f64]) -> bool {
     let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
-    !(hi - lo > 1e-10 * (1.0 + hi.abs().max(lo.abs())))
+    let tol = 1e-10 * (1.0 + hi.abs().max(lo.abs()));
+    (hi - lo).partial_cmp(&tol) != Some(std::cmp::Ordering::Greater)
 }
 
 /// The KPSS statistic for level stationarity with the Newey–West long-run
@@ -90,7 +91,7 @@ pub(crate) fn seasonal_strength(x: &[f64], m: usize) -> f64 {
         prefix[i + 1] = prefix[i] + x[i];
     }
     for t in half..n - half {
-        let trend = if m % 2 == 0 {
+        let trend = if m & 1 == 0 {
             if t + half >= n {
                 continue;
             }
@@ -135,11 +136,13 @@ mod tests {
     fn kpss_separates_noise_from_a_random_walk() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let noise: Vec<f64> = (0..1000).map(|_| rng.gen::<f64>() - 0.5).collect();
-        let walk: Vec<f64> = noise.iter().scan(0.0, |s, v| {
-            *s += v;
-            Some(*s)
-        })
-        .collect();
+        let walk: Vec<f64> = noise
+            .iter()
+            .scan(0.0, |s, v| {
+                *s += v;
+                Some(*s)
+            })
+            .collect();
         assert_eq!(ndiffs(&noise, 2), 0);
         assert_eq!(ndiffs(&walk, 2), 1);
         assert_eq!(ndiffs(&[3.0; 50], 2), 0);

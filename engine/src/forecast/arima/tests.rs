@@ -102,7 +102,11 @@ fn forecasts_a_linear_trend_with_drift() {
     let p = a.predict(20, &[95.0]).expect("predict");
     for (k, f) in p.mean.iter().enumerate() {
         let truth = 10.0 + 0.5 * (600 + k) as f64;
-        assert!((f - truth).abs() < 3.0, "step {k}: {f} vs {truth} ({})", a.order().map(|o| o.label()).unwrap_or_default());
+        assert!(
+            (f - truth).abs() < 3.0,
+            "step {k}: {f} vs {truth} ({})",
+            a.order().map(|o| o.label()).unwrap_or_default()
+        );
     }
 }
 
@@ -163,7 +167,10 @@ fn save_restore_gives_identical_forecasts() {
     for (model, opts) in [
         (Box::new(AutoArima::new()) as Box<dyn Forecaster>, FitOptions::default()),
         (Box::new(AutoArima::new()), FitOptions { seasons: vec![7], ..Default::default() }),
-        (Box::new(Arima::new(Order { p: 1, d: 0, q: 1, sp: 1, sd: 1, sq: 0, m: 7, constant: false })), FitOptions::default()),
+        (
+            Box::new(Arima::new(Order { p: 1, d: 0, q: 1, sp: 1, sd: 1, sq: 0, m: 7, constant: false })),
+            FitOptions::default(),
+        ),
     ] {
         let mut model = model;
         model.fit(&y, &opts).expect("fit");
@@ -223,7 +230,10 @@ fn degenerate_histories_give_errors_or_fallbacks() {
     assert_eq!(a.predict(2, &[]).expect("p").mean, vec![1.0, 1.0]);
     // Fixed order too large for the data.
     let mut f = Arima::new(Order::new(5, 1, 5, false));
-    assert!(matches!(f.fit(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &FitOptions::default()), Err(ForecastError::TooShort { .. })));
+    assert!(matches!(
+        f.fit(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &FitOptions::default()),
+        Err(ForecastError::TooShort { .. })
+    ));
     // Corrupted saved state.
     let y = simulate(13, 200, &[0.5], &[], 0.0, 0);
     a.fit(&y, &FitOptions::default()).expect("fit");
