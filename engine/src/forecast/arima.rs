@@ -237,7 +237,7 @@ fn fit_fixed(h: &History, order: Order) -> Result<Fitted, ForecastError> {
     check_order(&order)?;
     let m = order.season();
     let sd = order.seasonal_d();
-    let need = order.n_coef() + 3 + order.d + m * sd + if order.is_seasonal() { m * order.sp } else { 0 };
+    let need = order.n_coef() + 2 + order.d + m * sd + if order.is_seasonal() { m * order.sp } else { 0 };
     if h.finite.len() < need || h.y.len() < need {
         return Err(ForecastError::TooShort { model: KIND, got: h.finite.len(), need });
     }
