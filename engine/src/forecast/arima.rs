@@ -52,9 +52,9 @@ const MIN_POINTS: usize = 3;
 /// Below this many finite points the automatic model is a random walk.
 const MIN_AUTO_POINTS: usize = 16;
 /// Objective evaluations per parameter for the CSS fits of the search.
-const CSS_EVALS_PER_PARAM: usize = 60;
+const CSS_EVALS_PER_PARAM: usize = 30;
 /// Objective evaluations per parameter for the final exact-likelihood fit.
-const ML_EVALS_PER_PARAM: usize = 40;
+const ML_EVALS_PER_PARAM: usize = 15;
 
 /// Limits of the automatic order search.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
