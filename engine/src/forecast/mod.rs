@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod arima;
+
 /// Why a model could not be fitted, updated or used.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ForecastError {
