@@ -12,8 +12,11 @@
 mod aggregate;
 mod condition;
 mod grouped;
+mod math;
 mod raw;
+mod raw_transform;
 mod top;
+mod transform;
 mod window;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,7 +30,7 @@ pub(crate) use condition::{tag_filter, Condition};
 
 use super::value::{column_values, Value};
 use super::{ExecError, ExecutionContext};
-use crate::ast::{Dimension, RefKind, Select, Source};
+use crate::ast::{Dimension, Expr, RefKind, Select, Source};
 use crate::time::format_rfc3339_nano;
 
 /// Series read from the store per call: bounds the memory of one read.
@@ -64,6 +67,21 @@ pub enum SelectError {
         /// Given count.
         got: usize,
     },
+    /// Wrong number of arguments, for functions with optional ones.
+    #[error("invalid number of arguments for {name}, expected at least {min} but no more than {max}, got {got}")]
+    ArityRange {
+        /// Function.
+        name: String,
+        /// Fewest arguments.
+        min: usize,
+        /// Most arguments.
+        max: usize,
+        /// Given count.
+        got: usize,
+    },
+    /// Any other invalid use of a function, in InfluxDB's words.
+    #[error("{0}")]
+    Message(String),
     /// A function argument that must be a field (or a number) is not.
     #[error("expected {what} argument in {name}()")]
     Argument {
@@ -195,7 +213,8 @@ pub(crate) fn run(
         max_buckets: ctx.max_select_buckets,
     };
     let targets = resolve_sources(store, ctx, &select.sources)?;
-    let aggregate = select.fields.iter().any(|f| f.expr.has_call());
+    let aggregate = select.fields.iter().any(|f| has_aggregate(&f.expr));
+    let raw_transform = select.fields.iter().any(|f| has_raw_transform(&f.expr));
     let top = top::spec(&select.fields)?;
     let mut budget = Budget { used: 0, max: ctx.max_select_points };
     let mut out = Vec::new();
@@ -203,6 +222,8 @@ pub(crate) fn run(
         let groups = groups_of(&env, target)?;
         if let Some(top) = &top {
             out.extend(top::run(&env, target, &groups, &mut budget, top)?);
+        } else if raw_transform {
+            out.extend(raw_transform::run(&env, target, &groups, &mut budget)?);
         } else if aggregate {
             out.extend(grouped::run(&env, target, &groups, &mut budget)?);
         } else {
@@ -217,6 +238,33 @@ pub(crate) fn run(
         out.reverse();
     }
     Ok(out)
+}
+
+/// Whether an expression calls an aggregate, selector or transformation
+/// (math functions are row functions and count only through their
+/// arguments).
+pub(crate) fn has_aggregate(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { name, args, .. } if math::is_math(name) => args.iter().any(has_aggregate),
+        Expr::Call { .. } => true,
+        Expr::Binary { lhs, rhs, .. } => has_aggregate(lhs) || has_aggregate(rhs),
+        Expr::Paren(inner) => has_aggregate(inner),
+        _ => false,
+    }
+}
+
+/// Whether an expression applies a transformation directly to a field
+/// (`derivative(v)`, not `derivative(mean(v))`).
+pub(crate) fn has_raw_transform(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { name, args, .. } if transform::is_transform(name) => {
+            !matches!(args.first(), Some(Expr::Call { .. }))
+        }
+        Expr::Call { args, .. } => args.iter().any(has_raw_transform),
+        Expr::Binary { lhs, rhs, .. } => has_raw_transform(lhs) || has_raw_transform(rhs),
+        Expr::Paren(inner) => has_raw_transform(inner),
+        _ => false,
+    }
 }
 
 /// The measurements the `FROM` clause names, sorted by name.
