@@ -26,7 +26,8 @@ fn point(m: &str, host: &str, fields: Vec<(&str, FieldValue)>, t: i64) -> Point 
 
 /// cpu (the data of docs/query-language.md) and
 /// x,host=a v=1,4,2,10,7,12 i=1,3,8,2,5,9 at 0,30,60,180,190,300 s;
-/// x,host=b v=3,1,6 i=3,1,6 at 10,70,250 s.
+/// x,host=b v=3,1,6 i=3,1,6 at 10,70,250 s;
+/// typ,host=a f=1.7,n=-3i,b=true,s="12" 1s and f=-2.5,n=4i,b=false,s="x" 2s.
 pub(crate) fn data() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), Default::default()).expect("open");
@@ -45,6 +46,12 @@ pub(crate) fn data() -> Db {
         for &(t, v, n) in rows {
             points.push(point("x", host, vec![("v", f(v)), ("i", i(n))], t * S));
         }
+    }
+    let typed = [(1, 1.7, -3, true, "12"), (2, -2.5, 4, false, "x")];
+    for (t, fv, n, b, st) in typed {
+        let fields =
+            vec![("f", f(fv)), ("n", i(n)), ("b", FieldValue::Boolean(b)), ("s", FieldValue::String(st.into()))];
+        points.push(point("typ", "a", fields, t * S));
     }
     let outcome = store.write("d", None, &points, 0).expect("write");
     assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
@@ -282,4 +289,36 @@ fn math_functions_on_fields_and_aggregates() {
     assert_eq!(error(&db, "SELECT mean(abs(v)) FROM x"), "expected field argument in mean()");
     assert_eq!(error(&db, "SELECT pow(v) FROM cpu"), "invalid number of arguments for pow, expected 2, got 1");
     assert_eq!(error(&db, "SELECT log(v) FROM cpu"), "invalid number of arguments for log, expected 2, got 1");
+}
+
+#[test]
+fn casts_convert_numbers_and_null_the_rest() {
+    let db = data();
+    assert_eq!(
+        series(&db, "SELECT f::integer, n::float, f::float, n::integer, b::integer, s::float, s::integer, b::boolean, s::string, f::string, host::tag, host::field FROM typ"),
+        json!([{"name":"typ","columns":["time","f","n","f_1","n_1","b","s","s_1","b_1","s_2","f_2","host","host_1"],"values":[
+            ["1970-01-01T00:00:01Z",1,-3,1.7,-3,null,null,null,true,"12",null,"a",null],
+            ["1970-01-01T00:00:02Z",-2,4,-2.5,4,null,null,null,false,"x",null,"a",null]]}])
+    );
+    assert_eq!(first(&db, "SELECT f::string FROM typ"), json!({"statement_id":0}));
+    assert_eq!(
+        series(&db, "SELECT f::unsigned FROM typ"),
+        json!([{"name":"typ","columns":["time","f"],"values":[["1970-01-01T00:00:01Z",1],["1970-01-01T00:00:02Z",18446744073709551614u64]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT mean(f::integer), sum(n::float), max(f::integer) FROM typ"),
+        json!([{"name":"typ","columns":["time","mean","sum","max"],"values":[["1970-01-01T00:00:00Z",-0.5,1,1]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT f::integer + 1, n::float / 2 FROM typ"),
+        json!([{"name":"typ","columns":["time","f","n"],"values":[["1970-01-01T00:00:01Z",2,-1.5],["1970-01-01T00:00:02Z",-1,2]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT * FROM typ WHERE f::integer = 1"),
+        json!([{"name":"typ","columns":["time","b","f","host","n","s"],"values":[["1970-01-01T00:00:01Z",true,1.7,"a",-3,"12"]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT derivative(f::integer) FROM typ"),
+        json!([{"name":"typ","columns":["time","derivative"],"values":[["1970-01-01T00:00:02Z",-3]]}])
+    );
 }

@@ -173,3 +173,14 @@ fn show_series_and_tags() {
     );
     assert_eq!(err("SHOW MEASUREMENTS WITH x"), "found x, expected MEASUREMENT at line 1, char 24");
 }
+
+#[test]
+fn casts_parse_and_print() {
+    let q = parse_query("SELECT f::integer, n::float, u::unsigned, s::string, b::boolean FROM typ").expect("parses");
+    assert_eq!(q.statements[0].to_string(), "SELECT f::integer, n::float, u::unsigned, s::string, b::boolean FROM typ");
+    // influxd
+    assert_eq!(
+        err("SELECT f::foo FROM typ"),
+        "found foo, expected float, integer, unsigned, string, boolean, field, tag at line 1, char 11"
+    );
+}

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 
 use super::transform::{self, Transform};
 use super::SelectError;
-use crate::ast::Expr;
+use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
 
 /// An aggregate function of the select list.
@@ -68,6 +68,8 @@ pub(crate) struct Call {
     /// A transformation applied to the aggregate's per-bucket results
     /// (`derivative(mean(v))`).
     pub transform: Option<Transform>,
+    /// `::float` etc. on the field (`mean(v::integer)`).
+    pub cast: Option<RefKind>,
 }
 
 impl Func {
@@ -141,8 +143,8 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
         arity(1)?;
     }
     match &args[0] {
-        Expr::VarRef { name: field, .. } => {
-            Ok(Call { name: name.to_string(), func, field: field.clone(), transform: None })
+        Expr::VarRef { name: field, kind } => {
+            Ok(Call { name: name.to_string(), func, field: field.clone(), transform: None, cast: *kind })
         }
         // The one nesting of aggregates InfluxQL has.
         Expr::Call { name: inner, args: inner_args, .. } if func == Func::Count && inner == "distinct" => {
@@ -152,6 +154,7 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
                     func: Func::CountDistinct,
                     field: field.clone(),
                     transform: None,
+                    cast: None,
                 }),
                 _ => Err(SelectError::Argument { name: inner.clone(), what: "field" }),
             }

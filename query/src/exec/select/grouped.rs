@@ -96,8 +96,10 @@ pub(super) fn run(
                     if !in_range && !call.transform.is_some_and(Transform::extends_range) {
                         continue;
                     }
-                    if let Some(v) = column.and_then(|c| c.get(i)).filter(|v| !v.is_null()) {
-                        state.push(call.func, v, t);
+                    let v = column.and_then(|c| c.get(i)).cloned().unwrap_or_default();
+                    let v = super::cast::cast(v, call.cast);
+                    if !v.is_null() {
+                        state.push(call.func, &v, t);
                     }
                 }
             }
@@ -381,8 +383,8 @@ fn accepts(func: Func, ty: FieldType) -> bool {
 
 /// Refuses a numeric function over a string or boolean field, as InfluxDB does.
 fn check_type(call: &Call, target: &Target) -> Result<(), SelectError> {
-    match target.fields.get(&call.field) {
-        Some(ty) if !accepts(call.func, *ty) => {
+    match super::cast::cast_type(target.fields.get(&call.field).copied(), call.cast) {
+        Some(ty) if !accepts(call.func, ty) => {
             Err(SelectError::FieldType { func: call.name.clone(), field_type: ty.influx_name().to_string() })
         }
         _ => Ok(()),

@@ -10,6 +10,7 @@
 //! instead of exhausting memory.
 
 mod aggregate;
+mod cast;
 mod condition;
 mod grouped;
 mod math;
@@ -151,7 +152,7 @@ impl Target {
     pub(crate) fn is_tag(&self, name: &str, kind: Option<RefKind>) -> bool {
         match kind {
             Some(RefKind::Tag) => true,
-            Some(RefKind::Field) => false,
+            Some(_) => false,
             None => !self.fields.contains_key(name),
         }
     }
@@ -373,7 +374,7 @@ impl Rows<'_> {
             let v = self.series.tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             return Value::String(v.unwrap_or_default());
         }
-        self.columns.get(name).and_then(|c| c.get(i)).cloned().unwrap_or_default()
+        cast::cast(self.columns.get(name).and_then(|c| c.get(i)).cloned().unwrap_or_default(), kind)
     }
 }
 

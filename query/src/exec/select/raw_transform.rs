@@ -80,7 +80,7 @@ pub(super) fn run(
         }
     }
     for (call, field) in calls.iter().zip(select.fields.iter().flat_map(|f| call_names(&f.expr))) {
-        if let Some(ty) = target.fields.get(&call.field) {
+        if let Some(ty) = super::cast::cast_type(target.fields.get(&call.field).copied(), call.kind) {
             let numeric = matches!(
                 ty,
                 augur_engine::model::FieldType::Float
@@ -115,6 +115,7 @@ pub(super) fn run(
                 }
                 for (call, pts) in calls.iter().zip(points.iter_mut()) {
                     let v = data.columns.get(&call.field).and_then(|c| c.get(i)).cloned().unwrap_or_default();
+                    let v = super::cast::cast(v, call.kind);
                     if !v.is_null() && call.transform.accepts(&v) {
                         pts.push((t, v));
                     }
