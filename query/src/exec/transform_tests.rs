@@ -322,3 +322,37 @@ fn casts_convert_numbers_and_null_the_rest() {
         json!([{"name":"typ","columns":["time","derivative"],"values":[["1970-01-01T00:00:02Z",-3]]}])
     );
 }
+
+#[test]
+fn sample_picks_n_points_per_bucket_in_time_order() {
+    let db = data();
+    // influxd: N at least the number of points gives them all.
+    assert_eq!(
+        series(&db, "SELECT sample(v, 20) FROM x"),
+        json!([{"name":"x","columns":["time","sample"],"values":[
+            ["1970-01-01T00:00:00Z",1],["1970-01-01T00:00:10Z",3],["1970-01-01T00:00:30Z",4],["1970-01-01T00:01:00Z",2],
+            ["1970-01-01T00:01:10Z",1],["1970-01-01T00:03:00Z",10],["1970-01-01T00:03:10Z",7],["1970-01-01T00:04:10Z",6],
+            ["1970-01-01T00:05:00Z",12]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT sample(v, 3) FROM x WHERE time >= 0s AND time < 3m GROUP BY time(1m)"),
+        json!([{"name":"x","columns":["time","sample"],"values":[
+            ["1970-01-01T00:00:00Z",1],["1970-01-01T00:00:10Z",3],["1970-01-01T00:00:30Z",4],["1970-01-01T00:01:00Z",2],["1970-01-01T00:01:10Z",1]]}])
+    );
+    // A random subset: 2 distinct points of the 9, in time order, the same every run (fixed seed).
+    let got = series(&db, "SELECT sample(v, 2), i FROM x");
+    let rows = got[0]["values"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 2, "{got}");
+    let all = series(&db, "SELECT v, i FROM x")[0]["values"].as_array().cloned().unwrap_or_default();
+    assert!(rows.iter().all(|r| all.contains(r)), "{got}");
+    assert!(rows[0][0].as_str() < rows[1][0].as_str(), "{got}");
+    assert_eq!(series(&db, "SELECT sample(v, 2), i FROM x"), got);
+    // One point per host.
+    let per_host = series(&db, "SELECT sample(v, 1) FROM x GROUP BY host");
+    assert_eq!(per_host.as_array().map(Vec::len), Some(2));
+    assert_eq!(per_host[0]["values"].as_array().map(Vec::len), Some(1));
+    // influxd
+    assert_eq!(error(&db, "SELECT sample(v, 0) FROM x"), "sample window must be greater than 1, got 0");
+    assert_eq!(error(&db, "SELECT sample(v) FROM x"), "invalid number of arguments for sample, expected 2, got 1");
+    assert_eq!(error(&db, "SELECT sample(v, 2.5) FROM x"), "expected integer argument in sample()");
+}

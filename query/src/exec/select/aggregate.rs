@@ -54,7 +54,7 @@ pub(crate) enum Func {
 }
 
 /// Functions InfluxQL has that Augur does not run yet.
-const NOT_YET: &[&str] = &["sample", "holt_winters", "holt_winters_with_fit", "exponential_moving_average", "forecast"];
+const NOT_YET: &[&str] = &["holt_winters", "holt_winters_with_fit", "exponential_moving_average", "forecast"];
 
 /// One call of the select list: the function and the field it reads.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
             };
             Func::Integral(unit)
         }
-        "top" | "bottom" => {
+        "top" | "bottom" | "sample" => {
             return Err(SelectError::Unsupported(format!("{name}() inside an expression or next to other functions")))
         }
         n if NOT_YET.contains(&n) => return Err(SelectError::UnsupportedFunction(n.to_string())),
