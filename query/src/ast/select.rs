@@ -81,6 +81,8 @@ pub enum Source {
         /// The pattern.
         pattern: String,
     },
+    /// `(SELECT ...)`: the rows of another query.
+    Subquery(Box<Select>),
 }
 
 /// What a reference names, from `::field` / `::tag`, or the type it is
@@ -434,6 +436,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Measurement(m) => write!(f, "{m}"),
+            Source::Subquery(select) => write!(f, "({select})"),
             Source::Regex { database, retention_policy, pattern } => {
                 if let Some(db) = database {
                     write_ident(f, db)?;

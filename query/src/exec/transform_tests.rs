@@ -356,3 +356,75 @@ fn sample_picks_n_points_per_bucket_in_time_order() {
     assert_eq!(error(&db, "SELECT sample(v) FROM x"), "invalid number of arguments for sample, expected 2, got 1");
     assert_eq!(error(&db, "SELECT sample(v, 2.5) FROM x"), "expected integer argument in sample()");
 }
+
+#[test]
+fn subqueries_feed_their_rows_to_the_outer_query() {
+    let db = data();
+    let q = |s: &str| series(&db, s);
+    // influxd, each of them.
+    assert_eq!(
+        q("SELECT max(m) FROM (SELECT mean(v) AS m FROM x GROUP BY time(1m), host) WHERE time >= 0s AND time < 6m GROUP BY time(5m)"),
+        json!([{"name":"x","columns":["time","max"],"values":[["1970-01-01T00:00:00Z",8.5],["1970-01-01T00:05:00Z",12]]}])
+    );
+    assert_eq!(
+        q("SELECT sum(max) FROM (SELECT max(v) FROM x GROUP BY host)"),
+        json!([{"name":"x","columns":["time","sum"],"values":[["1970-01-01T00:00:00Z",18]]}])
+    );
+    // Inner GROUP BY tags are tags of the outer query.
+    assert_eq!(
+        q("SELECT mean(m) FROM (SELECT max(v) AS m FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m), host) GROUP BY host"),
+        json!([{"name":"x","tags":{"host":"a"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",7]]},
+               {"name":"x","tags":{"host":"b"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",3.3333333333333335]]}])
+    );
+    // Two deep.
+    assert_eq!(
+        q("SELECT max(s) FROM (SELECT sum(m) AS s FROM (SELECT mean(v) AS m FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m), host) GROUP BY time(1m))"),
+        json!([{"name":"x","columns":["time","max"],"values":[["1970-01-01T00:05:00Z",12]]}])
+    );
+    // Null cells are absent points.
+    assert_eq!(
+        q("SELECT * FROM (SELECT mean(v) AS m FROM x WHERE time >= 0s AND time < 3m GROUP BY time(1m), host)"),
+        json!([{"name":"x","columns":["time","host","m"],"values":[
+            ["1970-01-01T00:00:00Z","a",2.5],["1970-01-01T00:00:00Z","b",3],["1970-01-01T00:01:00Z","a",2],["1970-01-01T00:01:00Z","b",1]]}])
+    );
+    assert_eq!(
+        q("SELECT m FROM (SELECT mean(v) AS m FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m), host fill(none)) WHERE m > 5"),
+        json!([{"name":"x","columns":["time","m"],"values":[["1970-01-01T00:03:00Z",8.5],["1970-01-01T00:04:00Z",6],["1970-01-01T00:05:00Z",12]]}])
+    );
+    assert_eq!(
+        q("SELECT m FROM (SELECT mean(v) AS m FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m), host fill(none)) WHERE host = 'b'"),
+        json!([{"name":"x","columns":["time","m"],"values":[["1970-01-01T00:00:00Z",3],["1970-01-01T00:01:00Z",1],["1970-01-01T00:04:00Z",6]]}])
+    );
+    assert_eq!(
+        q("SELECT derivative(v) FROM (SELECT v FROM x WHERE host = 'a')"),
+        json!([{"name":"x","columns":["time","derivative"],"values":[
+            ["1970-01-01T00:00:30Z",0.1],["1970-01-01T00:01:00Z",-0.06666666666666667],["1970-01-01T00:03:00Z",0.06666666666666667],
+            ["1970-01-01T00:03:10Z",-0.3],["1970-01-01T00:05:00Z",0.045454545454545456]]}])
+    );
+    // docs/query-language.md
+    assert_eq!(
+        q("SELECT sum(max) FROM (SELECT max(v) FROM cpu GROUP BY host)"),
+        json!([{"name":"cpu","columns":["time","sum"],"values":[["1970-01-01T00:00:00Z",8]]}])
+    );
+    assert_eq!(
+        q("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(1m), host) WHERE time >= 0s AND time < 4m GROUP BY time(2m)"),
+        json!([{"name":"cpu","columns":["time","max"],"values":[["1970-01-01T00:00:00Z",3],["1970-01-01T00:02:00Z",5]]}])
+    );
+    // The outer time range reaches the inner query (which has none of its own).
+    assert_eq!(
+        q("SELECT count(m) FROM (SELECT mean(v) AS m FROM x GROUP BY time(1m), host) WHERE time >= 60s AND time < 4m"),
+        json!([{"name":"x","columns":["time","count"],"values":[["1970-01-01T00:01:00Z",3]]}])
+    );
+}
+
+#[test]
+fn subqueries_are_bounded_by_the_point_limit() {
+    let db = data();
+    let query = parse_query("SELECT count(v) FROM (SELECT v FROM x)").expect("parses");
+    let ctx = ExecutionContext { max_select_points: 5, ..ctx() };
+    let r = serde_json::to_value(execute(&db.store, &query, &ctx)).expect("json");
+    assert_eq!(r["results"][0]["error"], json!("max-select-point limit exceeed: (6/5)"));
+    let query = parse_query("SELECT count(v) FROM (SELECT v FROM x WHERE host = 'b')").expect("parses");
+    let r = serde_json::to_value(execute(&db.store, &query, &ctx)).expect("json");
+    assert_eq!(r["results"][0]["series"][0]["values"], json!([["1970-01-01T00:00:00Z", 3]]));
+}

@@ -184,3 +184,18 @@ fn casts_parse_and_print() {
         "found foo, expected float, integer, unsigned, string, boolean, field, tag at line 1, char 11"
     );
 }
+
+#[test]
+fn subqueries_parse_and_print() {
+    let q = parse_query(
+        "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM cpu WHERE host = 'a') GROUP BY time(1m), host) GROUP BY time(5m)",
+    )
+    .expect("parses");
+    assert_eq!(
+        q.statements[0].to_string(),
+        "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM cpu WHERE host = 'a') GROUP BY time(1m0s), host) GROUP BY time(5m0s)"
+    );
+    // influxd
+    assert_eq!(err("SELECT v FROM (SHOW DATABASES)"), "found SHOW, expected SELECT at line 1, char 16");
+    assert_eq!(err("SELECT v FROM (SELECT v FROM cpu"), "found EOF, expected ) at line 1, char 34");
+}

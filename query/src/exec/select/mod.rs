@@ -16,6 +16,7 @@ mod grouped;
 mod math;
 mod raw;
 mod raw_transform;
+mod subquery;
 mod top;
 mod transform;
 mod window;
@@ -181,6 +182,8 @@ pub(crate) struct Env<'a> {
     pub epoch: Option<i64>,
     /// Bucket limit (0 = unlimited).
     pub max_buckets: u64,
+    /// The rows of the `FROM (SELECT ...)` subqueries, read instead of the store.
+    pub mem: Option<&'a subquery::MemSource>,
 }
 
 impl Env<'_> {
@@ -205,15 +208,14 @@ pub(crate) fn run(
         }
     }
     let now = ctx.now();
-    let env = Env {
-        store,
-        select,
-        cond: Condition::new(select.condition.as_ref(), now)?,
-        now,
-        epoch: ctx.epoch,
-        max_buckets: ctx.max_select_buckets,
+    let cond = Condition::new(select.condition.as_ref(), now)?;
+    let mem = subqueries(store, select, ctx, now, &cond)?;
+    let env =
+        Env { store, select, cond, now, epoch: ctx.epoch, max_buckets: ctx.max_select_buckets, mem: mem.as_ref() };
+    let targets = match &mem {
+        Some(mem) => mem.targets(),
+        None => resolve_sources(store, ctx, &select.sources)?,
     };
-    let targets = resolve_sources(store, ctx, &select.sources)?;
     let aggregate = select.fields.iter().any(|f| has_aggregate(&f.expr));
     let raw_transform = select.fields.iter().any(|f| has_raw_transform(&f.expr));
     let top = top::spec(&select.fields)?;
@@ -268,6 +270,38 @@ pub(crate) fn has_raw_transform(expr: &Expr) -> bool {
     }
 }
 
+/// Runs the subqueries of the `FROM` clause (all of its sources, or none)
+/// with the outer query's time range, and collects their rows.
+fn subqueries(
+    store: &Store,
+    select: &Select,
+    ctx: &ExecutionContext,
+    now: i64,
+    cond: &Condition,
+) -> Result<Option<subquery::MemSource>, ExecError> {
+    let inner: Vec<&Select> = select
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Subquery(q) => Some(&**q),
+            _ => None,
+        })
+        .collect();
+    if inner.is_empty() {
+        return Ok(None);
+    }
+    if inner.len() != select.sources.len() {
+        return Err(SelectError::Unsupported("measurements and subqueries in one FROM clause".into()).into());
+    }
+    let inner_ctx = ExecutionContext { epoch: Some(1), now: Some(now), ..ctx.clone() };
+    let mut mem = subquery::MemSource::default();
+    for q in inner {
+        let q = subquery::with_time_range(q, cond.range, cond.bounded);
+        mem.add(run(store, &q, &inner_ctx)?);
+    }
+    Ok(Some(mem))
+}
+
 /// The measurements the `FROM` clause names, sorted by name.
 pub(crate) fn resolve_sources(
     store: &Store,
@@ -282,6 +316,7 @@ pub(crate) fn resolve_sources(
                 let re = Regex::new(pattern).map_err(|e| SelectError::BadRegex(e.to_string()))?;
                 (database, retention_policy, MeasurementFilter::Regex(re))
             }
+            Source::Subquery(_) => return Err(SelectError::Unsupported("a subquery here".into()).into()),
         };
         let db = ctx.database(database)?.to_string();
         let rp = rp.clone().or_else(|| ctx.retention_policy.clone());
@@ -314,12 +349,16 @@ pub(crate) fn resolve_sources(
 /// tags and sorted by the groups' tag values.
 fn groups_of(env: &Env<'_>, target: &Target) -> Result<Vec<Group>, ExecError> {
     let filter = env.cond.residual.as_ref().and_then(|e| tag_filter(e, &|n, k| target.is_tag(n, k)));
-    let mut series = env.store.series(
-        &target.db,
-        target.rp.as_deref(),
-        &MeasurementFilter::Name(target.measurement.clone()),
-        filter.as_ref(),
-    )?;
+    let mut series = match env.mem {
+        // Tag conditions are checked per row, as every residual condition is.
+        Some(mem) => mem.series(&target.measurement),
+        None => env.store.series(
+            &target.db,
+            target.rp.as_deref(),
+            &MeasurementFilter::Name(target.measurement.clone()),
+            filter.as_ref(),
+        )?,
+    };
     series.sort_by(|a, b| a.key.cmp(&b.key));
     let keys = dimension_keys(&env.select.dimensions, &series)?;
     let mut groups: BTreeMap<Vec<(String, String)>, Vec<SeriesInfo>> = BTreeMap::new();
@@ -391,6 +430,9 @@ pub(crate) fn read_rows(
 ) -> Result<(), ExecError> {
     if fields.is_empty() || range.start > range.end {
         return Ok(());
+    }
+    if let Some(mem) = env.mem {
+        return mem.read(target, series, range, fields, budget, each);
     }
     for batch in series.chunks(BATCH) {
         let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
