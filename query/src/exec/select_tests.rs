@@ -455,7 +455,6 @@ fn select_errors() {
         json!("invalid time condition: time comparisons must be joined by AND")
     );
     assert_eq!(e("SELECT v FROM cpu WHERE time > 'yesterday'"), json!("invalid timestamp string: yesterday"));
-    assert_eq!(e("SELECT v FROM cpu tz('Europe/Paris')"), json!("tz(\"Europe/Paris\") is not supported yet: only UTC"));
     assert_eq!(e("SELECT v FROM nope.cpu"), json!("retention policy not found: nope"));
     assert_eq!(first(&db, "SELECT v FROM nothing"), json!({"statement_id":0}));
     let none = ExecutionContext { database: None, ..ctx() };

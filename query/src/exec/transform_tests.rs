@@ -428,3 +428,72 @@ fn subqueries_are_bounded_by_the_point_limit() {
     let r = serde_json::to_value(execute(&db.store, &query, &ctx)).expect("json");
     assert_eq!(r["results"][0]["series"][0]["values"], json!([["1970-01-01T00:00:00Z", 3]]));
 }
+
+#[test]
+fn time_zones_move_bucket_boundaries_and_print_offsets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default()).expect("open");
+    store.create_database("d").expect("create");
+    let at = |s: &str| crate::time::parse_rfc3339(s).expect("time");
+    let times = [
+        "2024-03-30T12:00:00Z",
+        "2024-03-31T00:30:00Z",
+        "2024-03-31T12:00:00Z",
+        "2024-04-01T10:00:00Z",
+        "2024-10-27T00:30:00Z",
+        "2024-10-27T23:30:00Z",
+    ];
+    let points: Vec<Point> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Point {
+            measurement: "m".into(),
+            tags: vec![],
+            fields: vec![("v".into(), FieldValue::Integer(i as i64 + 1))],
+            timestamp: Some(at(t)),
+        })
+        .collect();
+    store.write("d", None, &points, 0).expect("write");
+    let db = Db { store, _dir: dir };
+    let q = |s: &str| series(&db, s);
+    // influxd, each of them.
+    assert_eq!(
+        q("SELECT sum(v) FROM m WHERE time >= '2024-03-29T00:00:00Z' AND time < '2024-04-02T00:00:00Z' GROUP BY time(1d) tz('Europe/Paris')"),
+        json!([{"name":"m","columns":["time","sum"],"values":[
+            ["2024-03-29T00:00:00+01:00",null],["2024-03-30T00:00:00+01:00",1],["2024-03-31T00:00:00+01:00",5],
+            ["2024-04-01T00:00:00+02:00",4],["2024-04-02T00:00:00+02:00",null]]}])
+    );
+    assert_eq!(
+        q("SELECT sum(v) FROM m WHERE time >= '2024-03-31T00:00:00Z' AND time < '2024-03-31T03:00:00Z' GROUP BY time(1h) tz('Europe/Paris')"),
+        json!([{"name":"m","columns":["time","sum"],"values":[
+            ["2024-03-31T01:00:00+01:00",2],["2024-03-31T03:00:00+02:00",null],["2024-03-31T04:00:00+02:00",null]]}])
+    );
+    assert_eq!(
+        q("SELECT sum(v) FROM m WHERE time >= '2024-10-26T00:00:00Z' AND time < '2024-10-29T00:00:00Z' GROUP BY time(1d) tz('Europe/Paris')"),
+        json!([{"name":"m","columns":["time","sum"],"values":[
+            ["2024-10-26T00:00:00+02:00",null],["2024-10-27T00:00:00+02:00",5],["2024-10-28T00:00:00+01:00",6],["2024-10-29T00:00:00+01:00",null]]}])
+    );
+    assert_eq!(
+        q("SELECT v FROM m WHERE time < '2024-04-01T00:00:00Z' tz('America/New_York')"),
+        json!([{"name":"m","columns":["time","v"],"values":[
+            ["2024-03-30T08:00:00-04:00",1],["2024-03-30T20:30:00-04:00",2],["2024-03-31T08:00:00-04:00",3]]}])
+    );
+    assert_eq!(
+        q("SELECT v FROM m LIMIT 1 tz('UTC')"),
+        json!([{"name":"m","columns":["time","v"],"values":[["2024-03-30T12:00:00Z",1]]}])
+    );
+    assert_eq!(
+        q("SELECT sum(v) FROM m WHERE time >= '2024-03-29T00:00:00Z' AND time < '2024-04-02T00:00:00Z' GROUP BY time(12h, 1h) tz('Asia/Kolkata')"),
+        json!([{"name":"m","columns":["time","sum"],"values":[
+            ["2024-03-29T01:00:00+05:30",null],["2024-03-29T13:00:00+05:30",null],["2024-03-30T01:00:00+05:30",null],
+            ["2024-03-30T13:00:00+05:30",1],["2024-03-31T01:00:00+05:30",2],["2024-03-31T13:00:00+05:30",3],
+            ["2024-04-01T01:00:00+05:30",null],["2024-04-01T13:00:00+05:30",4],["2024-04-02T01:00:00+05:30",null]]}])
+    );
+    assert_eq!(
+        q("SELECT max(v) FROM m tz('Asia/Kolkata')"),
+        json!([{"name":"m","columns":["time","max"],"values":[["2024-10-28T05:00:00+05:30",6]]}])
+    );
+    // influxd answers 400 "error parsing query: unable to find time zone Foo/Bar".
+    let err = parse_query("SELECT v FROM m tz('Foo/Bar')").err().map(|e| e.to_string());
+    assert_eq!(err.as_deref(), Some("unable to find time zone Foo/Bar"));
+}

@@ -243,6 +243,10 @@ impl Parser<'_> {
         if token.kind != TokenKind::String {
             return Err(ParseError::unexpected(&token, &["string"]));
         }
+        // The IANA database bundled into the binary (jiff), as InfluxDB's Go loads it.
+        if jiff::tz::TimeZone::get(&token.lit).is_err() {
+            return Err(ParseError::bare(format!("unable to find time zone {}", token.lit), token.pos));
+        }
         self.expect_kind(TokenKind::RParen, ")")?;
         Ok(Some(token.lit))
     }

@@ -137,10 +137,10 @@ pub(super) fn run(
         if buckets.is_empty() {
             continue;
         }
-        let transformed = transform_calls(&calls, &buckets, span, &extended, select);
+        let transformed = transform_calls(&calls, &buckets, span, &buckets_of, &extended, select);
         let mut rows = Vec::new();
         let base = if env.cond.bounded.0 { range.start } else { 0 };
-        for b in span.starts() {
+        for b in buckets_of.starts(span) {
             let bucket = Bucket { states: buckets.get(&b), transformed: &transformed };
             match span {
                 Span::Single => push_rows(&select_fields, &calls, bucket, base, lone_selector, distinct, &mut rows),
@@ -184,7 +184,7 @@ fn integrate_across_buckets(calls: &[Call], buckets_of: &Buckets, buckets: &mut 
         points.sort_by_key(|(t, _)| *t);
         let window = |t: i64| {
             let start = buckets_of.start_of(t);
-            (start, start.saturating_add(interval))
+            (start, if buckets_of.tz.is_some() { buckets_of.next(start) } else { start.saturating_add(interval) })
         };
         for (start, area) in aggregate::integral_windows(&points, unit, window) {
             if let Some(state) = buckets.get_mut(&start).and_then(|states| states.get_mut(k)) {
@@ -294,6 +294,7 @@ fn transform_calls(
     calls: &[Call],
     buckets: &BTreeMap<i64, Vec<State>>,
     span: Span,
+    buckets_of: &Buckets,
     extended: &Extension,
     select: &crate::ast::Select,
 ) -> Vec<Option<HashMap<i64, Value>>> {
@@ -306,10 +307,11 @@ fn transform_calls(
         .map(|(k, call)| {
             let t = call.transform?;
             let extend = t.extends_range();
-            let first = if extend && extended.before { first.saturating_sub(interval) } else { first };
-            let last = if extend && extended.after { last.saturating_add(interval) } else { last };
-            let mut rows: Vec<Row> = Span::Range { first, last, interval }
-                .starts()
+            let first = if extend && extended.before { buckets_of.prev(first) } else { first };
+            let last = if extend && extended.after { buckets_of.next(last) } else { last };
+            let mut rows: Vec<Row> = buckets_of
+                .starts(Span::Range { first, last, interval })
+                .into_iter()
                 .map(|b| {
                     let blank = State::new(call.func);
                     let state = buckets.get(&b).and_then(|s| s.get(k)).unwrap_or(&blank);

@@ -109,8 +109,8 @@ pub enum SelectError {
     /// Too many `GROUP BY time` buckets.
     #[error("max-select-buckets limit exceeded: ({0}/{1})")]
     TooManyBuckets(u64, u64),
-    /// A `tz()` other than UTC.
-    #[error("tz({0:?}) is not supported yet: only UTC")]
+    /// A `tz()` that names no known time zone.
+    #[error("unable to find time zone {0}")]
     TimeZone(String),
     /// Any other construct not executed yet.
     #[error("not supported yet: {0}")]
@@ -184,6 +184,8 @@ pub(crate) struct Env<'a> {
     pub max_buckets: u64,
     /// The rows of the `FROM (SELECT ...)` subqueries, read instead of the store.
     pub mem: Option<&'a subquery::MemSource>,
+    /// `tz('...')`: bucket boundaries and printed times are in this zone.
+    pub tz: Option<jiff::tz::TimeZone>,
 }
 
 impl Env<'_> {
@@ -191,7 +193,10 @@ impl Env<'_> {
     pub(crate) fn time_json(&self, t: i64) -> Json {
         match self.epoch {
             Some(div) if div > 0 => Json::from(t / div),
-            _ => Json::String(format_rfc3339_nano(t)),
+            _ => Json::String(match &self.tz {
+                Some(tz) => window::format_in_zone(t, tz),
+                None => format_rfc3339_nano(t),
+            }),
         }
     }
 }
@@ -202,16 +207,15 @@ pub(crate) fn run(
     select: &Select,
     ctx: &ExecutionContext,
 ) -> Result<Vec<crate::result::Series>, ExecError> {
-    if let Some(tz) = &select.timezone {
-        if !matches!(tz.as_str(), "UTC" | "Etc/UTC" | "utc") {
-            return Err(SelectError::TimeZone(tz.clone()).into());
-        }
-    }
+    let tz = match &select.timezone {
+        Some(name) => Some(jiff::tz::TimeZone::get(name).map_err(|_| SelectError::TimeZone(name.clone()))?),
+        None => None,
+    };
     let now = ctx.now();
     let cond = Condition::new(select.condition.as_ref(), now)?;
     let mem = subqueries(store, select, ctx, now, &cond)?;
     let env =
-        Env { store, select, cond, now, epoch: ctx.epoch, max_buckets: ctx.max_select_buckets, mem: mem.as_ref() };
+        Env { store, select, cond, now, epoch: ctx.epoch, max_buckets: ctx.max_select_buckets, mem: mem.as_ref(), tz };
     let targets = match &mem {
         Some(mem) => mem.targets(),
         None => resolve_sources(store, ctx, &select.sources)?,

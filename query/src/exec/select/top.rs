@@ -183,7 +183,7 @@ pub(super) fn run(
     let mut out = Vec::new();
     for (group, mut buckets) in groups.iter().zip(folded) {
         // Buckets run backwards with ORDER BY time DESC; a bucket's points stay in time order.
-        let mut starts: Vec<i64> = span.starts().collect();
+        let mut starts: Vec<i64> = buckets_of.starts(span);
         if select.descending {
             starts.reverse();
         }
