@@ -135,6 +135,15 @@ fn raw_transforms_join_series_in_time_order() {
 fn raw_transforms_run_in_output_order() {
     let db = data();
     assert_eq!(
+        series(&db, "SELECT elapsed(v, 1m) FROM x WHERE host = 'b'"),
+        json!([{"name":"x","columns":["time","elapsed"],"values":[["1970-01-01T00:01:10Z",1],["1970-01-01T00:04:10Z",3]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT derivative(v) AS d FROM x WHERE host = 'a' AND v > 2"),
+        json!([{"name":"x","columns":["time","d"],"values":[
+            ["1970-01-01T00:03:00Z",0.04],["1970-01-01T00:03:10Z",-0.3],["1970-01-01T00:05:00Z",0.045454545454545456]]}])
+    );
+    assert_eq!(
         series(&db, "SELECT difference(i) FROM x GROUP BY host ORDER BY time DESC"),
         json!([{"name":"x","tags":{"host":"b"},"columns":["time","difference"],"values":[["1970-01-01T00:01:10Z",-5],["1970-01-01T00:00:10Z",2]]},
                {"name":"x","tags":{"host":"a"},"columns":["time","difference"],"values":[
@@ -213,6 +222,47 @@ fn transforms_over_aggregates_read_one_interval_more() {
         json!([{"name":"x","columns":["time","derivative"],"values":[
             ["1970-01-01T00:05:00Z",12],["1970-01-01T00:04:00Z",-6],["1970-01-01T00:03:00Z",2.5],["1970-01-01T00:02:00Z",-8.5],["1970-01-01T00:01:00Z",1.5]]}])
     );
+    // The extra interval is read from one interval before the bound, even
+    // when that is inside the first bucket (a@0s counts for the 1m derivative).
+    assert_eq!(
+        q("SELECT derivative(mean(v)) FROM x WHERE time > 1s AND time < 6m GROUP BY time(1m)"),
+        json!([{"name":"x","columns":["time","derivative"],"values":[
+            ["1970-01-01T00:01:00Z",-1.1666666666666665],["1970-01-01T00:03:00Z",3.5],["1970-01-01T00:04:00Z",-2.5],["1970-01-01T00:05:00Z",6]]}])
+    );
+    // No lower bound: InfluxDB answers nothing (ascending), any transformation.
+    assert_eq!(
+        first(&db, "SELECT mean(v), derivative(mean(v)) FROM x WHERE time < 6m GROUP BY time(1m)"),
+        json!({"statement_id":0})
+    );
+    assert_eq!(
+        first(&db, "SELECT cumulative_sum(mean(v)) FROM x WHERE time < 6m GROUP BY time(1m)"),
+        json!({"statement_id":0})
+    );
+    assert_eq!(
+        q("SELECT derivative(mean(v)) FROM x WHERE time < 6m GROUP BY time(1m) ORDER BY time DESC"),
+        json!([{"name":"x","columns":["time","derivative"],"values":[
+            ["1970-01-01T00:04:00Z",-6],["1970-01-01T00:03:00Z",2.5],["1970-01-01T00:01:00Z",-3.5],["1970-01-01T00:00:00Z",1.1666666666666665]]}])
+    );
+    assert_eq!(
+        q("SELECT derivative(mean(v)) FROM x WHERE time >= 60s AND time < 6m GROUP BY time(1m) LIMIT 2 OFFSET 1"),
+        json!([{"name":"x","columns":["time","derivative"],"values":[["1970-01-01T00:03:00Z",3.5],["1970-01-01T00:04:00Z",-2.5]]}])
+    );
+    assert_eq!(
+        q("SELECT non_negative_derivative(max(i), 1s) FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m), host"),
+        json!([{"name":"x","tags":{"host":"a"},"columns":["time","non_negative_derivative"],"values":[
+            ["1970-01-01T00:01:00Z",0.08333333333333333],["1970-01-01T00:05:00Z",0.03333333333333333]]},
+            {"name":"x","tags":{"host":"b"},"columns":["time","non_negative_derivative"],"values":[["1970-01-01T00:04:00Z",0.027777777777777776]]}])
+    );
+    assert_eq!(
+        q("SELECT cumulative_sum(count(v)) FROM x WHERE time >= 0s AND time < 6m GROUP BY time(2m)"),
+        json!([{"name":"x","columns":["time","cumulative_sum"],"values":[
+            ["1970-01-01T00:00:00Z",5],["1970-01-01T00:02:00Z",7],["1970-01-01T00:04:00Z",9]]}])
+    );
+    assert_eq!(
+        q("SELECT difference(max(v)) FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m) fill(none)"),
+        json!([{"name":"x","columns":["time","difference"],"values":[
+            ["1970-01-01T00:01:00Z",-2],["1970-01-01T00:03:00Z",8],["1970-01-01T00:04:00Z",-4],["1970-01-01T00:05:00Z",6]]}])
+    );
     // docs/query-language.md
     assert_eq!(
         q("SELECT mean(v), difference(mean(v)) FROM cpu WHERE time >= 60s AND time < 4m GROUP BY time(1m)"),
@@ -285,6 +335,25 @@ fn math_functions_on_fields_and_aggregates() {
         series(&db, "SELECT round(mean(v)) FROM x WHERE time >= 0s AND time < 3m GROUP BY time(1m)"),
         json!([{"name":"x","columns":["time","round"],"values":[
             ["1970-01-01T00:00:00Z",3],["1970-01-01T00:01:00Z",2],["1970-01-01T00:02:00Z",null]]}])
+    );
+    // A lone selector keeps its point's time, also inside math and arithmetic.
+    assert_eq!(
+        series(&db, "SELECT round(max(v)) FROM x"),
+        json!([{"name":"x","columns":["time","round"],"values":[["1970-01-01T00:05:00Z",12]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT max(v) + 1 FROM x"),
+        json!([{"name":"x","columns":["time","max"],"values":[["1970-01-01T00:05:00Z",13]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT abs(max(v)) FROM x GROUP BY host"),
+        json!([{"name":"x","tags":{"host":"a"},"columns":["time","abs"],"values":[["1970-01-01T00:05:00Z",12]]},
+               {"name":"x","tags":{"host":"b"},"columns":["time","abs"],"values":[["1970-01-01T00:04:10Z",6]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT mean(v) + 1, round(mean(v) * 10) FROM x GROUP BY host"),
+        json!([{"name":"x","tags":{"host":"a"},"columns":["time","mean","round"],"values":[["1970-01-01T00:00:00Z",7,60]]},
+               {"name":"x","tags":{"host":"b"},"columns":["time","mean","round"],"values":[["1970-01-01T00:00:00Z",4.333333333333334,33]]}])
     );
     assert_eq!(error(&db, "SELECT mean(abs(v)) FROM x"), "expected field argument in mean()");
     assert_eq!(error(&db, "SELECT pow(v) FROM cpu"), "invalid number of arguments for pow, expected 2, got 1");
@@ -409,6 +478,15 @@ fn subqueries_feed_their_rows_to_the_outer_query() {
     assert_eq!(
         q("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(1m), host) WHERE time >= 0s AND time < 4m GROUP BY time(2m)"),
         json!([{"name":"cpu","columns":["time","max"],"values":[["1970-01-01T00:00:00Z",3],["1970-01-01T00:02:00Z",5]]}])
+    );
+    assert_eq!(
+        q("SELECT mean(v) FROM (SELECT v, host FROM x) GROUP BY host"),
+        json!([{"name":"x","tags":{"host":"a"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",6]]},
+               {"name":"x","tags":{"host":"b"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",3.3333333333333335]]}])
+    );
+    assert_eq!(
+        q("SELECT top(m, 2) FROM (SELECT mean(v) AS m FROM x WHERE time >= 0s AND time < 6m GROUP BY time(1m), host)"),
+        json!([{"name":"x","columns":["time","top"],"values":[["1970-01-01T00:03:00Z",8.5],["1970-01-01T00:05:00Z",12]]}])
     );
     // The outer time range reaches the inner query (which has none of its own).
     assert_eq!(

@@ -66,6 +66,15 @@ pub(super) fn run(
             return Err(SelectError::Message(format!("{name} aggregate requires a GROUP BY interval")).into());
         }
     }
+    if buckets_of.dim.is_some()
+        && calls.iter().any(|c| c.transform.is_some())
+        && !select.descending
+        && !env.cond.bounded.0
+    {
+        // InfluxDB 1.x answers nothing here: it moves the (absent) lower
+        // bound one interval earlier, past the smallest time.
+        return Ok(Vec::new());
+    }
     let extended = Extension::of(env, &buckets_of, &calls);
     let mut fields: Vec<String> = calls.iter().map(|c| c.field.clone()).filter(|f| !target.is_tag(f, None)).collect();
     for name in env.cond.names() {
@@ -117,11 +126,8 @@ pub(super) fn run(
     let names = unique_names(select_fields.iter().map(|f| f.column_name()).collect());
     let mut columns = vec!["time".to_string()];
     columns.extend(names);
-    let lone_selector = calls.len() == 1
-        && select_fields.len() == 1
-        && calls[0].func.is_selector()
-        && calls[0].transform.is_none()
-        && matches!(&select_fields[0].expr, Expr::Call { name, .. } if !math::is_math(name));
+    let lone_selector =
+        calls.len() == 1 && select_fields.len() == 1 && calls[0].func.is_selector() && calls[0].transform.is_none();
 
     let fillable: Vec<bool> = select_fields
         .iter()

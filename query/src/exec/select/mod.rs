@@ -21,7 +21,7 @@ mod top;
 mod transform;
 mod window;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use augur_engine::model::FieldType;
 use augur_engine::storage::{MeasurementFilter, SeriesInfo, StorageError, Store, TimeRange};
@@ -301,9 +301,33 @@ fn subqueries(
     let mut mem = subquery::MemSource::default();
     for q in inner {
         let q = subquery::with_time_range(q, cond.range, cond.bounded);
-        mem.add(run(store, &q, &inner_ctx)?);
+        let tags = selected_tags(store, &q, &inner_ctx);
+        mem.add(run(store, &q, &inner_ctx)?, &tags);
     }
     Ok(Some(mem))
+}
+
+/// The column names of the tags a query selects (`SELECT v, host FROM
+/// cpu`): in a subquery they stay tags for the outer query. A name counts
+/// as a tag when it is written `::tag`, or is a field of none of the
+/// query's measurements.
+fn selected_tags(store: &Store, select: &Select, ctx: &ExecutionContext) -> HashSet<String> {
+    let targets = resolve_sources(store, ctx, &select.sources).unwrap_or_default();
+    let mut out = HashSet::new();
+    let names = unique_names(select.fields.iter().map(|f| f.column_name()).collect());
+    for (field, column) in select.fields.iter().zip(names) {
+        if let Expr::VarRef { name, kind } = &field.expr {
+            let tag = match kind {
+                Some(RefKind::Tag) => true,
+                None => !targets.is_empty() && targets.iter().all(|t| !t.fields.contains_key(name)),
+                Some(_) => false,
+            };
+            if tag {
+                out.insert(column);
+            }
+        }
+    }
+    out
 }
 
 /// The measurements the `FROM` clause names, sorted by name.

@@ -14,7 +14,7 @@
 //! more than the inner query's answer; the outer executors read it through
 //! the same [`super::read_rows`] / series-group path as stored data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use augur_engine::model::FieldType;
 use augur_engine::storage::{SeriesInfo, TimeRange};
@@ -38,6 +38,9 @@ struct MemMeasurement {
     series: Vec<MemSeries>,
 }
 
+/// Timestamps and field columns of the rows of one series being built.
+type Columns = (Vec<i64>, HashMap<String, Vec<Value>>);
+
 #[derive(Debug)]
 struct MemSeries {
     info: SeriesInfo,
@@ -47,23 +50,30 @@ struct MemSeries {
 
 impl MemSource {
     /// Adds the result series of an inner query (run with `epoch=ns`, so
-    /// `time` is an integer).
-    pub(crate) fn add(&mut self, results: Vec<Series>) {
+    /// `time` is an integer). Columns named in `tag_columns` (tags the
+    /// inner query selected) become tags of their rows, not fields.
+    pub(crate) fn add(&mut self, results: Vec<Series>, tag_columns: &HashSet<String>) {
         for s in results {
             let name = s.name.clone().unwrap_or_default();
             let m = self.measurements.entry(name.clone()).or_default();
-            let tags: Vec<(String, String)> = s.tags.clone().unwrap_or_default().into_iter().collect();
-            let mut key = name.clone();
-            for (k, v) in &tags {
-                key.push_str(&format!(",{k}={v}"));
-            }
-            let mut timestamps = Vec::with_capacity(s.values.len());
-            let mut columns: HashMap<String, Vec<Value>> = HashMap::new();
+            let group_tags: Vec<(String, String)> = s.tags.clone().unwrap_or_default().into_iter().collect();
             let time_at = s.columns.iter().position(|c| c == "time");
+            let mut split: BTreeMap<Vec<(String, String)>, Columns> = BTreeMap::new();
             for row in &s.values {
+                let mut tags = group_tags.clone();
+                for (i, col) in s.columns.iter().enumerate() {
+                    if tag_columns.contains(col) {
+                        if let Some(Json::String(v)) = row.get(i) {
+                            tags.retain(|(k, _)| k != col);
+                            tags.push((col.clone(), v.clone()));
+                        }
+                    }
+                }
+                tags.sort();
+                let (timestamps, columns) = split.entry(tags).or_default();
                 timestamps.push(time_at.and_then(|i| row.get(i)).and_then(Json::as_i64).unwrap_or(0));
                 for (i, col) in s.columns.iter().enumerate() {
-                    if Some(i) == time_at {
+                    if Some(i) == time_at || tag_columns.contains(col) {
                         continue;
                     }
                     let v = row.get(i).map_or(Value::Null, from_json);
@@ -76,15 +86,25 @@ impl MemSource {
                     columns.entry(col.clone()).or_default().push(v);
                 }
             }
-            // Rows of one series in time order (ties keep their order).
-            let mut order: Vec<usize> = (0..timestamps.len()).collect();
-            order.sort_by_key(|&i| timestamps[i]);
-            let timestamps: Vec<i64> = order.iter().map(|&i| timestamps[i]).collect();
-            for values in columns.values_mut() {
-                *values = order.iter().map(|&i| values.get(i).cloned().unwrap_or_default()).collect();
+            for (tags, (timestamps, mut columns)) in split {
+                let mut key = name.clone();
+                for (k, v) in &tags {
+                    key.push_str(&format!(",{k}={v}"));
+                }
+                // Rows of one series in time order (ties keep their order).
+                let mut order: Vec<usize> = (0..timestamps.len()).collect();
+                order.sort_by_key(|&i| timestamps[i]);
+                let timestamps: Vec<i64> = order.iter().map(|&i| timestamps[i]).collect();
+                for values in columns.values_mut() {
+                    *values = order.iter().map(|&i| values.get(i).cloned().unwrap_or_default()).collect();
+                }
+                let id = u32::try_from(m.series.len()).unwrap_or(u32::MAX);
+                m.series.push(MemSeries {
+                    info: SeriesInfo { id, key, measurement: name.clone(), tags },
+                    timestamps,
+                    columns,
+                });
             }
-            let id = u32::try_from(m.series.len()).unwrap_or(u32::MAX);
-            m.series.push(MemSeries { info: SeriesInfo { id, key, measurement: name, tags }, timestamps, columns });
         }
     }
 
