@@ -81,15 +81,29 @@ pub enum Source {
         /// The pattern.
         pattern: String,
     },
+    /// `(SELECT ...)`: the rows of another query.
+    Subquery(Box<Select>),
 }
 
-/// What a reference names, from `::field` / `::tag`.
+/// What a reference names, from `::field` / `::tag`, or the type it is
+/// cast to (`::float`, `::integer`, `::unsigned`, `::string`, `::boolean`,
+/// which also mark it as a field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefKind {
     /// `::field`
     Field,
     /// `::tag`
     Tag,
+    /// `::float`
+    Float,
+    /// `::integer`
+    Integer,
+    /// `::unsigned`
+    Unsigned,
+    /// `::string`
+    String,
+    /// `::boolean`
+    Boolean,
 }
 
 /// A binary operator.
@@ -366,6 +380,11 @@ fn write_kind(f: &mut fmt::Formatter<'_>, kind: Option<RefKind>) -> fmt::Result 
     match kind {
         Some(RefKind::Field) => f.write_str("::field"),
         Some(RefKind::Tag) => f.write_str("::tag"),
+        Some(RefKind::Float) => f.write_str("::float"),
+        Some(RefKind::Integer) => f.write_str("::integer"),
+        Some(RefKind::Unsigned) => f.write_str("::unsigned"),
+        Some(RefKind::String) => f.write_str("::string"),
+        Some(RefKind::Boolean) => f.write_str("::boolean"),
         None => Ok(()),
     }
 }
@@ -417,6 +436,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Measurement(m) => write!(f, "{m}"),
+            Source::Subquery(select) => write!(f, "({select})"),
             Source::Regex { database, retention_policy, pattern } => {
                 if let Some(db) = database {
                     write_ident(f, db)?;

@@ -188,3 +188,5 @@ pub fn execute_statement(
 mod select_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transform_tests;

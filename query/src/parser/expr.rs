@@ -200,7 +200,15 @@ impl Parser<'_> {
         match token.lit.to_ascii_lowercase().as_str() {
             "field" => Ok(Some(RefKind::Field)),
             "tag" => Ok(Some(RefKind::Tag)),
-            _ => Err(ParseError::unexpected(&token, &["float", "integer", "string", "boolean", "field", "tag"])),
+            "float" => Ok(Some(RefKind::Float)),
+            "integer" => Ok(Some(RefKind::Integer)),
+            "unsigned" => Ok(Some(RefKind::Unsigned)),
+            "string" => Ok(Some(RefKind::String)),
+            "boolean" => Ok(Some(RefKind::Boolean)),
+            _ => Err(ParseError::unexpected(
+                &token,
+                &["float", "integer", "unsigned", "string", "boolean", "field", "tag"],
+            )),
         }
     }
 

@@ -71,9 +71,19 @@ impl Parser<'_> {
         }
     }
 
-    /// `m`, `"m"`, `rp.m`, `db.rp.m`, `db..m`, `/re/`, `db.rp./re/`.
+    /// `m`, `"m"`, `rp.m`, `db.rp.m`, `db..m`, `/re/`, `db.rp./re/`, `(SELECT ...)`.
     fn source(&mut self) -> Result<Source, ParseError> {
         let first = self.peek().pos;
+        if self.peek().kind == TokenKind::LParen {
+            self.bump();
+            let token = self.peek().clone();
+            self.expect(Keyword::Select)?;
+            let Statement::Select(select) = self.select(token.offset)? else {
+                return Err(ParseError::message("SELECT ... INTO is not allowed in a subquery", token.pos));
+            };
+            self.expect_kind(TokenKind::RParen, ")")?;
+            return Ok(Source::Subquery(select));
+        }
         let mut segments = Vec::new();
         loop {
             if self.peek().kind == TokenKind::Div {
@@ -232,6 +242,10 @@ impl Parser<'_> {
         let token = self.bump();
         if token.kind != TokenKind::String {
             return Err(ParseError::unexpected(&token, &["string"]));
+        }
+        // The IANA database bundled into the binary (jiff), as InfluxDB's Go loads it.
+        if jiff::tz::TimeZone::get(&token.lit).is_err() {
+            return Err(ParseError::bare(format!("unable to find time zone {}", token.lit), token.pos));
         }
         self.expect_kind(TokenKind::RParen, ")")?;
         Ok(Some(token.lit))

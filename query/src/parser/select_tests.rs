@@ -173,3 +173,29 @@ fn show_series_and_tags() {
     );
     assert_eq!(err("SHOW MEASUREMENTS WITH x"), "found x, expected MEASUREMENT at line 1, char 24");
 }
+
+#[test]
+fn casts_parse_and_print() {
+    let q = parse_query("SELECT f::integer, n::float, u::unsigned, s::string, b::boolean FROM typ").expect("parses");
+    assert_eq!(q.statements[0].to_string(), "SELECT f::integer, n::float, u::unsigned, s::string, b::boolean FROM typ");
+    // influxd
+    assert_eq!(
+        err("SELECT f::foo FROM typ"),
+        "found foo, expected float, integer, unsigned, string, boolean, field, tag at line 1, char 11"
+    );
+}
+
+#[test]
+fn subqueries_parse_and_print() {
+    let q = parse_query(
+        "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM cpu WHERE host = 'a') GROUP BY time(1m), host) GROUP BY time(5m)",
+    )
+    .expect("parses");
+    assert_eq!(
+        q.statements[0].to_string(),
+        "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM cpu WHERE host = 'a') GROUP BY time(1m0s), host) GROUP BY time(5m0s)"
+    );
+    // influxd
+    assert_eq!(err("SELECT v FROM (SHOW DATABASES)"), "found SHOW, expected SELECT at line 1, char 16");
+    assert_eq!(err("SELECT v FROM (SELECT v FROM cpu"), "found EOF, expected ) at line 1, char 34");
+}

@@ -13,8 +13,9 @@
 
 use std::cmp::Ordering;
 
+use super::transform::{self, Transform};
 use super::SelectError;
-use crate::ast::Expr;
+use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
 
 /// An aggregate function of the select list.
@@ -53,31 +54,7 @@ pub(crate) enum Func {
 }
 
 /// Functions InfluxQL has that Augur does not run yet.
-const NOT_YET: &[&str] = &[
-    "sample",
-    "derivative",
-    "non_negative_derivative",
-    "difference",
-    "non_negative_difference",
-    "moving_average",
-    "cumulative_sum",
-    "elapsed",
-    "holt_winters",
-    "holt_winters_with_fit",
-    "exponential_moving_average",
-    "forecast",
-    "abs",
-    "ceil",
-    "floor",
-    "round",
-    "sqrt",
-    "pow",
-    "ln",
-    "log",
-    "log2",
-    "log10",
-    "exp",
-];
+const NOT_YET: &[&str] = &["holt_winters", "holt_winters_with_fit", "exponential_moving_average", "forecast"];
 
 /// One call of the select list: the function and the field it reads.
 #[derive(Debug, Clone)]
@@ -88,6 +65,11 @@ pub(crate) struct Call {
     pub func: Func,
     /// The field argument.
     pub field: String,
+    /// A transformation applied to the aggregate's per-bucket results
+    /// (`derivative(mean(v))`).
+    pub transform: Option<Transform>,
+    /// `::float` etc. on the field (`mean(v::integer)`).
+    pub cast: Option<RefKind>,
 }
 
 impl Func {
@@ -107,6 +89,17 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
             Err(SelectError::Arity { name: name.to_string(), expected, got: args.len() })
         }
     };
+    if transform::is_transform(name) {
+        let (t, inner) = transform::parse(name, args)?;
+        let Expr::Call { name: inner_name, args: inner_args, .. } = inner else {
+            return Err(SelectError::Message(format!("aggregate function required inside the call to {name}")));
+        };
+        if transform::is_transform(inner_name) {
+            return Err(SelectError::Unsupported(format!("{name}({inner_name}(...)) (nested transformations)")));
+        }
+        let inner = call(inner_name, inner_args)?;
+        return Ok(Call { transform: Some(t), ..inner });
+    }
     let func = match name {
         "count" => Func::Count,
         "mean" => Func::Mean,
@@ -140,7 +133,7 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
             };
             Func::Integral(unit)
         }
-        "top" | "bottom" => {
+        "top" | "bottom" | "sample" => {
             return Err(SelectError::Unsupported(format!("{name}() inside an expression or next to other functions")))
         }
         n if NOT_YET.contains(&n) => return Err(SelectError::UnsupportedFunction(n.to_string())),
@@ -150,17 +143,26 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
         arity(1)?;
     }
     match &args[0] {
-        Expr::VarRef { name: field, .. } => Ok(Call { name: name.to_string(), func, field: field.clone() }),
+        Expr::VarRef { name: field, kind } => {
+            Ok(Call { name: name.to_string(), func, field: field.clone(), transform: None, cast: *kind })
+        }
         // The one nesting of aggregates InfluxQL has.
         Expr::Call { name: inner, args: inner_args, .. } if func == Func::Count && inner == "distinct" => {
             match inner_args.as_slice() {
-                [Expr::VarRef { name: field, .. }] => {
-                    Ok(Call { name: name.to_string(), func: Func::CountDistinct, field: field.clone() })
-                }
+                [Expr::VarRef { name: field, .. }] => Ok(Call {
+                    name: name.to_string(),
+                    func: Func::CountDistinct,
+                    field: field.clone(),
+                    transform: None,
+                    cast: None,
+                }),
                 _ => Err(SelectError::Argument { name: inner.clone(), what: "field" }),
             }
         }
         Expr::Wildcard(_) | Expr::Regex(_) => Err(SelectError::Unsupported(format!("{name}() over * or a regex"))),
+        Expr::Call { name: inner, .. } if super::math::is_math(inner) => {
+            Err(SelectError::Argument { name: name.into(), what: "field" })
+        }
         Expr::Call { name: inner, .. } => {
             Err(SelectError::Unsupported(format!("{name}({inner}(...)) (nested functions)")))
         }

@@ -269,6 +269,10 @@ pub(crate) fn eval(
             })
         }
         Expr::Binary { op, lhs, rhs } => arithmetic(*op, &eval(lhs, lookup, regexes), &eval(rhs, lookup, regexes)),
+        Expr::Call { name, args, .. } if super::math::is_math(name) => {
+            let args: Vec<Value> = args.iter().map(|a| eval(a, lookup, regexes)).collect();
+            super::math::apply(name, &args)
+        }
         Expr::Wildcard(_) | Expr::Regex(_) | Expr::Call { .. } => Value::Null,
     }
 }

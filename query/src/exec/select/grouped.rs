@@ -10,7 +10,7 @@
 //! time bound, buckets start at the first one holding data; without an
 //! upper bound, a `GROUP BY time` query ends at `now()`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use augur_engine::model::FieldType;
 use regex::Regex;
@@ -18,6 +18,8 @@ use serde_json::Value as Json;
 
 use super::aggregate::{self, Call, Func, State};
 use super::condition::arithmetic;
+use super::math;
+use super::transform::Transform;
 use super::window::{Buckets, Span};
 use super::{group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, Field, Fill, RefKind};
@@ -58,6 +60,22 @@ pub(super) fn run(
     }
     let buckets_of = Buckets::new(env);
     let range = buckets_of.range;
+    if let Some(call) = calls.iter().find(|c| c.transform.is_some()) {
+        if buckets_of.dim.is_none() {
+            let name = call.transform.map(Transform::name).unwrap_or_default();
+            return Err(SelectError::Message(format!("{name} aggregate requires a GROUP BY interval")).into());
+        }
+    }
+    if buckets_of.dim.is_some()
+        && calls.iter().any(|c| c.transform.is_some())
+        && !select.descending
+        && !env.cond.bounded.0
+    {
+        // InfluxDB 1.x answers nothing here: it moves the (absent) lower
+        // bound one interval earlier, past the smallest time.
+        return Ok(Vec::new());
+    }
+    let extended = Extension::of(env, &buckets_of, &calls);
     let mut fields: Vec<String> = calls.iter().map(|c| c.field.clone()).filter(|f| !target.is_tag(f, None)).collect();
     for name in env.cond.names() {
         if !target.is_tag(&name, None) {
@@ -71,19 +89,26 @@ pub(super) fn run(
     let mut folded: Vec<BTreeMap<i64, Vec<State>>> = Vec::with_capacity(groups.len());
     for group in groups {
         let mut buckets: BTreeMap<i64, Vec<State>> = BTreeMap::new();
-        read_rows(env, target, &group.series, range, &fields, budget, |data| {
+        read_rows(env, target, &group.series, extended.range, &fields, budget, |data| {
             let values: Vec<Option<&Vec<Value>>> = calls.iter().map(|c| data.columns.get(&c.field)).collect();
             for (i, &t) in data.timestamps.iter().enumerate() {
                 let lookup = |name: &str, kind: Option<RefKind>| data.lookup(target, i, name, kind);
                 if !env.cond.matches(&lookup) {
                     continue;
                 }
+                // Points of the extra interval feed only the transformations.
+                let in_range = t >= range.start && t <= range.end;
                 let states = buckets
                     .entry(buckets_of.start_of(t))
                     .or_insert_with(|| calls.iter().map(|c| State::new(c.func)).collect());
                 for ((call, state), column) in calls.iter().zip(states.iter_mut()).zip(&values) {
-                    if let Some(v) = column.and_then(|c| c.get(i)).filter(|v| !v.is_null()) {
-                        state.push(call.func, v, t);
+                    if !in_range && !call.transform.is_some_and(Transform::extends_range) {
+                        continue;
+                    }
+                    let v = column.and_then(|c| c.get(i)).cloned().unwrap_or_default();
+                    let v = super::cast::cast(v, call.cast);
+                    if !v.is_null() {
+                        state.push(call.func, &v, t);
                     }
                 }
             }
@@ -101,16 +126,16 @@ pub(super) fn run(
     let names = unique_names(select_fields.iter().map(|f| f.column_name()).collect());
     let mut columns = vec!["time".to_string()];
     columns.extend(names);
-    let lone_selector = calls.len() == 1
-        && select_fields.len() == 1
-        && calls[0].func.is_selector()
-        && matches!(select_fields[0].expr, Expr::Call { .. });
+    let lone_selector =
+        calls.len() == 1 && select_fields.len() == 1 && calls[0].func.is_selector() && calls[0].transform.is_none();
 
     let fillable: Vec<bool> = select_fields
         .iter()
         .map(|f| {
             let mut calls = Vec::new();
-            collect_calls(&f.expr, &mut calls).is_ok() && !calls.iter().all(|c| matches!(c.func, Func::Integral(_)))
+            collect_calls(&f.expr, &mut calls).is_ok()
+                && !calls.iter().all(|c| matches!(c.func, Func::Integral(_)))
+                && !calls.iter().any(|c| c.transform.is_some())
         })
         .collect();
     let mut out = Vec::new();
@@ -118,14 +143,14 @@ pub(super) fn run(
         if buckets.is_empty() {
             continue;
         }
+        let transformed = transform_calls(&calls, &buckets, span, &buckets_of, &extended, select);
         let mut rows = Vec::new();
         let base = if env.cond.bounded.0 { range.start } else { 0 };
-        for b in span.starts() {
+        for b in buckets_of.starts(span) {
+            let bucket = Bucket { states: buckets.get(&b), transformed: &transformed };
             match span {
-                Span::Single => {
-                    push_rows(&select_fields, &calls, buckets.get(&b), base, lone_selector, distinct, &mut rows)
-                }
-                _ => push_rows(&select_fields, &calls, buckets.get(&b), b, false, distinct, &mut rows),
+                Span::Single => push_rows(&select_fields, &calls, bucket, base, lone_selector, distinct, &mut rows),
+                _ => push_rows(&select_fields, &calls, bucket, b, false, distinct, &mut rows),
             }
         }
         // Fill runs in output order: with DESC, "previous" is the later bucket.
@@ -165,7 +190,7 @@ fn integrate_across_buckets(calls: &[Call], buckets_of: &Buckets, buckets: &mut 
         points.sort_by_key(|(t, _)| *t);
         let window = |t: i64| {
             let start = buckets_of.start_of(t);
-            (start, start.saturating_add(interval))
+            (start, if buckets_of.tz.is_some() { buckets_of.next(start) } else { start.saturating_add(interval) })
         };
         for (start, area) in aggregate::integral_windows(&points, unit, window) {
             if let Some(state) = buckets.get_mut(&start).and_then(|states| states.get_mut(k)) {
@@ -175,34 +200,51 @@ fn integrate_across_buckets(calls: &[Call], buckets_of: &Buckets, buckets: &mut 
     }
 }
 
+/// One bucket's inputs: its aggregate states (`None` when no point fell
+/// in it) and every transformation's output points.
+struct Bucket<'a> {
+    states: Option<&'a Vec<State>>,
+    transformed: &'a [Option<HashMap<i64, Value>>],
+}
+
 /// Appends the row(s) of one bucket. `selected`: report the lone
 /// selector's point time instead of `time`.
 fn push_rows(
     fields: &[Field],
     calls: &[Call],
-    states: Option<&Vec<State>>,
+    bucket: Bucket<'_>,
     time: i64,
     selected: bool,
     distinct: bool,
     rows: &mut Vec<Row>,
 ) {
     let width = fields.len();
-    let Some(states) = states else {
-        // An empty bucket: count() shows 0, everything else null.
-        let empty: Vec<State> = calls.iter().map(|c| State::new(c.func)).collect();
-        let results: Vec<Value> = calls.iter().zip(&empty).map(|(c, s)| s.finish(c.func).0).collect();
-        let mut next = 0;
-        let values = fields.iter().map(|f| eval_field(&f.expr, &results, &mut next)).collect();
-        rows.push(Row { time, values, empty: vec![true; width] });
-        return;
-    };
     if distinct {
-        for v in states.first().map(State::distinct).unwrap_or_default() {
-            rows.push(Row { time, values: vec![v], empty: vec![false] });
+        if let Some(states) = bucket.states {
+            for v in states.first().map(State::distinct).unwrap_or_default() {
+                rows.push(Row { time, values: vec![v], empty: vec![false] });
+            }
+            return;
         }
-        return;
     }
-    let finished: Vec<(Value, Option<i64>)> = calls.iter().zip(states).map(|(c, s)| s.finish(c.func)).collect();
+    // An empty bucket: count() shows 0, everything else null.
+    let blank: Vec<State>;
+    let states = match bucket.states {
+        Some(states) => states,
+        None => {
+            blank = calls.iter().map(|c| State::new(c.func)).collect();
+            &blank
+        }
+    };
+    let mut finished: Vec<(Value, Option<i64>)> = calls.iter().zip(states).map(|(c, s)| s.finish(c.func)).collect();
+    let mut call_empty: Vec<bool> = states.iter().map(State::is_empty).collect();
+    for (k, out) in bucket.transformed.iter().enumerate() {
+        if let Some(points) = out {
+            let v = points.get(&time).cloned();
+            call_empty[k] = v.is_none();
+            finished[k] = (v.unwrap_or_default(), None);
+        }
+    }
     let results: Vec<Value> = finished.iter().map(|(v, _)| v.clone()).collect();
     let row_time = match finished.first() {
         Some((_, Some(t))) if selected => *t,
@@ -214,9 +256,85 @@ fn push_rows(
     for field in fields {
         let first_call = next;
         values.push(eval_field(&field.expr, &results, &mut next));
-        empty.push(states[first_call..next].iter().all(State::is_empty));
+        empty.push(call_empty[first_call..next].iter().all(|e| *e));
     }
     rows.push(Row { time: row_time, values, empty });
+}
+
+/// How far a query with transformations over aggregates reads: InfluxDB
+/// reads one `GROUP BY time` interval more (before a lower time bound, or
+/// after the end with `ORDER BY time DESC`) so that the first bucket of
+/// the answer has a predecessor.
+struct Extension {
+    /// The range read.
+    range: augur_engine::storage::TimeRange,
+    /// The extra bucket before the first (ascending).
+    before: bool,
+    /// The extra bucket after the last (descending).
+    after: bool,
+}
+
+impl Extension {
+    fn of(env: &Env<'_>, buckets_of: &Buckets, calls: &[Call]) -> Extension {
+        let mut range = buckets_of.range;
+        let extends = calls.iter().any(|c| c.transform.is_some_and(Transform::extends_range));
+        let (Some((interval, _)), true) = (buckets_of.dim, extends) else {
+            return Extension { range, before: false, after: false };
+        };
+        let desc = env.select.descending;
+        let before = !desc && env.cond.bounded.0;
+        if before {
+            range.start = range.start.saturating_sub(interval);
+        }
+        if desc {
+            range.end = range.end.saturating_add(interval);
+        }
+        Extension { range, before, after: desc }
+    }
+}
+
+/// Runs every transformation call over its aggregate's per-bucket results
+/// (filled as `FILL` says, in output order, nulls left out): the points it
+/// emits, by bucket start; `None` for calls without a transformation.
+fn transform_calls(
+    calls: &[Call],
+    buckets: &BTreeMap<i64, Vec<State>>,
+    span: Span,
+    buckets_of: &Buckets,
+    extended: &Extension,
+    select: &crate::ast::Select,
+) -> Vec<Option<HashMap<i64, Value>>> {
+    let Span::Range { first, last, interval } = span else {
+        return calls.iter().map(|_| None).collect();
+    };
+    calls
+        .iter()
+        .enumerate()
+        .map(|(k, call)| {
+            let t = call.transform?;
+            let extend = t.extends_range();
+            let first = if extend && extended.before { buckets_of.prev(first) } else { first };
+            let last = if extend && extended.after { buckets_of.next(last) } else { last };
+            let mut rows: Vec<Row> = buckets_of
+                .starts(Span::Range { first, last, interval })
+                .into_iter()
+                .map(|b| {
+                    let blank = State::new(call.func);
+                    let state = buckets.get(&b).and_then(|s| s.get(k)).unwrap_or(&blank);
+                    Row { time: b, values: vec![state.finish(call.func).0], empty: vec![state.is_empty()] }
+                })
+                .collect();
+            if select.descending {
+                rows.reverse();
+            }
+            let points: Vec<(i64, Value)> = fill(rows, select.fill, &[true])
+                .into_iter()
+                .filter_map(|r| r.values.into_iter().next().filter(|v| !v.is_null()).map(|v| (r.time, v)))
+                .filter(|(_, v)| t.accepts(v))
+                .collect();
+            Some(t.apply(&points, select.descending, interval).into_iter().collect())
+        })
+        .collect()
 }
 
 /// Expands `f(*)` and `f(/re/)` into one call per matching field the
@@ -273,8 +391,8 @@ fn accepts(func: Func, ty: FieldType) -> bool {
 
 /// Refuses a numeric function over a string or boolean field, as InfluxDB does.
 fn check_type(call: &Call, target: &Target) -> Result<(), SelectError> {
-    match target.fields.get(&call.field) {
-        Some(ty) if !accepts(call.func, *ty) => {
+    match super::cast::cast_type(target.fields.get(&call.field).copied(), call.cast) {
+        Some(ty) if !accepts(call.func, ty) => {
             Err(SelectError::FieldType { func: call.name.clone(), field_type: ty.influx_name().to_string() })
         }
         _ => Ok(()),
@@ -284,6 +402,10 @@ fn check_type(call: &Call, target: &Target) -> Result<(), SelectError> {
 /// Collects the calls of a field expression, in evaluation order.
 fn collect_calls(expr: &Expr, out: &mut Vec<Call>) -> Result<(), SelectError> {
     match expr {
+        Expr::Call { name, args, .. } if math::is_math(name) => {
+            math::check(name, args.len())?;
+            args.iter().try_for_each(|a| collect_calls(a, out))
+        }
         Expr::Call { name, args, .. } => {
             out.push(aggregate::call(name, args)?);
             Ok(())
@@ -298,9 +420,14 @@ fn collect_calls(expr: &Expr, out: &mut Vec<Call>) -> Result<(), SelectError> {
     }
 }
 
-/// Evaluates a field expression with each call replaced by its result.
-fn eval_field(expr: &Expr, results: &[Value], next: &mut usize) -> Value {
+/// Evaluates a field expression with each call replaced by its result
+/// (math functions are applied to their evaluated arguments).
+pub(super) fn eval_field(expr: &Expr, results: &[Value], next: &mut usize) -> Value {
     match expr {
+        Expr::Call { name, args, .. } if math::is_math(name) => {
+            let args: Vec<Value> = args.iter().map(|a| eval_field(a, results, next)).collect();
+            math::apply(name, &args)
+        }
         Expr::Call { .. } => {
             let v = results.get(*next).cloned().unwrap_or_default();
             *next += 1;

@@ -10,13 +10,18 @@
 //! instead of exhausting memory.
 
 mod aggregate;
+mod cast;
 mod condition;
 mod grouped;
+mod math;
 mod raw;
+mod raw_transform;
+mod subquery;
 mod top;
+mod transform;
 mod window;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use augur_engine::model::FieldType;
 use augur_engine::storage::{MeasurementFilter, SeriesInfo, StorageError, Store, TimeRange};
@@ -27,7 +32,7 @@ pub(crate) use condition::{tag_filter, Condition};
 
 use super::value::{column_values, Value};
 use super::{ExecError, ExecutionContext};
-use crate::ast::{Dimension, RefKind, Select, Source};
+use crate::ast::{Dimension, Expr, RefKind, Select, Source};
 use crate::time::format_rfc3339_nano;
 
 /// Series read from the store per call: bounds the memory of one read.
@@ -64,6 +69,21 @@ pub enum SelectError {
         /// Given count.
         got: usize,
     },
+    /// Wrong number of arguments, for functions with optional ones.
+    #[error("invalid number of arguments for {name}, expected at least {min} but no more than {max}, got {got}")]
+    ArityRange {
+        /// Function.
+        name: String,
+        /// Fewest arguments.
+        min: usize,
+        /// Most arguments.
+        max: usize,
+        /// Given count.
+        got: usize,
+    },
+    /// Any other invalid use of a function, in InfluxDB's words.
+    #[error("{0}")]
+    Message(String),
     /// A function argument that must be a field (or a number) is not.
     #[error("expected {what} argument in {name}()")]
     Argument {
@@ -89,8 +109,8 @@ pub enum SelectError {
     /// Too many `GROUP BY time` buckets.
     #[error("max-select-buckets limit exceeded: ({0}/{1})")]
     TooManyBuckets(u64, u64),
-    /// A `tz()` other than UTC.
-    #[error("tz({0:?}) is not supported yet: only UTC")]
+    /// A `tz()` that names no known time zone.
+    #[error("unable to find time zone {0}")]
     TimeZone(String),
     /// Any other construct not executed yet.
     #[error("not supported yet: {0}")]
@@ -133,7 +153,7 @@ impl Target {
     pub(crate) fn is_tag(&self, name: &str, kind: Option<RefKind>) -> bool {
         match kind {
             Some(RefKind::Tag) => true,
-            Some(RefKind::Field) => false,
+            Some(_) => false,
             None => !self.fields.contains_key(name),
         }
     }
@@ -162,6 +182,10 @@ pub(crate) struct Env<'a> {
     pub epoch: Option<i64>,
     /// Bucket limit (0 = unlimited).
     pub max_buckets: u64,
+    /// The rows of the `FROM (SELECT ...)` subqueries, read instead of the store.
+    pub mem: Option<&'a subquery::MemSource>,
+    /// `tz('...')`: bucket boundaries and printed times are in this zone.
+    pub tz: Option<jiff::tz::TimeZone>,
 }
 
 impl Env<'_> {
@@ -169,7 +193,10 @@ impl Env<'_> {
     pub(crate) fn time_json(&self, t: i64) -> Json {
         match self.epoch {
             Some(div) if div > 0 => Json::from(t / div),
-            _ => Json::String(format_rfc3339_nano(t)),
+            _ => Json::String(match &self.tz {
+                Some(tz) => window::format_in_zone(t, tz),
+                None => format_rfc3339_nano(t),
+            }),
         }
     }
 }
@@ -180,22 +207,21 @@ pub(crate) fn run(
     select: &Select,
     ctx: &ExecutionContext,
 ) -> Result<Vec<crate::result::Series>, ExecError> {
-    if let Some(tz) = &select.timezone {
-        if !matches!(tz.as_str(), "UTC" | "Etc/UTC" | "utc") {
-            return Err(SelectError::TimeZone(tz.clone()).into());
-        }
-    }
-    let now = ctx.now();
-    let env = Env {
-        store,
-        select,
-        cond: Condition::new(select.condition.as_ref(), now)?,
-        now,
-        epoch: ctx.epoch,
-        max_buckets: ctx.max_select_buckets,
+    let tz = match &select.timezone {
+        Some(name) => Some(jiff::tz::TimeZone::get(name).map_err(|_| SelectError::TimeZone(name.clone()))?),
+        None => None,
     };
-    let targets = resolve_sources(store, ctx, &select.sources)?;
-    let aggregate = select.fields.iter().any(|f| f.expr.has_call());
+    let now = ctx.now();
+    let cond = Condition::new(select.condition.as_ref(), now)?;
+    let mem = subqueries(store, select, ctx, now, &cond)?;
+    let env =
+        Env { store, select, cond, now, epoch: ctx.epoch, max_buckets: ctx.max_select_buckets, mem: mem.as_ref(), tz };
+    let targets = match &mem {
+        Some(mem) => mem.targets(),
+        None => resolve_sources(store, ctx, &select.sources)?,
+    };
+    let aggregate = select.fields.iter().any(|f| has_aggregate(&f.expr));
+    let raw_transform = select.fields.iter().any(|f| has_raw_transform(&f.expr));
     let top = top::spec(&select.fields)?;
     let mut budget = Budget { used: 0, max: ctx.max_select_points };
     let mut out = Vec::new();
@@ -203,6 +229,8 @@ pub(crate) fn run(
         let groups = groups_of(&env, target)?;
         if let Some(top) = &top {
             out.extend(top::run(&env, target, &groups, &mut budget, top)?);
+        } else if raw_transform {
+            out.extend(raw_transform::run(&env, target, &groups, &mut budget)?);
         } else if aggregate {
             out.extend(grouped::run(&env, target, &groups, &mut budget)?);
         } else {
@@ -219,6 +247,89 @@ pub(crate) fn run(
     Ok(out)
 }
 
+/// Whether an expression calls an aggregate, selector or transformation
+/// (math functions are row functions and count only through their
+/// arguments).
+pub(crate) fn has_aggregate(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { name, args, .. } if math::is_math(name) => args.iter().any(has_aggregate),
+        Expr::Call { .. } => true,
+        Expr::Binary { lhs, rhs, .. } => has_aggregate(lhs) || has_aggregate(rhs),
+        Expr::Paren(inner) => has_aggregate(inner),
+        _ => false,
+    }
+}
+
+/// Whether an expression applies a transformation directly to a field
+/// (`derivative(v)`, not `derivative(mean(v))`).
+pub(crate) fn has_raw_transform(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { name, args, .. } if transform::is_transform(name) => {
+            !matches!(args.first(), Some(Expr::Call { .. }))
+        }
+        Expr::Call { args, .. } => args.iter().any(has_raw_transform),
+        Expr::Binary { lhs, rhs, .. } => has_raw_transform(lhs) || has_raw_transform(rhs),
+        Expr::Paren(inner) => has_raw_transform(inner),
+        _ => false,
+    }
+}
+
+/// Runs the subqueries of the `FROM` clause (all of its sources, or none)
+/// with the outer query's time range, and collects their rows.
+fn subqueries(
+    store: &Store,
+    select: &Select,
+    ctx: &ExecutionContext,
+    now: i64,
+    cond: &Condition,
+) -> Result<Option<subquery::MemSource>, ExecError> {
+    let inner: Vec<&Select> = select
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Subquery(q) => Some(&**q),
+            _ => None,
+        })
+        .collect();
+    if inner.is_empty() {
+        return Ok(None);
+    }
+    if inner.len() != select.sources.len() {
+        return Err(SelectError::Unsupported("measurements and subqueries in one FROM clause".into()).into());
+    }
+    let inner_ctx = ExecutionContext { epoch: Some(1), now: Some(now), ..ctx.clone() };
+    let mut mem = subquery::MemSource::default();
+    for q in inner {
+        let q = subquery::with_time_range(q, cond.range, cond.bounded);
+        let tags = selected_tags(store, &q, &inner_ctx);
+        mem.add(run(store, &q, &inner_ctx)?, &tags);
+    }
+    Ok(Some(mem))
+}
+
+/// The column names of the tags a query selects (`SELECT v, host FROM
+/// cpu`): in a subquery they stay tags for the outer query. A name counts
+/// as a tag when it is written `::tag`, or is a field of none of the
+/// query's measurements.
+fn selected_tags(store: &Store, select: &Select, ctx: &ExecutionContext) -> HashSet<String> {
+    let targets = resolve_sources(store, ctx, &select.sources).unwrap_or_default();
+    let mut out = HashSet::new();
+    let names = unique_names(select.fields.iter().map(|f| f.column_name()).collect());
+    for (field, column) in select.fields.iter().zip(names) {
+        if let Expr::VarRef { name, kind } = &field.expr {
+            let tag = match kind {
+                Some(RefKind::Tag) => true,
+                None => !targets.is_empty() && targets.iter().all(|t| !t.fields.contains_key(name)),
+                Some(_) => false,
+            };
+            if tag {
+                out.insert(column);
+            }
+        }
+    }
+    out
+}
+
 /// The measurements the `FROM` clause names, sorted by name.
 pub(crate) fn resolve_sources(
     store: &Store,
@@ -233,6 +344,7 @@ pub(crate) fn resolve_sources(
                 let re = Regex::new(pattern).map_err(|e| SelectError::BadRegex(e.to_string()))?;
                 (database, retention_policy, MeasurementFilter::Regex(re))
             }
+            Source::Subquery(_) => return Err(SelectError::Unsupported("a subquery here".into()).into()),
         };
         let db = ctx.database(database)?.to_string();
         let rp = rp.clone().or_else(|| ctx.retention_policy.clone());
@@ -265,12 +377,16 @@ pub(crate) fn resolve_sources(
 /// tags and sorted by the groups' tag values.
 fn groups_of(env: &Env<'_>, target: &Target) -> Result<Vec<Group>, ExecError> {
     let filter = env.cond.residual.as_ref().and_then(|e| tag_filter(e, &|n, k| target.is_tag(n, k)));
-    let mut series = env.store.series(
-        &target.db,
-        target.rp.as_deref(),
-        &MeasurementFilter::Name(target.measurement.clone()),
-        filter.as_ref(),
-    )?;
+    let mut series = match env.mem {
+        // Tag conditions are checked per row, as every residual condition is.
+        Some(mem) => mem.series(&target.measurement),
+        None => env.store.series(
+            &target.db,
+            target.rp.as_deref(),
+            &MeasurementFilter::Name(target.measurement.clone()),
+            filter.as_ref(),
+        )?,
+    };
     series.sort_by(|a, b| a.key.cmp(&b.key));
     let keys = dimension_keys(&env.select.dimensions, &series)?;
     let mut groups: BTreeMap<Vec<(String, String)>, Vec<SeriesInfo>> = BTreeMap::new();
@@ -325,7 +441,7 @@ impl Rows<'_> {
             let v = self.series.tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             return Value::String(v.unwrap_or_default());
         }
-        self.columns.get(name).and_then(|c| c.get(i)).cloned().unwrap_or_default()
+        cast::cast(self.columns.get(name).and_then(|c| c.get(i)).cloned().unwrap_or_default(), kind)
     }
 }
 
@@ -342,6 +458,9 @@ pub(crate) fn read_rows(
 ) -> Result<(), ExecError> {
     if fields.is_empty() || range.start > range.end {
         return Ok(());
+    }
+    if let Some(mem) = env.mem {
+        return mem.read(target, series, range, fields, budget, each);
     }
     for batch in series.chunks(BATCH) {
         let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;

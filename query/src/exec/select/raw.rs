@@ -37,6 +37,9 @@ pub(super) fn run(
         groups.first().map(|g| g.tags.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
     let tag_keys: BTreeSet<String> =
         groups.iter().flat_map(|g| g.series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k.clone()))).collect();
+    for field in &env.select.fields {
+        super::math::check_all(&field.expr)?;
+    }
     let (names, columns) = columns(env, target, &tag_keys, &grouped);
     let mut fields: BTreeSet<String> = BTreeSet::new();
     for c in &columns {
@@ -172,6 +175,7 @@ fn field_refs(expr: &Expr, target: &Target, out: &mut BTreeSet<String>) {
             field_refs(rhs, target, out);
         }
         Expr::Paren(inner) => field_refs(inner, target, out),
+        Expr::Call { args, .. } => args.iter().for_each(|a| field_refs(a, target, out)),
         _ => {}
     }
 }

@@ -8,6 +8,12 @@
 //! best point of each distinct tag value set, then the N best of those. As
 //! in InfluxDB, equal values are ordered by time, and the chosen points are
 //! listed in time order.
+//!
+//! `sample(f, N)` shares the machinery: N points of each bucket chosen at
+//! random (reservoir sampling, "Algorithm R", over the bucket's points in
+//! time order), listed in time order. The random generator is seeded with
+//! a fixed value, so the same data gives the same sample every time
+//! (InfluxDB seeds from the clock; its samples differ run to run).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +31,8 @@ use crate::result::Series;
 pub(super) struct TopSpec {
     /// `bottom()` rather than `top()`.
     bottom: bool,
+    /// `sample()`: random points instead of the best ones.
+    sample: bool,
     /// The field ranked.
     field: String,
     /// Tags whose distinct values compete (the middle arguments).
@@ -49,6 +57,9 @@ pub(super) fn spec(fields: &[Field]) -> Result<Option<TopSpec>, SelectError> {
     let at = fields.iter().position(|f| matches!(&f.expr, Expr::Call { name, .. } if is_top(name)));
     let Some(at) = at else { return Ok(None) };
     let Expr::Call { name, args, .. } = &fields[at].expr else { return Ok(None) };
+    if name == "sample" {
+        return sample_spec(fields, at, args).map(Some);
+    }
     for (i, f) in fields.iter().enumerate() {
         if i != at && !matches!(f.expr, Expr::VarRef { .. }) {
             return Err(SelectError::Unsupported(format!("{name}() together with other functions or expressions")));
@@ -68,11 +79,33 @@ pub(super) fn spec(fields: &[Field]) -> Result<Option<TopSpec>, SelectError> {
             _ => return Err(SelectError::Argument { name: name.clone(), what: "tag" }),
         }
     }
-    Ok(Some(TopSpec { bottom: name == "bottom", field: field.clone(), tags, n, at }))
+    Ok(Some(TopSpec { bottom: name == "bottom", sample: false, field: field.clone(), tags, n, at }))
+}
+
+/// `sample(f, N)`, with InfluxDB's messages.
+fn sample_spec(fields: &[Field], at: usize, args: &[Expr]) -> Result<TopSpec, SelectError> {
+    let name = "sample";
+    if args.len() != 2 {
+        return Err(SelectError::Arity { name: name.into(), expected: 2, got: args.len() });
+    }
+    let n = match &args[1] {
+        Expr::Integer(n) if *n >= 1 => usize::try_from(*n).unwrap_or(usize::MAX),
+        Expr::Integer(n) => return Err(SelectError::Message(format!("sample window must be greater than 1, got {n}"))),
+        _ => return Err(SelectError::Argument { name: name.into(), what: "integer" }),
+    };
+    let Expr::VarRef { name: field, .. } = &args[0] else {
+        return Err(SelectError::Argument { name: name.into(), what: "field" });
+    };
+    for (i, f) in fields.iter().enumerate() {
+        if i != at && !matches!(f.expr, Expr::VarRef { .. }) {
+            return Err(SelectError::Unsupported("sample() together with other functions or expressions".into()));
+        }
+    }
+    Ok(TopSpec { bottom: false, sample: true, field: field.clone(), tags: Vec::new(), n, at })
 }
 
 fn is_top(name: &str) -> bool {
-    name == "top" || name == "bottom"
+    name == "top" || name == "bottom" || name == "sample"
 }
 
 /// Runs a `top`/`bottom` select for one measurement.
@@ -112,7 +145,7 @@ pub(super) fn run(
                     continue;
                 }
                 let value = lookup(&spec.field, Some(RefKind::Field));
-                if value.as_f64().is_none() {
+                if value.is_null() || (!spec.sample && value.as_f64().is_none()) {
                     continue;
                 }
                 let aux =
@@ -150,7 +183,7 @@ pub(super) fn run(
     let mut out = Vec::new();
     for (group, mut buckets) in groups.iter().zip(folded) {
         // Buckets run backwards with ORDER BY time DESC; a bucket's points stay in time order.
-        let mut starts: Vec<i64> = span.starts().collect();
+        let mut starts: Vec<i64> = buckets_of.starts(span);
         if select.descending {
             starts.reverse();
         }
@@ -188,6 +221,9 @@ pub(super) fn run(
 
 /// The chosen points of one bucket, in time order.
 fn choose(mut cands: Vec<Candidate>, spec: &TopSpec) -> Vec<Candidate> {
+    if spec.sample {
+        return sample(cands, spec.n);
+    }
     let better = |a: &Candidate, b: &Candidate| {
         let by_value = a.value.sort_cmp(&b.value);
         let by_value = if spec.bottom { by_value } else { by_value.reverse() };
@@ -201,4 +237,45 @@ fn choose(mut cands: Vec<Candidate>, spec: &TopSpec) -> Vec<Candidate> {
     cands.truncate(spec.n);
     cands.sort_by_key(|c| c.time);
     cands
+}
+
+/// `n` points chosen uniformly at random (reservoir sampling over the
+/// points in time order, fixed seed), in time order.
+fn sample(mut cands: Vec<Candidate>, n: usize) -> Vec<Candidate> {
+    cands.sort_by_key(|c| c.time);
+    if cands.len() <= n {
+        return cands;
+    }
+    let mut rng = SplitMix64(0x5eed_a6a7);
+    let mut chosen: Vec<usize> = (0..n).collect();
+    for i in n..cands.len() {
+        let j = usize::try_from(rng.next() % (i as u64 + 1)).unwrap_or(usize::MAX);
+        if let Some(slot) = chosen.get_mut(j) {
+            *slot = i;
+        }
+    }
+    chosen.sort_unstable();
+    let mut keep = chosen.into_iter().peekable();
+    let mut out = Vec::with_capacity(n);
+    for (i, c) in cands.into_iter().enumerate() {
+        if keep.peek() == Some(&i) {
+            keep.next();
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A small deterministic generator (SplitMix64): enough for sampling, and
+/// the same sample for the same data.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
