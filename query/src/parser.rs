@@ -13,6 +13,7 @@ use crate::error::ParseError;
 use crate::lexer::tokenize;
 use crate::token::{Keyword, Token, TokenKind};
 
+mod admin;
 mod expr;
 mod select;
 
@@ -152,12 +153,12 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Create) => self.create(start),
             TokenKind::Keyword(Keyword::Drop) => self.drop(start),
             TokenKind::Keyword(Keyword::Select) => self.select(start),
+            TokenKind::Keyword(Keyword::Delete) => self.delete_series(false),
+            TokenKind::Keyword(Keyword::Alter) => self.alter(),
             TokenKind::Keyword(
-                Keyword::Delete
-                | Keyword::Explain
+                Keyword::Explain
                 | Keyword::Grant
                 | Keyword::Revoke
-                | Keyword::Alter
                 | Keyword::Set
                 | Keyword::Kill,
             ) => Ok(self.unsupported(start)),
@@ -192,15 +193,15 @@ impl<'a> Parser<'a> {
                 let next = self.bump();
                 match next.kind {
                     TokenKind::Keyword(Keyword::Keys) => self.show_field_keys(start),
-                    TokenKind::Keyword(Keyword::Key) => Ok(self.unsupported(start)),
+                    TokenKind::Keyword(Keyword::Key) => self.expect_cardinality(crate::ast::CardinalityKind::FieldKey),
                     _ => Err(ParseError::unexpected(&next, &["KEY", "KEYS"])),
                 }
             }
+            TokenKind::Keyword(Keyword::Measurement) => self.expect_cardinality(crate::ast::CardinalityKind::Measurement),
             TokenKind::Keyword(
                 Keyword::Continuous
                 | Keyword::Diagnostics
                 | Keyword::Grants
-                | Keyword::Measurement
                 | Keyword::Queries
                 | Keyword::Shard
                 | Keyword::Shards
@@ -218,8 +219,8 @@ impl<'a> Parser<'a> {
         if self.eat(Keyword::From) {
             loop {
                 if self.peek().kind == TokenKind::Div {
-                    // A regex source (`FROM /cpu.*/`): not supported yet.
-                    return Ok(self.unsupported(start));
+                    // A regex source (`FROM /cpu.*/`): the general form.
+                    return self.show_field_keys_matching(database, from, true);
                 }
                 from.push(self.measurement_name()?);
                 if self.peek().kind != TokenKind::Comma {
@@ -229,8 +230,9 @@ impl<'a> Parser<'a> {
             }
         }
         if self.at_any(&[Keyword::Limit, Keyword::Offset]) {
-            return Ok(self.unsupported(start));
+            return self.show_field_keys_matching(database, from, false);
         }
+        let _ = start;
         Ok(Statement::ShowFieldKeys { database, from })
     }
 
@@ -253,11 +255,11 @@ impl<'a> Parser<'a> {
         let token = self.bump();
         match token.kind {
             TokenKind::Keyword(Keyword::Database) => Ok(Statement::DropDatabase { name: self.ident()? }),
+            TokenKind::Keyword(Keyword::Measurement) => Ok(Statement::DropMeasurement { name: self.ident()? }),
+            TokenKind::Keyword(Keyword::Series) => self.delete_series(true),
+            TokenKind::Keyword(Keyword::Retention) => self.drop_retention_policy(),
             TokenKind::Keyword(
                 Keyword::Continuous
-                | Keyword::Measurement
-                | Keyword::Retention
-                | Keyword::Series
                 | Keyword::Shard
                 | Keyword::Subscription
                 | Keyword::User,
@@ -538,11 +540,6 @@ mod tests {
         );
         assert_eq!(q.statements[1], Statement::ShowDatabases);
         for s in [
-            "SHOW SERIES CARDINALITY",
-            "SHOW TAG KEY CARDINALITY",
-            "SHOW FIELD KEYS FROM /c/",
-            "SHOW FIELD KEYS LIMIT 1",
-            "DROP MEASUREMENT cpu",
             "CREATE USER x WITH PASSWORD 'y'",
         ] {
             assert_eq!(one(s), Statement::Unsupported { text: s.into() });

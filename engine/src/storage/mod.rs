@@ -21,12 +21,15 @@
 
 mod api;
 mod catalog;
+mod delete;
 mod head;
 mod index;
 mod keys;
 mod kv;
+mod policy;
 mod rows;
 mod wal;
+mod wal_delete;
 
 pub use api::*;
 pub use kv::raw;
@@ -780,6 +783,18 @@ fn replay_wal(kv: &Kv, idx: &Index, head: &HeadMap) -> StorageResult<(u64, Vec<D
     kv.scan(Cf::Wal, &[], &[0xFF; 9], |k, v| {
         let seq = keys::decode_wal_key(k).unwrap_or(next);
         next = next.max(seq.saturating_add(1));
+        if wal_delete::is_delete(v) {
+            match wal_delete::decode(v) {
+                Ok(d) => head.delete_range(&d.series, d.range),
+                Err(e) => damage.push(Damage {
+                    kind: "wal",
+                    series_key: String::new(),
+                    position: seq as i64,
+                    reason: e.to_string(),
+                }),
+            }
+            return true;
+        }
         match wal::decode(v) {
             Ok(rec) => {
                 replayed += 1;

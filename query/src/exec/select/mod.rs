@@ -162,6 +162,8 @@ pub(crate) struct Env<'a> {
     pub epoch: Option<i64>,
     /// Bucket limit (0 = unlimited).
     pub max_buckets: u64,
+    /// Checked between batches of series: client gone or timeout.
+    pub cancel: super::cancel::CancelToken,
 }
 
 impl Env<'_> {
@@ -193,6 +195,7 @@ pub(crate) fn run(
         now,
         epoch: ctx.epoch,
         max_buckets: ctx.max_select_buckets,
+        cancel: ctx.cancel.clone(),
     };
     let targets = resolve_sources(store, ctx, &select.sources)?;
     let aggregate = select.fields.iter().any(|f| f.expr.has_call());
@@ -344,6 +347,7 @@ pub(crate) fn read_rows(
         return Ok(());
     }
     for batch in series.chunks(BATCH) {
+        env.cancel.check()?;
         let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
         for damage in &read.damaged {
             tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
