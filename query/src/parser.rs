@@ -15,7 +15,10 @@ use crate::token::{Keyword, Token, TokenKind};
 
 mod admin;
 mod expr;
+mod params;
 mod select;
+
+pub use params::parse_query_with_params;
 
 /// Keywords that can start a statement, in the order InfluxDB lists them.
 const STATEMENT_STARTS: &[&str] =
