@@ -240,7 +240,7 @@ impl Store {
         }
         if !kept {
             // Blocks outside the scanned windows keep the series alive.
-            let mut any = |from: &[u8], to: &[u8]| -> StorageResult<bool> {
+            let any = |from: &[u8], to: &[u8]| -> StorageResult<bool> {
                 let mut found = false;
                 inner.kv.scan(Cf::Blocks, from, to, |_, _| {
                     found = true;

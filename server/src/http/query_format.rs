@@ -10,7 +10,8 @@
 //!
 //! CSV: `name,tags,<columns>` headers, one row per value row, times as epoch
 //! nanoseconds (or in the `epoch` unit), tags as `k=v,k=v` (escaped like
-//! series keys), a blank line between statements, Go's quoting rules.
+//! series keys), a blank line between statements, Go's quoting rules;
+//! statements without series (errors too) are left out, as InfluxDB does.
 
 use augur_query::result::{Message, QueryResponse, Series, StatementResult};
 use serde::Serialize;
@@ -199,16 +200,8 @@ pub fn render_csv(response: &QueryResponse) -> Vec<u8> {
     let mut out = String::new();
     let mut printed_any = false;
     for result in &response.results {
-        if let Some(err) = &result.error {
-            // InfluxDB writes a statement error as its own two-line table.
-            if printed_any {
-                out.push('\n');
-            }
-            csv_row(&mut out, ["error"]);
-            csv_row(&mut out, [err.as_str()]);
-            printed_any = true;
-            continue;
-        }
+        // Like InfluxDB 1.6.7, results without series (statement errors
+        // included) are left out of CSV.
         if result.series.is_empty() {
             continue;
         }
@@ -290,7 +283,7 @@ mod tests {
         let response = QueryResponse {
             results: vec![
                 StatementResult::ok(0, vec![series("cpu", Some(("host", "a")), 2), series("cpu", Some(("host", "b")), 1)]),
-                StatementResult::ok(1, vec![]),
+                StatementResult::error(1, "retention policy not found: db"),
                 StatementResult::ok(2, vec![tagged]),
             ],
         };
