@@ -75,7 +75,11 @@ impl Store {
             }
             let mut batch = Batch::default();
             plan_drop(&idx, ns, &ids, &mut batch);
+            // Writers that resolved these ids before now retry (see `drop_epoch`).
+            let head = inner.head.write();
             inner.kv.write(batch, true)?;
+            inner.drop_epoch.fetch_add(1, Ordering::SeqCst);
+            drop(head);
             for id in &ids {
                 idx.remove_series(id);
             }
@@ -156,6 +160,9 @@ impl Store {
         batch.put(Cf::Wal, keys::wal_key(seq), wal_delete::encode(&ids, range));
         plan_drop(&idx, ns, &emptied, &mut batch);
         inner.kv.write(batch, true)?;
+        if !emptied.is_empty() {
+            inner.drop_epoch.fetch_add(1, Ordering::SeqCst);
+        }
         head.delete_range(&ids, range);
         for f in &frozen {
             f.head.delete_range(&ids, range);
