@@ -218,25 +218,21 @@ impl<'a> Parser<'a> {
 
     fn show_field_keys(&mut self, start: usize) -> Result<Statement, ParseError> {
         let database = self.on_clause()?;
-        let mut from = Vec::new();
-        if self.eat(Keyword::From) {
-            loop {
-                if self.peek().kind == TokenKind::Div {
-                    // A regex source (`FROM /cpu.*/`): the general form.
-                    return self.show_field_keys_matching(database, from, true);
-                }
-                from.push(self.measurement_name()?);
-                if self.peek().kind != TokenKind::Comma {
-                    break;
-                }
-                self.bump();
-            }
-        }
-        if self.at_any(&[Keyword::Limit, Keyword::Offset]) {
-            return self.show_field_keys_matching(database, from, false);
-        }
+        let sources = if self.eat(Keyword::From) { self.sources()? } else { Vec::new() };
         let _ = start;
-        Ok(Statement::ShowFieldKeys { database, from })
+        let plain: Option<Vec<MeasurementName>> = sources
+            .iter()
+            .map(|s| match s {
+                crate::ast::Source::Measurement(m) => Some(m.clone()),
+                crate::ast::Source::Regex { .. } => None,
+            })
+            .collect();
+        match plain {
+            Some(from) if !self.at_any(&[Keyword::Limit, Keyword::Offset]) => {
+                Ok(Statement::ShowFieldKeys { database, from })
+            }
+            _ => self.show_field_keys_matching(database, sources),
+        }
     }
 
     fn create(&mut self, start: usize) -> Result<Statement, ParseError> {
@@ -359,6 +355,9 @@ impl<'a> Parser<'a> {
     }
 
     /// `m`, `rp.m`, `db.rp.m` or `db..m`.
+    // `SHOW FIELD KEYS` now parses general sources; kept for other
+    // statements naming one measurement (`SELECT ... INTO`).
+    #[allow(dead_code)]
     fn measurement_name(&mut self) -> Result<MeasurementName, ParseError> {
         let first = self.peek().pos;
         let mut segments = vec![self.ident()?];

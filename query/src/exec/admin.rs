@@ -114,16 +114,20 @@ pub(super) fn delete(
     if drop_series && (cond.bounded.0 || cond.bounded.1) {
         return Err(ExecError::Plain("DROP SERIES doesn't support time in WHERE clause".into()));
     }
-    let tags = cond.residual.as_ref().map(strict_tag_filter).transpose()?;
     let names: BTreeSet<String> = cond.names().into_iter().collect();
     let all = [Source::Regex { database: None, retention_policy: None, pattern: String::new() }];
     let sources = if d.sources.is_empty() { &all[..] } else { &d.sources[..] };
     if !store.database_exists(db) {
         return Err(StorageError::DatabaseNotFound(db.to_string()).into());
     }
+    let mut plan = Vec::with_capacity(sources.len());
     for source in sources {
         let (db, rp, filter) = source_filter(db, source)?;
         refuse_fields(store, &db, rp.as_deref(), &filter, &names)?;
+        plan.push((db, rp, filter));
+    }
+    let tags = cond.residual.as_ref().map(strict_tag_filter).transpose()?;
+    for (db, rp, filter) in plan {
         if drop_series {
             store.drop_series(&db, &filter, tags.as_ref())?;
         } else {

@@ -5,8 +5,8 @@
 
 use super::Parser;
 use crate::ast::{
-    AlterRetentionPolicy, CardinalityKind, DeleteSeries, MeasurementName, ShowCardinality, ShowFieldKeysMatching,
-    ShowTags, Source, Statement,
+    AlterRetentionPolicy, CardinalityKind, DeleteSeries, ShowCardinality, ShowFieldKeysMatching, ShowTags, Source,
+    Statement,
 };
 use crate::error::ParseError;
 use crate::token::{Keyword, TokenKind};
@@ -112,18 +112,13 @@ impl Parser<'_> {
         Ok(Statement::ShowCardinality(ShowCardinality { kind, exact, clauses }))
     }
 
-    /// `SHOW FIELD KEYS` after `ON`/`FROM` when a source is a regex or
-    /// `LIMIT`/`OFFSET` follows: the general form.
+    /// `SHOW FIELD KEYS` after its `FROM` clause, when a source is a regex
+    /// or `LIMIT`/`OFFSET` follows: the general form.
     pub(super) fn show_field_keys_matching(
         &mut self,
         database: Option<String>,
-        named: Vec<MeasurementName>,
-        more_sources: bool,
+        sources: Vec<Source>,
     ) -> Result<Statement, ParseError> {
-        let mut sources: Vec<Source> = named.into_iter().map(Source::Measurement).collect();
-        if more_sources {
-            sources.extend(self.sources()?);
-        }
         let limit = self.count_clause(Keyword::Limit)?;
         let offset = self.count_clause(Keyword::Offset)?;
         Ok(Statement::ShowFieldKeysMatching(ShowFieldKeysMatching { database, sources, limit, offset }))

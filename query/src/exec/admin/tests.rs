@@ -135,7 +135,7 @@ fn delete_and_drop_match_influxdb() {
     assert_eq!(run(&db, "DELETE FROM /c/ WHERE region = 'us'"), none());
     assert_eq!(
         run(&db, "SELECT * FROM cpu"),
-        json!({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","host","region","v","w"],"values":[["1970-01-01T00:00:01Z","a","eu",1.0,2]]}]}]})
+        json!({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","host","region","v","w"],"values":[["1970-01-01T00:00:01Z","a","eu",1,2]]}]}]})
     );
     assert_eq!(
         run(&db, "SHOW SERIES")["results"][0]["series"][0]["values"],
