@@ -223,7 +223,10 @@ fn alter_and_drop_retention_policies() {
     store.drop_retention_policy("nope", "short").unwrap();
     assert_eq!(store.retention_policies("db").unwrap().len(), 1);
     // The default is gone with it: a write must name a policy.
-    assert!(matches!(store.write("db", None, &[point("cpu", "a", 1.0, 0)], 0), Err(StorageError::RetentionPolicyNotFound { .. })));
+    assert!(matches!(
+        store.write("db", None, &[point("cpu", "a", 1.0, 0)], 0),
+        Err(StorageError::RetentionPolicyNotFound { .. })
+    ));
     assert_eq!(store.series("db", Some("autogen"), &cpu(), None).unwrap().len(), 2);
     drop(store);
     let store = open(dir.path());

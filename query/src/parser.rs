@@ -158,13 +158,9 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Select) => self.select(start),
             TokenKind::Keyword(Keyword::Delete) => self.delete_series(false),
             TokenKind::Keyword(Keyword::Alter) => self.alter(),
-            TokenKind::Keyword(
-                Keyword::Explain
-                | Keyword::Grant
-                | Keyword::Revoke
-                | Keyword::Set
-                | Keyword::Kill,
-            ) => Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::Explain | Keyword::Grant | Keyword::Revoke | Keyword::Set | Keyword::Kill) => {
+                Ok(self.unsupported(start))
+            }
             _ => Err(ParseError::unexpected(&token, STATEMENT_STARTS)),
         }
     }
@@ -200,7 +196,9 @@ impl<'a> Parser<'a> {
                     _ => Err(ParseError::unexpected(&next, &["KEY", "KEYS"])),
                 }
             }
-            TokenKind::Keyword(Keyword::Measurement) => self.expect_cardinality(crate::ast::CardinalityKind::Measurement),
+            TokenKind::Keyword(Keyword::Measurement) => {
+                self.expect_cardinality(crate::ast::CardinalityKind::Measurement)
+            }
             TokenKind::Keyword(
                 Keyword::Continuous
                 | Keyword::Diagnostics
@@ -257,12 +255,9 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Measurement) => Ok(Statement::DropMeasurement { name: self.ident()? }),
             TokenKind::Keyword(Keyword::Series) => self.delete_series(true),
             TokenKind::Keyword(Keyword::Retention) => self.drop_retention_policy(),
-            TokenKind::Keyword(
-                Keyword::Continuous
-                | Keyword::Shard
-                | Keyword::Subscription
-                | Keyword::User,
-            ) => Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::Continuous | Keyword::Shard | Keyword::Subscription | Keyword::User) => {
+                Ok(self.unsupported(start))
+            }
             _ => Err(ParseError::unexpected(&token, DROP_TARGETS)),
         }
     }
@@ -541,9 +536,7 @@ mod tests {
             }
         );
         assert_eq!(q.statements[1], Statement::ShowDatabases);
-        for s in [
-            "CREATE USER x WITH PASSWORD 'y'",
-        ] {
+        for s in ["CREATE USER x WITH PASSWORD 'y'"] {
             assert_eq!(one(s), Statement::Unsupported { text: s.into() });
         }
     }

@@ -25,7 +25,8 @@ fn free_port() -> u16 {
 
 impl Influxd {
     fn start() -> Influxd {
-        let bin = std::env::var_os("INFLUXD_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/influxd"));
+        let bin =
+            std::env::var_os("INFLUXD_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/influxd"));
         assert!(bin.is_file(), "influxd 1.6.7 (Debian package influxdb) is required: {} is missing", bin.display());
         let dir = tempfile::tempdir().expect("tempdir");
         let (port, bind) = (free_port(), free_port());
@@ -196,11 +197,30 @@ fn chunks_params_and_csv_answer_like_influxd() {
         form.extend_from_slice(extra);
         form
     };
-    same(&augur, &influxd, &f(&[("q", "SELECT v FROM cpu; SELECT v FROM cpu GROUP BY host; SHOW SERIES"), ("chunked", "true"), ("chunk_size", "2")]), None);
+    same(
+        &augur,
+        &influxd,
+        &f(&[
+            ("q", "SELECT v FROM cpu; SELECT v FROM cpu GROUP BY host; SHOW SERIES"),
+            ("chunked", "true"),
+            ("chunk_size", "2"),
+        ]),
+        None,
+    );
     same(&augur, &influxd, &f(&[("q", "SHOW SERIES; SHOW DATABASES"), ("chunked", "true"), ("chunk_size", "1")]), None);
     same(&augur, &influxd, &f(&[("q", "SELECT v FROM cpu GROUP BY host"), ("chunked", "true")]), None);
-    same(&augur, &influxd, &f(&[("q", "SELECT v FROM cpu WHERE host = $h AND v > $n"), ("params", r#"{"h":"a","n":1}"#)]), None);
-    same(&augur, &influxd, &f(&[("q", "SELECT v FROM $m WHERE host = $h"), ("params", r#"{"h":"a","m":{"identifier":"cpu"}}"#)]), None);
+    same(
+        &augur,
+        &influxd,
+        &f(&[("q", "SELECT v FROM cpu WHERE host = $h AND v > $n"), ("params", r#"{"h":"a","n":1}"#)]),
+        None,
+    );
+    same(
+        &augur,
+        &influxd,
+        &f(&[("q", "SELECT v FROM $m WHERE host = $h"), ("params", r#"{"h":"a","m":{"identifier":"cpu"}}"#)]),
+        None,
+    );
     same(&augur, &influxd, &f(&[("q", "SELECT v FROM cpu WHERE host = $h"), ("params", r#"{"x":"a"}"#)]), None);
     same(&augur, &influxd, &f(&[("q", "SELECT v FROM cpu WHERE host = $"), ("params", "{}")]), None);
     let csv = Some("application/csv");

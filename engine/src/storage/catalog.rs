@@ -99,12 +99,7 @@ impl Catalog {
         let mut rps = BTreeMap::new();
         rps.insert(
             AUTOGEN.to_string(),
-            RpMeta {
-                ns,
-                duration_ns,
-                shard_group_duration_ns: default_shard_duration(duration_ns),
-                replication: 1,
-            },
+            RpMeta { ns, duration_ns, shard_group_duration_ns: default_shard_duration(duration_ns), replication: 1 },
         );
         self.databases.insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps });
         Ok(true)

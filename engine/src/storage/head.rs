@@ -216,7 +216,8 @@ impl HeadMap {
             drop(stripe);
             if removed > 0 {
                 // Never below zero, even if counts drifted.
-                let _ = self.values.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(removed)));
+                let _ =
+                    self.values.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(removed)));
             }
         }
     }

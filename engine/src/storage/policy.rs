@@ -21,10 +21,10 @@ impl Store {
         let _ddl = self.inner.ddl_lock.lock();
         let mut cat = self.inner.catalog.read().clone();
         let d = cat.databases.get_mut(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
-        let meta = d.rps.get_mut(&rp.name).ok_or_else(|| StorageError::RetentionPolicyNotFound {
-            db: db.to_string(),
-            rp: rp.name.clone(),
-        })?;
+        let meta = d
+            .rps
+            .get_mut(&rp.name)
+            .ok_or_else(|| StorageError::RetentionPolicyNotFound { db: db.to_string(), rp: rp.name.clone() })?;
         meta.duration_ns = rp.duration_ns;
         meta.shard_group_duration_ns = rp.shard_group_duration_ns;
         meta.replication = rp.replication.max(1);
@@ -59,7 +59,8 @@ impl Store {
         batch.delete_range(Cf::Meta, keys::field_ns_prefix(ns), keys::field_ns_end(ns));
         let dropped: Vec<u32> = {
             let mut idx = self.inner.index.write();
-            let ids: Vec<u32> = idx.namespaces.get(&ns).map(|n| n.series.values().copied().collect()).unwrap_or_default();
+            let ids: Vec<u32> =
+                idx.namespaces.get(&ns).map(|n| n.series.values().copied().collect()).unwrap_or_default();
             for id in &ids {
                 batch.delete_range(Cf::Blocks, keys::series_blocks_start(*id), keys::series_blocks_end(*id));
             }

@@ -69,8 +69,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<WalDelete, WalError> {
             .ok_or(WalError::Truncated)
     };
     let range = TimeRange { start: int(1)?, end: int(9)? };
-    let series =
-        RoaringBitmap::deserialize_from(&body[17..]).map_err(|_| WalError::Malformed("series bitmap"))?;
+    let series = RoaringBitmap::deserialize_from(&body[17..]).map_err(|_| WalError::Malformed("series bitmap"))?;
     Ok(WalDelete { range, series })
 }
 

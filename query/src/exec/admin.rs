@@ -19,8 +19,7 @@ use super::select::{Condition, SelectError};
 use super::show_tags::{key_matcher, series_matching, targets};
 use super::{page, ExecError, ExecutionContext};
 use crate::ast::{
-    AlterRetentionPolicy, BinaryOp, CardinalityKind, DeleteSeries, Expr, ShowCardinality, ShowFieldKeysMatching,
-    Source,
+    AlterRetentionPolicy, BinaryOp, CardinalityKind, DeleteSeries, Expr, ShowCardinality, ShowFieldKeysMatching, Source,
 };
 use crate::result::Series;
 
@@ -151,11 +150,10 @@ pub(super) fn drop_measurement(store: &Store, ctx: &ExecutionContext, name: &str
 /// of at least 1h, a shard duration raised to 1h (0 = derived from the
 /// duration), and a duration no shorter than the shard duration.
 pub(super) fn alter_retention_policy(store: &Store, alter: &AlterRetentionPolicy) -> Result<Vec<Series>, ExecError> {
-    let existing = store
-        .retention_policies(&alter.database)?
-        .into_iter()
-        .find(|p| p.name == alter.name)
-        .ok_or_else(|| StorageError::RetentionPolicyNotFound { db: alter.database.clone(), rp: alter.name.clone() })?;
+    let existing =
+        store.retention_policies(&alter.database)?.into_iter().find(|p| p.name == alter.name).ok_or_else(|| {
+            StorageError::RetentionPolicyNotFound { db: alter.database.clone(), rp: alter.name.clone() }
+        })?;
     let duration = alter.duration.unwrap_or(existing.duration_ns);
     if let Some(Some(d)) = alter.duration {
         if d < MIN_DURATION_NS {
@@ -229,8 +227,13 @@ pub(super) fn show_cardinality(
         let n = match show.kind {
             CardinalityKind::FieldKey => target.fields.len(),
             kind => {
-                let series =
-                    series_matching(store, &target.db, target.rp.as_deref(), &target.measurement, c.condition.as_ref())?;
+                let series = series_matching(
+                    store,
+                    &target.db,
+                    target.rp.as_deref(),
+                    &target.measurement,
+                    c.condition.as_ref(),
+                )?;
                 match kind {
                     CardinalityKind::Series => series.len(),
                     CardinalityKind::Measurement => usize::from(!series.is_empty()),
@@ -268,8 +271,7 @@ pub(super) fn show_field_keys(
     let db = ctx.database(&show.database)?.to_string();
     let all = [Source::Regex { database: None, retention_policy: None, pattern: String::new() }];
     let sources = if show.sources.is_empty() { &all[..] } else { &show.sources[..] };
-    let mut found: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-        Default::default();
+    let mut found: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> = Default::default();
     for source in sources {
         let (db, rp, filter) = source_filter(&db, source)?;
         let policies: Vec<String> = match rp {
@@ -296,12 +298,9 @@ pub(super) fn show_field_keys(
     Ok(found
         .into_iter()
         .filter_map(|(m, fields)| {
-            let values: Vec<Vec<Json>> = page(
-                fields.into_iter().map(|(k, t)| vec![Json::String(k), Json::String(t)]),
-                show.limit,
-                show.offset,
-            )
-            .collect();
+            let values: Vec<Vec<Json>> =
+                page(fields.into_iter().map(|(k, t)| vec![Json::String(k), Json::String(t)]), show.limit, show.offset)
+                    .collect();
             (!values.is_empty()).then(|| {
                 let mut s = Series::new(Some(&m), &["fieldKey", "fieldType"]);
                 s.values = values;

@@ -45,7 +45,8 @@ impl Parser<'_> {
         let mut seen_any = false;
         loop {
             let token = self.peek().clone();
-            let duplicate = || ParseError::message(format!("found duplicate {} option", token.lit.to_uppercase()), token.pos);
+            let duplicate =
+                || ParseError::message(format!("found duplicate {} option", token.lit.to_uppercase()), token.pos);
             match token.kind {
                 TokenKind::Keyword(Keyword::Duration) => {
                     if alter.duration.is_some() {
@@ -168,8 +169,7 @@ mod tests {
         let Statement::ShowCardinality(c) = one("SHOW TAG VALUES CARDINALITY WITH KEY =~ /h/") else { panic!() };
         assert_eq!((c.kind, c.exact), (CardinalityKind::TagValues, false));
         // Options in any order.
-        let Statement::AlterRetentionPolicy(a) = one("ALTER RETENTION POLICY r ON db DEFAULT SHARD DURATION 2h")
-        else {
+        let Statement::AlterRetentionPolicy(a) = one("ALTER RETENTION POLICY r ON db DEFAULT SHARD DURATION 2h") else {
             panic!()
         };
         assert!(a.default && a.duration.is_none() && a.shard_duration == Some(7_200_000_000_000));
@@ -197,7 +197,10 @@ mod tests {
             err("ALTER RETENTION POLICY autogen ON db DURATION 1h DURATION 2h"),
             "found duplicate DURATION option at line 1, char 50"
         );
-        assert_eq!(err("ALTER RETENTION POLICY autogen ON db DURATION 2h foo"), "found foo, expected ; at line 1, char 50");
+        assert_eq!(
+            err("ALTER RETENTION POLICY autogen ON db DURATION 2h foo"),
+            "found foo, expected ; at line 1, char 50"
+        );
         assert_eq!(
             err("ALTER RETENTION POLICY autogen ON db DURATION INF SHARD DURATION INF"),
             "invalid duration INF for shard duration at line 1, char 66"

@@ -34,9 +34,8 @@ pub fn parse_query_with_params(input: &str, params: &Map<String, Value>) -> Resu
         let Some(name) = name else {
             return Err(ParseError::bare("empty bound parameter", t.pos));
         };
-        let value = params
-            .get(&name.lit)
-            .ok_or_else(|| ParseError::bare(format!("missing parameter: {}", name.lit), t.pos))?;
+        let value =
+            params.get(&name.lit).ok_or_else(|| ParseError::bare(format!("missing parameter: {}", name.lit), t.pos))?;
         bind(value, t, &mut tokens)?;
         i += 2;
     }
@@ -109,15 +108,24 @@ mod tests {
         let want = parse_query("SELECT v FROM cpu WHERE host = 'a' AND v > 1").map(|q| q.statements[0].to_string());
         assert_eq!(with(q, serde_json::json!({"h": "a", "n": 1})), want.map_err(|e| e.to_string()));
         assert_eq!(
-            with("SELECT v FROM $m WHERE v > $x AND b = $b", serde_json::json!({"m": {"identifier": "my m"}, "x": -1.5, "b": true})),
+            with(
+                "SELECT v FROM $m WHERE v > $x AND b = $b",
+                serde_json::json!({"m": {"identifier": "my m"}, "x": -1.5, "b": true})
+            ),
             Ok("SELECT v FROM \"my m\" WHERE v > -1.5 AND b = true".to_string())
         );
         assert_eq!(
             with("SELECT v FROM cpu WHERE time > now() - $d", serde_json::json!({"d": {"duration": "1h"}})),
             Ok("SELECT v FROM cpu WHERE time > now() - 1h0m0s".to_string())
         );
-        assert_eq!(with("SELECT v FROM cpu WHERE host = $h", serde_json::json!({"x": "a"})), Err("missing parameter: h".into()));
-        assert_eq!(with("SELECT v FROM cpu WHERE host = $", serde_json::json!({})), Err("empty bound parameter".into()));
+        assert_eq!(
+            with("SELECT v FROM cpu WHERE host = $h", serde_json::json!({"x": "a"})),
+            Err("missing parameter: h".into())
+        );
+        assert_eq!(
+            with("SELECT v FROM cpu WHERE host = $", serde_json::json!({})),
+            Err("empty bound parameter".into())
+        );
         assert!(with("SELECT v FROM cpu WHERE host = $h", serde_json::json!({"h": [1]})).is_err());
         // A `$` inside a string is text.
         assert_eq!(with("SHOW TAG VALUES WITH KEY = \"$k\"", serde_json::json!({})).map(|_| ()), Ok(()));

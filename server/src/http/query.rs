@@ -81,8 +81,7 @@ async fn run(
     }
     let bound = match params.non_empty("params") {
         None => serde_json::Map::new(),
-        Some(json) => serde_json::from_str(json)
-            .map_err(|e| ApiError::QueryParameters(e.to_string()))?,
+        Some(json) => serde_json::from_str(json).map_err(|e| ApiError::QueryParameters(e.to_string()))?,
     };
     let parsed = parse_query_with_params(text, &bound)?;
     let cancel = CancelToken::with_deadline(state.query.timeout.map(|t| Instant::now() + t));

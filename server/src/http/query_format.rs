@@ -219,7 +219,9 @@ pub fn render_csv(response: &QueryResponse) -> Vec<u8> {
             let tags = series
                 .tags
                 .as_ref()
-                .map(|t| t.iter().map(|(k, v)| format!("{}={}", escape_tag(k), escape_tag(v))).collect::<Vec<_>>().join(","))
+                .map(|t| {
+                    t.iter().map(|(k, v)| format!("{}={}", escape_tag(k), escape_tag(v))).collect::<Vec<_>>().join(",")
+                })
                 .unwrap_or_default();
             for row in &series.values {
                 let cells: Vec<String> = row.iter().map(csv_value).collect();
@@ -256,7 +258,10 @@ mod tests {
         let response = QueryResponse {
             results: vec![
                 StatementResult::ok(0, vec![series("cpu", None, 3)]),
-                StatementResult::ok(1, vec![series("cpu", Some(("host", "a")), 2), series("cpu", Some(("host", "b")), 1)]),
+                StatementResult::ok(
+                    1,
+                    vec![series("cpu", Some(("host", "a")), 2), series("cpu", Some(("host", "b")), 1)],
+                ),
                 StatementResult::error(2, "not executed"),
             ],
         };
@@ -278,11 +283,15 @@ mod tests {
     #[test]
     fn csv_like_influxdb() {
         let mut tagged = series("cpu", None, 1);
-        tagged.tags = Some([("host".to_string(), "a,x".to_string()), ("r".to_string(), "eu".to_string())].into_iter().collect());
+        tagged.tags =
+            Some([("host".to_string(), "a,x".to_string()), ("r".to_string(), "eu".to_string())].into_iter().collect());
         tagged.values = vec![vec![json!(4_000_000_000i64), json!("he said, \"hi\"\nnl")]];
         let response = QueryResponse {
             results: vec![
-                StatementResult::ok(0, vec![series("cpu", Some(("host", "a")), 2), series("cpu", Some(("host", "b")), 1)]),
+                StatementResult::ok(
+                    0,
+                    vec![series("cpu", Some(("host", "a")), 2), series("cpu", Some(("host", "b")), 1)],
+                ),
                 StatementResult::error(1, "retention policy not found: db"),
                 StatementResult::ok(2, vec![tagged]),
             ],
@@ -293,7 +302,8 @@ mod tests {
             "name,tags,time,v\ncpu,host=a,1,0.5\ncpu,host=a,2,1.5\ncpu,host=b,1,0.5\n\nname,tags,time,v\ncpu,\"host=a\\,x,r=eu\",4000000000,\"he said, \"\"hi\"\"\nnl\"\n"
         );
         assert_eq!(
-            String::from_utf8(csv_error("error parsing query: found EOF, expected x at line 1, char 3")).unwrap_or_default(),
+            String::from_utf8(csv_error("error parsing query: found EOF, expected x at line 1, char 3"))
+                .unwrap_or_default(),
             "error\n\"error parsing query: found EOF, expected x at line 1, char 3\"\n"
         );
     }

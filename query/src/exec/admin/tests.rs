@@ -83,7 +83,10 @@ fn cardinality_matches_influxdb() {
         assert_eq!(run(&db, q), counts(&[("cpu", 2), ("disk", 1), ("mem", 1)]), "{q}");
     }
     assert_eq!(run(&db, "SHOW TAG VALUES CARDINALITY WITH KEY = host"), counts(&[("cpu", 2), ("disk", 1), ("mem", 2)]));
-    assert_eq!(run(&db, "SHOW TAG VALUES CARDINALITY WITH KEY =~ /h|r/"), counts(&[("cpu", 4), ("disk", 1), ("mem", 2)]));
+    assert_eq!(
+        run(&db, "SHOW TAG VALUES CARDINALITY WITH KEY =~ /h|r/"),
+        counts(&[("cpu", 4), ("disk", 1), ("mem", 2)])
+    );
     assert_eq!(
         run(&db, "SHOW TAG VALUES CARDINALITY FROM cpu WITH KEY IN (host, region) WHERE region='eu'"),
         counts(&[("cpu", 2)])
@@ -141,7 +144,10 @@ fn delete_and_drop_match_influxdb() {
         run(&db, "SHOW SERIES")["results"][0]["series"][0]["values"],
         json!([["cpu,host=a,region=eu"], ["disk,host=c"], ["mem,host=a"], ["mem,host=b"]])
     );
-    assert_eq!(run(&db, "DROP SERIES WHERE host = 'b'; DROP MEASUREMENT nope; DROP MEASUREMENT disk")["results"][2], json!({"statement_id":2}));
+    assert_eq!(
+        run(&db, "DROP SERIES WHERE host = 'b'; DROP MEASUREMENT nope; DROP MEASUREMENT disk")["results"][2],
+        json!({"statement_id":2})
+    );
     assert_eq!(
         run(&db, "SHOW SERIES")["results"][0]["series"][0]["values"],
         json!([["cpu,host=a,region=eu"], ["mem,host=a"]])
@@ -174,7 +180,11 @@ fn alter_and_drop_retention_policies_match_influxdb() {
     assert_eq!(rps(&db), json!([["autogen", "0s", "1h0m0s", 3, false], ["r2", "24h0m0s", "1h0m0s", 1, true]]));
     assert_eq!(run(&db, "ALTER RETENTION POLICY r2 ON db DURATION INF SHARD DURATION 0s"), none());
     assert_eq!(rps(&db), json!([["autogen", "0s", "1h0m0s", 3, false], ["r2", "0s", "168h0m0s", 1, true]]));
-    assert_eq!(run(&db, "DROP RETENTION POLICY r2 ON db; DROP RETENTION POLICY nope ON db; DROP RETENTION POLICY r ON nope")["results"][2], json!({"statement_id":2}));
+    assert_eq!(
+        run(&db, "DROP RETENTION POLICY r2 ON db; DROP RETENTION POLICY nope ON db; DROP RETENTION POLICY r ON nope")
+            ["results"][2],
+        json!({"statement_id":2})
+    );
     assert_eq!(rps(&db), json!([["autogen", "0s", "1h0m0s", 3, false]]));
 }
 
