@@ -192,11 +192,11 @@ fn schema_statements_answer_like_influxd() {
 #[test]
 fn chunks_params_and_csv_answer_like_influxd() {
     let (augur, influxd) = both();
-    let f = |extra: &[(&str, &str)]| {
+    fn f<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut form = vec![("db", "db")];
         form.extend_from_slice(extra);
         form
-    };
+    }
     same(
         &augur,
         &influxd,
