@@ -11,8 +11,10 @@ use std::fmt;
 
 use crate::duration::format_duration;
 
+mod admin;
 mod select;
 
+pub use admin::{AlterRetentionPolicy, CardinalityKind, DeleteSeries, ShowCardinality, ShowFieldKeysMatching};
 pub use select::{
     BinaryOp, Dimension, Expr, Field, Fill, MeasurementSelector, RefKind, Select, ShowMeasurements, ShowSeries,
     ShowTags, Source, TagKeySelector,
@@ -61,6 +63,29 @@ pub enum Statement {
     ShowTagKeys(ShowTags),
     /// `SHOW TAG VALUES ... WITH KEY ...`
     ShowTagValues(ShowTags),
+    /// `DELETE [FROM <sources>] [WHERE <tags and time>]`
+    Delete(DeleteSeries),
+    /// `DROP SERIES [FROM <sources>] [WHERE <tags>]`
+    DropSeries(DeleteSeries),
+    /// `DROP MEASUREMENT <name>`
+    DropMeasurement {
+        /// Measurement name.
+        name: String,
+    },
+    /// `ALTER RETENTION POLICY <rp> ON <db> [DURATION d] [REPLICATION n] [SHARD DURATION d] [DEFAULT]`
+    AlterRetentionPolicy(AlterRetentionPolicy),
+    /// `DROP RETENTION POLICY <rp> ON <db>`
+    DropRetentionPolicy {
+        /// Policy name.
+        name: String,
+        /// Database.
+        database: String,
+    },
+    /// `SHOW SERIES|MEASUREMENT|TAG KEY|TAG VALUES|FIELD KEY [EXACT] CARDINALITY ...`
+    ShowCardinality(ShowCardinality),
+    /// `SHOW FIELD KEYS [ON db] [FROM <sources with regexes>] [LIMIT n] [OFFSET n]`
+    /// (the plain form without regex or limits stays [`Statement::ShowFieldKeys`]).
+    ShowFieldKeysMatching(ShowFieldKeysMatching),
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -74,6 +99,12 @@ impl Statement {
     pub fn is_write(&self) -> bool {
         match self {
             Statement::CreateDatabase(_) | Statement::DropDatabase { .. } | Statement::CreateRetentionPolicy(_) => true,
+            Statement::Delete(_)
+            | Statement::DropSeries(_)
+            | Statement::DropMeasurement { .. }
+            | Statement::AlterRetentionPolicy(_)
+            | Statement::DropRetentionPolicy { .. } => true,
+            Statement::ShowCardinality(_) | Statement::ShowFieldKeysMatching(_) => false,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -239,6 +270,15 @@ impl fmt::Display for Statement {
             Statement::Select(select) => write!(f, "{select}"),
             Statement::ShowSeries(show) => write!(f, "{show}"),
             Statement::ShowTagKeys(show) | Statement::ShowTagValues(show) => write!(f, "{show}"),
+            Statement::Delete(d) => write!(f, "DELETE{d}"),
+            Statement::DropSeries(d) => write!(f, "DROP SERIES{d}"),
+            Statement::DropMeasurement { name } => write!(f, "DROP MEASUREMENT {}", Ident(name)),
+            Statement::AlterRetentionPolicy(a) => write!(f, "{a}"),
+            Statement::DropRetentionPolicy { name, database } => {
+                write!(f, "DROP RETENTION POLICY {} ON {}", Ident(name), Ident(database))
+            }
+            Statement::ShowCardinality(c) => write!(f, "{c}"),
+            Statement::ShowFieldKeysMatching(s) => write!(f, "{s}"),
             Statement::Unsupported { text } => f.write_str(text),
         }
     }

@@ -94,7 +94,7 @@ impl Server {
 
         let retention_task = retention::spawn(store.clone(), config.storage.retention_check_interval, stop_rx.clone());
 
-        let state = Arc::new(AppState::new(store.clone(), &config.http));
+        let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query));
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
         let mut graceful_rx = stop_rx.clone();

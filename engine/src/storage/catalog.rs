@@ -26,6 +26,14 @@ pub(crate) struct RpMeta {
     pub(crate) ns: u32,
     pub(crate) duration_ns: Option<i64>,
     pub(crate) shard_group_duration_ns: i64,
+    /// Replication factor as set by `CREATE/ALTER RETENTION POLICY`
+    /// (reported only; one machine keeps one copy).
+    #[serde(default = "one")]
+    pub(crate) replication: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A stored database.
@@ -91,7 +99,7 @@ impl Catalog {
         let mut rps = BTreeMap::new();
         rps.insert(
             AUTOGEN.to_string(),
-            RpMeta { ns, duration_ns, shard_group_duration_ns: default_shard_duration(duration_ns) },
+            RpMeta { ns, duration_ns, shard_group_duration_ns: default_shard_duration(duration_ns), replication: 1 },
         );
         self.databases.insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps });
         Ok(true)
@@ -109,7 +117,12 @@ impl Catalog {
         let mut rps = BTreeMap::new();
         rps.insert(
             rp.name.clone(),
-            RpMeta { ns, duration_ns: rp.duration_ns, shard_group_duration_ns: rp.shard_group_duration_ns },
+            RpMeta {
+                ns,
+                duration_ns: rp.duration_ns,
+                shard_group_duration_ns: rp.shard_group_duration_ns,
+                replication: rp.replication.max(1),
+            },
         );
         self.databases.insert(name.to_string(), DatabaseMeta { default_rp: rp.name.clone(), rps });
         Ok(true)
@@ -128,7 +141,12 @@ impl Catalog {
         }
         d.rps.insert(
             rp.name.clone(),
-            RpMeta { ns, duration_ns: rp.duration_ns, shard_group_duration_ns: rp.shard_group_duration_ns },
+            RpMeta {
+                ns,
+                duration_ns: rp.duration_ns,
+                shard_group_duration_ns: rp.shard_group_duration_ns,
+                replication: rp.replication.max(1),
+            },
         );
         if rp.default {
             d.default_rp = rp.name.clone();
@@ -162,7 +180,7 @@ impl Catalog {
                 name: name.clone(),
                 duration_ns: r.duration_ns,
                 shard_group_duration_ns: r.shard_group_duration_ns,
-                replication: 1,
+                replication: r.replication,
                 default: *name == d.default_rp,
             })
             .collect())

@@ -99,6 +99,49 @@ impl HeadSeries {
         stored
     }
 
+    /// Removes the rows whose timestamp lies in `range` (a `DELETE`);
+    /// returns the number of field values removed.
+    pub(crate) fn remove_range(&mut self, range: TimeRange) -> usize {
+        let keep: Vec<bool> = self.timestamps.iter().map(|t| !range.contains(*t)).collect();
+        if keep.iter().all(|k| *k) {
+            return 0;
+        }
+        let mut removed = 0;
+        for col in &mut self.columns {
+            let mut data = rows::empty_like(&col.data);
+            let mut presence = Vec::with_capacity(col.presence.len());
+            let mut value = 0;
+            for (row, present) in col.presence.iter().enumerate() {
+                let kept = keep.get(row).copied().unwrap_or(true);
+                if *present {
+                    if kept {
+                        rows::push_value(&mut data, &col.data, value);
+                    } else {
+                        removed += 1;
+                    }
+                    value += 1;
+                }
+                if kept {
+                    presence.push(*present);
+                }
+            }
+            col.data = data;
+            col.presence = presence;
+        }
+        let mut row = 0;
+        self.timestamps.retain(|_| {
+            row += 1;
+            keep[row - 1]
+        });
+        self.columns.retain(|c| c.presence.iter().any(|p| *p));
+        removed
+    }
+
+    /// Whether any row lies outside `range`.
+    pub(crate) fn has_rows_outside(&self, range: TimeRange) -> bool {
+        self.timestamps.iter().any(|t| !range.contains(*t))
+    }
+
     /// The series' rows in `range` (all fields, or those named), sorted and
     /// merged (last write wins).
     pub(crate) fn to_block(&self, range: TimeRange, fields: Option<&[String]>) -> Block {
@@ -160,6 +203,30 @@ impl HeadMap {
         }
     }
 
+    /// Removes the rows of `series` inside `range`; series left without rows
+    /// are removed from the map.
+    pub(crate) fn delete_range(&self, series: &roaring::RoaringBitmap, range: TimeRange) {
+        for id in series {
+            let mut stripe = self.stripes[id as usize % STRIPES].lock();
+            let Some(s) = stripe.get_mut(&id) else { continue };
+            let removed = s.remove_range(range);
+            if s.timestamps.is_empty() {
+                stripe.remove(&id);
+            }
+            drop(stripe);
+            if removed > 0 {
+                // Never below zero, even if counts drifted.
+                let _ =
+                    self.values.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(removed)));
+            }
+        }
+    }
+
+    /// Whether the series has rows outside `range` here.
+    pub(crate) fn has_rows_outside(&self, series: u32, range: TimeRange) -> bool {
+        self.stripes[series as usize % STRIPES].lock().get(&series).is_some_and(|s| s.has_rows_outside(range))
+    }
+
     /// Series ids present.
     pub(crate) fn series_ids(&self) -> Vec<u32> {
         let mut ids = Vec::new();
@@ -191,5 +258,27 @@ mod tests {
         assert_eq!(cb.data, ColumnData::Integer(vec![2, 2]));
         assert!(h.read(2, TimeRange::ALL, None).is_none());
         assert_eq!(h.read(1, TimeRange::ALL, Some(&["a".to_string()])).unwrap().columns.len(), 1);
+    }
+
+    #[test]
+    fn delete_range_removes_rows_and_values() {
+        let h = HeadMap::default();
+        let a = FieldValue::Float(1.0);
+        let b = FieldValue::Integer(2);
+        h.append(1, 10, [("a", &a)].into_iter());
+        h.append(1, 20, [("a", &a), ("b", &b)].into_iter());
+        h.append(1, 30, [("b", &b)].into_iter());
+        h.append(2, 20, [("a", &a)].into_iter());
+        let ids: roaring::RoaringBitmap = [1u32, 2].into_iter().collect();
+        h.delete_range(&ids, TimeRange { start: 15, end: 25 });
+        assert_eq!(h.values(), 2);
+        let blk = h.read(1, TimeRange::ALL, None).unwrap();
+        assert_eq!(blk.timestamps, vec![10, 30]);
+        let ca = blk.columns.iter().find(|c| c.name == "a").unwrap();
+        assert_eq!(ca.presence, Some(vec![true, false]));
+        assert!(h.read(2, TimeRange::ALL, None).is_none());
+        assert!(!h.series_ids().contains(&2));
+        assert!(h.has_rows_outside(1, TimeRange { start: 0, end: 20 }));
+        assert!(!h.has_rows_outside(1, TimeRange::ALL));
     }
 }

@@ -143,6 +143,37 @@ impl Index {
         ids
     }
 
+    /// Removes one series: its key, its id and its postings; a measurement
+    /// left without series is removed with its field types. Returns whether
+    /// the series existed.
+    pub(crate) fn remove_series(&mut self, id: u32) -> bool {
+        let Some((ns, key)) = self.by_id.get_mut(id as usize).and_then(Option::take) else {
+            return false;
+        };
+        let Some(nsi) = self.namespaces.get_mut(&ns) else { return true };
+        nsi.series.remove(&key);
+        let Some((measurement, tags)) = parse_series_key(&key) else { return true };
+        let Some(m) = nsi.measurements.get_mut(&measurement) else { return true };
+        m.all.remove(id);
+        for (k, v) in tags {
+            if let Some(values) = m.tags.get_mut(&k) {
+                if let Some(b) = values.get_mut(&v) {
+                    b.remove(id);
+                    if b.is_empty() {
+                        values.remove(&v);
+                    }
+                }
+                if values.is_empty() {
+                    m.tags.remove(&k);
+                }
+            }
+        }
+        if m.all.is_empty() {
+            nsi.measurements.remove(&measurement);
+        }
+        true
+    }
+
     /// Measurement names of a namespace.
     pub(crate) fn measurements(&self, ns: u32) -> Vec<String> {
         self.namespaces.get(&ns).map(|n| n.measurements.keys().cloned().collect()).unwrap_or_default()
@@ -269,6 +300,23 @@ mod tests {
         let mre = MeasurementFilter::Regex(regex::Regex::new("^m").unwrap());
         assert_eq!(ids(i.select(1, &mre, None)), vec![3]);
         assert_eq!(ids(i.select(2, &cpu, None)), vec![4]);
+    }
+
+    #[test]
+    fn removing_series_updates_postings_and_measurements() {
+        let mut i = idx();
+        assert!(i.remove_series(1));
+        assert!(!i.remove_series(1));
+        assert!(i.key_of(1).is_none());
+        let cpu = MeasurementFilter::Name("cpu".into());
+        assert_eq!(ids(i.select(1, &cpu, None)), vec![0, 2]);
+        let f = TagFilter::Eq("region".into(), "us".into());
+        assert!(i.select(1, &cpu, Some(&f)).is_empty());
+        assert!(!i.measurement(1, "cpu").unwrap().tags["region"].contains_key("us"));
+        i.set_field_type(1, "mem", "free", FieldType::Integer);
+        assert!(i.remove_series(3));
+        assert_eq!(i.measurements(1), vec!["cpu".to_string()]);
+        assert!(i.field_type(1, "mem", "free").is_none());
     }
 
     #[test]

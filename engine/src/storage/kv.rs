@@ -60,6 +60,7 @@ enum Op {
     Put(Cf, Vec<u8>, Vec<u8>),
     Merge(Cf, Vec<u8>, Vec<u8>),
     DeleteRange(Cf, Vec<u8>, Vec<u8>),
+    Delete(Cf, Vec<u8>),
 }
 
 impl Batch {
@@ -79,6 +80,12 @@ impl Batch {
     pub(crate) fn delete_range(&mut self, cf: Cf, from: Vec<u8>, to: Vec<u8>) {
         self.bytes += from.len() + to.len();
         self.ops.push(Op::DeleteRange(cf, from, to));
+    }
+
+    /// Deletes one key.
+    pub(crate) fn delete(&mut self, cf: Cf, key: Vec<u8>) {
+        self.bytes += key.len();
+        self.ops.push(Op::Delete(cf, key));
     }
 
     /// Approximate payload size, to cut large batches.
@@ -163,6 +170,7 @@ impl Kv {
                 Op::Put(cf, k, v) => wb.put_cf(self.handle(cf)?, k, v),
                 Op::Merge(cf, k, v) => wb.merge_cf(self.handle(cf)?, k, v),
                 Op::DeleteRange(cf, a, b) => wb.delete_range_cf(self.handle(cf)?, a, b),
+                Op::Delete(cf, k) => wb.delete_cf(self.handle(cf)?, k),
             }
         }
         let mut wo = WriteOptions::default();

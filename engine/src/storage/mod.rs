@@ -21,12 +21,15 @@
 
 mod api;
 mod catalog;
+mod delete;
 mod head;
 mod index;
 mod keys;
 mod kv;
+mod policy;
 mod rows;
 mod wal;
+mod wal_delete;
 
 pub use api::*;
 pub use kv::raw;
@@ -84,6 +87,10 @@ struct Inner {
     seal_lock: Mutex<()>,
     /// Serializes DDL (create/drop database or policy).
     ddl_lock: Mutex<()>,
+    /// Bumped (under the head write lock) whenever series are dropped, so a
+    /// write that resolved its series ids before a drop notices and redoes
+    /// its resolution instead of logging points for a dropped id.
+    drop_epoch: AtomicU64,
     recovery_damage: Vec<Damage>,
     /// Wakes the background sealer (shared with its thread, which must not
     /// keep the store alive while it waits).
@@ -232,6 +239,7 @@ impl Store {
             next_seal_seq: AtomicU64::new(next_seal_seq),
             seal_lock: Mutex::new(()),
             ddl_lock: Mutex::new(()),
+            drop_epoch: AtomicU64::new(0),
             recovery_damage,
             seal_signal: Arc::new((Mutex::new(false), Condvar::new())),
         });
@@ -338,6 +346,7 @@ impl Store {
     /// retention) are listed in the outcome; the others are stored.
     pub fn write(&self, db: &str, rp: Option<&str>, points: &[Point], now_ns: i64) -> StorageResult<WriteOutcome> {
         let inner = &*self.inner;
+        let epoch = inner.drop_epoch.load(Ordering::SeqCst);
         let (target, db_namespaces) = {
             let cat = inner.catalog.read();
             (cat.resolve(db, rp)?, cat.namespaces_of(db))
@@ -381,6 +390,11 @@ impl Store {
         }
         let sync = matches!(inner.options.wal_sync, WalSync::Always);
         let head = inner.head.read();
+        if index_guard.is_none() && inner.drop_epoch.load(Ordering::SeqCst) != epoch {
+            // Series were dropped since the ids were resolved: resolve again.
+            drop(head);
+            return self.write(db, rp, points, now_ns);
+        }
         if enc.len() > 0 {
             let seq = inner.next_wal_seq.fetch_add(1, Ordering::SeqCst);
             batch.put(Cf::Wal, keys::wal_key(seq), enc.finish());
@@ -780,6 +794,18 @@ fn replay_wal(kv: &Kv, idx: &Index, head: &HeadMap) -> StorageResult<(u64, Vec<D
     kv.scan(Cf::Wal, &[], &[0xFF; 9], |k, v| {
         let seq = keys::decode_wal_key(k).unwrap_or(next);
         next = next.max(seq.saturating_add(1));
+        if wal_delete::is_delete(v) {
+            match wal_delete::decode(v) {
+                Ok(d) => head.delete_range(&d.series, d.range),
+                Err(e) => damage.push(Damage {
+                    kind: "wal",
+                    series_key: String::new(),
+                    position: seq as i64,
+                    reason: e.to_string(),
+                }),
+            }
+            return true;
+        }
         match wal::decode(v) {
             Ok(rec) => {
                 replayed += 1;

@@ -12,6 +12,8 @@
 //! MEASUREMENTS`, `SHOW SERIES`, `SHOW TAG KEYS|VALUES`); [`value`] holds the runtime values
 //! they share.
 
+mod admin;
+pub mod cancel;
 mod database;
 mod retention;
 mod schema;
@@ -51,6 +53,8 @@ pub struct ExecutionContext {
     pub max_select_points: u64,
     /// Most `GROUP BY time` buckets one result series may have (0 = unlimited).
     pub max_select_buckets: u64,
+    /// Stops the query when the client goes away or the timeout passes.
+    pub cancel: cancel::CancelToken,
 }
 
 impl Default for ExecutionContext {
@@ -63,6 +67,7 @@ impl Default for ExecutionContext {
             now: None,
             max_select_points: DEFAULT_MAX_SELECT_POINTS,
             max_select_buckets: DEFAULT_MAX_SELECT_BUCKETS,
+            cancel: cancel::CancelToken::default(),
         }
     }
 }
@@ -130,6 +135,12 @@ pub enum ExecError {
     /// A `SELECT` could not run.
     #[error(transparent)]
     Select(#[from] SelectError),
+    /// The query was cancelled or timed out.
+    #[error(transparent)]
+    Cancelled(#[from] cancel::Cancelled),
+    /// An error whose text is InfluxDB's, as is.
+    #[error("{0}")]
+    Plain(String),
     /// The store failed (or the database/policy does not exist).
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -145,6 +156,11 @@ pub fn execute(store: &Store, query: &Query, ctx: &ExecutionContext) -> QueryRes
     for (id, statement) in query.statements.iter().enumerate() {
         if failed {
             results.push(StatementResult::error(id, NOT_EXECUTED));
+            continue;
+        }
+        if let Err(cancelled) = ctx.cancel.check() {
+            results.push(StatementResult::error(id, cancelled.to_string()));
+            failed = true;
             continue;
         }
         match execute_statement(store, statement, ctx) {
@@ -180,6 +196,13 @@ pub fn execute_statement(
         Statement::ShowSeries(show) => show_tags::show_series(store, ctx, show),
         Statement::ShowTagKeys(show) => show_tags::show_tag_keys(store, ctx, show),
         Statement::ShowTagValues(show) => show_tags::show_tag_values(store, ctx, show),
+        Statement::Delete(d) => admin::delete(store, ctx, d, false),
+        Statement::DropSeries(d) => admin::delete(store, ctx, d, true),
+        Statement::DropMeasurement { name } => admin::drop_measurement(store, ctx, name),
+        Statement::AlterRetentionPolicy(alter) => admin::alter_retention_policy(store, alter),
+        Statement::DropRetentionPolicy { name, database } => admin::drop_retention_policy(store, database, name),
+        Statement::ShowCardinality(show) => admin::show_cardinality(store, ctx, show),
+        Statement::ShowFieldKeysMatching(show) => admin::show_field_keys(store, ctx, show),
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }

@@ -24,7 +24,7 @@ const AUTOGEN: &str = "autogen";
 
 /// The shard group duration InfluxDB derives from a policy duration
 /// (`None` = infinite): 1h under 2 days, 1 day under 6 months, else 7 days.
-fn default_shard_duration(duration: Option<i64>) -> i64 {
+pub(super) fn default_shard_duration(duration: Option<i64>) -> i64 {
     match duration {
         None => 7 * DAY_NS,
         Some(d) if d >= 180 * DAY_NS => 7 * DAY_NS,

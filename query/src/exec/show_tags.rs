@@ -129,10 +129,10 @@ pub(super) fn show_tag_values(
 }
 
 /// A predicate over tag keys.
-type KeyMatcher = Box<dyn Fn(&str) -> bool>;
+pub(super) type KeyMatcher = Box<dyn Fn(&str) -> bool>;
 
 /// Which tag keys a `WITH KEY` clause keeps.
-fn key_matcher(selector: Option<&TagKeySelector>) -> Result<KeyMatcher, SelectError> {
+pub(super) fn key_matcher(selector: Option<&TagKeySelector>) -> Result<KeyMatcher, SelectError> {
     let compile = |p: &str| Regex::new(p).map_err(|e| SelectError::BadRegex(e.to_string()));
     Ok(match selector.cloned() {
         None => Box::new(|_| true),
@@ -151,7 +151,7 @@ fn key_matcher(selector: Option<&TagKeySelector>) -> Result<KeyMatcher, SelectEr
 }
 
 /// The measurements of the `FROM` clause (every one when there is none).
-fn targets(
+pub(super) fn targets(
     store: &Store,
     ctx: &ExecutionContext,
     database: &Option<String>,

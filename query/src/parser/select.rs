@@ -272,9 +272,17 @@ impl Parser<'_> {
 
     /// After `SHOW SERIES`.
     pub(super) fn show_series(&mut self, start: usize) -> Result<Statement, ParseError> {
-        if self.at_any(&[Keyword::Cardinality, Keyword::Exact]) {
-            return Ok(self.unsupported(start));
+        if self.eat(Keyword::Exact) {
+            let token = self.bump();
+            if !token.is(Keyword::Cardinality) {
+                return Err(ParseError::unexpected(&token, &[";"]));
+            }
+            return self.cardinality(crate::ast::CardinalityKind::Series, true);
         }
+        if self.eat(Keyword::Cardinality) {
+            return self.cardinality(crate::ast::CardinalityKind::Series, false);
+        }
+        let _ = start;
         let database = self.on_clause()?;
         let sources = if self.eat(Keyword::From) { self.sources()? } else { Vec::new() };
         let condition = self.where_clause()?;
@@ -289,11 +297,17 @@ impl Parser<'_> {
         let values = match token.kind {
             TokenKind::Keyword(Keyword::Keys) => false,
             TokenKind::Keyword(Keyword::Values) => true,
-            TokenKind::Keyword(Keyword::Key) => return Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::Key) => return self.expect_cardinality(crate::ast::CardinalityKind::TagKey),
             _ => return Err(ParseError::unexpected(&token, &["KEY", "KEYS", "VALUES"])),
         };
-        if self.at_any(&[Keyword::Cardinality, Keyword::Exact]) {
-            return Ok(self.unsupported(start));
+        let _ = start;
+        if values && self.at_any(&[Keyword::Cardinality, Keyword::Exact]) {
+            let exact = self.eat(Keyword::Exact);
+            let token = self.bump();
+            if !token.is(Keyword::Cardinality) {
+                return Err(ParseError::unexpected(&token, &["CARDINALITY"]));
+            }
+            return self.cardinality(crate::ast::CardinalityKind::TagValues, exact);
         }
         let database = self.on_clause()?;
         let sources = if self.eat(Keyword::From) { self.sources()? } else { Vec::new() };
@@ -306,7 +320,7 @@ impl Parser<'_> {
     }
 
     /// `WITH KEY (= k | != k | =~ /re/ | !~ /re/ | IN (a, b))`.
-    fn with_key(&mut self) -> Result<TagKeySelector, ParseError> {
+    pub(super) fn with_key(&mut self) -> Result<TagKeySelector, ParseError> {
         self.expect(Keyword::With)?;
         self.expect(Keyword::Key)?;
         let token = self.bump();

@@ -24,6 +24,24 @@ pub struct FileConfig {
     /// `[http]`
     #[serde(default)]
     pub http: HttpSection,
+    /// `[query]`
+    #[serde(default)]
+    pub query: QuerySection,
+}
+
+/// The `[query]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySection {
+    /// `max_select_points = 50000000` (0 = unlimited)
+    pub max_select_points: Option<u64>,
+    /// `max_select_buckets = 1000000` (0 = unlimited)
+    pub max_select_buckets: Option<u64>,
+    /// `timeout = "0s"` (0 = none)
+    pub timeout: Option<String>,
+    /// `chunk_size = 10000`: rows per chunk when a request asks for
+    /// `chunked=true` without `chunk_size`.
+    pub chunk_size: Option<u64>,
 }
 
 /// The `[storage]` table.

@@ -80,6 +80,52 @@ pub struct Config {
     pub storage: StorageConfig,
     /// HTTP server limits.
     pub http: HttpConfig,
+    /// Query limits (`[query]`).
+    pub query: QueryConfig,
+}
+
+/// Query limits (`[query]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryConfig {
+    /// Most points one `SELECT` may read; 0 = unlimited.
+    pub max_select_points: u64,
+    /// Most `GROUP BY time` buckets per series; 0 = unlimited.
+    pub max_select_buckets: u64,
+    /// Longest a query may run; `None` = no limit.
+    pub timeout: Option<Duration>,
+    /// Rows per chunk for `chunked=true` without `chunk_size`.
+    pub chunk_size: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            max_select_points: augur_query::exec::DEFAULT_MAX_SELECT_POINTS,
+            max_select_buckets: augur_query::exec::DEFAULT_MAX_SELECT_BUCKETS,
+            timeout: None,
+            chunk_size: 10_000,
+        }
+    }
+}
+
+fn query_config(file: &FileConfig) -> Result<QueryConfig, ConfigError> {
+    let section = &file.query;
+    let defaults = QueryConfig::default();
+    let timeout = match section.timeout.as_deref().map(str::trim) {
+        None | Some("0") | Some("0s") => None,
+        Some(text) => Some(parse_positive_duration(text).map_err(|m| invalid("query.timeout", m))?),
+    };
+    let chunk_size = match section.chunk_size {
+        None => defaults.chunk_size,
+        Some(0) => return Err(invalid("query.chunk_size", "must be at least 1")),
+        Some(n) => usize::try_from(n).map_err(|_| invalid("query.chunk_size", "too large"))?,
+    };
+    Ok(QueryConfig {
+        max_select_points: section.max_select_points.unwrap_or(defaults.max_select_points),
+        max_select_buckets: section.max_select_buckets.unwrap_or(defaults.max_select_buckets),
+        timeout,
+        chunk_size,
+    })
 }
 
 /// Storage engine settings (`[storage]`).
@@ -161,6 +207,7 @@ impl Config {
             data_dir,
             storage: storage_config(&file)?,
             http: http_config(&file)?,
+            query: query_config(&file)?,
         })
     }
 

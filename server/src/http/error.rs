@@ -69,6 +69,9 @@ pub enum ApiError {
     /// The query text does not parse.
     #[error("error parsing query: {0}")]
     QueryParse(#[from] ParseError),
+    /// The `params` value is not a JSON object.
+    #[error("error parsing query parameters: {0}")]
+    QueryParameters(String),
     /// More writes in flight than `http.max_concurrent_writes`.
     #[error("too many concurrent writes")]
     TooManyWrites,
@@ -113,7 +116,8 @@ impl ApiError {
             | ApiError::BadGzip(_)
             | ApiError::BodyRead(_)
             | ApiError::PartialWrite(_)
-            | ApiError::QueryParse(_) => StatusCode::BAD_REQUEST,
+            | ApiError::QueryParse(_)
+            | ApiError::QueryParameters(_) => StatusCode::BAD_REQUEST,
             ApiError::DatabaseNotFound(_) | ApiError::RetentionPolicyNotFound(_) | ApiError::RouteNotFound => {
                 StatusCode::NOT_FOUND
             }

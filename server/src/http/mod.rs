@@ -15,6 +15,7 @@ pub mod headers;
 pub mod params;
 pub mod ping;
 pub mod query;
+pub mod query_format;
 pub mod routes;
 pub mod verify;
 pub mod write;
@@ -27,7 +28,7 @@ use axum::Router;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::trace::TraceLayer;
 
-use crate::config::HttpConfig;
+use crate::config::{HttpConfig, QueryConfig};
 use error::ApiError;
 
 /// What every handler shares: the store and the request limits.
@@ -38,12 +39,25 @@ pub struct AppState {
     pub limits: HttpConfig,
     /// One permit per write allowed in flight.
     write_slots: Arc<Semaphore>,
+    /// Limits from `[query]`.
+    pub query: QueryConfig,
 }
 
 impl AppState {
     /// State for a server with these limits.
     pub fn new(store: Store, limits: &HttpConfig) -> AppState {
-        AppState { store, limits: limits.clone(), write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes)) }
+        AppState {
+            store,
+            limits: limits.clone(),
+            write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes)),
+            query: QueryConfig::default(),
+        }
+    }
+
+    /// The same state with these query limits.
+    pub fn with_query(mut self, query: &QueryConfig) -> AppState {
+        self.query = query.clone();
+        self
     }
 
     /// Takes a write slot, or fails with 429 when all are taken (clients

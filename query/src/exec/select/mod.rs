@@ -186,6 +186,8 @@ pub(crate) struct Env<'a> {
     pub mem: Option<&'a subquery::MemSource>,
     /// `tz('...')`: bucket boundaries and printed times are in this zone.
     pub tz: Option<jiff::tz::TimeZone>,
+    /// Checked between batches of series: client gone or timeout.
+    pub cancel: super::cancel::CancelToken,
 }
 
 impl Env<'_> {
@@ -214,8 +216,17 @@ pub(crate) fn run(
     let now = ctx.now();
     let cond = Condition::new(select.condition.as_ref(), now)?;
     let mem = subqueries(store, select, ctx, now, &cond)?;
-    let env =
-        Env { store, select, cond, now, epoch: ctx.epoch, max_buckets: ctx.max_select_buckets, mem: mem.as_ref(), tz };
+    let env = Env {
+        store,
+        select,
+        cond,
+        now,
+        epoch: ctx.epoch,
+        max_buckets: ctx.max_select_buckets,
+        mem: mem.as_ref(),
+        tz,
+        cancel: ctx.cancel.clone(),
+    };
     let targets = match &mem {
         Some(mem) => mem.targets(),
         None => resolve_sources(store, ctx, &select.sources)?,
@@ -463,6 +474,7 @@ pub(crate) fn read_rows(
         return mem.read(target, series, range, fields, budget, each);
     }
     for batch in series.chunks(BATCH) {
+        env.cancel.check()?;
         let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
         for damage in &read.damaged {
             tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
