@@ -11,10 +11,13 @@ use std::fmt;
 
 use crate::duration::format_duration;
 
+mod cq;
 mod select;
 
+pub use cq::{CreateContinuousQuery, Resample};
+
 pub use select::{
-    BinaryOp, Dimension, Expr, Field, Fill, MeasurementSelector, RefKind, Select, ShowMeasurements, ShowSeries,
+    BinaryOp, Dimension, Expr, Field, Fill, IntoTarget, MeasurementSelector, RefKind, Select, ShowMeasurements, ShowSeries,
     ShowTags, Source, TagKeySelector,
 };
 
@@ -61,6 +64,17 @@ pub enum Statement {
     ShowTagKeys(ShowTags),
     /// `SHOW TAG VALUES ... WITH KEY ...`
     ShowTagValues(ShowTags),
+    /// `CREATE CONTINUOUS QUERY <name> ON <db> [RESAMPLE ...] BEGIN <select> END`
+    CreateContinuousQuery(Box<CreateContinuousQuery>),
+    /// `SHOW CONTINUOUS QUERIES`
+    ShowContinuousQueries,
+    /// `DROP CONTINUOUS QUERY <name> ON <db>`
+    DropContinuousQuery {
+        /// The query's name.
+        name: String,
+        /// Its database.
+        database: String,
+    },
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -74,6 +88,9 @@ impl Statement {
     pub fn is_write(&self) -> bool {
         match self {
             Statement::CreateDatabase(_) | Statement::DropDatabase { .. } | Statement::CreateRetentionPolicy(_) => true,
+            Statement::Select(select) if select.into.is_some() => true,
+            Statement::CreateContinuousQuery(_) | Statement::DropContinuousQuery { .. } => true,
+            Statement::ShowContinuousQueries => false,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -239,6 +256,11 @@ impl fmt::Display for Statement {
             Statement::Select(select) => write!(f, "{select}"),
             Statement::ShowSeries(show) => write!(f, "{show}"),
             Statement::ShowTagKeys(show) | Statement::ShowTagValues(show) => write!(f, "{show}"),
+            Statement::CreateContinuousQuery(create) => write!(f, "{create}"),
+            Statement::ShowContinuousQueries => f.write_str("SHOW CONTINUOUS QUERIES"),
+            Statement::DropContinuousQuery { name, database } => {
+                write!(f, "DROP CONTINUOUS QUERY {} ON {}", Ident(name), Ident(database))
+            }
             Statement::Unsupported { text } => f.write_str(text),
         }
     }

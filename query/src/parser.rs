@@ -13,7 +13,9 @@ use crate::error::ParseError;
 use crate::lexer::tokenize;
 use crate::token::{Keyword, Token, TokenKind};
 
+mod cq;
 mod expr;
+mod into;
 mod select;
 
 /// Keywords that can start a statement, in the order InfluxDB lists them.
@@ -196,9 +198,9 @@ impl<'a> Parser<'a> {
                     _ => Err(ParseError::unexpected(&next, &["KEY", "KEYS"])),
                 }
             }
+            TokenKind::Keyword(Keyword::Continuous) => self.show_continuous_queries(),
             TokenKind::Keyword(
-                Keyword::Continuous
-                | Keyword::Diagnostics
+                Keyword::Diagnostics
                 | Keyword::Grants
                 | Keyword::Measurement
                 | Keyword::Queries
@@ -242,9 +244,8 @@ impl<'a> Parser<'a> {
                 self.expect(Keyword::Policy)?;
                 self.create_retention_policy()
             }
-            TokenKind::Keyword(Keyword::Continuous | Keyword::Subscription | Keyword::User) => {
-                Ok(self.unsupported(start))
-            }
+            TokenKind::Keyword(Keyword::Continuous) => self.create_continuous_query(),
+            TokenKind::Keyword(Keyword::Subscription | Keyword::User) => Ok(self.unsupported(start)),
             _ => Err(ParseError::unexpected(&token, CREATE_TARGETS)),
         }
     }
@@ -253,9 +254,9 @@ impl<'a> Parser<'a> {
         let token = self.bump();
         match token.kind {
             TokenKind::Keyword(Keyword::Database) => Ok(Statement::DropDatabase { name: self.ident()? }),
+            TokenKind::Keyword(Keyword::Continuous) => self.drop_continuous_query(),
             TokenKind::Keyword(
-                Keyword::Continuous
-                | Keyword::Measurement
+                Keyword::Measurement
                 | Keyword::Retention
                 | Keyword::Series
                 | Keyword::Shard
@@ -528,14 +529,8 @@ mod tests {
 
     #[test]
     fn unsupported_statements_keep_their_text() {
-        let q = parse_query("SELECT mean(v) INTO x FROM cpu WHERE host = 'a;b' GROUP BY time(1m); SHOW DATABASES")
-            .expect("parses");
-        assert_eq!(
-            q.statements[0],
-            Statement::Unsupported {
-                text: "SELECT mean(v) INTO x FROM cpu WHERE host = 'a;b' GROUP BY time(1m)".into()
-            }
-        );
+        let q = parse_query("DELETE FROM cpu WHERE host = 'a;b'; SHOW DATABASES").expect("parses");
+        assert_eq!(q.statements[0], Statement::Unsupported { text: "DELETE FROM cpu WHERE host = 'a;b'".into() });
         assert_eq!(q.statements[1], Statement::ShowDatabases);
         for s in [
             "SHOW SERIES CARDINALITY",

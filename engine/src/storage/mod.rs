@@ -25,6 +25,7 @@ mod head;
 mod index;
 mod keys;
 mod kv;
+mod meta_records;
 mod rows;
 mod wal;
 
