@@ -24,6 +24,21 @@ pub struct FileConfig {
     /// `[http]`
     #[serde(default)]
     pub http: HttpSection,
+    /// `[continuous_queries]`
+    #[serde(default)]
+    pub continuous_queries: ContinuousQueriesSection,
+}
+
+/// The `[continuous_queries]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuousQueriesSection {
+    /// `enabled = true`
+    pub enabled: Option<bool>,
+    /// `run_interval = "1s"`: how often the scheduler looks for new queries.
+    pub run_interval: Option<String>,
+    /// `max_catch_up = "24h"`: how far back a run after downtime reaches.
+    pub max_catch_up: Option<String>,
 }
 
 /// The `[storage]` table.
