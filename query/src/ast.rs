@@ -17,8 +17,8 @@ mod select;
 pub use cq::{CreateContinuousQuery, Resample};
 
 pub use select::{
-    BinaryOp, Dimension, Expr, Field, Fill, IntoTarget, MeasurementSelector, RefKind, Select, ShowMeasurements, ShowSeries,
-    ShowTags, Source, TagKeySelector,
+    BinaryOp, Dimension, Expr, Field, Fill, IntoTarget, MeasurementSelector, RefKind, Select, ShowMeasurements,
+    ShowSeries, ShowTags, Source, TagKeySelector,
 };
 
 /// A parsed request: one or more statements separated by `;`.

@@ -105,9 +105,12 @@ fn decode(key: &[u8], value: &[u8]) -> Result<ContinuousQuery, CqError> {
     let record: Record = serde_json::from_slice(value).map_err(|e| corrupt(e.to_string()))?;
     let mut query = parse_query(&record.query).map_err(|e| corrupt(e.to_string()))?;
     match query.statements.pop() {
-        Some(Statement::CreateContinuousQuery(statement)) => {
-            Ok(ContinuousQuery { statement: *statement, text: record.query, created_ns: record.created, seq: record.seq })
-        }
+        Some(Statement::CreateContinuousQuery(statement)) => Ok(ContinuousQuery {
+            statement: *statement,
+            text: record.query,
+            created_ns: record.created,
+            seq: record.seq,
+        }),
         _ => Err(corrupt("not a CREATE CONTINUOUS QUERY".into())),
     }
 }
@@ -290,7 +293,9 @@ mod tests {
     }
 
     fn cq(resample: &str, group: &str) -> Schedule {
-        schedule(&format!("CREATE CONTINUOUS QUERY c ON d {resample} BEGIN SELECT mean(v) INTO x FROM m GROUP BY {group} END"))
+        schedule(&format!(
+            "CREATE CONTINUOUS QUERY c ON d {resample} BEGIN SELECT mean(v) INTO x FROM m GROUP BY {group} END"
+        ))
     }
 
     #[test]
@@ -348,7 +353,9 @@ mod tests {
 
     #[test]
     fn time_conditions_are_replaced() {
-        let Ok(q) = parse_query("SELECT v FROM m WHERE time > now() - 1h AND (host = 'a' AND time < 5s)") else { panic!() };
+        let Ok(q) = parse_query("SELECT v FROM m WHERE time > now() - 1h AND (host = 'a' AND time < 5s)") else {
+            panic!()
+        };
         let Statement::Select(s) = &q.statements[0] else { panic!() };
         let rest = s.condition.clone().and_then(without_time).map(|e| e.to_string());
         assert_eq!(rest.as_deref(), Some("(host = 'a')"));

@@ -112,9 +112,8 @@ fn logged_runs(log: &str, name: &str) -> Vec<Vec<(i64, i64)>> {
         if !(line.contains("continuous query ran") && line.contains(&tag)) {
             continue;
         }
-        let field = |key: &str| {
-            line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|v| v.parse::<i64>().ok())
-        };
+        let field =
+            |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|v| v.parse::<i64>().ok());
         if let (Some(start), Some(end)) = (field("start="), field("end=")) {
             if let Some(last) = starts.last_mut() {
                 last.push((start, end));
@@ -158,7 +157,8 @@ fn show_create_drop_and_errors() {
     let bad = server.query_raw("CREATE CONTINUOUS QUERY x ON d BEGIN SELECT mean(v) INTO o FROM src END", None);
     assert_eq!(bad.status, 400, "{bad}");
     assert_eq!(bad.error_text(), "error parsing query: found src, expected GROUP BY time(...) at line 1, char 65");
-    let bad = server.query_raw("CREATE CONTINUOUS QUERY x ON d BEGIN SELECT mean(v) FROM src GROUP BY time(1s) END", None);
+    let bad =
+        server.query_raw("CREATE CONTINUOUS QUERY x ON d BEGIN SELECT mean(v) FROM src GROUP BY time(1s) END", None);
     assert_eq!(bad.error_text(), "error parsing query: found FROM, expected INTO at line 1, char 53");
     assert_eq!(
         post(&server, "CREATE CONTINUOUS QUERY x ON nodb BEGIN SELECT mean(v) INTO o FROM src GROUP BY time(1s) END")
@@ -183,7 +183,10 @@ fn show_create_drop_and_errors() {
     assert_eq!(post(&server, "SHOW CONTINUOUS QUERIES")["series"][0]["values"][0][0], "c1");
     post(&server, "DROP DATABASE d");
     post(&server, "CREATE DATABASE d");
-    assert_eq!(post(&server, "SHOW CONTINUOUS QUERIES")["series"][0], json!({"name": "d", "columns": ["name", "query"]}));
+    assert_eq!(
+        post(&server, "SHOW CONTINUOUS QUERIES")["series"][0],
+        json!({"name": "d", "columns": ["name", "query"]})
+    );
 }
 
 #[test]
@@ -213,7 +216,10 @@ fn runs_every_interval_with_the_expected_aggregates() {
     let t0 = whole_second_after(S);
     let expected = write_ahead(&server, t0, seconds);
     post(&server, "CREATE CONTINUOUS QUERY c ON d BEGIN SELECT count(v) AS n, sum(v) AS s INTO dst FROM src GROUP BY time(1s) END");
-    post(&server, "CREATE CONTINUOUS QUERY h ON d BEGIN SELECT count(v) AS n INTO by_host FROM src GROUP BY time(1s), host END");
+    post(
+        &server,
+        "CREATE CONTINUOUS QUERY h ON d BEGIN SELECT count(v) AS n INTO by_host FROM src GROUP BY time(1s), host END",
+    );
     let got = poll("all intervals in dst", &server, || {
         let r = rows(&select(&server, "d", "SELECT n, s FROM dst"));
         (r.len() as i64 >= seconds && now_ns() > t0 + (seconds + 1) * S).then_some(r)
@@ -224,7 +230,10 @@ fn runs_every_interval_with_the_expected_aggregates() {
     let direct = select(
         &server,
         "d",
-        &format!("SELECT count(v) AS n, sum(v) AS s FROM src WHERE time >= {t0} AND time < {} GROUP BY time(1s)", t0 + seconds * S),
+        &format!(
+            "SELECT count(v) AS n, sum(v) AS s FROM src WHERE time >= {t0} AND time < {} GROUP BY time(1s)",
+            t0 + seconds * S
+        ),
     );
     assert_eq!(rows(&direct), got);
     // Tags of GROUP BY stay tags: two hosts, 2 points each per second.

@@ -87,13 +87,8 @@ pub(crate) fn write_into(
             Some(m) => m.clone(),
             None => series.name.clone().unwrap_or_default(),
         };
-        let mut tags: Vec<(String, String)> = series
-            .tags
-            .iter()
-            .flatten()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut tags: Vec<(String, String)> =
+            series.tags.iter().flatten().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
         tags.sort();
         for row in &series.values {
             let Some(time) = row.first().and_then(Json::as_i64) else { continue };

@@ -124,10 +124,7 @@ fn measurement_back_reference_and_qualified_targets() {
     db.store.create_database("d2").expect("create");
     assert_eq!(written(&db, "SELECT * INTO d2.autogen.:MEASUREMENT FROM /cpu|mem/"), 5);
     let other = ExecutionContext { database: Some("d2".into()), ..ctx() };
-    assert_eq!(
-        run_with(&db, "SHOW MEASUREMENTS", &other)["series"][0]["values"],
-        json!([["cpu"], ["mem"]])
-    );
+    assert_eq!(run_with(&db, "SHOW MEASUREMENTS", &other)["series"][0]["values"], json!([["cpu"], ["mem"]]));
     assert_eq!(run_with(&db, "SELECT used FROM mem", &other)["series"][0]["values"], json!([[5, 7]]));
     assert_eq!(written(&db, "SELECT used INTO d2..\"x y\" FROM mem"), 1);
     assert_eq!(run_with(&db, "SELECT used FROM \"x y\"", &other)["series"][0]["values"], json!([[5, 7]]));

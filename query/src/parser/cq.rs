@@ -221,7 +221,10 @@ mod tests {
             err("SELECT * INTO d.autogen.:MEASUREMENT_copy FROM /.*/"),
             "found MEASUREMENT_copy, expected MEASUREMENT at line 1, char 26"
         );
-        assert_eq!(err("SELECT mean(v) INTO :MEASUREMENT FROM /cpu/"), "found :, expected identifier at line 1, char 21");
+        assert_eq!(
+            err("SELECT mean(v) INTO :MEASUREMENT FROM /cpu/"),
+            "found :, expected identifier at line 1, char 21"
+        );
         assert_eq!(err("SELECT v INTO a.b.c.d FROM cpu"), "too many segments in measurement name at line 1, char 15");
         assert_eq!(err("SELECT v INTO x"), "found EOF, expected FROM at line 1, char 17");
         assert!(one("SELECT v INTO x FROM cpu").is_write());

@@ -267,8 +267,7 @@ fn storage_config(file: &FileConfig) -> Result<StorageConfig, ConfigError> {
 fn continuous_queries_config(file: &FileConfig) -> Result<ContinuousQueriesConfig, ConfigError> {
     let section = &file.continuous_queries;
     let defaults = ContinuousQueriesConfig::default();
-    let max_catch_up =
-        duration_key("continuous_queries.max_catch_up", &section.max_catch_up, defaults.max_catch_up)?;
+    let max_catch_up = duration_key("continuous_queries.max_catch_up", &section.max_catch_up, defaults.max_catch_up)?;
     if i64::try_from(max_catch_up.as_nanos()).is_err() {
         return Err(invalid("continuous_queries.max_catch_up", "too large"));
     }

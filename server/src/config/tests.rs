@@ -155,10 +155,8 @@ fn continuous_queries_section() {
     let config = Config::load(&ServeArgs::default(), &no_env).expect("loads");
     assert_eq!(config.continuous_queries, ContinuousQueriesConfig::default());
     assert!(config.continuous_queries.enabled);
-    let config = load_text(
-        "[continuous_queries]\nenabled = false\nrun_interval = \"250ms\"\nmax_catch_up = \"1h\"\n",
-    )
-    .expect("loads");
+    let config = load_text("[continuous_queries]\nenabled = false\nrun_interval = \"250ms\"\nmax_catch_up = \"1h\"\n")
+        .expect("loads");
     assert_eq!(
         config.continuous_queries,
         ContinuousQueriesConfig {

@@ -58,9 +58,8 @@ pub fn spawn(store: Store, config: ContinuousQueriesConfig, mut shutdown: watch:
 /// never longer than `run_interval` (and at least a millisecond, so a clock
 /// that lags the due time cannot spin).
 fn wait_until(next_due: Option<i64>, now: i64, run_interval: Duration) -> Duration {
-    let until_due = next_due.map_or(run_interval, |due| {
-        Duration::from_nanos(u64::try_from(due.saturating_sub(now)).unwrap_or(0))
-    });
+    let until_due =
+        next_due.map_or(run_interval, |due| Duration::from_nanos(u64::try_from(due.saturating_sub(now)).unwrap_or(0)));
     until_due.min(run_interval).max(Duration::from_millis(1))
 }
 
