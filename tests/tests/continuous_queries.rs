@@ -76,14 +76,15 @@ fn rows(result: &Value) -> Vec<Vec<Value>> {
 
 /// Writes 4 points per second for `seconds` seconds from `t0` (ns, whole
 /// second): `src,host=a|b v=<second*10 + j>` at +0, 250, 500, 750 ms.
-/// Returns each second's expected (count, sum).
-fn write_ahead(server: &Server, t0: i64, seconds: i64) -> Vec<(i64, i64, f64)> {
+/// Returns each second's expected (time, count, sum); the sums are
+/// integral floats, which the JSON prints without a fraction.
+fn write_ahead(server: &Server, t0: i64, seconds: i64) -> Vec<(i64, i64, i64)> {
     let mut lines = Vec::new();
     let mut expected = Vec::new();
     for k in 0..seconds {
-        let mut sum = 0.0;
+        let mut sum = 0;
         for j in 0..4 {
-            let v = (k * 10 + j) as f64;
+            let v = k * 10 + j;
             sum += v;
             let host = if j % 2 == 0 { "a" } else { "b" };
             lines.push(format!("src,host={host} v={v} {}", t0 + k * S + j * S / 4));
