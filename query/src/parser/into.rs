@@ -12,7 +12,7 @@ use crate::token::{Keyword, TokenKind};
 
 impl Parser<'_> {
     /// An optional `INTO <target>`.
-    pub(super) fn into_clause(&mut self) -> Result<Option<IntoTarget>, ParseError> {
+    pub(super) fn select_target(&mut self) -> Result<Option<IntoTarget>, ParseError> {
         if !self.eat(Keyword::Into) {
             return Ok(None);
         }

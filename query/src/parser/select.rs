@@ -17,7 +17,7 @@ impl Parser<'_> {
     /// After `SELECT`.
     pub(super) fn select(&mut self, _start: usize) -> Result<Statement, ParseError> {
         let fields = self.select_fields()?;
-        let into = self.into_clause()?;
+        let into = self.select_target()?;
         self.expect(Keyword::From)?;
         let sources = self.sources()?;
         let condition = self.where_clause()?;
