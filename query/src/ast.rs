@@ -12,12 +12,15 @@ use std::fmt;
 use crate::duration::format_duration;
 
 mod admin;
+mod cq;
 mod select;
 
 pub use admin::{AlterRetentionPolicy, CardinalityKind, DeleteSeries, ShowCardinality, ShowFieldKeysMatching};
+pub use cq::{CreateContinuousQuery, Resample};
+
 pub use select::{
-    BinaryOp, Dimension, Expr, Field, Fill, MeasurementSelector, RefKind, Select, ShowMeasurements, ShowSeries,
-    ShowTags, Source, TagKeySelector,
+    BinaryOp, Dimension, Expr, Field, Fill, IntoTarget, MeasurementSelector, RefKind, Select, ShowMeasurements,
+    ShowSeries, ShowTags, Source, TagKeySelector,
 };
 
 /// A parsed request: one or more statements separated by `;`.
@@ -86,6 +89,17 @@ pub enum Statement {
     /// `SHOW FIELD KEYS [ON db] [FROM <sources with regexes>] [LIMIT n] [OFFSET n]`
     /// (the plain form without regex or limits stays [`Statement::ShowFieldKeys`]).
     ShowFieldKeysMatching(ShowFieldKeysMatching),
+    /// `CREATE CONTINUOUS QUERY <name> ON <db> [RESAMPLE ...] BEGIN <select> END`
+    CreateContinuousQuery(Box<CreateContinuousQuery>),
+    /// `SHOW CONTINUOUS QUERIES`
+    ShowContinuousQueries,
+    /// `DROP CONTINUOUS QUERY <name> ON <db>`
+    DropContinuousQuery {
+        /// The query's name.
+        name: String,
+        /// Its database.
+        database: String,
+    },
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -105,6 +119,9 @@ impl Statement {
             | Statement::AlterRetentionPolicy(_)
             | Statement::DropRetentionPolicy { .. } => true,
             Statement::ShowCardinality(_) | Statement::ShowFieldKeysMatching(_) => false,
+            Statement::Select(select) if select.into.is_some() => true,
+            Statement::CreateContinuousQuery(_) | Statement::DropContinuousQuery { .. } => true,
+            Statement::ShowContinuousQueries => false,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -279,6 +296,11 @@ impl fmt::Display for Statement {
             }
             Statement::ShowCardinality(c) => write!(f, "{c}"),
             Statement::ShowFieldKeysMatching(s) => write!(f, "{s}"),
+            Statement::CreateContinuousQuery(create) => write!(f, "{create}"),
+            Statement::ShowContinuousQueries => f.write_str("SHOW CONTINUOUS QUERIES"),
+            Statement::DropContinuousQuery { name, database } => {
+                write!(f, "DROP CONTINUOUS QUERY {} ON {}", Ident(name), Ident(database))
+            }
             Statement::Unsupported { text } => f.write_str(text),
         }
     }

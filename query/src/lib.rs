@@ -21,6 +21,7 @@
 //! as [`ast::Statement::Unsupported`] and answers `statement not supported yet`.
 
 pub mod ast;
+pub mod cq;
 pub mod duration;
 pub mod error;
 pub mod exec;

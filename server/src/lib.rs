@@ -7,6 +7,7 @@
 //! * [`listener`]: the connection limit and accept back-off.
 //! * [`shutdown`]: SIGTERM / SIGINT.
 //! * [`retention`]: the background retention task.
+//! * [`cq`]: the continuous query scheduler.
 //! * [`http`]: the InfluxDB 1.x-compatible HTTP API (every route in
 //!   [`http::routes`]).
 //!
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cq;
 pub mod http;
 pub mod listener;
 pub mod retention;

@@ -5,7 +5,8 @@
 //! bound address only once the server is really ready. [`Server::run`]
 //! serves until the shutdown future resolves, then stops accepting, lets
 //! in-flight requests finish (bounded by `http.shutdown_timeout`), stops the
-//! retention task and flushes the store so the next start replays nothing.
+//! retention task and the continuous query scheduler, and flushes the store
+//! so the next start replays nothing.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::listener::LimitedListener;
-use crate::retention;
+use crate::{cq, retention};
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
 
         let retention_task = retention::spawn(store.clone(), config.storage.retention_check_interval, stop_rx.clone());
+        let cq_task = cq::spawn(store.clone(), config.continuous_queries.clone(), stop_rx.clone());
 
         let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query));
         let app = http::router(state);
@@ -127,6 +129,8 @@ impl Server {
         }
         let _ = stop_tx.send(true);
         retention_task.await?;
+        // A continuous query run in progress finishes (and stores its watermark) first.
+        cq_task.await?;
 
         tracing::info!("flushing the store");
         tokio::task::spawn_blocking(move || store.flush()).await?.map_err(ServerError::Flush)?;

@@ -27,6 +27,7 @@ mod index;
 mod keys;
 mod kv;
 mod policy;
+mod meta_records;
 mod rows;
 mod wal;
 mod wal_delete;

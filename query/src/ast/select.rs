@@ -16,6 +16,8 @@ use crate::duration::format_duration;
 pub struct Select {
     /// The select list, in the order written.
     pub fields: Vec<Field>,
+    /// `INTO <target>`: write the result instead of returning it.
+    pub into: Option<IntoTarget>,
     /// `FROM` sources.
     pub sources: Vec<Source>,
     /// `WHERE` condition.
@@ -36,6 +38,42 @@ pub struct Select {
     pub soffset: u64,
     /// `tz('...')`.
     pub timezone: Option<String>,
+}
+
+/// The target of `SELECT ... INTO`: `m`, `rp.m`, `db.rp.m`, `db..m`, or
+/// `rp.:MEASUREMENT` / `db.rp.:MEASUREMENT` (each source's own name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntoTarget {
+    /// Database, if qualified (else the request's).
+    pub database: Option<String>,
+    /// Retention policy, if qualified (else the database's default).
+    pub retention_policy: Option<String>,
+    /// The measurement; `None` = `:MEASUREMENT`.
+    pub measurement: Option<String>,
+}
+
+impl fmt::Display for IntoTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.database, &self.retention_policy) {
+            (Some(db), rp) => {
+                write_ident(f, db)?;
+                f.write_str(".")?;
+                if let Some(rp) = rp {
+                    write_ident(f, rp)?;
+                }
+                f.write_str(".")?;
+            }
+            (None, Some(rp)) => {
+                write_ident(f, rp)?;
+                f.write_str(".")?;
+            }
+            (None, None) => {}
+        }
+        match &self.measurement {
+            Some(m) => write_ident(f, m),
+            None => f.write_str(":MEASUREMENT"),
+        }
+    }
 }
 
 /// One entry of the select list.
@@ -485,6 +523,9 @@ impl fmt::Display for Select {
                 f.write_str(" AS ")?;
                 write_ident(f, alias)?;
             }
+        }
+        if let Some(into) = &self.into {
+            write!(f, " INTO {into}")?;
         }
         write_sources(f, &self.sources)?;
         if let Some(cond) = &self.condition {

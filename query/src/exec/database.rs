@@ -26,6 +26,8 @@ pub(super) fn create(store: &Store, create: &CreateDatabase) -> Result<Vec<Serie
 /// Drops the database and its data (a no-op if it does not exist).
 pub(super) fn drop(store: &Store, name: &str) -> Result<Vec<Series>, ExecError> {
     store.drop_database(name)?;
+    // InfluxDB drops a database's continuous queries with it.
+    crate::cq::drop_database(store, name)?;
     Ok(Vec::new())
 }
 

@@ -14,13 +14,16 @@
 
 mod admin;
 pub mod cancel;
+mod cq;
 mod database;
+pub(crate) mod into;
 mod retention;
 mod schema;
 mod select;
 mod show_tags;
 pub mod value;
 
+pub use into::IntoError;
 pub use select::SelectError;
 
 use augur_engine::storage::{StorageError, Store};
@@ -96,7 +99,7 @@ pub fn epoch_divisor(epoch: &str) -> Option<i64> {
 
 impl ExecutionContext {
     /// `now()` of this request.
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.now.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -144,6 +147,12 @@ pub enum ExecError {
     /// The store failed (or the database/policy does not exist).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// `SELECT ... INTO` could not write its points.
+    #[error(transparent)]
+    Into(#[from] IntoError),
+    /// A continuous query statement failed.
+    #[error(transparent)]
+    ContinuousQuery(#[from] crate::cq::CqError),
 }
 
 /// The result text of statements after a failed one.
@@ -192,6 +201,7 @@ pub fn execute_statement(
         Statement::ShowRetentionPolicies { database } => retention::show(store, ctx.database(database)?),
         Statement::ShowMeasurements(show) => show_tags::show_measurements(store, ctx, show),
         Statement::ShowFieldKeys { database, from } => schema::show_field_keys(store, ctx.database(database)?, from),
+        Statement::Select(select) if select.into.is_some() => into::run(store, select, ctx),
         Statement::Select(select) => select::run(store, select, ctx),
         Statement::ShowSeries(show) => show_tags::show_series(store, ctx, show),
         Statement::ShowTagKeys(show) => show_tags::show_tag_keys(store, ctx, show),
@@ -203,6 +213,9 @@ pub fn execute_statement(
         Statement::DropRetentionPolicy { name, database } => admin::drop_retention_policy(store, database, name),
         Statement::ShowCardinality(show) => admin::show_cardinality(store, ctx, show),
         Statement::ShowFieldKeysMatching(show) => admin::show_field_keys(store, ctx, show),
+        Statement::CreateContinuousQuery(create) => cq::create(store, ctx, create),
+        Statement::ShowContinuousQueries => cq::show(store),
+        Statement::DropContinuousQuery { name, database } => cq::drop(store, database, name),
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }

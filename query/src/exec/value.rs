@@ -86,8 +86,35 @@ impl Value {
     }
 }
 
+thread_local! {
+    /// Set while [`with_typed_floats`] runs (see there).
+    static TYPED_FLOATS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with floats written as JSON floats even when integral (`2.0`,
+/// not `2`), so that a result read back from JSON keeps its types.
+///
+/// Why: `SELECT ... INTO` turns result rows into points, and a `mean()`
+/// that happens to be integral must still be written as a float, or the
+/// target field would be created as an integer and the next, fractional,
+/// mean would be refused as a type conflict. The flag is per thread and
+/// `SELECT` runs on its caller's thread.
+pub(crate) fn with_typed_floats<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TYPED_FLOATS.with(|t| t.set(self.0));
+        }
+    }
+    let _reset = Reset(TYPED_FLOATS.with(|t| t.replace(true)));
+    f()
+}
+
 /// A float as Go's JSON encoder writes it (integral values without `.0`).
 fn float_json(f: f64) -> Json {
+    if TYPED_FLOATS.with(std::cell::Cell::get) {
+        return serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null);
+    }
     if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
         return Json::from(f as i64);
     }
@@ -130,6 +157,9 @@ mod tests {
         assert_eq!(Value::Float(2.5).to_json(), serde_json::json!(2.5));
         assert_eq!(Value::Float(f64::NAN).to_json(), Json::Null);
         assert_eq!(Value::Integer(-3).to_json(), serde_json::json!(-3));
+        let typed = with_typed_floats(|| Value::Float(2.0).to_json());
+        assert!(typed.is_f64(), "{typed}");
+        assert!(Value::Float(2.0).to_json().is_i64(), "the flag is reset");
     }
 
     #[test]

@@ -15,11 +15,9 @@ use crate::token::{Keyword, TokenKind};
 
 impl Parser<'_> {
     /// After `SELECT`.
-    pub(super) fn select(&mut self, start: usize) -> Result<Statement, ParseError> {
+    pub(super) fn select(&mut self, _start: usize) -> Result<Statement, ParseError> {
         let fields = self.select_fields()?;
-        if self.peek().is(Keyword::Into) {
-            return Ok(self.unsupported(start));
-        }
+        let into = self.select_target()?;
         self.expect(Keyword::From)?;
         let sources = self.sources()?;
         let condition = self.where_clause()?;
@@ -33,6 +31,7 @@ impl Parser<'_> {
         let timezone = self.timezone()?;
         Ok(Statement::Select(Box::new(Select {
             fields,
+            into,
             sources,
             condition,
             dimensions,

@@ -27,6 +27,9 @@ pub struct FileConfig {
     /// `[query]`
     #[serde(default)]
     pub query: QuerySection,
+    /// `[continuous_queries]`
+    #[serde(default)]
+    pub continuous_queries: ContinuousQueriesSection,
 }
 
 /// The `[query]` table.
@@ -42,6 +45,18 @@ pub struct QuerySection {
     /// `chunk_size = 10000`: rows per chunk when a request asks for
     /// `chunked=true` without `chunk_size`.
     pub chunk_size: Option<u64>,
+}
+
+/// The `[continuous_queries]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuousQueriesSection {
+    /// `enabled = true`
+    pub enabled: Option<bool>,
+    /// `run_interval = "1s"`: how often the scheduler looks for new queries.
+    pub run_interval: Option<String>,
+    /// `max_catch_up = "24h"`: how far back a run after downtime reaches.
+    pub max_catch_up: Option<String>,
 }
 
 /// The `[storage]` table.

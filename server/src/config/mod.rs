@@ -82,6 +82,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Query limits (`[query]`).
     pub query: QueryConfig,
+    /// The continuous query scheduler.
+    pub continuous_queries: ContinuousQueriesConfig,
 }
 
 /// Query limits (`[query]`).
@@ -126,6 +128,28 @@ fn query_config(file: &FileConfig) -> Result<QueryConfig, ConfigError> {
         timeout,
         chunk_size,
     })
+}
+
+/// The continuous query scheduler (`[continuous_queries]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContinuousQueriesConfig {
+    /// Whether continuous queries run at all (they can be created either way).
+    pub enabled: bool,
+    /// The longest the scheduler sleeps between looks at the stored queries
+    /// (a new query is noticed within this time; due runs wake it earlier).
+    pub run_interval: Duration,
+    /// After downtime, a query catches up at most this far back.
+    pub max_catch_up: Duration,
+}
+
+impl Default for ContinuousQueriesConfig {
+    fn default() -> Self {
+        ContinuousQueriesConfig {
+            enabled: true,
+            run_interval: Duration::from_secs(1),
+            max_catch_up: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// Storage engine settings (`[storage]`).
@@ -208,6 +232,7 @@ impl Config {
             storage: storage_config(&file)?,
             http: http_config(&file)?,
             query: query_config(&file)?,
+            continuous_queries: continuous_queries_config(&file)?,
         })
     }
 
@@ -283,6 +308,20 @@ fn storage_config(file: &FileConfig) -> Result<StorageConfig, ConfigError> {
             &section.retention_check_interval,
             defaults.retention_check_interval,
         )?,
+    })
+}
+
+fn continuous_queries_config(file: &FileConfig) -> Result<ContinuousQueriesConfig, ConfigError> {
+    let section = &file.continuous_queries;
+    let defaults = ContinuousQueriesConfig::default();
+    let max_catch_up = duration_key("continuous_queries.max_catch_up", &section.max_catch_up, defaults.max_catch_up)?;
+    if i64::try_from(max_catch_up.as_nanos()).is_err() {
+        return Err(invalid("continuous_queries.max_catch_up", "too large"));
+    }
+    Ok(ContinuousQueriesConfig {
+        enabled: section.enabled.unwrap_or(defaults.enabled),
+        run_interval: duration_key("continuous_queries.run_interval", &section.run_interval, defaults.run_interval)?,
+        max_catch_up,
     })
 }
 

@@ -149,3 +149,24 @@ fn bad_values_name_their_key() {
         assert!(err.to_string().starts_with(prefix), "{text}: {err}");
     }
 }
+
+#[test]
+fn continuous_queries_section() {
+    let config = Config::load(&ServeArgs::default(), &no_env).expect("loads");
+    assert_eq!(config.continuous_queries, ContinuousQueriesConfig::default());
+    assert!(config.continuous_queries.enabled);
+    let config = load_text("[continuous_queries]\nenabled = false\nrun_interval = \"250ms\"\nmax_catch_up = \"1h\"\n")
+        .expect("loads");
+    assert_eq!(
+        config.continuous_queries,
+        ContinuousQueriesConfig {
+            enabled: false,
+            run_interval: Duration::from_millis(250),
+            max_catch_up: Duration::from_secs(3600)
+        }
+    );
+    let err = load_text("[continuous_queries]\nrun_interval = \"soon\"\n").expect_err("bad duration");
+    assert!(err.to_string().contains("continuous_queries.run_interval"), "{err}");
+    let err = load_text("[continuous_queries]\nrun_every = \"1s\"\n").expect_err("unknown key");
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+}

@@ -1,0 +1,78 @@
+//! The continuous query scheduler: runs each stored continuous query when
+//! it is due, on the server's runtime, until shutdown.
+//!
+//! One task sleeps until the earliest due time of any query (at most
+//! `run_interval`, so queries created meanwhile are noticed), then runs
+//! one [`pass`] on the blocking pool (queries read and write the store).
+//! When, what range, and the persisted watermark are [`augur_query::cq`]'s
+//! business; this module only decides *when to look* and stops cleanly: a
+//! pass in progress finishes (its watermark written) before the task ends,
+//! so the store is flushed after the last write of the last run.
+
+mod pass;
+
+use std::time::Duration;
+
+use augur_engine::storage::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::now_ns;
+use crate::config::ContinuousQueriesConfig;
+
+pub use pass::pass;
+
+/// Starts the scheduler; it ends when `shutdown` turns true (or its sender
+/// is dropped). Disabled in the configuration: a task that only waits.
+pub fn spawn(store: Store, config: ContinuousQueriesConfig, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if !config.enabled {
+            tracing::info!("continuous queries are disabled");
+            let _ = shutdown.wait_for(|stop| *stop).await;
+            return;
+        }
+        let max_catch_up = i64::try_from(config.max_catch_up.as_nanos()).unwrap_or(i64::MAX);
+        loop {
+            let store = store.clone();
+            let next_due = match tokio::task::spawn_blocking(move || pass(&store, now_ns(), max_catch_up)).await {
+                Ok(next) => next,
+                Err(err) => {
+                    tracing::error!(error = %err, "continuous query pass panicked or was cancelled");
+                    None
+                }
+            };
+            let wait = wait_until(next_due, now_ns(), config.run_interval);
+            let stop = tokio::select! {
+                () = tokio::time::sleep(wait) => false,
+                // Err (sender gone) also means stop.
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => true,
+            };
+            if stop {
+                return;
+            }
+        }
+    })
+}
+
+/// How long to sleep before the next pass: until the next due time, but
+/// never longer than `run_interval` (and at least a millisecond, so a clock
+/// that lags the due time cannot spin).
+fn wait_until(next_due: Option<i64>, now: i64, run_interval: Duration) -> Duration {
+    let until_due =
+        next_due.map_or(run_interval, |due| Duration::from_nanos(u64::try_from(due.saturating_sub(now)).unwrap_or(0)));
+    until_due.min(run_interval).max(Duration::from_millis(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_for_the_next_due_time_within_the_run_interval() {
+        let second = Duration::from_secs(1);
+        assert_eq!(wait_until(Some(1_500_000_000), 1_000_000_000, second), Duration::from_millis(500));
+        assert_eq!(wait_until(Some(9_000_000_000), 1_000_000_000, second), second);
+        assert_eq!(wait_until(None, 0, second), second);
+        assert_eq!(wait_until(Some(0), 5, second), Duration::from_millis(1));
+    }
+}
