@@ -224,7 +224,7 @@ impl<'a> Parser<'a> {
             .iter()
             .map(|s| match s {
                 crate::ast::Source::Measurement(m) => Some(m.clone()),
-                crate::ast::Source::Regex { .. } => None,
+                crate::ast::Source::Regex { .. } | crate::ast::Source::Subquery(_) => None,
             })
             .collect();
         match plain {

@@ -66,6 +66,7 @@ fn source_filter(db: &str, source: &Source) -> Result<(String, Option<String>, M
             retention_policy.clone(),
             MeasurementFilter::Regex(Regex::new(pattern).map_err(|e| SelectError::BadRegex(e.to_string()))?),
         ),
+        Source::Subquery(_) => return Err(ExecError::Unsupported("a subquery as the source of this statement".into())),
     })
 }
 

@@ -36,6 +36,8 @@ pub(super) fn create(
         match source {
             Source::Measurement(m) => qualify(&mut m.database, &mut m.retention_policy),
             Source::Regex { database, retention_policy, .. } => qualify(database, retention_policy),
+            // A subquery's own sources are resolved when the query runs, in the CQ's database.
+            Source::Subquery(_) => {}
         }
     }
     if let Some(target) = &mut normalized.select.into {
