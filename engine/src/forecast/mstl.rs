@@ -10,8 +10,7 @@
 //! periods, shortest first): detrend with a centered moving average of
 //! length `p` (which cancels a period-`p` season exactly), then take, per
 //! phase, a recency-weighted mean of the cycles after clipping values
-//! beyond 3 MADs of that phase's median (spike robustness), lightly smooth
-//! the profile across neighbouring phases and center it. Phases are
+//! beyond 3 MADs of that phase's median (spike robustness), and center it. Phases are
 //! absolute (`FitOptions::origin_index`), so profiles line up after
 //! `update()` and across refits.
 
@@ -116,12 +115,6 @@ fn phase_profile(d: &[f64], trend: &[f64], p: usize, origin: i64) -> Vec<f64> {
             s / sw
         })
         .collect();
-    if p >= 12 {
-        let src = prof.clone();
-        for i in 0..p {
-            prof[i] = 0.25 * src[(i + p - 1) % p] + 0.5 * src[i] + 0.25 * src[(i + 1) % p];
-        }
-    }
     let mean = prof.iter().sum::<f64>() / p as f64;
     prof.iter_mut().for_each(|v| *v -= mean);
     prof
