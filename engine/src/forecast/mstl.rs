@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
-use super::ets::{fit_auto, EtsState, NONSEASONAL};
+use super::ets::{fit_auto, EtsState, NONSEASONAL, ROBUST};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::season::centered_ma;
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
@@ -168,7 +168,7 @@ impl Forecaster for Mstl {
         let core0 = Core { ets: EtsState::placeholder(), periods, profiles, next: origin };
         let adjusted: Vec<f64> =
             p.values.iter().enumerate().map(|(t, &v)| v - core0.season_at(origin + t as i64)).collect();
-        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0)?;
+        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0, ROBUST)?;
         // Replay the combined model for seasonal-aware error bands.
         let mut core = Core { ets: fit.state, ..core0 };
         let window = n.saturating_sub(10).min(3000);
