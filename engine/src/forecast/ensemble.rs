@@ -224,7 +224,11 @@ impl Drift {
     /// any member drifted.
     fn reweight(&self, h: usize) -> Option<Vec<f64>> {
         let r = self.ratios();
-        if r.is_empty() || r.iter().all(|&x| x <= DRIFT_LIMIT) {
+        let hi = r.iter().copied().fold(0.0, f64::max);
+        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+        // Spikes hit every member alike; a regime change leaves some members
+        // (those that track the new level) far better off than others.
+        if r.is_empty() || hi <= DRIFT_LIMIT || lo > 0.5 * hi {
             return None;
         }
         let row = self.bt_mae.get(h.min(self.bt_mae.len() - 1))?;
@@ -430,11 +434,14 @@ impl Forecaster for Ensemble {
         if self.drift.live.len() != self.members.len() {
             return self.members.iter_mut().try_for_each(|m| m.update(new_points));
         }
+        let base: Vec<f64> = self.drift.bt_mae.first().cloned().unwrap_or_default();
         for &y in new_points {
-            for (m, live) in self.members.iter_mut().zip(self.drift.live.iter_mut()) {
+            for (k, (m, live)) in self.members.iter_mut().zip(self.drift.live.iter_mut()).enumerate() {
                 if y.is_finite() {
                     let f = m.predict(1, &[])?.mean[0];
-                    let e = (y - f).abs();
+                    // Clipped, so a lone spike cannot trip the drift limit.
+                    let cap = 4.0 * base.get(k).copied().unwrap_or(f64::INFINITY);
+                    let e = (y - f).abs().min(cap);
                     if e.is_finite() {
                         *live += LIVE_LAMBDA * (e - *live);
                     }
