@@ -45,6 +45,7 @@ pub fn default_candidates() -> Vec<Candidate> {
         || Box::new(Naive::new()),
         || Box::new(SeasonalNaive::new()),
         || Box::new(Ets::nonseasonal()),
+        || Box::new(Ets::robust_nonseasonal()),
         || Box::new(Mstl::new()),
         // ARIMA joins with: || Box::new(super::arima::AutoArima::new()),
     ]

@@ -531,16 +531,19 @@ struct State {
 pub struct Ets {
     state: Option<State>,
     seasonal: bool,
+    robust: bool,
 }
 
 impl Default for Ets {
     fn default() -> Self {
-        Self { state: None, seasonal: true }
+        Self { state: None, seasonal: true, robust: ROBUST }
     }
 }
 
-/// Whether ETS fits use the robust (clipped-error) filter.
-pub const ROBUST: bool = true;
+/// Whether ETS fits use the robust (clipped-error) filter by default
+/// (measured: plain fits forecast better on most traces; the robust one is
+/// an extra `auto` candidate).
+pub const ROBUST: bool = false;
 
 /// The longest season ETS models directly.
 pub const MAX_SEASON: usize = 2000;
@@ -554,12 +557,19 @@ impl Ets {
     /// An unfitted ETS model that never models a season (the candidate
     /// `auto` uses next to MSTL, which covers seasons).
     pub fn nonseasonal() -> Self {
-        Self { state: None, seasonal: false }
+        Self { state: None, seasonal: false, robust: ROBUST }
+    }
+
+    /// A non-seasonal ETS whose filter clips spikes (see [`EtsState::clip`]):
+    /// the level follows the typical value of a spiky series instead of its
+    /// bursts. `auto` backtests it next to the plain one.
+    pub fn robust_nonseasonal() -> Self {
+        Self { state: None, seasonal: false, robust: true }
     }
 
     /// Restores a model saved by [`Forecaster::save`].
     pub fn restore(saved: &SavedModel) -> Result<Self, ForecastError> {
-        Ok(Self { state: Some(persist::load(saved, "ets", VERSION)?), seasonal: true })
+        Ok(Self { state: Some(persist::load(saved, "ets", VERSION)?), seasonal: true, robust: ROBUST })
     }
 
     /// The chosen variant's code (`ANN`, `AAdA`, ...), once fitted.
@@ -587,7 +597,7 @@ impl Forecaster for Ets {
             None => (NONSEASONAL.to_vec(), 1),
         };
         let phase0 = origin.rem_euclid(m as i64) as usize;
-        let fit = fit_auto(&p.values, &specs, m, phase0, ROBUST)?;
+        let fit = fit_auto(&p.values, &specs, m, phase0, self.robust)?;
         self.state = Some(State { ets: fit.state, profile: fit.profile, nonneg: p.nonneg });
         Ok(())
     }
