@@ -81,7 +81,7 @@ pub fn detect_with(values: &[f64], cfg: &DetectConfig) -> Vec<usize> {
         }
         let best = cands.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
         cands.retain(|c| c.1 >= 0.6 * best);
-        let p = refine(&resid, cands[0].0);
+        let p = refine(&resid, cands[0].0, found.last().copied());
         found.push(p);
         remove_profile(&mut resid, p);
     }
@@ -92,8 +92,15 @@ pub fn detect_with(values: &[f64], cfg: &DetectConfig) -> Vec<usize> {
 /// The lag near `p` with the strongest seasonal profile: an ACF peak is
 /// broad and noise (and the finite window) move it by a few lags, while
 /// per-phase averaging over all cycles is sharp at the true period.
-fn refine(x: &[f64], p: usize) -> usize {
+fn refine(x: &[f64], p: usize, shorter: Option<usize>) -> usize {
     let w = (p / 40).max(1);
+    // A longer period is a whole number of the shorter one (a week of days).
+    if let Some(q) = shorter.filter(|&q| q >= 2) {
+        let k = ((p as f64 / q as f64).round() as usize).max(2);
+        if (k * q).abs_diff(p) <= w {
+            return k * q;
+        }
+    }
     (p.saturating_sub(w).max(2)..=p + w)
         .filter(|&q| q < x.len() / 2)
         .map(|q| (q, strength(x, q)))
