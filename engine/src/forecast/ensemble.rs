@@ -370,10 +370,8 @@ impl Forecaster for Ensemble {
         if tail < 10 || n - tail < 20 {
             return self.fit_fallback(history, options);
         }
-        let opts = FitOptions {
-            origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64),
-            ..options.clone()
-        };
+        let opts =
+            FitOptions { origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64), ..options.clone() };
         let (models, bt) = backtest(&self.candidates, &p.values, &opts, tail, BACKTEST_STEPS);
         if models.is_empty() {
             return self.fit_fallback(history, options);
@@ -409,9 +407,8 @@ impl Forecaster for Ensemble {
         };
         let mut mean = vec![0.0; horizon];
         let last = self.weights.len() - 1;
-        let weights: Vec<Vec<f64>> = (0..=last)
-            .map(|h| self.drift.reweight(h).unwrap_or_else(|| self.weights[h].clone()))
-            .collect();
+        let weights: Vec<Vec<f64>> =
+            (0..=last).map(|h| self.drift.reweight(h).unwrap_or_else(|| self.weights[h].clone())).collect();
         for (k, m) in self.members.iter().enumerate() {
             if weights.iter().all(|r| r.get(k).is_none_or(|w| *w == 0.0)) {
                 continue;

@@ -425,11 +425,13 @@ pub(crate) fn fit_spec(spec: Spec, ys: &[f64], filled: &[f64], m: usize, phase0:
     if !sse.is_finite() || n == 0 {
         return None;
     }
-    let k = d + 1 + usize::from(spec.trend != TrendKind::None) + if spec.season != SeasonKind::None { m } else { 0 } + 1;
+    let k =
+        d + 1 + usize::from(spec.trend != TrendKind::None) + if spec.season != SeasonKind::None { m } else { 0 } + 1;
     let nf = n as f64;
     let kf = k as f64;
     let loglik = -0.5 * nf * (sse / nf).max(1e-300).ln();
-    let aicc = if n > k + 1 { -2.0 * loglik + 2.0 * kf + 2.0 * kf * (kf + 1.0) / (nf - kf - 1.0) } else { f64::INFINITY };
+    let aicc =
+        if n > k + 1 { -2.0 * loglik + 2.0 * kf + 2.0 * kf * (kf + 1.0) / (nf - kf - 1.0) } else { f64::INFINITY };
     Some(Fit { init: fitted, aicc })
 }
 
@@ -590,7 +592,7 @@ impl Forecaster for Ets {
             (true, true) => season::detect(&p.values),
             (true, false) => options.seasons.clone(),
         };
-        let m = periods.into_iter().filter(|&m| m >= 2 && m <= MAX_SEASON && p.values.len() >= 2 * m + 2).min();
+        let m = periods.into_iter().filter(|&m| (2..=MAX_SEASON).contains(&m) && p.values.len() >= 2 * m + 2).min();
         let origin = options.origin_index.unwrap_or(0) + p.skipped as i64;
         let (specs, m): (Vec<Spec>, usize) = match m {
             Some(m) => (NONSEASONAL.iter().chain(SEASONAL.iter()).copied().collect(), m),

@@ -160,7 +160,14 @@ pub fn load_shared_data(dir: &Path) -> Result<Vec<SeriesSpec>, String> {
         refit,
     };
     Ok(vec![
-        spec("alibaba_qps_total_57s", read_alibaba_qps(&dir.join("alibaba-genai/qps.csv"))?, 1, vec![], 1_000_000_000, 9),
+        spec(
+            "alibaba_qps_total_57s",
+            read_alibaba_qps(&dir.join("alibaba-genai/qps.csv"))?,
+            1,
+            vec![],
+            1_000_000_000,
+            9,
+        ),
         spec("ec2_cpu_24ae8d_5min", nab("ec2_cpu_utilization_24ae8d.csv")?, 288, vec![288], 4032, 41),
         spec("ec2_cpu_53ea38_5min", nab("ec2_cpu_utilization_53ea38.csv")?, 288, vec![288], 4032, 41),
         spec("ec2_network_in_257a54_5min", nab("ec2_network_in_257a54.csv")?, 288, vec![288], 4032, 41),
@@ -258,7 +265,10 @@ mod tests {
             }
         }
         if !ratios.is_empty() {
-            println!("mean MASE ratio of auto to the best baseline: {:.3}", ratios.iter().sum::<f64>() / ratios.len() as f64);
+            println!(
+                "mean MASE ratio of auto to the best baseline: {:.3}",
+                ratios.iter().sum::<f64>() / ratios.len() as f64
+            );
         }
     }
 }

@@ -40,11 +40,7 @@ struct Core {
 
 impl Core {
     fn season_at(&self, idx: i64) -> f64 {
-        self.periods
-            .iter()
-            .zip(&self.profiles)
-            .map(|(&p, prof)| prof[idx.rem_euclid(p as i64) as usize])
-            .sum()
+        self.periods.iter().zip(&self.profiles).map(|(&p, prof)| prof[idx.rem_euclid(p as i64) as usize]).sum()
     }
 }
 

@@ -56,7 +56,11 @@ mod tests {
             m.fit(&y, &FitOptions::default()).unwrap();
             let saved = SavedModel::from_bytes(&m.save().unwrap().to_bytes()).unwrap();
             let r = restore(&saved).unwrap();
-            assert_eq!(r.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(), m.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(), "{name}");
+            assert_eq!(
+                r.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(),
+                m.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(),
+                "{name}"
+            );
         }
         assert!(by_name("prophet").is_none());
         let bad = SavedModel { kind: "ets".into(), version: 99, state: serde_json::Value::Null };
@@ -82,8 +86,9 @@ mod tests {
                     Err(e) => assert!(matches!(e, ForecastError::TooShort { .. }), "{name}: {e}"),
                 }
             }
-            let gappy: Vec<f64> =
-                (0..500).map(|t| if (100..160).contains(&t) || t % 17 == 0 { f64::NAN } else { (t % 24) as f64 }).collect();
+            let gappy: Vec<f64> = (0..500)
+                .map(|t| if (100..160).contains(&t) || t % 17 == 0 { f64::NAN } else { (t % 24) as f64 })
+                .collect();
             m.fit(&gappy, &FitOptions::default()).unwrap();
             let p = m.predict(24, &[80.0]).unwrap();
             assert!(p.mean.iter().all(|v| v.is_finite() && (-5.0..30.0).contains(v)), "{name}: {:?}", p.mean);

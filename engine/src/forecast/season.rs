@@ -39,14 +39,7 @@ pub struct DetectConfig {
 
 impl Default for DetectConfig {
     fn default() -> Self {
-        Self {
-            max_periods: 3,
-            min_period: 2,
-            min_cycles: 3,
-            min_acf: 0.1,
-            min_prominence: 0.1,
-            strength_margin: 0.1,
-        }
+        Self { max_periods: 3, min_period: 2, min_cycles: 3, min_acf: 0.1, min_prominence: 0.1, strength_margin: 0.1 }
     }
 }
 
