@@ -11,6 +11,7 @@
 
 mod aggregate;
 mod condition;
+mod forecast;
 mod grouped;
 mod raw;
 mod top;
@@ -184,6 +185,9 @@ pub(crate) fn run(
         if !matches!(tz.as_str(), "UTC" | "Etc/UTC" | "utc") {
             return Err(SelectError::TimeZone(tz.clone()).into());
         }
+    }
+    if let Some(spec) = forecast::spec(&select.fields)? {
+        return forecast::run(store, select, ctx, &spec);
     }
     let now = ctx.now();
     let env = Env {
