@@ -13,6 +13,20 @@
 //!   97.5% quantiles).
 //! * Errors are [`ForecastError`]; nothing reachable from user input panics.
 
+pub mod auto;
+pub mod bands;
+pub mod ensemble;
+pub mod ets;
+pub mod eval;
+pub mod mstl;
+pub mod naive;
+pub mod optim;
+mod persist;
+pub mod prep;
+pub mod registry;
+pub mod season;
+pub mod snaive;
+
 use serde::{Deserialize, Serialize};
 
 /// Why a model could not be fitted, updated or used.

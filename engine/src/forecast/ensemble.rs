@@ -1,0 +1,401 @@
+//! Rolling-origin backtests and the error-weighted ensemble built on them.
+//!
+//! How it works: every candidate model is fitted on the history minus its
+//! tail (the last fifth, at most 1,000 steps), then walks through the tail
+//! one step at a time with `update()`, forecasting up to [`BACKTEST_STEPS`]
+//! steps from every origin. That gives, per candidate and per forecast step
+//! `h`, out-of-sample errors measured exactly as a user would see them.
+//! Per step `h` the ensemble weights the best three candidates (those
+//! within 1.5× of the best mean absolute error) by `1 / MAE²`; `auto`
+//! ([`super::auto`]) compares that weighted mix with the single best model
+//! at each step and keeps whichever erred less. The band profile is
+//! measured from the backtest errors of the chosen combination itself, so
+//! bands are out-of-sample calibrated. After the backtest the members have
+//! seen the whole history (the walk rolled their states forward) and are
+//! used as they are: no second fit.
+//!
+//! The candidate list is a slice of constructors, so adding a model (ARIMA)
+//! is one line in [`default_candidates`].
+
+use serde::{Deserialize, Serialize};
+
+use super::bands::{ErrorProfile, ProfileBuilder};
+use super::ets::Ets;
+use super::mstl::Mstl;
+use super::naive::Naive;
+use super::prep::{check_request, prepare};
+use super::snaive::SeasonalNaive;
+use super::{persist, registry, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
+
+const VERSION: u32 = 1;
+
+/// The forecast steps scored in a backtest (and weighted separately).
+pub const BACKTEST_STEPS: usize = 36;
+
+/// Builds a fresh, unfitted candidate model.
+pub type Candidate = fn() -> Box<dyn Forecaster>;
+
+/// The candidates `auto` and `ensemble` backtest. Seasonal naive stays in so
+/// that the choice is never worse than it on the backtest.
+pub fn default_candidates() -> Vec<Candidate> {
+    vec![
+        || Box::new(Naive::new()),
+        || Box::new(SeasonalNaive::new()),
+        || Box::new(Ets::new()),
+        || Box::new(Mstl::new()),
+        // ARIMA joins with: || Box::new(super::arima::AutoArima::new()),
+    ]
+}
+
+/// How the combination is chosen from the backtest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Always the error-weighted mix.
+    Ensemble,
+    /// Per step, the single best model or the mix, whichever backtested better.
+    Auto,
+}
+
+/// What a backtest measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backtest {
+    /// Candidate names, in candidate order (only those that could be fitted).
+    pub names: Vec<&'static str>,
+    /// `forecasts[c][o]`: candidate `c`'s forecast from origin `o`.
+    pub forecasts: Vec<Vec<Vec<f64>>>,
+    /// `actuals[o]`: the values that followed origin `o` (may be shorter than the forecasts).
+    pub actuals: Vec<Vec<f64>>,
+}
+
+impl Backtest {
+    /// Mean absolute error of the forecasts `f(c, o)` at step `h` (0-based).
+    fn mae_by<F: Fn(usize) -> f64>(&self, h: usize, f: F) -> f64 {
+        let (mut s, mut k) = (0.0, 0usize);
+        for (o, a) in self.actuals.iter().enumerate() {
+            if let Some(&y) = a.get(h) {
+                let e = y - f(o);
+                if e.is_finite() {
+                    s += e.abs();
+                    k += 1;
+                }
+            }
+        }
+        if k == 0 {
+            f64::INFINITY
+        } else {
+            s / k as f64
+        }
+    }
+
+    /// Candidate `c`'s MAE at steps `h-1..=h+1` (0-based `h`), smoothing noise.
+    fn mae(&self, c: usize, h: usize, steps: usize) -> f64 {
+        let lo = h.saturating_sub(1);
+        let hi = (h + 1).min(steps - 1);
+        (lo..=hi).map(|j| self.mae_by(j, |o| self.forecasts[c][o][j])).sum::<f64>() / (hi - lo + 1) as f64
+    }
+
+    fn mix_mae(&self, w: &[f64], h: usize, steps: usize) -> f64 {
+        let lo = h.saturating_sub(1);
+        let hi = (h + 1).min(steps - 1);
+        (lo..=hi)
+            .map(|j| self.mae_by(j, |o| w.iter().enumerate().map(|(c, wc)| wc * self.forecasts[c][o][j]).sum()))
+            .sum::<f64>()
+            / (hi - lo + 1) as f64
+    }
+}
+
+/// Fits every candidate on `values[..n - tail]` and walks it through the
+/// tail; returns the models (now after the last value) and the backtest.
+pub fn backtest(
+    candidates: &[Candidate],
+    values: &[f64],
+    options: &FitOptions,
+    tail: usize,
+    steps: usize,
+) -> (Vec<Box<dyn Forecaster>>, Backtest) {
+    let n = values.len();
+    let split = n.saturating_sub(tail);
+    let mut models = Vec::new();
+    let mut bt = Backtest { names: Vec::new(), forecasts: Vec::new(), actuals: Vec::new() };
+    for o in split..n {
+        bt.actuals.push(values[o..(o + steps).min(n)].to_vec());
+    }
+    'cand: for make in candidates {
+        let mut m = make();
+        if m.fit(&values[..split], options).is_err() {
+            continue;
+        }
+        let mut fc = Vec::with_capacity(n - split);
+        for o in split..n {
+            match m.predict(steps, &[]) {
+                Ok(p) if p.mean.iter().all(|v| v.is_finite()) => fc.push(p.mean),
+                _ => continue 'cand,
+            }
+            if m.update(&values[o..o + 1]).is_err() {
+                continue 'cand;
+            }
+        }
+        bt.names.push(m.name());
+        bt.forecasts.push(fc);
+        models.push(m);
+    }
+    (models, bt)
+}
+
+/// Per-step weights over the backtested candidates.
+fn plan(bt: &Backtest, mode: Mode, steps: usize) -> Vec<Vec<f64>> {
+    let c = bt.names.len();
+    (0..steps)
+        .map(|h| {
+            let maes: Vec<f64> = (0..c).map(|k| bt.mae(k, h, steps)).collect();
+            let mut order: Vec<usize> = (0..c).collect();
+            order.sort_by(|&a, &b| maes[a].total_cmp(&maes[b]));
+            let best = order[0];
+            let mut one_hot = vec![0.0; c];
+            one_hot[best] = 1.0;
+            let mut mix = vec![0.0; c];
+            for &k in order.iter().take(3) {
+                if maes[k].is_finite() && maes[k] <= 1.5 * maes[best] {
+                    mix[k] = 1.0 / maes[k].max(1e-12).powi(2);
+                }
+            }
+            let total: f64 = mix.iter().sum();
+            if !(total.is_finite() && total > 0.0) {
+                return one_hot;
+            }
+            mix.iter_mut().for_each(|w| *w /= total);
+            match mode {
+                Mode::Ensemble => mix,
+                Mode::Auto => {
+                    if bt.mix_mae(&mix, h, steps) < bt.mix_mae(&one_hot, h, steps) {
+                        mix
+                    } else {
+                        one_hot
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Saved {
+    mode: Mode,
+    members: Vec<SavedModel>,
+    weights: Vec<Vec<f64>>,
+    profile: Option<ErrorProfile>,
+    nonneg: bool,
+}
+
+/// A weighted combination of fitted models, chosen by backtest.
+pub struct Ensemble {
+    mode: Mode,
+    candidates: Vec<Candidate>,
+    members: Vec<Box<dyn Forecaster>>,
+    /// `weights[h][member]` for steps `1..=weights.len()`; later steps use the last row.
+    weights: Vec<Vec<f64>>,
+    /// Band profile from the backtest; `None` = use the single member's own bands.
+    profile: Option<ErrorProfile>,
+    nonneg: bool,
+}
+
+impl std::fmt::Debug for Ensemble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.members.iter().map(|m| m.name()).collect();
+        f.debug_struct("Ensemble").field("mode", &self.mode).field("members", &names).finish()
+    }
+}
+
+impl Default for Ensemble {
+    fn default() -> Self {
+        Self::with_mode(Mode::Ensemble)
+    }
+}
+
+impl Ensemble {
+    /// An unfitted error-weighted ensemble of [`default_candidates`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An unfitted combination in `mode`.
+    pub fn with_mode(mode: Mode) -> Self {
+        Self::with_candidates(mode, default_candidates())
+    }
+
+    /// An unfitted combination of explicit candidates.
+    pub fn with_candidates(mode: Mode, candidates: Vec<Candidate>) -> Self {
+        Self { mode, candidates, members: Vec::new(), weights: Vec::new(), profile: None, nonneg: false }
+    }
+
+    /// The member models and their weights at step `h` (1-based), once fitted.
+    pub fn weights_at(&self, h: usize) -> Vec<(&'static str, f64)> {
+        let Some(row) = self.weights.get(h.max(1).min(self.weights.len()).saturating_sub(1)) else {
+            return Vec::new();
+        };
+        self.members.iter().zip(row).map(|(m, &w)| (m.name(), w)).collect()
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.mode {
+            Mode::Ensemble => "ensemble",
+            Mode::Auto => "auto",
+        }
+    }
+
+    /// Restores a combination saved by [`Forecaster::save`] (kind `ensemble` or `auto`).
+    pub fn restore(saved: &SavedModel) -> Result<Self, ForecastError> {
+        let kind = if saved.kind == "auto" { "auto" } else { "ensemble" };
+        let s: Saved = persist::load(saved, kind, VERSION)?;
+        let members = s.members.iter().map(registry::restore).collect::<Result<Vec<_>, _>>()?;
+        if s.weights.iter().any(|r| r.len() != members.len()) || s.weights.is_empty() {
+            return Err(ForecastError::Restore(format!("{kind}: weights do not match members")));
+        }
+        Ok(Self {
+            mode: s.mode,
+            candidates: default_candidates(),
+            members,
+            weights: s.weights,
+            profile: s.profile,
+            nonneg: s.nonneg,
+        })
+    }
+
+    /// Fits with no backtest (history too short): the first candidate of
+    /// ETS, naive that fits.
+    fn fit_fallback(&mut self, history: &[f64], options: &FitOptions) -> Result<(), ForecastError> {
+        let mut last_err = ForecastError::NoData;
+        for make in [(|| Box::new(Ets::new()) as Box<dyn Forecaster>) as Candidate, || Box::new(Naive::new())] {
+            let mut m = make();
+            match m.fit(history, options) {
+                Ok(()) => {
+                    self.members = vec![m];
+                    self.weights = vec![vec![1.0]];
+                    self.profile = None;
+                    return Ok(());
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
+    }
+}
+
+impl Forecaster for Ensemble {
+    fn name(&self) -> &'static str {
+        self.kind()
+    }
+
+    fn fit(&mut self, history: &[f64], options: &FitOptions) -> Result<(), ForecastError> {
+        let p = prepare(history)?;
+        self.nonneg = p.nonneg;
+        let n = p.values.len();
+        let tail = (n / 5).min(1000);
+        if tail < 10 || n - tail < 20 {
+            return self.fit_fallback(history, options);
+        }
+        let opts = FitOptions {
+            origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64),
+            ..options.clone()
+        };
+        let (models, bt) = backtest(&self.candidates, &p.values, &opts, tail, BACKTEST_STEPS);
+        if models.is_empty() {
+            return self.fit_fallback(history, options);
+        }
+        let weights = plan(&bt, self.mode, BACKTEST_STEPS);
+        // Keep only members that carry weight somewhere.
+        let keep: Vec<usize> = (0..models.len()).filter(|&c| weights.iter().any(|r| r[c] > 0.0)).collect();
+        let mut builder = ProfileBuilder::new(BACKTEST_STEPS);
+        for (o, actual) in bt.actuals.iter().enumerate() {
+            for (h, &y) in actual.iter().enumerate() {
+                let f: f64 = weights[h].iter().enumerate().map(|(c, w)| w * bt.forecasts[c][o][h]).sum();
+                let f = if self.nonneg { f.max(0.0) } else { f };
+                builder.record(h + 1, y - f);
+            }
+        }
+        self.profile = Some(builder.finish());
+        self.weights = weights.iter().map(|r| keep.iter().map(|&c| r[c]).collect()).collect();
+        let mut models: Vec<Option<Box<dyn Forecaster>>> = models.into_iter().map(Some).collect();
+        self.members = keep.iter().filter_map(|&c| models[c].take()).collect();
+        Ok(())
+    }
+
+    fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction, ForecastError> {
+        check_request(horizon, levels)?;
+        if self.members.is_empty() {
+            return Err(ForecastError::NotFitted(self.kind()));
+        }
+        let Some(profile) = &self.profile else {
+            return self.members[0].predict(horizon, levels);
+        };
+        let mut mean = vec![0.0; horizon];
+        let last = self.weights.len() - 1;
+        for (k, m) in self.members.iter().enumerate() {
+            if self.weights.iter().all(|r| r[k] == 0.0) {
+                continue;
+            }
+            let p = m.predict(horizon, &[])?;
+            for (h, (acc, v)) in mean.iter_mut().zip(&p.mean).enumerate() {
+                *acc += self.weights[h.min(last)][k] * v;
+            }
+        }
+        if self.nonneg {
+            mean.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        let bands = profile.bands(&mean, levels, self.nonneg);
+        Ok(Prediction { mean, bands })
+    }
+
+    fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
+        if self.members.is_empty() {
+            return Err(ForecastError::NotFitted(self.kind()));
+        }
+        self.members.iter_mut().try_for_each(|m| m.update(new_points))
+    }
+
+    fn save(&self) -> Result<SavedModel, ForecastError> {
+        if self.members.is_empty() {
+            return Err(ForecastError::NotFitted(self.kind()));
+        }
+        let members = self.members.iter().map(|m| m.save()).collect::<Result<Vec<_>, _>>()?;
+        let s = Saved {
+            mode: self.mode,
+            members,
+            weights: self.weights.clone(),
+            profile: self.profile.clone(),
+            nonneg: self.nonneg,
+        };
+        persist::save(self.kind(), VERSION, &s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ensemble_weights_sum_to_one_and_round_trip() {
+        let y: Vec<f64> = (0..600).map(|t| 10.0 + ((t * 37) % 11) as f64 * 0.1 + (t % 24) as f64).collect();
+        let mut m = Ensemble::new();
+        m.fit(&y, &FitOptions::default()).unwrap();
+        for h in [1, 12, 36, 100] {
+            let s: f64 = m.weights_at(h).iter().map(|w| w.1).sum();
+            assert!((s - 1.0).abs() < 1e-9, "{:?}", m.weights_at(h));
+        }
+        let p = m.predict(48, &[50.0, 95.0]).unwrap();
+        let r = Ensemble::restore(&m.save().unwrap()).unwrap();
+        assert_eq!(r.predict(48, &[50.0, 95.0]).unwrap(), p);
+        let b = &p.bands[1];
+        assert!(b.upper[47] - b.lower[47] >= b.upper[0] - b.lower[0]);
+    }
+
+    #[test]
+    fn short_history_falls_back() {
+        let mut m = Ensemble::new();
+        m.fit(&[1.0, 2.0, 3.0, 4.0, 5.0], &FitOptions::default()).unwrap();
+        assert_eq!(m.predict(3, &[95.0]).unwrap().mean.len(), 3);
+        m.fit(&[7.0], &FitOptions::default()).unwrap();
+        assert_eq!(m.predict(2, &[]).unwrap().mean, vec![7.0, 7.0]);
+        assert_eq!(m.fit(&[f64::NAN; 9], &FitOptions::default()), Err(ForecastError::NoData));
+    }
+}

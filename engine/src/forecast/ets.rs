@@ -1,0 +1,623 @@
+//! Exponential smoothing (ETS / Holt–Winters) with fitted parameters.
+//!
+//! State space form with additive errors (Hyndman et al., "Forecasting with
+//! Exponential Smoothing", ch. 2): a level, an optional additive or damped
+//! trend, and an optional additive or multiplicative season of period `m`.
+//! The smoothing parameters are fitted by bounded Nelder–Mead on the sum of
+//! squared one-step errors; the variant is chosen by AICc.
+//!
+//! Why the guards: on spiky CPU series an unchecked auto-ETS picks a trend
+//! that extrapolates a spike into an explosive ramp (MASE 4–8 in the
+//! baselines). Here (1) the slope smoothing is bounded below the level's,
+//! (2) an undamped trend must beat its damped twin clearly, and (3) every
+//! candidate's forecast path over a season (at least 24 steps) must stay
+//! within the range of the recent history widened by that range; candidates
+//! that leave it are rejected. The flat model (ANN) always qualifies.
+//!
+//! Long seasons (288 five-minute steps a day) are cheap: seasonal states are
+//! initialised from the first two cycles rather than optimised, so the
+//! optimiser only sees 2–4 smoothing parameters and one pass is O(n).
+
+use serde::{Deserialize, Serialize};
+
+use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::optim::{minimize, Options};
+use super::prep::{check_request, fill_linear, prepare};
+use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
+
+const VERSION: u32 = 1;
+
+/// The trend component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrendKind {
+    /// No trend.
+    None,
+    /// Additive (linear) trend.
+    Additive,
+    /// Additive damped trend.
+    Damped,
+}
+
+/// The seasonal component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeasonKind {
+    /// No season.
+    None,
+    /// Additive season.
+    Additive,
+    /// Multiplicative season (positive series only).
+    Multiplicative,
+}
+
+/// A fitted ETS state: parameters and the current components.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtsState {
+    /// Trend kind.
+    pub trend: TrendKind,
+    /// Season kind.
+    pub season: SeasonKind,
+    /// Level smoothing.
+    pub alpha: f64,
+    /// Slope smoothing (error-correction form, `< alpha`).
+    pub beta: f64,
+    /// Season smoothing.
+    pub gamma: f64,
+    /// Damping factor (1 for an undamped trend).
+    pub phi: f64,
+    /// Current level.
+    pub level: f64,
+    /// Current slope.
+    pub slope: f64,
+    /// Seasonal components indexed by absolute phase (empty without a season).
+    pub seasonal: Vec<f64>,
+    /// Phase of the next step.
+    pub phase: usize,
+}
+
+impl EtsState {
+    /// A flat state at level 0, to be replaced by a fitted one.
+    pub fn placeholder() -> Self {
+        Self {
+            trend: TrendKind::None,
+            season: SeasonKind::None,
+            alpha: 0.5,
+            beta: 0.0,
+            gamma: 0.0,
+            phi: 1.0,
+            level: 0.0,
+            slope: 0.0,
+            seasonal: Vec::new(),
+            phase: 0,
+        }
+    }
+
+    fn damping(&self) -> f64 {
+        match self.trend {
+            TrendKind::None => 0.0,
+            TrendKind::Additive => 1.0,
+            TrendKind::Damped => self.phi,
+        }
+    }
+
+    /// The short code of the variant (`ANN`, `AAdA`, ...).
+    pub fn code(&self) -> String {
+        let t = match self.trend {
+            TrendKind::None => "N",
+            TrendKind::Additive => "A",
+            TrendKind::Damped => "Ad",
+        };
+        let s = match self.season {
+            SeasonKind::None => "N",
+            SeasonKind::Additive => "A",
+            SeasonKind::Multiplicative => "M",
+        };
+        format!("A{t}{s}")
+    }
+
+    /// One step: returns the one-step error (`NaN` for a missing `y`), or
+    /// `None` when a multiplicative state became invalid.
+    #[inline]
+    fn advance(&mut self, y: f64) -> Option<f64> {
+        let pb = self.damping() * self.slope;
+        let base = self.level + pb;
+        let m = self.seasonal.len();
+        let (yhat, s) = match self.season {
+            SeasonKind::None => (base, 0.0),
+            SeasonKind::Additive => {
+                let s = self.seasonal[self.phase];
+                (base + s, s)
+            }
+            SeasonKind::Multiplicative => {
+                let s = self.seasonal[self.phase];
+                if !(s > 1e-8 && base > 1e-12) {
+                    return None;
+                }
+                (base * s, s)
+            }
+        };
+        let e = if y.is_finite() { y - yhat } else { 0.0 };
+        match self.season {
+            SeasonKind::None => {
+                self.level = base + self.alpha * e;
+                self.slope = pb + self.beta * e;
+            }
+            SeasonKind::Additive => {
+                self.level = base + self.alpha * e;
+                self.slope = pb + self.beta * e;
+                self.seasonal[self.phase] = s + self.gamma * e;
+            }
+            SeasonKind::Multiplicative => {
+                self.level = base + self.alpha * e / s;
+                self.slope = pb + self.beta * e / s;
+                self.seasonal[self.phase] = s + self.gamma * e / base;
+            }
+        }
+        if m > 0 {
+            self.phase = (self.phase + 1) % m;
+        }
+        Some(if y.is_finite() { e } else { f64::NAN })
+    }
+
+    /// Sum of squared one-step errors over `ys` from this state, and the count.
+    fn sse(&self, ys: &[f64]) -> (f64, usize) {
+        let mut s = self.clone();
+        let mut sse = 0.0;
+        let mut n = 0;
+        for &y in ys {
+            match s.advance(y) {
+                Some(e) if e.is_finite() => {
+                    sse += e * e;
+                    n += 1;
+                }
+                Some(_) => {}
+                None => return (f64::INFINITY, n),
+            }
+        }
+        (sse, n)
+    }
+}
+
+impl Stepper for EtsState {
+    fn step(&mut self, y: f64) {
+        let backup = self.clone();
+        if self.advance(y).is_none() || !(self.level.is_finite() && self.slope.is_finite()) {
+            // An invalid multiplicative state: roll forward on the forecast instead.
+            *self = backup;
+            let f = {
+                let mut o = [0.0];
+                self.forecast_into(&mut o);
+                o[0]
+            };
+            self.level = f;
+            if !self.seasonal.is_empty() {
+                self.phase = (self.phase + 1) % self.seasonal.len();
+            }
+        }
+    }
+
+    fn forecast_into(&self, out: &mut [f64]) {
+        let phi = self.damping();
+        let mut acc = 0.0;
+        let mut pw = 1.0;
+        let m = self.seasonal.len();
+        for (i, o) in out.iter_mut().enumerate() {
+            pw *= phi;
+            acc += pw;
+            let base = self.level + acc * self.slope;
+            *o = match self.season {
+                SeasonKind::None => base,
+                SeasonKind::Additive => base + self.seasonal[(self.phase + i) % m],
+                SeasonKind::Multiplicative => base * self.seasonal[(self.phase + i) % m],
+            };
+        }
+    }
+}
+
+/// One ETS variant to try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// Trend kind.
+    pub trend: TrendKind,
+    /// Season kind.
+    pub season: SeasonKind,
+}
+
+/// The variants `auto` tries without a season.
+pub const NONSEASONAL: [Spec; 3] = [
+    Spec { trend: TrendKind::None, season: SeasonKind::None },
+    Spec { trend: TrendKind::Damped, season: SeasonKind::None },
+    Spec { trend: TrendKind::Additive, season: SeasonKind::None },
+];
+
+/// The variants tried with a season.
+pub const SEASONAL: [Spec; 4] = [
+    Spec { trend: TrendKind::None, season: SeasonKind::Additive },
+    Spec { trend: TrendKind::Damped, season: SeasonKind::Additive },
+    Spec { trend: TrendKind::None, season: SeasonKind::Multiplicative },
+    Spec { trend: TrendKind::Damped, season: SeasonKind::Multiplicative },
+];
+
+/// Least-squares line through the finite points of `x` (`t` = index).
+fn line(x: &[f64]) -> (f64, f64) {
+    let pts: Vec<(f64, f64)> = x.iter().enumerate().filter(|p| p.1.is_finite()).map(|(i, &v)| (i as f64, v)).collect();
+    let n = pts.len() as f64;
+    if pts.is_empty() {
+        return (0.0, 0.0);
+    }
+    let tm = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let ym = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - tm).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - tm) * (p.1 - ym)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (ym - b * tm, b)
+}
+
+/// The initial state (before `ys[0]`) of `spec`; `None` when the history is
+/// too short or (multiplicative) not positive.
+fn initial_state(spec: Spec, filled: &[f64], m: usize, phase0: usize) -> Option<EtsState> {
+    let n = filled.len();
+    let seasonal = spec.season != SeasonKind::None;
+    let mut st = EtsState {
+        trend: spec.trend,
+        season: spec.season,
+        alpha: 0.3,
+        beta: 0.01,
+        gamma: 0.01,
+        phi: if spec.trend == TrendKind::Damped { 0.95 } else { 1.0 },
+        level: 0.0,
+        slope: 0.0,
+        seasonal: Vec::new(),
+        phase: 0,
+    };
+    if !seasonal {
+        let k = n.min(if spec.trend == TrendKind::None { 10 } else { 20 });
+        if k == 0 {
+            return None;
+        }
+        let (a, b) = line(&filled[..k]);
+        if spec.trend == TrendKind::None {
+            st.level = filled[..k].iter().sum::<f64>() / k as f64;
+        } else {
+            st.level = a - b;
+            st.slope = b;
+        }
+        return Some(st);
+    }
+    if m < 2 || n < 2 * m + 2 {
+        return None;
+    }
+    let head = &filled[..2 * m];
+    let (a, b) = line(head);
+    let mut s = vec![0.0; m];
+    for j in 0..m {
+        let t0 = j as f64;
+        let t1 = (j + m) as f64;
+        s[j] = match spec.season {
+            SeasonKind::Multiplicative => {
+                let (d0, d1) = (a + b * t0, a + b * t1);
+                if d0 <= 0.0 || d1 <= 0.0 || head[j] <= 0.0 || head[j + m] <= 0.0 {
+                    return None;
+                }
+                (head[j] / d0 + head[j + m] / d1) / 2.0
+            }
+            _ => ((head[j] - a - b * t0) + (head[j + m] - a - b * t1)) / 2.0,
+        };
+    }
+    let mean = s.iter().sum::<f64>() / m as f64;
+    if spec.season == SeasonKind::Multiplicative {
+        if mean <= 0.0 {
+            return None;
+        }
+        s.iter_mut().for_each(|v| *v /= mean);
+    } else {
+        s.iter_mut().for_each(|v| *v -= mean);
+    }
+    st.seasonal = vec![0.0; m];
+    for (j, v) in s.into_iter().enumerate() {
+        st.seasonal[(phase0 + j) % m] = v;
+    }
+    st.phase = phase0 % m;
+    st.level = a - b;
+    st.slope = if spec.trend == TrendKind::None { 0.0 } else { b };
+    if spec.trend == TrendKind::None {
+        st.level = a + b * (m as f64 - 0.5);
+    }
+    Some(st)
+}
+
+/// Sets the parameters encoded in `x` (see [`fit_spec`]) on `st`.
+fn apply(st: &mut EtsState, x: &[f64]) {
+    let mut i = 0;
+    let mut next = || {
+        let v = x[i];
+        i += 1;
+        v
+    };
+    st.alpha = next();
+    if st.trend != TrendKind::None {
+        st.beta = st.alpha * next();
+    }
+    if st.season != SeasonKind::None {
+        st.gamma = (1.0 - st.alpha) * next();
+    }
+    if st.trend == TrendKind::Damped {
+        st.phi = next();
+    }
+}
+
+/// A fitted variant: its initial state (with parameters) and AICc.
+#[derive(Debug, Clone)]
+pub(crate) struct Fit {
+    /// The state before the first point, with fitted parameters.
+    pub init: EtsState,
+    /// Information criterion (lower is better).
+    pub aicc: f64,
+}
+
+/// Fits one variant by Nelder–Mead on the one-step SSE.
+pub(crate) fn fit_spec(spec: Spec, ys: &[f64], filled: &[f64], m: usize, phase0: usize) -> Option<Fit> {
+    let init = initial_state(spec, filled, m, phase0)?;
+    let mut start = vec![0.2];
+    let mut lower = vec![1e-4];
+    let mut upper = vec![0.9999];
+    if spec.trend != TrendKind::None {
+        // beta / alpha: capped so a spike cannot turn into a steep slope.
+        start.push(0.05);
+        lower.push(1e-4);
+        upper.push(0.5);
+    }
+    if spec.season != SeasonKind::None {
+        start.push(0.05);
+        lower.push(1e-4);
+        upper.push(0.9999);
+    }
+    if spec.trend == TrendKind::Damped {
+        start.push(0.95);
+        lower.push(0.8);
+        upper.push(0.98);
+    }
+    let d = start.len();
+    let opts = Options { max_evals: 30 + 40 * d, tolerance: 1e-6, step: 0.15 };
+    let mut scratch = init.clone();
+    let best = minimize(
+        |x| {
+            apply(&mut scratch, x);
+            scratch.sse(ys).0
+        },
+        &start,
+        &lower,
+        &upper,
+        &opts,
+    );
+    let mut fitted = init;
+    apply(&mut fitted, &best.x);
+    let (sse, n) = fitted.sse(ys);
+    if !sse.is_finite() || n == 0 {
+        return None;
+    }
+    let k = d + 1 + usize::from(spec.trend != TrendKind::None) + if spec.season != SeasonKind::None { m } else { 0 } + 1;
+    let nf = n as f64;
+    let kf = k as f64;
+    let loglik = -0.5 * nf * (sse / nf).max(1e-300).ln();
+    let aicc = if n > k + 1 { -2.0 * loglik + 2.0 * kf + 2.0 * kf * (kf + 1.0) / (nf - kf - 1.0) } else { f64::INFINITY };
+    Some(Fit { init: fitted, aicc })
+}
+
+/// Whether the forecast path of `end` stays in a plausible range of the
+/// recent history `filled` (the explosive-trend guard).
+pub(crate) fn plausible(end: &EtsState, filled: &[f64]) -> bool {
+    let g = end.seasonal.len().max(24);
+    let recent = &filled[filled.len().saturating_sub((2 * g).max(100))..];
+    let lo = recent.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = recent.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let r = (hi - lo).max(1e-9 * hi.abs().max(1.0));
+    let mut path = vec![0.0; g];
+    end.forecast_into(&mut path);
+    path.iter().all(|&v| v.is_finite() && v >= lo - r && v <= hi + r)
+}
+
+/// The outcome of [`fit_auto`]: the state after the last point and its bands.
+#[derive(Debug, Clone)]
+pub(crate) struct AutoFit {
+    /// State after the last point of the history.
+    pub state: EtsState,
+    /// Measured error profile.
+    pub profile: ErrorProfile,
+}
+
+/// Fits every variant in `specs` to `ys` (`NaN` = gap), keeps those that
+/// pass the guard, and returns the one with the lowest AICc (an undamped
+/// trend needs 2 points of AICc over its damped twin), replayed to the end
+/// with its error profile. `m` is the season (ignored by non-seasonal specs),
+/// `phase0` the phase of `ys[0]`.
+pub(crate) fn fit_auto(ys: &[f64], specs: &[Spec], m: usize, phase0: usize) -> Result<AutoFit, ForecastError> {
+    let finite = ys.iter().filter(|v| v.is_finite()).count();
+    if finite < 3 {
+        return Err(ForecastError::TooShort { model: "ets", got: finite, need: 3 });
+    }
+    let filled = fill_linear(ys);
+    let mut best: Option<(f64, EtsState, EtsState)> = None;
+    let mut damped_aicc = f64::INFINITY;
+    let flat = [NONSEASONAL[0]];
+    let fallback: &[Spec] = if specs.contains(&NONSEASONAL[0]) { &[] } else { &flat };
+    for &spec in specs.iter().chain(fallback) {
+        let Some(fit) = fit_spec(spec, ys, &filled, m, phase0) else { continue };
+        let mut end = fit.init.clone();
+        ys.iter().for_each(|&y| end.step(y));
+        let flat = spec == NONSEASONAL[0];
+        if !flat && !plausible(&end, &filled) {
+            continue;
+        }
+        let mut score = fit.aicc;
+        if spec.trend == TrendKind::Damped && spec.season == SeasonKind::None {
+            damped_aicc = score;
+        }
+        if spec.trend == TrendKind::Additive && score > damped_aicc - 2.0 {
+            score = f64::INFINITY;
+        }
+        if best.as_ref().is_none_or(|b| score < b.0) || best.is_none() {
+            best = Some((score, fit.init, end));
+        }
+    }
+    let (_, mut init, _) = best.ok_or(ForecastError::TooShort { model: "ets", got: finite, need: 3 })?;
+    let skip = init.seasonal.len().max(10);
+    let window = ys.len().saturating_sub(skip).min(3000);
+    let profile = calibrate(&mut init, ys, CALIBRATION_STEPS, window);
+    Ok(AutoFit { state: init, profile })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct State {
+    ets: EtsState,
+    profile: ErrorProfile,
+    nonneg: bool,
+}
+
+/// The ETS model: picks the season (given or detected), fits the guarded
+/// variants and keeps the best by AICc.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ets {
+    state: Option<State>,
+}
+
+/// The longest season ETS models directly.
+pub const MAX_SEASON: usize = 2000;
+
+impl Ets {
+    /// An unfitted ETS model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Restores a model saved by [`Forecaster::save`].
+    pub fn restore(saved: &SavedModel) -> Result<Self, ForecastError> {
+        Ok(Self { state: Some(persist::load(saved, "ets", VERSION)?) })
+    }
+
+    /// The chosen variant's code (`ANN`, `AAdA`, ...), once fitted.
+    pub fn variant(&self) -> Option<String> {
+        self.state.as_ref().map(|s| s.ets.code())
+    }
+}
+
+impl Forecaster for Ets {
+    fn name(&self) -> &'static str {
+        "ets"
+    }
+
+    fn fit(&mut self, history: &[f64], options: &FitOptions) -> Result<(), ForecastError> {
+        let p = prepare(history)?;
+        let periods = if options.seasons.is_empty() { season::detect(&p.values) } else { options.seasons.clone() };
+        let m = periods.into_iter().filter(|&m| m >= 2 && m <= MAX_SEASON && p.values.len() >= 2 * m + 2).min();
+        let origin = options.origin_index.unwrap_or(0) + p.skipped as i64;
+        let (specs, m): (Vec<Spec>, usize) = match m {
+            Some(m) => (NONSEASONAL.iter().chain(SEASONAL.iter()).copied().collect(), m),
+            None => (NONSEASONAL.to_vec(), 1),
+        };
+        let phase0 = origin.rem_euclid(m as i64) as usize;
+        let fit = fit_auto(&p.values, &specs, m, phase0)?;
+        self.state = Some(State { ets: fit.state, profile: fit.profile, nonneg: p.nonneg });
+        Ok(())
+    }
+
+    fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction, ForecastError> {
+        check_request(horizon, levels)?;
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("ets"))?;
+        let mut mean = vec![0.0; horizon];
+        s.ets.forecast_into(&mut mean);
+        if s.nonneg {
+            mean.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        let bands = s.profile.bands(&mean, levels, s.nonneg);
+        Ok(Prediction { mean, bands })
+    }
+
+    fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
+        let s = self.state.as_mut().ok_or(ForecastError::NotFitted("ets"))?;
+        new_points.iter().for_each(|&y| s.ets.step(y));
+        Ok(())
+    }
+
+    fn save(&self) -> Result<SavedModel, ForecastError> {
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("ets"))?;
+        persist::save("ets", VERSION, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recovers_a_linear_trend() {
+        let y: Vec<f64> = (0..300).map(|t| 10.0 + 0.5 * t as f64).collect();
+        let mut m = Ets::new();
+        m.fit(&y, &FitOptions::default()).unwrap();
+        let p = m.predict(12, &[95.0]).unwrap();
+        for (i, v) in p.mean.iter().enumerate() {
+            let want = 10.0 + 0.5 * (300 + i) as f64;
+            assert!((v - want).abs() < 0.05 * 12.0 * 0.5, "step {i}: {v} vs {want} ({:?})", m.variant());
+        }
+    }
+
+    #[test]
+    fn recovers_a_seasonal_signal_and_a_level_shift() {
+        let e = noise(1200, 7);
+        let y: Vec<f64> = (0..1200)
+            .map(|t| 50.0 + 10.0 * (2.0 * std::f64::consts::PI * t as f64 / 24.0).sin() + 0.1 * e[t])
+            .collect();
+        let mut m = Ets::new();
+        m.fit(&y, &FitOptions::default()).unwrap();
+        let p = m.predict(48, &[]).unwrap();
+        for (i, v) in p.mean.iter().enumerate() {
+            let want = 50.0 + 10.0 * (2.0 * std::f64::consts::PI * (1200 + i) as f64 / 24.0).sin();
+            assert!((v - want).abs() < 0.5, "step {i}: {v} vs {want} {:?}", m.variant());
+        }
+        let y: Vec<f64> = (0..400).map(|t| if t < 300 { 5.0 } else { 20.0 } + 0.01 * e[t]).collect();
+        m.fit(&y, &FitOptions::default()).unwrap();
+        let p = m.predict(10, &[]).unwrap();
+        assert!(p.mean.iter().all(|v| (v - 20.0).abs() < 0.2), "{:?}", p.mean);
+    }
+
+    #[test]
+    fn spiky_series_gets_no_explosive_trend() {
+        let e = noise(4032, 9);
+        let mut y: Vec<f64> = e.iter().map(|v| 20.0 + 2.0 * v).collect();
+        for t in (0..4032).step_by(301) {
+            y[t] = 95.0;
+        }
+        y[4031] = 99.0;
+        y[4030] = 97.0;
+        let mut m = Ets::new();
+        m.fit(&y, &FitOptions::default()).unwrap();
+        let p = m.predict(288, &[]).unwrap();
+        assert!(p.mean.iter().all(|v| (0.0..=120.0).contains(v)), "{:?} {:?}", m.variant(), &p.mean[280..]);
+    }
+
+    #[test]
+    fn save_restore_update_and_fallbacks() {
+        let e = noise(500, 3);
+        let y: Vec<f64> = (0..500).map(|t| 5.0 + (t % 10) as f64 + e[t]).collect();
+        let mut m = Ets::new();
+        m.fit(&y, &FitOptions { seasons: vec![10], origin_index: Some(3), step_ns: None }).unwrap();
+        let r = Ets::restore(&m.save().unwrap()).unwrap();
+        assert_eq!(r.predict(20, &[50.0, 99.0]).unwrap(), m.predict(20, &[50.0, 99.0]).unwrap());
+        let before = m.predict(1, &[]).unwrap().mean[0];
+        m.update(&[100.0, f64::NAN]).unwrap();
+        assert_ne!(m.predict(1, &[]).unwrap().mean[0], before);
+        assert!(matches!(m.fit(&[1.0, f64::NAN], &FitOptions::default()), Err(ForecastError::TooShort { .. })));
+        m.fit(&[3.0; 50], &FitOptions::default()).unwrap();
+        let p = m.predict(5, &[95.0]).unwrap();
+        assert!(p.mean.iter().all(|v| (v - 3.0).abs() < 1e-9));
+    }
+}
