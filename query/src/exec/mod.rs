@@ -185,6 +185,8 @@ pub fn execute_statement(
 }
 
 #[cfg(test)]
+mod forecast_tests;
+#[cfg(test)]
 mod select_tests;
 #[cfg(test)]
 mod tests;

@@ -362,7 +362,7 @@ fn trim_gaps(h: &mut History) {
 fn predict(spec: &Spec, h: &History, interval: i64) -> Result<Option<Vec<(i64, Vec<f64>)>>, SelectError> {
     let steps = match spec.horizon {
         Horizon::Steps(n) => n,
-        Horizon::Duration(d) => d.div_ceil(interval),
+        Horizon::Duration(d) => d / interval + i64::from(d % interval != 0),
     };
     let steps = usize::try_from(steps).unwrap_or(usize::MAX);
     if steps > MAX_HORIZON {
