@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn auto_prefers_the_seasonal_model_on_seasonal_data() {
-        let y: Vec<f64> = (0..1000).map(|t| 50.0 + 10.0 * (2.0 * std::f64::consts::PI * t as f64 / 24.0).sin()).collect();
+        let y: Vec<f64> =
+            (0..1000).map(|t| 50.0 + 10.0 * (2.0 * std::f64::consts::PI * t as f64 / 24.0).sin()).collect();
         let mut m = Auto::new();
         m.fit(&y, &FitOptions::default()).unwrap();
         let w = m.weights_at(12);

@@ -18,9 +18,8 @@ use super::Band;
 
 /// Probabilities at which the standardized error quantiles are stored.
 const GRID: [f64; 33] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35,
-    0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.98, 0.99, 0.995, 0.9975,
-    0.999, 0.9995,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.65,
+    0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.98, 0.99, 0.995, 0.9975, 0.999, 0.9995,
 ];
 
 /// Below this many pooled errors the quantiles are Gaussian instead of empirical.
@@ -34,6 +33,7 @@ pub const CALIBRATION_STEPS: usize = 36;
 
 /// The standard normal quantile function (Acklam's rational approximation,
 /// relative error below 1.2e-9), used for the Gaussian fallback.
+#[allow(clippy::excessive_precision)] // The published coefficients, verbatim.
 pub fn normal_quantile(p: f64) -> f64 {
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     const A: [f64; 6] = [
@@ -44,13 +44,8 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.066479806614716e1,
         2.506628277459239,
     ];
-    const B: [f64; 5] = [
-        -5.447609879822406e1,
-        1.615858368580409e2,
-        -1.556989798598866e2,
-        6.680131188771972e1,
-        -1.328068155288572e1,
-    ];
+    const B: [f64; 5] =
+        [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
     const C: [f64; 6] = [
         -7.784894002430293e-3,
         -3.223964580411365e-1,
@@ -59,8 +54,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         4.374664141464968,
         2.938163982698783,
     ];
-    const D: [f64; 4] =
-        [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -101,11 +95,7 @@ impl ErrorProfile {
         // For a Gaussian, sd = MAE * sqrt(pi / 2).
         let k = (std::f64::consts::PI / 2.0).sqrt();
         let mae1 = if mae1.is_finite() { mae1.max(0.0) } else { 0.0 };
-        Self {
-            scale: vec![mae1],
-            quantiles: GRID.iter().map(|&p| k * normal_quantile(p)).collect(),
-            samples: 0,
-        }
+        Self { scale: vec![mae1], quantiles: GRID.iter().map(|&p| k * normal_quantile(p)).collect(), samples: 0 }
     }
 
     /// The error scale at step `h >= 1`.
@@ -279,7 +269,7 @@ pub fn calibrate<S: Stepper>(state: &mut S, ys: &[f64], steps: usize, window: us
     let stride = origins.div_ceil(budget).max(1);
     let mut out = vec![0.0; steps];
     for t in 0..n {
-        if t >= start && (t - start) % stride == 0 {
+        if t >= start && (t - start).is_multiple_of(stride) {
             let k = steps.min(n - t);
             state.forecast_into(&mut out[..k]);
             for (i, f) in out[..k].iter().enumerate() {

@@ -12,7 +12,10 @@
 //! measured from the backtest errors of the chosen combination itself, so
 //! bands are out-of-sample calibrated. After the backtest the members have
 //! seen the whole history (the walk rolled their states forward) and are
-//! used as they are: no second fit.
+//! used as they are: no second fit. Between refits, `update()` tracks each
+//! member's live one-step error; when members drift far from their
+//! backtest error (a level shift), weights are recomputed from the
+//! drift-scaled errors until the next fit.
 //!
 //! The candidate list is a slice of constructors, so adding a model (ARIMA)
 //! is one line in [`default_candidates`].
@@ -41,7 +44,8 @@ pub fn default_candidates() -> Vec<Candidate> {
     vec![
         || Box::new(Naive::new()),
         || Box::new(SeasonalNaive::new()),
-        || Box::new(Ets::new()),
+        || Box::new(Ets::nonseasonal()),
+        || Box::new(Ets::robust_nonseasonal()),
         || Box::new(Mstl::new()),
         // ARIMA joins with: || Box::new(super::arima::AutoArima::new()),
     ]
@@ -185,6 +189,67 @@ struct Saved {
     weights: Vec<Vec<f64>>,
     profile: Option<ErrorProfile>,
     nonneg: bool,
+    #[serde(default)]
+    drift: Drift,
+}
+
+/// Live error tracking between refits: each member's one-step error on the
+/// points `update()` brings, against its one-step backtest error. When a
+/// member errs [`DRIFT_LIMIT`]× more than in its backtest (a level shift,
+/// a regime change), the weights are recomputed from the backtest errors
+/// scaled by each member's drift, so a model that tracks the new regime
+/// (often naive) takes over until the next refit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Drift {
+    /// `bt_mae[h][member]`: backtest MAE per step.
+    bt_mae: Vec<Vec<f64>>,
+    /// Exponentially weighted live one-step MAE per member.
+    live: Vec<f64>,
+}
+
+/// Drift ratio above which weights are recomputed.
+pub const DRIFT_LIMIT: f64 = 2.0;
+
+/// Weight of the newest error in the live MAE (half-life 12 steps).
+const LIVE_LAMBDA: f64 = 0.056;
+
+impl Drift {
+    fn ratios(&self) -> Vec<f64> {
+        match self.bt_mae.first() {
+            Some(b1) => self.live.iter().zip(b1).map(|(l, b)| l / b.max(1e-12)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Weights for step `h` (0-based) from drift-scaled backtest errors, if
+    /// any member drifted.
+    fn reweight(&self, h: usize) -> Option<Vec<f64>> {
+        let r = self.ratios();
+        let hi = r.iter().copied().fold(0.0, f64::max);
+        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+        // Spikes hit every member alike; a regime change leaves some members
+        // (those that track the new level) far better off than others.
+        if r.is_empty() || hi <= DRIFT_LIMIT || lo > 0.5 * hi {
+            return None;
+        }
+        let row = self.bt_mae.get(h.min(self.bt_mae.len() - 1))?;
+        let eff: Vec<f64> = row.iter().zip(&r).map(|(m, d)| m * d.max(1.0)).collect();
+        let mut order: Vec<usize> = (0..eff.len()).collect();
+        order.sort_by(|&a, &b| eff[a].total_cmp(&eff[b]));
+        let best = eff[order[0]];
+        let mut w = vec![0.0; eff.len()];
+        for &k in order.iter().take(3) {
+            if eff[k].is_finite() && eff[k] <= 1.5 * best {
+                w[k] = 1.0 / eff[k].max(1e-12).powi(2);
+            }
+        }
+        let total: f64 = w.iter().sum();
+        if !(total.is_finite() && total > 0.0) {
+            return None;
+        }
+        w.iter_mut().for_each(|x| *x /= total);
+        Some(w)
+    }
 }
 
 /// A weighted combination of fitted models, chosen by backtest.
@@ -197,6 +262,7 @@ pub struct Ensemble {
     /// Band profile from the backtest; `None` = use the single member's own bands.
     profile: Option<ErrorProfile>,
     nonneg: bool,
+    drift: Drift,
 }
 
 impl std::fmt::Debug for Ensemble {
@@ -225,7 +291,15 @@ impl Ensemble {
 
     /// An unfitted combination of explicit candidates.
     pub fn with_candidates(mode: Mode, candidates: Vec<Candidate>) -> Self {
-        Self { mode, candidates, members: Vec::new(), weights: Vec::new(), profile: None, nonneg: false }
+        Self {
+            mode,
+            candidates,
+            members: Vec::new(),
+            weights: Vec::new(),
+            profile: None,
+            nonneg: false,
+            drift: Drift::default(),
+        }
     }
 
     /// The member models and their weights at step `h` (1-based), once fitted.
@@ -258,6 +332,7 @@ impl Ensemble {
             weights: s.weights,
             profile: s.profile,
             nonneg: s.nonneg,
+            drift: s.drift,
         })
     }
 
@@ -272,6 +347,7 @@ impl Ensemble {
                     self.members = vec![m];
                     self.weights = vec![vec![1.0]];
                     self.profile = None;
+                    self.drift = Drift::default();
                     return Ok(());
                 }
                 Err(e) => last_err = e,
@@ -294,17 +370,14 @@ impl Forecaster for Ensemble {
         if tail < 10 || n - tail < 20 {
             return self.fit_fallback(history, options);
         }
-        let opts = FitOptions {
-            origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64),
-            ..options.clone()
-        };
+        let opts =
+            FitOptions { origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64), ..options.clone() };
         let (models, bt) = backtest(&self.candidates, &p.values, &opts, tail, BACKTEST_STEPS);
         if models.is_empty() {
             return self.fit_fallback(history, options);
         }
         let weights = plan(&bt, self.mode, BACKTEST_STEPS);
         // Keep only members that carry weight somewhere.
-        let keep: Vec<usize> = (0..models.len()).filter(|&c| weights.iter().any(|r| r[c] > 0.0)).collect();
         let mut builder = ProfileBuilder::new(BACKTEST_STEPS);
         for (o, actual) in bt.actuals.iter().enumerate() {
             for (h, &y) in actual.iter().enumerate() {
@@ -314,9 +387,13 @@ impl Forecaster for Ensemble {
             }
         }
         self.profile = Some(builder.finish());
-        self.weights = weights.iter().map(|r| keep.iter().map(|&c| r[c]).collect()).collect();
-        let mut models: Vec<Option<Box<dyn Forecaster>>> = models.into_iter().map(Some).collect();
-        self.members = keep.iter().filter_map(|&c| models[c].take()).collect();
+        // Every member is kept: one that carries no weight now may take over
+        // when the others drift (see `Drift`).
+        let bt_mae: Vec<Vec<f64>> =
+            (0..BACKTEST_STEPS).map(|h| (0..models.len()).map(|c| bt.mae(c, h, BACKTEST_STEPS)).collect()).collect();
+        self.drift = Drift { live: bt_mae[0].clone(), bt_mae };
+        self.weights = weights;
+        self.members = models;
         Ok(())
     }
 
@@ -330,13 +407,15 @@ impl Forecaster for Ensemble {
         };
         let mut mean = vec![0.0; horizon];
         let last = self.weights.len() - 1;
+        let weights: Vec<Vec<f64>> =
+            (0..=last).map(|h| self.drift.reweight(h).unwrap_or_else(|| self.weights[h].clone())).collect();
         for (k, m) in self.members.iter().enumerate() {
-            if self.weights.iter().all(|r| r[k] == 0.0) {
+            if weights.iter().all(|r| r.get(k).is_none_or(|w| *w == 0.0)) {
                 continue;
             }
             let p = m.predict(horizon, &[])?;
             for (h, (acc, v)) in mean.iter_mut().zip(&p.mean).enumerate() {
-                *acc += self.weights[h.min(last)][k] * v;
+                *acc += weights[h.min(last)].get(k).copied().unwrap_or(0.0) * v;
             }
         }
         if self.nonneg {
@@ -350,7 +429,25 @@ impl Forecaster for Ensemble {
         if self.members.is_empty() {
             return Err(ForecastError::NotFitted(self.kind()));
         }
-        self.members.iter_mut().try_for_each(|m| m.update(new_points))
+        if self.drift.live.len() != self.members.len() {
+            return self.members.iter_mut().try_for_each(|m| m.update(new_points));
+        }
+        let base: Vec<f64> = self.drift.bt_mae.first().cloned().unwrap_or_default();
+        for &y in new_points {
+            for (k, (m, live)) in self.members.iter_mut().zip(self.drift.live.iter_mut()).enumerate() {
+                if y.is_finite() {
+                    let f = m.predict(1, &[])?.mean[0];
+                    // Clipped, so a lone spike cannot trip the drift limit.
+                    let cap = 4.0 * base.get(k).copied().unwrap_or(f64::INFINITY);
+                    let e = (y - f).abs().min(cap);
+                    if e.is_finite() {
+                        *live += LIVE_LAMBDA * (e - *live);
+                    }
+                }
+                m.update(&[y])?;
+            }
+        }
+        Ok(())
     }
 
     fn save(&self) -> Result<SavedModel, ForecastError> {
@@ -364,6 +461,7 @@ impl Forecaster for Ensemble {
             weights: self.weights.clone(),
             profile: self.profile.clone(),
             nonneg: self.nonneg,
+            drift: self.drift.clone(),
         };
         persist::save(self.kind(), VERSION, &s)
     }

@@ -10,15 +10,14 @@
 //! periods, shortest first): detrend with a centered moving average of
 //! length `p` (which cancels a period-`p` season exactly), then take, per
 //! phase, a recency-weighted mean of the cycles after clipping values
-//! beyond 3 MADs of that phase's median (spike robustness), lightly smooth
-//! the profile across neighbouring phases and center it. Phases are
+//! beyond 3 MADs of that phase's median (spike robustness), and center it. Phases are
 //! absolute (`FitOptions::origin_index`), so profiles line up after
 //! `update()` and across refits.
 
 use serde::{Deserialize, Serialize};
 
 use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
-use super::ets::{fit_auto, EtsState, NONSEASONAL};
+use super::ets::{fit_auto, EtsState, NONSEASONAL, ROBUST};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::season::centered_ma;
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
@@ -41,11 +40,7 @@ struct Core {
 
 impl Core {
     fn season_at(&self, idx: i64) -> f64 {
-        self.periods
-            .iter()
-            .zip(&self.profiles)
-            .map(|(&p, prof)| prof[idx.rem_euclid(p as i64) as usize])
-            .sum()
+        self.periods.iter().zip(&self.profiles).map(|(&p, prof)| prof[idx.rem_euclid(p as i64) as usize]).sum()
     }
 }
 
@@ -116,12 +111,6 @@ fn phase_profile(d: &[f64], trend: &[f64], p: usize, origin: i64) -> Vec<f64> {
             s / sw
         })
         .collect();
-    if p >= 12 {
-        let src = prof.clone();
-        for i in 0..p {
-            prof[i] = 0.25 * src[(i + p - 1) % p] + 0.5 * src[i] + 0.25 * src[(i + 1) % p];
-        }
-    }
     let mean = prof.iter().sum::<f64>() / p as f64;
     prof.iter_mut().for_each(|v| *v -= mean);
     prof
@@ -175,7 +164,7 @@ impl Forecaster for Mstl {
         let core0 = Core { ets: EtsState::placeholder(), periods, profiles, next: origin };
         let adjusted: Vec<f64> =
             p.values.iter().enumerate().map(|(t, &v)| v - core0.season_at(origin + t as i64)).collect();
-        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0)?;
+        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0, ROBUST)?;
         // Replay the combined model for seasonal-aware error bands.
         let mut core = Core { ets: fit.state, ..core0 };
         let window = n.saturating_sub(10).min(3000);

@@ -104,7 +104,8 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(
         } else if vr < simplex[d - 1].1 {
             simplex[d] = (xr, vr);
         } else {
-            let (mut xc, outside) = if vr < simplex[d].1 { (along(-0.5, &worst_x), true) } else { (along(0.5, &worst_x), false) };
+            let (mut xc, outside) =
+                if vr < simplex[d].1 { (along(-0.5, &worst_x), true) } else { (along(0.5, &worst_x), false) };
             clamp(&mut xc);
             let vc = eval(&xc, &mut evals);
             if (outside && vc <= vr) || (!outside && vc < simplex[d].1) {

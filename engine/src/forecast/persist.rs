@@ -14,11 +14,7 @@ pub(crate) fn save<T: Serialize>(kind: &str, version: u32, state: &T) -> Result<
 }
 
 /// Reads back a state saved by [`save`], checking kind and version.
-pub(crate) fn load<T: DeserializeOwned>(
-    saved: &SavedModel,
-    kind: &str,
-    version: u32,
-) -> Result<T, ForecastError> {
+pub(crate) fn load<T: DeserializeOwned>(saved: &SavedModel, kind: &str, version: u32) -> Result<T, ForecastError> {
     if saved.kind != kind {
         return Err(ForecastError::Restore(format!("expected a {kind} model, got {}", saved.kind)));
     }

@@ -28,10 +28,7 @@ pub struct Prepared {
 /// no finite value at all.
 pub fn prepare(history: &[f64]) -> Result<Prepared, ForecastError> {
     let first = history.iter().position(|v| v.is_finite()).ok_or(ForecastError::NoData)?;
-    let values: Vec<f64> = history[first..]
-        .iter()
-        .map(|&v| if v.is_finite() { v } else { f64::NAN })
-        .collect();
+    let values: Vec<f64> = history[first..].iter().map(|&v| if v.is_finite() { v } else { f64::NAN }).collect();
     let mut finite = 0;
     let mut nonneg = true;
     let mut lo = f64::INFINITY;
@@ -87,9 +84,7 @@ pub fn check_request(horizon: usize, levels: &[f64]) -> Result<(), ForecastError
         return Err(ForecastError::InvalidParameter("horizon must be at least 1 step".into()));
     }
     if let Some(l) = levels.iter().find(|l| !(l.is_finite() && **l > 0.0 && **l < 100.0)) {
-        return Err(ForecastError::InvalidParameter(format!(
-            "band level {l} must be between 0 and 100 (exclusive)"
-        )));
+        return Err(ForecastError::InvalidParameter(format!("band level {l} must be between 0 and 100 (exclusive)")));
     }
     Ok(())
 }
@@ -103,7 +98,7 @@ pub fn median(values: &[f64]) -> f64 {
     let mid = v.len() / 2;
     let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
     let m = *m;
-    if v.len() % 2 == 0 {
+    if v.len().is_multiple_of(2) {
         let lower = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (lower + m) / 2.0
     } else {

@@ -56,12 +56,73 @@ mod tests {
             m.fit(&y, &FitOptions::default()).unwrap();
             let saved = SavedModel::from_bytes(&m.save().unwrap().to_bytes()).unwrap();
             let r = restore(&saved).unwrap();
-            assert_eq!(r.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(), m.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(), "{name}");
+            assert_eq!(
+                r.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(),
+                m.predict(30, &[50.0, 80.0, 95.0, 99.0]).unwrap(),
+                "{name}"
+            );
         }
         assert!(by_name("prophet").is_none());
         let bad = SavedModel { kind: "ets".into(), version: 99, state: serde_json::Value::Null };
         assert!(matches!(restore(&bad), Err(ForecastError::Restore(_))));
         let bad = SavedModel { kind: "zzz".into(), version: 1, state: serde_json::Value::Null };
         assert!(matches!(restore(&bad), Err(ForecastError::Restore(_))));
+    }
+
+    #[test]
+    fn constant_all_nan_short_and_gappy_histories() {
+        for name in NAMES {
+            let mut m = by_name(name).unwrap();
+            assert_eq!(m.fit(&[f64::NAN; 50], &FitOptions::default()), Err(ForecastError::NoData), "{name}");
+            assert_eq!(m.fit(&[], &FitOptions::default()), Err(ForecastError::NoData), "{name}");
+            m.fit(&[4.0; 400], &FitOptions::default()).unwrap();
+            let p = m.predict(12, &[95.0]).unwrap();
+            assert!(p.mean.iter().all(|v| (v - 4.0).abs() < 1e-9), "{name}: {:?}", p.mean);
+            assert!(p.bands[0].lower.iter().zip(&p.bands[0].upper).all(|(l, u)| l.is_finite() && u >= l));
+            // One or two points: a forecast (fallback) or a clear TooShort error.
+            for short in [&[2.0][..], &[2.0, f64::NAN, 3.0][..]] {
+                match m.fit(short, &FitOptions::default()) {
+                    Ok(()) => assert!(m.predict(3, &[95.0]).unwrap().mean.iter().all(|v| v.is_finite()), "{name}"),
+                    Err(e) => assert!(matches!(e, ForecastError::TooShort { .. }), "{name}: {e}"),
+                }
+            }
+            let gappy: Vec<f64> = (0..500)
+                .map(|t| if (100..160).contains(&t) || t % 17 == 0 { f64::NAN } else { (t % 24) as f64 })
+                .collect();
+            m.fit(&gappy, &FitOptions::default()).unwrap();
+            let p = m.predict(24, &[80.0]).unwrap();
+            assert!(p.mean.iter().all(|v| v.is_finite() && (-5.0..30.0).contains(v)), "{name}: {:?}", p.mean);
+            assert!(m.predict(0, &[]).is_err() && m.predict(3, &[120.0]).is_err());
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+        /// Arbitrary values (NaN, infinities, huge, tiny) never make a model panic.
+        #[test]
+        fn arbitrary_histories_never_panic(
+            history in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<f64>(),
+                    proptest::prelude::Just(f64::NAN),
+                    -1e3..1e3f64,
+                ],
+                0..120,
+            ),
+            season in 0usize..30,
+        ) {
+            for name in NAMES {
+                let mut m = by_name(name).unwrap();
+                let opts = FitOptions { seasons: if season > 1 { vec![season] } else { vec![] }, ..Default::default() };
+                if m.fit(&history, &opts).is_ok() {
+                    let _ = m.predict(7, &[50.0, 99.0]);
+                    let _ = m.update(&history[..history.len().min(5)]);
+                    let _ = m.predict(1, &[95.0]);
+                    if let Ok(saved) = m.save() {
+                        let _ = restore(&saved).map(|r| r.predict(3, &[80.0]));
+                    }
+                }
+            }
+        }
     }
 }
