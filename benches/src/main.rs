@@ -6,11 +6,15 @@
 //!   batch latency and errors.
 //! - `generate` writes the same rows to a file or stdout, e.g. for
 //!   `influx -import`.
+//! - `forecast-accuracy` writes the real traces of `../shared/data` to a
+//!   running server and scores its `forecast()` by rolling origin against
+//!   the statistical baselines of `BASELINES.md`.
 //!
 //! See `docs/benchmarks.md` for the commands behind the published figures.
 
 mod compress;
 mod dataset;
+mod forecast_accuracy;
 mod lineproto;
 mod report;
 mod sender;
@@ -51,6 +55,30 @@ enum Command {
     Ingest(IngestArgs),
     /// Write the generated data set as line protocol to a file or stdout.
     Generate(GenerateArgs),
+    /// Score a server's `forecast()` on the real traces by rolling origin (through /write and /query).
+    ForecastAccuracy(ForecastAccuracyArgs),
+}
+
+#[derive(Args, Debug)]
+struct ForecastAccuracyArgs {
+    /// Base URL of the server under test.
+    #[arg(long, default_value = "http://127.0.0.1:8086/")]
+    url: Url,
+    /// The traces and BASELINES.md.
+    #[arg(long, default_value = "../shared/data")]
+    data_dir: PathBuf,
+    /// Only the traces whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// The `model =>` argument of forecast().
+    #[arg(long, default_value = "auto")]
+    model: String,
+    /// The band level whose coverage is reported.
+    #[arg(long, default_value_t = 95.0)]
+    level: f64,
+    /// The traces were written by an earlier run: do not write them again.
+    #[arg(long)]
+    skip_load: bool,
 }
 
 /// Flags that decide the rows; shared by `ingest` and `generate`.
@@ -176,6 +204,15 @@ fn main() {
             }
         }),
         Command::Generate(args) => generate(args).map(|()| 0),
+        Command::ForecastAccuracy(args) => forecast_accuracy::run(&forecast_accuracy::Options {
+            url: args.url,
+            data_dir: args.data_dir,
+            only: args.only,
+            model: args.model,
+            level: args.level,
+            skip_load: args.skip_load,
+        })
+        .map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -149,9 +149,13 @@ pub fn backtest(
 /// Per-step weights over the backtested candidates.
 fn plan(bt: &Backtest, mode: Mode, steps: usize) -> Vec<Vec<f64>> {
     let c = bt.names.len();
-    (0..steps)
+    let rows: Vec<Option<Vec<f64>>> = (0..steps)
         .map(|h| {
             let maes: Vec<f64> = (0..c).map(|k| bt.mae(k, h, steps)).collect();
+            if maes.iter().all(|m| !m.is_finite()) {
+                // The backtest tail was too short to score this step.
+                return None;
+            }
             let mut order: Vec<usize> = (0..c).collect();
             order.sort_by(|&a, &b| maes[a].total_cmp(&maes[b]));
             let best = order[0];
@@ -165,10 +169,10 @@ fn plan(bt: &Backtest, mode: Mode, steps: usize) -> Vec<Vec<f64>> {
             }
             let total: f64 = mix.iter().sum();
             if !(total.is_finite() && total > 0.0) {
-                return one_hot;
+                return Some(one_hot);
             }
             mix.iter_mut().for_each(|w| *w /= total);
-            match mode {
+            Some(match mode {
                 Mode::Ensemble => mix,
                 Mode::Auto => {
                     if bt.mix_mae(&mix, h, steps) < bt.mix_mae(&one_hot, h, steps) {
@@ -177,9 +181,23 @@ fn plan(bt: &Backtest, mode: Mode, steps: usize) -> Vec<Vec<f64>> {
                         one_hot
                     }
                 }
-            }
+            })
         })
-        .collect()
+        .collect();
+    // Steps the backtest could not score get the average of the scored ones:
+    // the nearest scored step alone can favour a model that is right only at
+    // that lag (naive is exact at a multiple of the season).
+    let scored: Vec<&Vec<f64>> = rows.iter().flatten().collect();
+    let mut average = vec![0.0; c];
+    for row in &scored {
+        for (acc, w) in average.iter_mut().zip(row.iter()) {
+            *acc += w / scored.len() as f64;
+        }
+    }
+    if scored.is_empty() {
+        average = vec![1.0 / c.max(1) as f64; c];
+    }
+    rows.into_iter().map(|r| r.unwrap_or_else(|| average.clone())).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,15 +425,29 @@ impl Forecaster for Ensemble {
         };
         let mut mean = vec![0.0; horizon];
         let last = self.weights.len() - 1;
-        let weights: Vec<Vec<f64>> =
+        let mut weights: Vec<Vec<f64>> =
             (0..=last).map(|h| self.drift.reweight(h).unwrap_or_else(|| self.weights[h].clone())).collect();
+        if horizon > weights.len() {
+            // Steps beyond the backtest get the average weights of all backtested
+            // steps: the last step alone can favour a model that is right only at
+            // that lag (naive is exact at a multiple of the season).
+            let mut mean_row = vec![0.0; self.members.len()];
+            for row in &weights {
+                for (acc, w) in mean_row.iter_mut().zip(row) {
+                    *acc += w / weights.len() as f64;
+                }
+            }
+            weights.push(mean_row);
+        }
+        let last = weights.len() - 1;
         for (k, m) in self.members.iter().enumerate() {
             if weights.iter().all(|r| r.get(k).is_none_or(|w| *w == 0.0)) {
                 continue;
             }
             let p = m.predict(horizon, &[])?;
             for (h, (acc, v)) in mean.iter_mut().zip(&p.mean).enumerate() {
-                *acc += weights[h.min(last)].get(k).copied().unwrap_or(0.0) * v;
+                let row = if h < last { h } else { last };
+                *acc += weights[row].get(k).copied().unwrap_or(0.0) * v;
             }
         }
         if self.nonneg {

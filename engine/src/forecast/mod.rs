@@ -122,6 +122,13 @@ pub trait Forecaster: Send + Sync {
 
     /// The fitted model as a [`SavedModel`], to store and restore.
     fn save(&self) -> Result<SavedModel, ForecastError>;
+
+    /// The in-sample one-step-ahead fitted values of the last fit (one per
+    /// history step), for models that keep them; `None` otherwise.
+    /// `holt_winters_with_fit()` reports them.
+    fn fitted(&self) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// A model serialized for the model registry: its kind, a format version

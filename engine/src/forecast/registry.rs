@@ -12,7 +12,7 @@ use super::snaive::SeasonalNaive;
 use super::{ForecastError, Forecaster, SavedModel};
 
 /// The model names [`by_name`] knows.
-pub const NAMES: [&str; 6] = ["naive", "snaive", "ets", "mstl", "ensemble", "auto"];
+pub const NAMES: [&str; 7] = ["naive", "snaive", "ets", "mstl", "arima", "ensemble", "auto"];
 
 /// A fresh, unfitted model by its name (case-insensitive); `None` if unknown.
 pub fn by_name(name: &str) -> Option<Box<dyn Forecaster>> {
@@ -21,6 +21,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Forecaster>> {
         "snaive" => Box::new(SeasonalNaive::new()),
         "ets" => Box::new(Ets::new()),
         "mstl" => Box::new(Mstl::new()),
+        "arima" => Box::new(super::arima::AutoArima::new()),
         "ensemble" => Box::new(Ensemble::new()),
         "auto" => Box::new(Auto::new()),
         _ => return None,
@@ -35,6 +36,7 @@ pub fn restore(saved: &SavedModel) -> Result<Box<dyn Forecaster>, ForecastError>
         "snaive" => Box::new(SeasonalNaive::restore(saved)?),
         "ets" => Box::new(Ets::restore(saved)?),
         "mstl" => Box::new(Mstl::restore(saved)?),
+        "arima" => super::arima::restore(saved)?,
         "ensemble" => Box::new(Ensemble::restore(saved)?),
         "auto" => Box::new(Auto::restore(saved)?),
         other => return Err(ForecastError::Restore(format!("unknown model kind {other:?}"))),

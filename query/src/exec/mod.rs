@@ -221,6 +221,8 @@ pub fn execute_statement(
 }
 
 #[cfg(test)]
+mod forecast_tests;
+#[cfg(test)]
 mod select_tests;
 #[cfg(test)]
 mod tests;

@@ -54,7 +54,7 @@ pub(crate) enum Func {
 }
 
 /// Functions InfluxQL has that Augur does not run yet.
-const NOT_YET: &[&str] = &["holt_winters", "holt_winters_with_fit", "exponential_moving_average", "forecast"];
+const NOT_YET: &[&str] = &["exponential_moving_average"];
 
 /// One call of the select list: the function and the field it reads.
 #[derive(Debug, Clone)]

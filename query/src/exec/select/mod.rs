@@ -12,6 +12,7 @@
 mod aggregate;
 mod cast;
 mod condition;
+mod forecast;
 mod grouped;
 mod math;
 mod raw;
@@ -213,6 +214,9 @@ pub(crate) fn run(
         Some(name) => Some(jiff::tz::TimeZone::get(name).map_err(|_| SelectError::TimeZone(name.clone()))?),
         None => None,
     };
+    if let Some(spec) = forecast::spec(&select.fields)? {
+        return forecast::run(store, select, ctx, &spec);
+    }
     let now = ctx.now();
     let cond = Condition::new(select.condition.as_ref(), now)?;
     let mem = subqueries(store, select, ctx, now, &cond)?;
