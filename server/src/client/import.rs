@@ -132,7 +132,7 @@ struct State {
     /// Input size in bytes when the import started.
     size: u64,
     /// Input modification time (ns since the epoch).
-    mtime_ns: u128,
+    mtime_ns: u64,
     /// Offset in the decoded input after the last fully acknowledged batch.
     offset: u64,
     /// Input lines consumed up to `offset`.
@@ -178,9 +178,9 @@ fn state_path(input: &str) -> PathBuf {
     PathBuf::from(format!("{input}.augur-import-state"))
 }
 
-fn file_identity(path: &str) -> Result<(u64, u128)> {
+fn file_identity(path: &str) -> Result<(u64, u64)> {
     let meta = std::fs::metadata(path).map_err(|e| ClientError::file(path, e))?;
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     Ok((meta.len(), mtime))
 }
 

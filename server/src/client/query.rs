@@ -9,7 +9,6 @@
 use std::time::Instant;
 
 use clap::Args;
-use serde_json::Value;
 
 use super::http::{Conn, ConnArgs};
 use super::table::{render_csv, render_table, OutputFormat};
@@ -132,10 +131,10 @@ impl Session {
     fn run_statement(&mut self, stmt: &str) -> Result<bool> {
         let mut params: Vec<(&str, &str)> = vec![("q", stmt)];
         if let Some(db) = &self.db {
-            params.push(("db", db));
+            params.push(("db", db.as_str()));
         }
         if let Some(epoch) = &self.epoch {
-            params.push(("epoch", epoch));
+            params.push(("epoch", epoch.as_str()));
         }
         let t0 = Instant::now();
         let body = self.conn.query(&params)?;
