@@ -114,7 +114,14 @@ pub fn run(args: &ExportArgs) -> Result<()> {
                             FieldValue::Boolean(b) => b.to_string(),
                             FieldValue::String(s) => s.clone(),
                         };
-                        let row = [p.measurement.as_str(), tags.join(",").as_str(), time.as_str(), name.as_str(), value.as_str()].map(csv_cell);
+                        let row = [
+                            p.measurement.as_str(),
+                            tags.join(",").as_str(),
+                            time.as_str(),
+                            name.as_str(),
+                            value.as_str(),
+                        ]
+                        .map(csv_cell);
                         writeln!(out, "{}", row.join(",")).map_err(io)?;
                     }
                 }

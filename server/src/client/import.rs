@@ -180,7 +180,11 @@ fn state_path(input: &str) -> PathBuf {
 
 fn file_identity(path: &str) -> Result<(u64, u64)> {
     let meta = std::fs::metadata(path).map_err(|e| ClientError::file(path, e))?;
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     Ok((meta.len(), mtime))
 }
 
@@ -245,9 +249,8 @@ fn import_one(conn: &Conn, args: &ImportArgs, input: &str) -> Result<Summary> {
     if args.resume && is_file {
         match std::fs::read(&state_file) {
             Ok(bytes) => {
-                let saved: State = serde_json::from_slice(&bytes).map_err(|e| {
-                    ClientError::Input(format!("{}: invalid checkpoint: {e}", state_file.display()))
-                })?;
+                let saved: State = serde_json::from_slice(&bytes)
+                    .map_err(|e| ClientError::Input(format!("{}: invalid checkpoint: {e}", state_file.display())))?;
                 if (saved.size, saved.mtime_ns) != (state.size, state.mtime_ns) {
                     return Err(ClientError::Input(format!(
                         "{input} changed since the interrupted import ({}): remove it to start over",
@@ -678,9 +681,7 @@ impl CsvConverter {
         match &self.time_format {
             TimeFormat::Rfc3339 => rfc(cell).ok_or_else(bad),
             TimeFormat::Strftime(f) => strf(cell, f).ok_or_else(bad),
-            TimeFormat::Unix(mult) => {
-                cell.parse::<i64>().ok().and_then(|v| v.checked_mul(*mult)).ok_or_else(bad)
-            }
+            TimeFormat::Unix(mult) => cell.parse::<i64>().ok().and_then(|v| v.checked_mul(*mult)).ok_or_else(bad),
             TimeFormat::Auto => rfc(cell)
                 .or_else(|| strf(cell, "%Y-%m-%d %H:%M:%S"))
                 .or_else(|| strf(cell, "%Y-%m-%dT%H:%M:%S"))
@@ -738,10 +739,8 @@ impl Progress {
                 Some(t) => indicatif::ProgressBar::new(t),
                 None => indicatif::ProgressBar::new_spinner(),
             };
-            let style = indicatif::ProgressStyle::with_template(
-                "{bar:30} {bytes}/{total_bytes} {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            let style = indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             bar.set_style(style);
             bar
         });

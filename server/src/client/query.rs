@@ -50,7 +50,8 @@ struct Session {
 /// Runs `augur query`.
 pub fn run(args: &QueryArgs) -> Result<()> {
     let conn = Conn::new(&args.conn)?;
-    let mut session = Session { conn, db: args.db.clone(), format: args.format, epoch: args.epoch.clone(), timing: false };
+    let mut session =
+        Session { conn, db: args.db.clone(), format: args.format, epoch: args.epoch.clone(), timing: false };
     if let Some(text) = &args.execute {
         let mut failed = false;
         for stmt in split_statements(text) {

@@ -61,7 +61,8 @@ pub fn render_table(result: &Value) -> String {
             }
         }
         let line = |cells: &[String]| {
-            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<width$}", width = *w)).collect();
+            let padded: Vec<String> =
+                cells.iter().zip(&widths).map(|(c, w)| format!("{c:<width$}", width = *w)).collect();
             padded.join(" ").trim_end().to_string() + "\n"
         };
         out.push_str(&line(&columns));
