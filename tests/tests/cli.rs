@@ -97,7 +97,10 @@ fn imports_every_nab_trace_and_counts_match() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(&format!("{rows} points written, 0 lines rejected")), "{stem}: {stderr}");
         let count = scalar(&server, &format!("SELECT count(value) FROM nab.autogen.\"{stem}\" WHERE source = 'nab'"));
-        assert_eq!(count as usize, rows, "{stem}: count(value) differs from the file's rows");
+        // A few traces repeat a timestamp: the later row overwrites the earlier.
+        let distinct: std::collections::HashSet<&str> =
+            text.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(t, _)| t).collect();
+        assert_eq!(count as usize, distinct.len(), "{stem}: count(value) differs from the file's distinct times");
         // The first row's value and time made it through.
         let first = text.lines().nth(1).expect("a data row");
         let (_, value) = first.split_once(',').expect("timestamp,value");
