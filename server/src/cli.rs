@@ -25,6 +25,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the version and exit.
     Version,
+    /// Import line protocol or CSV files into a database over HTTP.
+    Import(crate::client::import::ImportArgs),
+    /// Export a database as line protocol or CSV.
+    Export(crate::client::export::ExportArgs),
+    /// Run InfluxQL statements, or an interactive shell.
+    Query(crate::client::query::QueryArgs),
 }
 
 /// Flags of `augur serve`. Every flag is optional: an absent flag falls back

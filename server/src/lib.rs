@@ -15,6 +15,7 @@
 //! enums; `anyhow` is used only by `main`.
 
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod cq;

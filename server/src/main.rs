@@ -31,6 +31,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Serve(args) => serve(&args),
+        Command::Import(args) => augur_server::client::import::run(&args).map_err(anyhow::Error::from),
+        Command::Export(args) => augur_server::client::export::run(&args).map_err(anyhow::Error::from),
+        Command::Query(args) => augur_server::client::query::run(&args).map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,9 +6,10 @@
 #   influxdb          InfluxDB 1.x, the peer the benchmarks and the differential
 #                     and conformance tests compare against
 #   python3-venv      a virtual environment for the Python `influxdb` client test
+#   tmux              a pseudo-terminal for the `augur query` REPL test
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv)
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
