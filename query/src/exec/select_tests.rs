@@ -443,7 +443,10 @@ fn select_errors() {
     assert_eq!(e("SELECT mean(v), v FROM cpu"), json!("mixing aggregate and non-aggregate queries is not supported"));
     assert_eq!(e("SELECT mean(s) FROM cpu"), json!("unsupported mean iterator type: string"));
     assert_eq!(e("SELECT nope(v) FROM cpu"), json!("undefined function nope()"));
-    assert_eq!(e("SELECT holt_winters(mean(v), 2, 1) FROM cpu"), json!("function holt_winters() is not supported yet"));
+    assert_eq!(
+        e("SELECT exponential_moving_average(v, 2) FROM cpu"),
+        json!("function exponential_moving_average() is not supported yet")
+    );
     assert_eq!(e("SELECT top(v, 0) FROM cpu"), json!("expected positive integer as last argument in top()"));
     assert_eq!(
         e("SELECT top(v, 2), mean(v) FROM cpu"),

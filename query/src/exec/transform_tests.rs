@@ -299,8 +299,8 @@ fn transform_errors_read_like_influxdb() {
     // InfluxDB names its Go iterator type here (*query.stringInterruptIterator).
     assert_eq!(error(&db, "SELECT derivative(s) FROM cpu"), "unsupported derivative iterator type: string");
     assert_eq!(
-        error(&db, "SELECT holt_winters(mean(v), 1, 1) FROM cpu GROUP BY time(1m)"),
-        "function holt_winters() is not supported yet"
+        error(&db, "SELECT exponential_moving_average(mean(v), 2) FROM cpu GROUP BY time(1m)"),
+        "function exponential_moving_average() is not supported yet"
     );
 }
 

@@ -32,6 +32,14 @@ pub fn parse_query_with_params(input: &str, params: &Map<String, Value>) -> Resu
             n.offset == t.offset + 1 && matches!(n.kind, TokenKind::Ident | TokenKind::Keyword(_) | TokenKind::Integer)
         });
         let Some(name) = name else {
+            // A `$` right before other punctuation is part of a regex
+            // (`/^cpu$/`), which the parser reads from the text itself.
+            let in_regex = matches!(input.as_bytes().get(t.offset + 1), Some(b'/' | b')' | b'|'));
+            if in_regex {
+                tokens.push(t.clone());
+                i += 1;
+                continue;
+            }
             return Err(ParseError::bare("empty bound parameter", t.pos));
         };
         let value =
@@ -100,6 +108,14 @@ mod tests {
     fn with(q: &str, params: Value) -> Result<String, String> {
         let Value::Object(map) = params else { panic!("object") };
         parse_query_with_params(q, &map).map(|q| q.statements[0].to_string()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_dollar_inside_a_regex_is_not_a_parameter() {
+        let q = parse_query_with_params("SELECT * FROM /^(cpu|mem)$/", &Map::new());
+        assert!(q.is_ok(), "{q:?}");
+        let q = parse_query_with_params("SELECT * FROM /^(cpu|mem)$/ WHERE host =~ /a$/", &Map::new());
+        assert!(q.is_ok(), "{q:?}");
     }
 
     #[test]
