@@ -63,6 +63,9 @@ pub struct Options {
     pub skip_load: bool,
 }
 
+/// The forecast made at one origin: means and `(lower, upper)` bands per step.
+type OriginForecast = (Vec<f64>, Vec<(f64, f64)>);
+
 /// One row of the report.
 struct Score {
     trace: &'static str,
@@ -238,7 +241,7 @@ fn evaluate(client: &Client, opts: &Options, trace: &Trace) -> Result<Vec<Score>
     // horizon that fits: the first 6 steps of a 12-step forecast are the
     // 6-step forecast.
     let hmin = HORIZONS[0];
-    let mut forecasts: BTreeMap<usize, (Vec<f64>, Vec<(f64, f64)>)> = BTreeMap::new();
+    let mut forecasts: BTreeMap<usize, OriginForecast> = BTreeMap::new();
     let mut elapsed = Duration::ZERO;
     for o in (ntrain..=n - hmin).step_by(STRIDE) {
         let h = HORIZONS.iter().copied().filter(|h| o + h <= n).max().unwrap_or(hmin);

@@ -201,6 +201,9 @@ fn mentions_prediction(expr: &Expr) -> bool {
     }
 }
 
+/// One output row: its time and its cells after `time`.
+type OutputRow = (i64, Vec<f64>);
+
 /// One tag group's history: bucket starts and values (`NaN` = empty).
 struct History {
     name: Option<String>,
@@ -365,7 +368,7 @@ fn trim_gaps(h: &mut History) {
 /// Fits the model on one history and builds the output rows: `(time,
 /// cells)`. `None` when the history is too short for InfluxDB's
 /// `holt_winters` (it answers nothing then).
-fn predict(spec: &Spec, h: &History, interval: i64) -> Result<Option<Vec<(i64, Vec<f64>)>>, SelectError> {
+fn predict(spec: &Spec, h: &History, interval: i64) -> Result<Option<Vec<OutputRow>>, SelectError> {
     let steps = match spec.horizon {
         Horizon::Steps(n) => n,
         Horizon::Duration(d) => d / interval + i64::from(d % interval != 0),
