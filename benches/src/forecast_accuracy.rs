@@ -248,7 +248,7 @@ fn evaluate(client: &Client, opts: &Options, trace: &Trace) -> Result<Vec<Score>
         let t0 = o.saturating_sub(trace.window);
         let base = base_s(trace);
         let q = format!(
-            "SELECT forecast(mean(value), {h}, model => '{}', level => {}) FROM trace WHERE series = '{}' AND time >= {}s AND time < {}s GROUP BY time({}s)",
+            "SELECT forecast(mean(value), {h}, model => '{}', level => {}) FROM trace WHERE \"series\" = '{}' AND time >= {}s AND time < {}s GROUP BY time({}s)",
             opts.model,
             opts.level,
             trace.name,
