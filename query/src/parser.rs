@@ -423,23 +423,34 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod select_tests;
 
+/// Helpers the parser's test modules share.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::duration::format_duration;
+pub(crate) mod test_util {
+    use super::parse_query;
+    use crate::ast::Statement;
 
-    fn one(q: &str) -> Statement {
+    /// The single statement `q` parses into (panics otherwise).
+    pub(crate) fn one(q: &str) -> Statement {
         let mut query = parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}"));
         assert_eq!(query.statements.len(), 1, "{q}");
         query.statements.remove(0)
     }
 
-    fn err(q: &str) -> String {
+    /// The parse error of `q` (panics if it parses).
+    pub(crate) fn err(q: &str) -> String {
         match parse_query(q) {
             Ok(parsed) => panic!("{q} parsed: {parsed:?}"),
             Err(e) => e.to_string(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::duration::format_duration;
+
+    use super::test_util::{err, one};
 
     #[test]
     fn database_statements() {

@@ -102,20 +102,8 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use crate::ast::{IntoTarget, Statement};
-    use crate::parser::parse_query;
 
-    fn one(q: &str) -> Statement {
-        let mut query = parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-        assert_eq!(query.statements.len(), 1, "{q}");
-        query.statements.remove(0)
-    }
-
-    fn err(q: &str) -> String {
-        match parse_query(q) {
-            Ok(parsed) => panic!("{q} parsed: {parsed:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
+    use crate::parser::test_util::{err, one};
 
     #[test]
     fn create_continuous_query() {
