@@ -632,15 +632,7 @@ impl Forecaster for Ets {
 mod tests {
     use super::*;
 
-    fn noise(n: usize, seed: u64) -> Vec<f64> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-            })
-            .collect()
-    }
+    use crate::forecast::test_util::noise;
 
     #[test]
     fn recovers_a_linear_trend() {

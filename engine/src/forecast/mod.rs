@@ -156,3 +156,18 @@ impl SavedModel {
         serde_json::from_slice(bytes).map_err(|e| ForecastError::Restore(e.to_string()))
     }
 }
+
+/// Helpers the models' tests share.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// `n` deterministic pseudo-random values in [-0.5, 0.5) (an LCG seeded by `seed`).
+    pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+}

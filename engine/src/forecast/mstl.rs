@@ -201,15 +201,7 @@ impl Forecaster for Mstl {
 mod tests {
     use super::*;
 
-    fn noise(n: usize, seed: u64) -> Vec<f64> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-            })
-            .collect()
-    }
+    use crate::forecast::test_util::noise;
 
     fn two_seasons(t: usize) -> f64 {
         let day = 10.0 * (2.0 * std::f64::consts::PI * t as f64 / 48.0).sin();
