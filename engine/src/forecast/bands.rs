@@ -139,6 +139,16 @@ impl ErrorProfile {
         }
     }
 
+    /// The prediction for a model's mean path: clamped at 0 for a series
+    /// that is never negative, with one band per level from this profile.
+    pub fn prediction(&self, mut mean: Vec<f64>, levels: &[f64], nonneg: bool) -> super::Prediction {
+        if nonneg {
+            mean.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        let bands = self.bands(&mean, levels, nonneg);
+        super::Prediction { mean, bands }
+    }
+
     /// Bands around `mean` at every level in `levels`; with `nonneg`, bounds
     /// are clamped at zero.
     pub fn bands(&self, mean: &[f64], levels: &[f64], nonneg: bool) -> Vec<Band> {

@@ -178,11 +178,7 @@ impl Forecaster for Mstl {
         let s = self.state.as_ref().ok_or(ForecastError::NotFitted("mstl"))?;
         let mut mean = vec![0.0; horizon];
         s.core.forecast_into(&mut mean);
-        if s.nonneg {
-            mean.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
-        let bands = s.profile.bands(&mean, levels, s.nonneg);
-        Ok(Prediction { mean, bands })
+        Ok(s.profile.prediction(mean, levels, s.nonneg))
     }
 
     fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
