@@ -11,10 +11,12 @@ use std::fmt;
 
 use crate::duration::format_duration;
 
+mod account;
 mod admin;
 mod cq;
 mod select;
 
+pub use account::{AccountStatement, Privilege, RoleName};
 pub use admin::{AlterRetentionPolicy, CardinalityKind, DeleteSeries, ShowCardinality, ShowFieldKeysMatching};
 pub use cq::{CreateContinuousQuery, Resample};
 
@@ -100,6 +102,8 @@ pub enum Statement {
         /// Its database.
         database: String,
     },
+    /// `CREATE USER`, `GRANT`, `SHOW USERS` and the other user-management statements.
+    Account(AccountStatement),
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -122,6 +126,7 @@ impl Statement {
             Statement::Select(select) if select.into.is_some() => true,
             Statement::CreateContinuousQuery(_) | Statement::DropContinuousQuery { .. } => true,
             Statement::ShowContinuousQueries => false,
+            Statement::Account(a) => !matches!(a, AccountStatement::ShowUsers | AccountStatement::ShowGrants { .. }),
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -301,6 +306,7 @@ impl fmt::Display for Statement {
             Statement::DropContinuousQuery { name, database } => {
                 write!(f, "DROP CONTINUOUS QUERY {} ON {}", Ident(name), Ident(database))
             }
+            Statement::Account(a) => write!(f, "{a}"),
             Statement::Unsupported { text } => f.write_str(text),
         }
     }

@@ -27,6 +27,7 @@ pub mod error;
 pub mod exec;
 pub mod lexer;
 pub mod parser;
+pub mod privileges;
 pub mod result;
 pub mod time;
 pub mod token;

@@ -13,6 +13,7 @@ use crate::error::ParseError;
 use crate::lexer::tokenize;
 use crate::token::{Keyword, Token, TokenKind};
 
+mod account;
 mod admin;
 mod cq;
 mod expr;
@@ -160,9 +161,10 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Select) => self.select(start),
             TokenKind::Keyword(Keyword::Delete) => self.delete_series(false),
             TokenKind::Keyword(Keyword::Alter) => self.alter(),
-            TokenKind::Keyword(Keyword::Explain | Keyword::Grant | Keyword::Revoke | Keyword::Set | Keyword::Kill) => {
-                Ok(self.unsupported(start))
-            }
+            TokenKind::Keyword(Keyword::Grant) => self.grant_or_revoke(true),
+            TokenKind::Keyword(Keyword::Revoke) => self.grant_or_revoke(false),
+            TokenKind::Keyword(Keyword::Set) => self.set_password(),
+            TokenKind::Keyword(Keyword::Explain | Keyword::Kill) => Ok(self.unsupported(start)),
             _ => Err(ParseError::unexpected(&token, STATEMENT_STARTS)),
         }
     }
@@ -204,14 +206,14 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Continuous) => self.show_continuous_queries(),
             TokenKind::Keyword(
                 Keyword::Diagnostics
-                | Keyword::Grants
                 | Keyword::Queries
                 | Keyword::Shard
                 | Keyword::Shards
                 | Keyword::Stats
-                | Keyword::Subscriptions
-                | Keyword::Users,
+                | Keyword::Subscriptions,
             ) => Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::Users) => Ok(Statement::Account(crate::ast::AccountStatement::ShowUsers)),
+            TokenKind::Keyword(Keyword::Grants) => self.show_grants(),
             _ => Err(ParseError::unexpected(&token, SHOW_TARGETS)),
         }
     }
@@ -244,7 +246,8 @@ impl<'a> Parser<'a> {
                 self.create_retention_policy()
             }
             TokenKind::Keyword(Keyword::Continuous) => self.create_continuous_query(),
-            TokenKind::Keyword(Keyword::Subscription | Keyword::User) => Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::User) => self.create_user(),
+            TokenKind::Keyword(Keyword::Subscription) => Ok(self.unsupported(start)),
             _ => Err(ParseError::unexpected(&token, CREATE_TARGETS)),
         }
     }
@@ -257,7 +260,8 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Series) => self.delete_series(true),
             TokenKind::Keyword(Keyword::Retention) => self.drop_retention_policy(),
             TokenKind::Keyword(Keyword::Continuous) => self.drop_continuous_query(),
-            TokenKind::Keyword(Keyword::Shard | Keyword::Subscription | Keyword::User) => Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::User) => self.drop_user(),
+            TokenKind::Keyword(Keyword::Shard | Keyword::Subscription) => Ok(self.unsupported(start)),
             _ => Err(ParseError::unexpected(&token, DROP_TARGETS)),
         }
     }
@@ -538,10 +542,13 @@ mod tests {
 
     #[test]
     fn unsupported_statements_keep_their_text() {
-        let q = parse_query("CREATE USER x WITH PASSWORD 'a;b'; SHOW DATABASES").expect("parses");
-        assert_eq!(q.statements[0], Statement::Unsupported { text: "CREATE USER x WITH PASSWORD 'a;b'".into() });
+        let q = parse_query("CREATE SUBSCRIPTION s ON db.rp DESTINATIONS ALL 'a;b'; SHOW DATABASES").expect("parses");
+        assert_eq!(
+            q.statements[0],
+            Statement::Unsupported { text: "CREATE SUBSCRIPTION s ON db.rp DESTINATIONS ALL 'a;b'".into() }
+        );
         assert_eq!(q.statements[1], Statement::ShowDatabases);
-        for s in ["CREATE USER x WITH PASSWORD 'y'", "SHOW QUERIES"] {
+        for s in ["KILL QUERY 1", "SHOW QUERIES"] {
             assert_eq!(one(s), Statement::Unsupported { text: s.into() });
         }
     }

@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// TOML configuration file [env: AUGUR_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Require credentials (`false` only for a local trial on loopback)
+    /// [env: AUGUR_AUTH_ENABLED] [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub auth_enabled: Option<bool>,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! The library never panics on input and reports errors as `thiserror`
 //! enums; `anyhow` is used only by `main`.
 
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -43,6 +43,17 @@ impl LimitedListener {
     }
 }
 
+/// The client address of a connection, as handlers see it through
+/// `ConnectInfo<PeerAddr>` (the audit log and brute-force limiting use it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LimitedListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 impl Listener for LimitedListener {
     type Io = LimitedStream;
     type Addr = SocketAddr;

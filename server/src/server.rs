@@ -17,7 +17,8 @@ use augur_engine::storage::{StorageError, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::auth::{Accounts, AuditLog, Auth};
+use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
 use crate::listener::LimitedListener;
 use crate::{cq, retention};
@@ -45,6 +46,9 @@ pub enum ServerError {
     /// data; the next start replays it).
     #[error("cannot flush the store at shutdown: {0}")]
     Flush(StorageError),
+    /// The accounts could not be loaded or the first admin created.
+    #[error("cannot set up accounts: {0}")]
+    Accounts(#[from] crate::auth::AccountError),
     /// A background task panicked.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -55,6 +59,7 @@ pub struct Server {
     config: Config,
     store: Store,
     listener: TcpListener,
+    auth: Arc<Auth>,
 }
 
 impl Server {
@@ -76,10 +81,11 @@ impl Server {
                 "WAL record damaged: skipped during recovery (its points are lost)"
             );
         }
+        let auth = open_accounts(&store, &config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        Ok(Server { config, store, listener })
+        Ok(Server { config, store, listener, auth })
     }
 
     /// The address actually bound (with the real port when `:0` was asked).
@@ -89,17 +95,18 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then shuts down gracefully.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { config, store, listener } = self;
+        let Server { config, store, listener, auth } = self;
         let addr = listener.local_addr().ok();
         let (stop_tx, stop_rx) = watch::channel(false);
 
         let retention_task = retention::spawn(store.clone(), config.storage.retention_check_interval, stop_rx.clone());
         let cq_task = cq::spawn(store.clone(), config.continuous_queries.clone(), stop_rx.clone());
 
-        let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query));
+        let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth));
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
         let mut graceful_rx = stop_rx.clone();
+        let app = app.into_make_service_with_connect_info::<crate::listener::PeerAddr>();
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             // Err only if the sender is gone, which also means "stop".
             let _ = graceful_rx.wait_for(|stop| *stop).await;
@@ -137,4 +144,35 @@ impl Server {
         tracing::info!("store flushed; shutdown complete");
         Ok(())
     }
+}
+
+/// Loads the accounts; on first start (no users) creates the admin and
+/// shows its token once on stderr, unless `AUGUR_ADMIN_TOKEN` supplied it.
+async fn open_accounts(store: &Store, config: &Config) -> Result<Arc<Auth>, ServerError> {
+    let store = store.clone();
+    let seeded = std::env::var(ENV_ADMIN_TOKEN).ok().filter(|t| !t.trim().is_empty());
+    let auth_config = config.auth.clone();
+    tokio::task::spawn_blocking(move || {
+        let accounts = Accounts::open(store.clone())?;
+        if let Some(token) = accounts.bootstrap(seeded.as_deref())? {
+            if seeded.is_some() {
+                tracing::info!("created the first admin user 'admin' with the token from {ENV_ADMIN_TOKEN}");
+            } else {
+                // Not through tracing: log filters must not hide it, and it
+                // must not end up in structured logs shipped elsewhere.
+                eprintln!(
+                    "augur: created the first admin user 'admin'. Its API token, shown only this once:\n\n    {token}\n\n\
+                     Use it as `Authorization: Token <token>` (or set {ENV_ADMIN_TOKEN} before the first start)."
+                );
+            }
+        } else if seeded.is_some() && accounts.authenticate_token(seeded.as_deref().unwrap_or_default()).is_err() {
+            tracing::warn!("{ENV_ADMIN_TOKEN} is ignored: users exist already (it only seeds the first admin)");
+        }
+        if !auth_config.enabled {
+            tracing::warn!("authentication is OFF (local trial only): every request is trusted");
+        }
+        let audit = AuditLog::new(store);
+        Ok(Arc::new(Auth::new(auth_config, Arc::new(accounts), audit)))
+    })
+    .await?
 }

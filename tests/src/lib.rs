@@ -85,12 +85,22 @@ pub struct ServerOptions {
     pub config: Option<String>,
     /// Extra environment variables for the server process.
     pub env: Vec<(String, String)>,
+    /// `Some(token)`: authentication on, the first admin seeded with this
+    /// token (`AUGUR_ADMIN_TOKEN`), and the helpers' client sends it.
+    /// `None`: authentication off (`AUGUR_AUTH_ENABLED=false`), as most
+    /// suites need; the security suite turns it on.
+    pub admin_token: Option<String>,
 }
 
 impl ServerOptions {
     /// Options with this configuration file text.
     pub fn with_config(config: impl Into<String>) -> ServerOptions {
         ServerOptions { config: Some(config.into()), ..ServerOptions::default() }
+    }
+
+    /// Options with authentication on and this admin token.
+    pub fn with_auth(token: impl Into<String>) -> ServerOptions {
+        ServerOptions { admin_token: Some(token.into()), ..ServerOptions::default() }
     }
 }
 
@@ -160,8 +170,17 @@ impl Server {
 
     fn start_with(tmp: TempDir, data_dir: PathBuf, options: ServerOptions) -> Server {
         let log_path = tmp.path().join("augur.log");
-        let client =
-            Client::builder().timeout(REQUEST_TIMEOUT).no_proxy().build().expect("cannot build the HTTP client");
+        let mut headers = HeaderMap::new();
+        if let Some(token) = &options.admin_token {
+            let value = HeaderValue::from_str(&format!("Token {token}")).expect("token is a valid header value");
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let client = Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .no_proxy()
+            .default_headers(headers)
+            .build()
+            .expect("cannot build the HTTP client");
         let mut server = Server {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -204,9 +223,13 @@ impl Server {
             cmd.arg("--config").arg(path);
         }
         // Don't let the caller's environment redirect the server.
-        for var in ["AUGUR_DATA_DIR", "AUGUR_LISTEN", "AUGUR_CONFIG"] {
+        for var in ["AUGUR_DATA_DIR", "AUGUR_LISTEN", "AUGUR_CONFIG", "AUGUR_ADMIN_TOKEN", "AUGUR_AUTH_ENABLED"] {
             cmd.env_remove(var);
         }
+        match &self.options.admin_token {
+            Some(token) => cmd.env("AUGUR_ADMIN_TOKEN", token),
+            None => cmd.env("AUGUR_AUTH_ENABLED", "false"),
+        };
         cmd.env("AUGUR_LOG", std::env::var("AUGUR_LOG").unwrap_or_else(|_| "info".into()));
         // Plain logs: they end up in a file and in failure messages.
         cmd.env("NO_COLOR", "1");
@@ -313,7 +336,8 @@ impl Server {
         }
     }
 
-    /// The HTTP client the helpers use (loopback, no proxy, bounded timeout).
+    /// The HTTP client the helpers use (loopback, no proxy, bounded timeout;
+    /// it sends the admin token when [`ServerOptions::admin_token`] is set).
     pub fn client(&self) -> &Client {
         &self.client
     }

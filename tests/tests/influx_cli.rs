@@ -298,3 +298,44 @@ fn execute_select_in_json_csv_and_column_formats() {
     assert!(!bad.status.success(), "{text}");
     assert!(text.contains("ERR: unsupported mean iterator type: "), "{text}");
 }
+
+#[test]
+fn influx_cli_logs_in_with_username_and_password() {
+    let server = Server::start(augur_tests::ServerOptions::with_auth("augur_cli_login_admin_token_0123456789"));
+    server
+        .query("CREATE USER ann WITH PASSWORD 'ann-secret-1'; CREATE DATABASE cli_auth; GRANT ALL ON cli_auth TO ann");
+    let text = influx_ok(
+        &server,
+        &["-username", "ann", "-password", "ann-secret-1", "-database", "cli_auth", "-execute", "INSERT m v=1 1"],
+    );
+    assert!(!text.contains("ERR"), "{text}");
+    let text = influx_ok(
+        &server,
+        &["-username", "ann", "-password", "ann-secret-1", "-execute", "SHOW DATABASES", "-format", "csv"],
+    );
+    assert_eq!(text.trim(), "name,name\ndatabases,cli_auth", "ann sees only her database");
+    let text = influx_ok(
+        &server,
+        &[
+            "-username",
+            "ann",
+            "-password",
+            "ann-secret-1",
+            "-database",
+            "cli_auth",
+            "-execute",
+            "SELECT v FROM m",
+            "-format",
+            "csv",
+        ],
+    );
+    assert!(text.contains("m,1,1"), "{text}");
+    // A wrong password: the CLI reports InfluxDB's error and fails.
+    let out = influx(&server, &["-username", "ann", "-password", "wrong-password", "-execute", "SHOW DATABASES"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("authorization failed"), "{text}");
+    // No credentials at all.
+    let out = influx(&server, &["-execute", "SHOW DATABASES"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("unable to parse authentication credentials"), "{text}");
+}

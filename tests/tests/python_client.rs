@@ -192,3 +192,50 @@ fn python_influxdb_client_reads_writes_and_lists() {
         first_difference(&got, &want).unwrap_or_default()
     );
 }
+
+/// Logging in with a user name and password (the client sends `u`/`p`).
+const LOGIN_SCRIPT: &str = r#"
+import json, sys
+from influxdb import InfluxDBClient
+from influxdb.exceptions import InfluxDBClientError
+
+port = int(sys.argv[1])
+out = {}
+c = InfluxDBClient(host="127.0.0.1", port=port, username="ann", password="ann-secret-1", database="pyauth", timeout=30)
+out["write"] = c.write_points([{"measurement": "m", "time": 1, "fields": {"v": 1.0}}], time_precision="s")
+out["points"] = list(c.query("SELECT v FROM m").get_points())
+out["databases"] = c.get_list_database()
+bad = InfluxDBClient(host="127.0.0.1", port=port, username="ann", password="wrong-password", timeout=30)
+try:
+    bad.query("SHOW DATABASES")
+    out["bad"] = None
+except InfluxDBClientError as e:
+    out["bad"] = [e.code, str(e.content)]
+print(json.dumps(out, sort_keys=True))
+"#;
+
+#[test]
+fn python_influxdb_client_logs_in() {
+    let python = client_python();
+    let server = Server::start(augur_tests::ServerOptions::with_auth("augur_python_login_admin_token_0123456789"));
+    server.query("CREATE USER ann WITH PASSWORD 'ann-secret-1'; CREATE DATABASE pyauth; GRANT ALL ON pyauth TO ann");
+    let script = server.scratch_dir().join("login.py");
+    std::fs::write(&script, LOGIN_SCRIPT).expect("write the script");
+    let out = run_bounded(
+        Command::new(&python).arg(&script).arg(server.port().to_string()).env("PYTHONDONTWRITEBYTECODE", "1"),
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the login script failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("script output is not JSON ({e}): {stdout}"));
+    let want = json!({
+        "write": true,
+        "points": [{"time": "1970-01-01T00:00:01Z", "v": 1.0}],
+        "databases": [{"name": "pyauth"}],
+        "bad": [401, "{\"error\":\"authorization failed\"}"],
+    });
+    if !json_match(&want, &got) {
+        panic!("login results differ at {}:\n{got:#}", first_difference(&want, &got).unwrap_or_default());
+    }
+}

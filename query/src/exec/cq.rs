@@ -54,11 +54,12 @@ fn default_policy(store: &Store, db: &str) -> Option<String> {
 
 /// One series per database (also those without queries), named after it,
 /// with `name` and `query` columns, queries in creation order.
-pub(super) fn show(store: &Store) -> Result<Vec<Series>, ExecError> {
+pub(super) fn show(store: &Store, ctx: &super::ExecutionContext) -> Result<Vec<Series>, ExecError> {
     let all = cq::list(store)?;
     Ok(store
         .databases()
         .into_iter()
+        .filter(|db| ctx.database_visible(db))
         .map(|db| {
             let mut series = Series::new(Some(&db), &["name", "query"]);
             series.values = all

@@ -33,8 +33,9 @@ pub(super) fn drop(store: &Store, name: &str) -> Result<Vec<Series>, ExecError> 
 
 /// One `databases` series with a `name` column (present even when empty,
 /// as in InfluxDB).
-pub(super) fn show(store: &Store) -> Vec<Series> {
+pub(super) fn show(store: &Store, ctx: &super::ExecutionContext) -> Vec<Series> {
     let mut series = Series::new(Some("databases"), &["name"]);
-    series.values = store.databases().into_iter().map(|db| vec![Value::String(db)]).collect();
+    series.values =
+        store.databases().into_iter().filter(|db| ctx.database_visible(db)).map(|db| vec![Value::String(db)]).collect();
     vec![series]
 }

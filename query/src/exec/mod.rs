@@ -12,6 +12,7 @@
 //! MEASUREMENTS`, `SHOW SERIES`, `SHOW TAG KEYS|VALUES`); [`value`] holds the runtime values
 //! they share.
 
+pub mod account;
 mod admin;
 pub mod cancel;
 mod cq;
@@ -23,6 +24,7 @@ mod select;
 mod show_tags;
 pub mod value;
 
+pub use account::{AccountExecutor, Accounts};
 pub use into::IntoError;
 pub use select::SelectError;
 
@@ -58,6 +60,9 @@ pub struct ExecutionContext {
     pub max_select_buckets: u64,
     /// Stops the query when the client goes away or the timeout passes.
     pub cancel: cancel::CancelToken,
+    /// The caller's accounts: runs user statements and filters listings
+    /// (`None`: no accounts; every database is visible).
+    pub accounts: Option<Accounts>,
 }
 
 impl Default for ExecutionContext {
@@ -71,6 +76,7 @@ impl Default for ExecutionContext {
             max_select_points: DEFAULT_MAX_SELECT_POINTS,
             max_select_buckets: DEFAULT_MAX_SELECT_BUCKETS,
             cancel: cancel::CancelToken::default(),
+            accounts: None,
         }
     }
 }
@@ -105,6 +111,11 @@ impl ExecutionContext {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         })
+    }
+
+    /// Whether the caller may see `database` in listings.
+    pub(crate) fn database_visible(&self, database: &str) -> bool {
+        self.accounts.as_ref().is_none_or(|a| a.0.database_visible(database))
     }
 
     /// The statement's own database, else the request's, else an error.
@@ -196,7 +207,7 @@ pub fn execute_statement(
     match statement {
         Statement::CreateDatabase(create) => database::create(store, create),
         Statement::DropDatabase { name } => database::drop(store, name),
-        Statement::ShowDatabases => Ok(database::show(store)),
+        Statement::ShowDatabases => Ok(database::show(store, ctx)),
         Statement::CreateRetentionPolicy(create) => retention::create(store, create),
         Statement::ShowRetentionPolicies { database } => retention::show(store, ctx.database(database)?),
         Statement::ShowMeasurements(show) => show_tags::show_measurements(store, ctx, show),
@@ -214,7 +225,11 @@ pub fn execute_statement(
         Statement::ShowCardinality(show) => admin::show_cardinality(store, ctx, show),
         Statement::ShowFieldKeysMatching(show) => admin::show_field_keys(store, ctx, show),
         Statement::CreateContinuousQuery(create) => cq::create(store, ctx, create),
-        Statement::ShowContinuousQueries => cq::show(store),
+        Statement::ShowContinuousQueries => cq::show(store, ctx),
+        Statement::Account(statement) => match &ctx.accounts {
+            Some(accounts) => accounts.0.execute(statement).map_err(ExecError::Plain),
+            None => Err(ExecError::Plain(account::NO_ACCOUNTS.to_string())),
+        },
         Statement::DropContinuousQuery { name, database } => cq::drop(store, database, name),
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }

@@ -30,6 +30,21 @@ pub struct FileConfig {
     /// `[continuous_queries]`
     #[serde(default)]
     pub continuous_queries: ContinuousQueriesSection,
+    /// `[auth]`
+    #[serde(default)]
+    pub auth: AuthSection,
+}
+
+/// The `[auth]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// `enabled = true`
+    pub enabled: Option<bool>,
+    /// `max_failures = 10`: failed logins per client address per window (0 = no limit).
+    pub max_failures: Option<u32>,
+    /// `failure_window = "1m"`
+    pub failure_window: Option<String>,
 }
 
 /// The `[query]` table.

@@ -20,6 +20,7 @@ pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
 pub use units::{parse_positive_duration, parse_size};
 
+use crate::auth::AuthConfig;
 use crate::cli::ServeArgs;
 
 /// Environment variable for the data directory.
@@ -28,6 +29,10 @@ pub const ENV_DATA_DIR: &str = "AUGUR_DATA_DIR";
 pub const ENV_LISTEN: &str = "AUGUR_LISTEN";
 /// Environment variable for the configuration file.
 pub const ENV_CONFIG: &str = "AUGUR_CONFIG";
+/// Environment variable switching authentication on or off.
+pub const ENV_AUTH_ENABLED: &str = "AUGUR_AUTH_ENABLED";
+/// Environment variable seeding the first admin's token.
+pub const ENV_ADMIN_TOKEN: &str = "AUGUR_ADMIN_TOKEN";
 /// Environment variable for the log filter (tracing `EnvFilter` syntax).
 pub const ENV_LOG: &str = "AUGUR_LOG";
 
@@ -84,6 +89,8 @@ pub struct Config {
     pub query: QueryConfig,
     /// The continuous query scheduler.
     pub continuous_queries: ContinuousQueriesConfig,
+    /// Authentication (`[auth]`).
+    pub auth: AuthConfig,
 }
 
 /// Query limits (`[query]`).
@@ -226,8 +233,19 @@ impl Config {
             .or_else(|| env(ENV_DATA_DIR).map(PathBuf::from))
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let listen = parse_listen(&listen)?;
+        let auth_flag = match args.auth_enabled {
+            Some(b) => Some(b),
+            None => match env(ENV_AUTH_ENABLED) {
+                Some(text) => Some(parse_bool(&text).ok_or_else(|| {
+                    invalid("auth.enabled", format!("{ENV_AUTH_ENABLED}={text:?} is not true or false"))
+                })?),
+                None => None,
+            },
+        };
         Ok(Config {
-            listen: parse_listen(&listen)?,
+            auth: auth_config(&file, auth_flag, listen)?,
+            listen,
             data_dir,
             storage: storage_config(&file)?,
             http: http_config(&file)?,
@@ -322,6 +340,32 @@ fn continuous_queries_config(file: &FileConfig) -> Result<ContinuousQueriesConfi
         enabled: section.enabled.unwrap_or(defaults.enabled),
         run_interval: duration_key("continuous_queries.run_interval", &section.run_interval, defaults.run_interval)?,
         max_catch_up,
+    })
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `[auth]`; switching it off is refused beyond loopback.
+fn auth_config(file: &FileConfig, flag: Option<bool>, listen: SocketAddr) -> Result<AuthConfig, ConfigError> {
+    let section = &file.auth;
+    let defaults = AuthConfig::default();
+    let enabled = flag.or(section.enabled).unwrap_or(defaults.enabled);
+    if !enabled && !listen.ip().is_loopback() {
+        return Err(invalid(
+            "auth.enabled",
+            format!("authentication is required when listening beyond loopback ({listen}); it can be off only on 127.0.0.1 or ::1"),
+        ));
+    }
+    Ok(AuthConfig {
+        enabled,
+        max_failures: section.max_failures.unwrap_or(defaults.max_failures),
+        failure_window: duration_key("auth.failure_window", &section.failure_window, defaults.failure_window)?,
     })
 }
 

@@ -95,7 +95,12 @@ fn flag_beats_env_beats_file_beats_default() {
     assert_eq!(config.data_dir, PathBuf::from("/from/file"));
 
     // Flags beat everything.
-    let args = ServeArgs { listen: Some("127.0.0.1:3".into()), data_dir: Some("/from/flag".into()), config: None };
+    let args = ServeArgs {
+        listen: Some("127.0.0.1:3".into()),
+        data_dir: Some("/from/flag".into()),
+        config: None,
+        auth_enabled: None,
+    };
     let config = Config::load(&args, &env).expect("loads");
     assert_eq!(config.listen.port(), 3);
     assert_eq!(config.data_dir, PathBuf::from("/from/flag"));

@@ -81,6 +81,24 @@ pub enum ApiError {
     /// The route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// No valid credential (InfluxDB's `authorization failed`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed logins from this address; retry after this many seconds.
+    #[error("too many failed authentication attempts: retry in {0} s")]
+    TooManyAuthFailures(u64),
+    /// A JSON API body or value is unusable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A named thing (user, token, tenant) does not exist, or is out of reach.
+    #[error("{0}")]
+    NotFound(String),
+    /// A named thing already exists.
+    #[error("{0}")]
+    Conflict(String),
     /// The store failed.
     #[error("{0}")]
     Storage(StorageError),
@@ -117,7 +135,13 @@ impl ApiError {
             | ApiError::BodyRead(_)
             | ApiError::PartialWrite(_)
             | ApiError::QueryParse(_)
-            | ApiError::QueryParameters(_) => StatusCode::BAD_REQUEST,
+            | ApiError::QueryParameters(_)
+            | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyAuthFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::DatabaseNotFound(_) | ApiError::RetentionPolicyNotFound(_) | ApiError::RouteNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -133,6 +157,9 @@ impl ApiError {
     pub fn v2_code(&self) -> &'static str {
         match self.status() {
             StatusCode::NOT_FOUND => "not found",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::CONFLICT => "conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "too large",
             StatusCode::TOO_MANY_REQUESTS => "too many requests",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
@@ -157,8 +184,15 @@ impl ApiError {
         if let Ok(value) = HeaderValue::from_str(&header_safe(&self.to_string())) {
             headers.insert(X_INFLUXDB_ERROR, value);
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let ApiError::TooManyAuthFailures(secs) = self {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"augur\""));
         }
         response
     }

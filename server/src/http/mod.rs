@@ -3,11 +3,12 @@
 //! [`router`] assembles the routes (paths in [`routes`]) with the layers
 //! every response needs: request tracing, the `X-Influxdb-*` version headers,
 //! and JSON errors for unknown routes and methods. Routes come in two
-//! groups: probes (`/ping`, `/health`), which must stay open, and data
-//! routes (write, query, export, verify), which is where an authentication
-//! layer will be added (`route_layer` on that group) without touching the
-//! handlers.
+//! groups: probes (`/ping`, `/health`), which stay open, and everything
+//! else, which passes the authentication layer ([`auth::authenticate`])
+//! and then authorizes per database in its handler.
 
+pub mod admin;
+pub mod auth;
 pub mod body;
 pub mod error;
 pub mod export;
@@ -23,11 +24,12 @@ pub mod write;
 use std::sync::Arc;
 
 use augur_engine::storage::Store;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Auth;
 use crate::config::{HttpConfig, QueryConfig};
 use error::ApiError;
 
@@ -41,6 +43,9 @@ pub struct AppState {
     write_slots: Arc<Semaphore>,
     /// Limits from `[query]`.
     pub query: QueryConfig,
+    /// Accounts, authentication and the audit log (`None`: no accounts;
+    /// every request is trusted — library tests only).
+    pub auth: Option<Arc<Auth>>,
 }
 
 impl AppState {
@@ -51,12 +56,19 @@ impl AppState {
             limits: limits.clone(),
             write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes)),
             query: QueryConfig::default(),
+            auth: None,
         }
     }
 
     /// The same state with these query limits.
     pub fn with_query(mut self, query: &QueryConfig) -> AppState {
         self.query = query.clone();
+        self
+    }
+
+    /// The same state with accounts.
+    pub fn with_auth(mut self, auth: Arc<Auth>) -> AppState {
+        self.auth = Some(auth);
         self
     }
 
@@ -75,7 +87,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::API_V2_WRITE, post(write::v2))
         .route(routes::QUERY, get(query::handle).post(query::handle))
         .route(routes::EXPORT, get(export::handle))
-        .route(routes::VERIFY, get(verify::handle));
+        .route(routes::VERIFY, get(verify::handle))
+        .route(routes::TENANTS, get(admin::list_tenants).post(admin::create_tenant))
+        .route(routes::TENANT, get(admin::get_tenant).put(admin::update_tenant))
+        .route(routes::USERS, get(admin::list_users).post(admin::create_user))
+        .route(routes::TOKENS, get(admin::list_tokens).post(admin::create_token))
+        .route(routes::TOKEN, delete(admin::revoke_token))
+        .route(routes::AUDIT, get(admin::audit))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(probes)
         .merge(data)

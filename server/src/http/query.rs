@@ -15,19 +15,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use augur_query::ast::{Query, Statement};
 use augur_query::exec::cancel::CancelToken;
+use augur_query::exec::Accounts;
 use augur_query::parser::parse_query_with_params;
+use augur_query::privileges::{required, Requirement};
+use augur_query::result::QueryResponse;
 use augur_query::{execute, ExecutionContext};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
+use super::auth::ClientAddr;
 use super::body;
 use super::error::ApiError;
 use super::params::Params;
 use super::query_format::{csv_error, Format};
 use super::AppState;
+use crate::auth::statements::StatementRunner;
+use crate::auth::Principal;
 
 /// The only form body type parsed for parameters.
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -45,20 +53,30 @@ impl Drop for CancelOnDrop {
 /// Runs the statements in `q`.
 pub async fn handle(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    client: Option<Extension<ClientAddr>>,
     method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(&headers);
-    match run(state, method, query, headers, body, csv).await {
+    let caller = Caller { principal, client: client.map(|c| c.0).unwrap_or(ClientAddr(None)) };
+    match run(state, caller, method, query, headers, body, csv).await {
         Err(err) if csv => Ok(csv_response(err.status(), csv_error(&err.to_string()))),
         other => other,
     }
 }
 
+/// Who sent the request.
+struct Caller {
+    principal: Principal,
+    client: ClientAddr,
+}
+
 async fn run(
     state: Arc<AppState>,
+    caller: Caller,
     method: Method,
     query: Option<String>,
     headers: HeaderMap,
@@ -84,6 +102,12 @@ async fn run(
         Some(json) => serde_json::from_str(json).map_err(|e| ApiError::QueryParameters(e.to_string()))?,
     };
     let parsed = parse_query_with_params(text, &bound)?;
+    let default_db = params.non_empty("db");
+    if let Err(denied) = authorize(&state, &caller.principal, &parsed, default_db) {
+        audit_denied(&state, &caller, &parsed, &denied);
+        return Err(denied);
+    }
+    claim_new_databases(&state, &caller.principal, &parsed)?;
     let cancel = CancelToken::with_deadline(state.query.timeout.map(|t| Instant::now() + t));
     let _guard = CancelOnDrop(cancel.clone());
     let epoch = params.non_empty("epoch").and_then(augur_query::exec::epoch_divisor);
@@ -96,11 +120,19 @@ async fn run(
         max_select_points: state.query.max_select_points,
         max_select_buckets: state.query.max_select_buckets,
         cancel,
+        accounts: state.auth.as_ref().map(|auth| {
+            Accounts(Arc::new(StatementRunner {
+                accounts: Arc::clone(&auth.accounts),
+                principal: caller.principal.clone(),
+            }))
+        }),
         ..ExecutionContext::default()
     };
     tracing::debug!(query = text, db = ?ctx.database, "query");
     let store = state.store.clone();
+    let audited = parsed.clone();
     let response = tokio::task::spawn_blocking(move || execute(&store, &parsed, &ctx)).await?;
+    audit_changes(&state, &caller, &audited, &response);
     let chunk_size = params
         .non_empty("chunk_size")
         .and_then(|v| v.parse::<usize>().ok())
@@ -109,6 +141,83 @@ async fn run(
     let format = Format { pretty: params.flag("pretty"), chunked: params.flag("chunked"), chunk_size, csv };
     let body = format.render(&response);
     Ok(if csv { csv_response(StatusCode::OK, body) } else { json_response(body) })
+}
+
+/// Checks every statement's requirements before any runs, as InfluxDB
+/// does: one denied statement refuses the whole request with 403.
+fn authorize(state: &AppState, principal: &Principal, query: &Query, default_db: Option<&str>) -> Result<(), ApiError> {
+    for statement in &query.statements {
+        for requirement in required(statement, default_db) {
+            let denied = match &requirement {
+                Requirement::Database { database: None, .. } => None,
+                Requirement::Database { access, database: Some(db) } => {
+                    (!state.may(principal, *access, db)).then(|| format!("{} on {db}", access.as_str()))
+                }
+                Requirement::UserAdmin => {
+                    (state.auth.is_some() && !principal.is_tenant_admin()).then(|| "admin privilege".to_string())
+                }
+                Requirement::SelfOrUserAdmin(user) => (state.auth.is_some()
+                    && !principal.is_tenant_admin()
+                    && (principal.trusted || principal.user != *user))
+                    .then(|| "admin privilege".to_string()),
+            };
+            if let Some(needs) = denied {
+                return Err(ApiError::Forbidden(format!(
+                    "error authorizing query: {} not authorized to execute statement '{statement}', requires {needs}",
+                    principal.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `CREATE DATABASE` of a name no tenant owns makes it the caller's
+/// tenant's (recorded before the statement runs, so a crash in between
+/// leaves the name reserved, never unowned).
+fn claim_new_databases(state: &AppState, principal: &Principal, query: &Query) -> Result<(), ApiError> {
+    let Some(auth) = &state.auth else { return Ok(()) };
+    for statement in &query.statements {
+        if let Statement::CreateDatabase(create) = statement {
+            if auth.accounts.owner(&create.name).is_none() {
+                auth.accounts.claim(&create.name, &principal.tenant).map_err(|e| ApiError::Internal(e.to_string()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a statement is an administrative change the audit log keeps.
+fn audited(statement: &Statement) -> bool {
+    statement.is_write() && !matches!(statement, Statement::Select(_))
+}
+
+fn audit_changes(state: &AppState, caller: &Caller, query: &Query, response: &QueryResponse) {
+    let Some(auth) = &state.auth else { return };
+    for (statement, result) in query.statements.iter().zip(&response.results) {
+        if audited(statement) {
+            let outcome = match &result.error {
+                Some(error) => format!("failed: {error}"),
+                None => "ok".to_string(),
+            };
+            let p = &caller.principal;
+            auth.audit.record(p.name(), &p.tenant, &caller.client.text(), &statement.to_string(), &outcome);
+        }
+    }
+}
+
+fn audit_denied(state: &AppState, caller: &Caller, query: &Query, denied: &ApiError) {
+    let Some(auth) = &state.auth else { return };
+    let p = &caller.principal;
+    for statement in query.statements.iter().filter(|s| audited(s)) {
+        auth.audit.record(
+            p.name(),
+            &p.tenant,
+            &caller.client.text(),
+            &statement.to_string(),
+            &format!("denied: {denied}"),
+        );
+    }
 }
 
 /// Whether the client asked for CSV (`Accept: application/csv`).

@@ -18,3 +18,15 @@ pub const HEALTH: &str = "/health";
 pub const EXPORT: &str = "/api/v1/export";
 /// `GET`: list damaged blocks and WAL records.
 pub const VERIFY: &str = "/api/v1/verify";
+/// `GET`, `POST`: tenants (accounts).
+pub const TENANTS: &str = "/v1/tenants";
+/// `GET`, `PUT`: one tenant.
+pub const TENANT: &str = "/v1/tenants/{name}";
+/// `GET`, `POST`: users.
+pub const USERS: &str = "/v1/users";
+/// `GET`, `POST`: API tokens.
+pub const TOKENS: &str = "/v1/tokens";
+/// `DELETE`: revoke one API token.
+pub const TOKEN: &str = "/v1/tokens/{id}";
+/// `GET`: the audit log.
+pub const AUDIT: &str = "/v1/audit";

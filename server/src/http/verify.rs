@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use augur_engine::storage::Damage;
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::auth::Principal;
 
 /// The response body.
 #[derive(Debug, Serialize)]
@@ -42,7 +43,11 @@ impl From<Damage> for DamageEntry {
 }
 
 /// Runs the verification.
-pub async fn handle(State(state): State<Arc<AppState>>) -> Result<Json<VerifyReport>, ApiError> {
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<VerifyReport>, ApiError> {
+    state.require_operator(&principal)?;
     let store = state.store.clone();
     let (blocks, wal) = tokio::task::spawn_blocking(move || {
         let blocks = store.verify();

@@ -18,17 +18,20 @@ mod render;
 use std::sync::Arc;
 
 use augur_engine::storage::{MeasurementFilter, SeriesInfo, Store, TimeRange};
+use augur_query::privileges::Access;
 use augur_query::time::parse_rfc3339;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::params::Params;
 use super::AppState;
+use crate::auth::Principal;
 
 /// Series read from the store per call.
 const SERIES_PER_READ: usize = 256;
@@ -46,9 +49,14 @@ struct ExportRequest {
 }
 
 /// Streams the export.
-pub async fn handle(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let params = Params::from_query(query.as_deref());
     let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?.to_string();
+    state.authorize(&principal, Access::Read, &db)?;
     let rp = params.non_empty("rp").map(str::to_string);
     let filter = match params.non_empty("measurement") {
         Some(m) => MeasurementFilter::Name(m.to_string()),

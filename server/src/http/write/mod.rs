@@ -7,23 +7,25 @@
 //! `max_body_size`, and hands the rest — decompress, parse, store — to
 //! [`ingest`] on the blocking pool, because it is CPU work and fsyncs.
 //!
-//! `u`, `p` and `Authorization` are accepted and ignored: authentication
-//! will be a layer on the data routes (see [`super::router`]), not code in
-//! these handlers.
+//! Authentication happened in the layer before (see [`super::auth`]); the
+//! handler only checks that the caller may write to the target database.
 
 mod ingest;
 
 use std::sync::Arc;
 
 use augur_engine::model::Precision;
+use augur_query::privileges::Access;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::Extension;
 
 use super::body;
 use super::error::{ApiError, V2Error};
 use super::params::Params;
 use super::AppState;
+use crate::auth::Principal;
 use crate::clock::now_ns;
 use ingest::{Ingest, Target};
 
@@ -35,6 +37,7 @@ const V2_PRECISIONS: &str = "use ns, us, ms or s";
 /// `POST /write?db=&rp=&precision=`: 204 when every line was stored.
 pub async fn v1(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -43,13 +46,14 @@ pub async fn v1(
     let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
     let precision = parse_precision(params.get("precision").unwrap_or(""), false)?;
     let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), precision };
-    write(&state, target, headers, body).await
+    write(&state, &principal, target, headers, body).await
 }
 
 /// `POST /api/v2/write?bucket=db[/rp]&org=&precision=`: 204 when every line
 /// was stored.
 pub async fn v2(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -65,7 +69,7 @@ pub async fn v2(
     }
     let precision = parse_precision(params.get("precision").unwrap_or(""), true)?;
     let target = Target { db: db.to_string(), rp: rp.map(str::to_string), precision };
-    Ok(write(&state, target, headers, body).await?)
+    Ok(write(&state, &principal, target, headers, body).await?)
 }
 
 /// The `precision` parameter; the 2.x API accepts only `ns|us|ms|s`.
@@ -82,7 +86,14 @@ fn parse_precision(value: &str, v2: bool) -> Result<Precision, ApiError> {
 }
 
 /// The shared pipeline.
-async fn write(state: &AppState, target: Target, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+async fn write(
+    state: &AppState,
+    principal: &Principal,
+    target: Target,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(principal, Access::Write, &target.db)?;
     let _slot = state.try_write_slot()?;
     let received_at = now_ns();
     let encoding = body::content_encoding(&headers)?;

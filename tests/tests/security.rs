@@ -1,0 +1,570 @@
+//! Accounts, tenancy and authentication against the real binary.
+//!
+//! The matrix test enumerates every route constant in
+//! `server/src/http/routes.rs` and sends, for each, requests with no,
+//! invalid, expired and revoked credentials and as each role (operator,
+//! tenant admin, writer, reader) against its own tenant's database and
+//! another tenant's, checking the status of each. A route added to
+//! `routes.rs` without an entry here fails the test, so no endpoint can
+//! ship without an access policy.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use augur_tests::{encode, Reply, Server, ServerOptions};
+use reqwest::blocking::RequestBuilder;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+
+const ADMIN_TOKEN: &str = "augur_test_operator_token_0123456789abcdef";
+const ROUTES_RS: &str = include_str!("../../server/src/http/routes.rs");
+
+/// `(constant name, path)` of every route in routes.rs.
+fn declared_routes() -> Vec<(String, String)> {
+    ROUTES_RS
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("pub const ")?;
+            let (name, rest) = rest.split_once(':')?;
+            let path = rest.split('"').nth(1)?;
+            Some((name.trim().to_string(), path.to_string()))
+        })
+        .collect()
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+enum Cred {
+    None,
+    Token(String),
+    Basic(String, String),
+    UrlParams(String, String),
+}
+
+fn send(server: &Server, cred: &Cred, method: &str, path: &str, body: Option<(&str, String)>) -> Reply {
+    // A client without the harness's default admin token.
+    let client = reqwest::blocking::Client::builder().no_proxy().build().expect("client");
+    let mut url = server.url(path);
+    if let Cred::UrlParams(u, p) = cred {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("u={}&p={}", encode(u), encode(p)));
+    }
+    let mut request: RequestBuilder = match method {
+        "GET" => client.get(url),
+        "POST" => client.post(url),
+        "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
+        other => panic!("method {other}"),
+    };
+    match cred {
+        Cred::Token(t) => request = request.header(AUTHORIZATION, format!("Token {t}")),
+        Cred::Basic(u, p) => request = request.basic_auth(u, Some(p)),
+        Cred::None | Cred::UrlParams(..) => {}
+    }
+    if let Some((content_type, body)) = body {
+        request = request.header(CONTENT_TYPE, content_type).body(body);
+    }
+    server.send(request)
+}
+
+fn json_body(value: serde_json::Value) -> Option<(&'static str, String)> {
+    Some(("application/json", value.to_string()))
+}
+
+fn form(q: &str) -> Option<(&'static str, String)> {
+    // Placeholders ({db}, {tenant}) stay readable for the substitution.
+    Some(("application/x-www-form-urlencoded", format!("q={}", encode(q)).replace("%7Bdb%7D", "{db}")))
+}
+
+/// The tenants, users and tokens every test here starts from.
+struct World {
+    server: Server,
+    tokens: BTreeMap<&'static str, String>,
+}
+
+impl World {
+    fn new(options: ServerOptions) -> World {
+        let server = Server::start(options);
+        let op = Cred::Token(ADMIN_TOKEN.into());
+        for tenant in ["acme", "globex"] {
+            let r = send(&server, &op, "POST", "/v1/tenants", json_body(serde_json::json!({ "name": tenant })));
+            assert_eq!(r.status, 201, "{r}");
+        }
+        let users = [
+            ("acme_admin", "acme", "admin"),
+            ("acme_writer", "acme", "writer"),
+            ("acme_reader", "acme", "reader"),
+            ("globex_admin", "globex", "admin"),
+        ];
+        let mut tokens = BTreeMap::new();
+        tokens.insert("operator", ADMIN_TOKEN.to_string());
+        for (name, tenant, role) in users {
+            let body = serde_json::json!({ "name": name, "tenant": tenant, "role": role, "password": format!("{name}-password") });
+            let r = send(&server, &op, "POST", "/v1/users", json_body(body));
+            assert_eq!(r.status, 201, "{r}");
+            let r = send(&server, &op, "POST", "/v1/tokens", json_body(serde_json::json!({ "user": name })));
+            assert_eq!(r.status, 201, "{r}");
+            tokens.insert(name, r.json()["token"].as_str().expect("token").to_string());
+        }
+        let world = World { server, tokens };
+        // Each tenant's admin creates its database; grants for the others.
+        world.query_ok(
+            "acme_admin",
+            "CREATE DATABASE acme_db; GRANT ALL ON acme_db TO acme_writer; GRANT ALL ON acme_db TO acme_reader",
+        );
+        world.query_ok("globex_admin", "CREATE DATABASE globex_db");
+        for (user, db) in [("acme_admin", "acme_db"), ("globex_admin", "globex_db")] {
+            let r = send(
+                &world.server,
+                &world.cred(user),
+                "POST",
+                &format!("/write?db={db}"),
+                Some(("text/plain", "m v=1 1".into())),
+            );
+            assert_eq!(r.status, 204, "{r}");
+        }
+        world
+    }
+
+    fn cred(&self, user: &str) -> Cred {
+        Cred::Token(self.tokens[user].clone())
+    }
+
+    fn query_ok(&self, user: &str, q: &str) -> serde_json::Value {
+        let r = send(&self.server, &self.cred(user), "POST", "/query", form(q));
+        assert_eq!(r.status, 200, "{user}: {q}: {r}");
+        let json = r.json();
+        for result in json["results"].as_array().expect("results") {
+            assert!(result.get("error").is_none(), "{user}: {q}: {json}");
+        }
+        json
+    }
+}
+
+/// One probe of one route: the request and, per caller, the expected status.
+struct Probe {
+    method: &'static str,
+    /// Path with `{db}` for the caller's target database.
+    path: String,
+    body: Option<(&'static str, String)>,
+    /// Status for (role, same tenant?); roles: operator, admin, writer, reader.
+    expect: fn(&str, bool) -> u16,
+    /// Whether the route is open without credentials (probes).
+    open: bool,
+}
+
+fn probe(
+    method: &'static str,
+    path: &str,
+    body: Option<(&'static str, String)>,
+    expect: fn(&str, bool) -> u16,
+) -> Probe {
+    Probe { method, path: path.to_string(), body, expect, open: false }
+}
+
+/// Data access: allowed in one's own tenant per `allowed`, 403 elsewhere; operators everywhere.
+fn data(role: &str, same: bool, ok: u16, allowed: &[&str]) -> u16 {
+    if role == "operator" || (same && allowed.contains(&role)) {
+        ok
+    } else {
+        403
+    }
+}
+
+fn probes_for(route: &str, tenant: &str, fresh_token_id: &dyn Fn(&str) -> String) -> Vec<Probe> {
+    let lp = || Some(("text/plain", "m v=2 2".to_string()));
+    match route {
+        "PING" | "HEALTH" => {
+            let (path, status) = if route == "PING" { ("/ping", 204) } else { ("/health", 200) };
+            vec![Probe {
+                method: "GET",
+                path: path.into(),
+                body: None,
+                expect: if status == 204 { |_, _| 204 } else { |_, _| 200 },
+                open: true,
+            }]
+        }
+        "WRITE" => vec![probe("POST", "/write?db={db}", lp(), |r, s| data(r, s, 204, &["admin", "writer"]))],
+        "API_V2_WRITE" => {
+            vec![probe("POST", "/api/v2/write?bucket={db}", lp(), |r, s| data(r, s, 204, &["admin", "writer"]))]
+        }
+        "QUERY" => vec![
+            probe("GET", "/query?db={db}&q=SELECT%20*%20FROM%20m", None, |r, s| {
+                data(r, s, 200, &["admin", "writer", "reader"])
+            }),
+            probe("GET", "/query?q=SELECT%20*%20FROM%20%2F.*%2F&db={db}", None, |r, s| {
+                data(r, s, 200, &["admin", "writer", "reader"])
+            }),
+            probe("POST", "/query?db={db}", form("DELETE FROM nothing_here"), |r, s| {
+                data(r, s, 200, &["admin", "writer"])
+            }),
+            probe(
+                "POST",
+                "/query",
+                form("CREATE RETENTION POLICY rp_probe ON {db} DURATION 1d REPLICATION 1"),
+                |r, s| data(r, s, 200, &["admin"]),
+            ),
+            probe("GET", "/query?q=SHOW%20USERS", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 }),
+        ],
+        "EXPORT" => {
+            vec![probe("GET", "/api/v1/export?db={db}", None, |r, s| data(r, s, 200, &["admin", "writer", "reader"]))]
+        }
+        "VERIFY" => vec![probe("GET", "/api/v1/verify", None, |r, _| if r == "operator" { 200 } else { 403 })],
+        "TENANTS" => vec![
+            probe("GET", "/v1/tenants", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 }),
+            probe("POST", "/v1/tenants", json_body(serde_json::json!({"name": "probe_tenant_{n}"})), |r, _| {
+                if r == "operator" {
+                    201
+                } else {
+                    403
+                }
+            }),
+        ],
+        "TENANT" => vec![
+            probe(
+                "GET",
+                "/v1/tenants/{tenant}",
+                None,
+                |r, s| if r == "operator" || (r == "admin" && s) { 200 } else { 404 },
+            ),
+            probe("PUT", "/v1/tenants/{tenant}", json_body(serde_json::json!({"collect_location": false})), |r, _| {
+                if r == "operator" {
+                    200
+                } else {
+                    403
+                }
+            }),
+        ],
+        "USERS" => vec![
+            probe("GET", "/v1/users", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 }),
+            probe(
+                "POST",
+                "/v1/users",
+                json_body(serde_json::json!({"name": "probe_user_{n}", "tenant": "{tenant}"})),
+                |r, s| {
+                    if r == "operator" || (r == "admin" && s) {
+                        201
+                    } else {
+                        403
+                    }
+                },
+            ),
+        ],
+        "TOKENS" => vec![
+            probe("GET", "/v1/tokens", None, |_, _| 200),
+            probe("POST", "/v1/tokens", json_body(serde_json::json!({"description": "probe"})), |_, _| 201),
+        ],
+        "TOKEN" => {
+            // A fresh token of the target tenant's user per probe
+            // (acme_reader or globex_admin), revoked by the caller.
+            let id = fresh_token_id(tenant);
+            vec![probe("DELETE", &format!("/v1/tokens/{id}"), None, |r, s| {
+                if r == "operator" || (r == "admin" && s) || (r == "reader" && s) {
+                    200
+                } else {
+                    404
+                }
+            })]
+        }
+        "AUDIT" => {
+            vec![probe("GET", "/v1/audit", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 })]
+        }
+        other => panic!("route {other} (in server/src/http/routes.rs) has no access policy in tests/tests/security.rs"),
+    }
+}
+
+#[test]
+fn every_route_enforces_its_policy_for_every_role_tenant_and_credential() {
+    // Hundreds of bad credentials from one address: no brute-force limit here.
+    let options =
+        ServerOptions { config: Some("[auth]\nmax_failures = 0\n".into()), ..ServerOptions::with_auth(ADMIN_TOKEN) };
+    let world = World::new(options);
+    let server = &world.server;
+    // Expired and revoked tokens of the acme admin.
+    let op = Cred::Token(ADMIN_TOKEN.into());
+    let r = send(
+        server,
+        &op,
+        "POST",
+        "/v1/tokens",
+        json_body(serde_json::json!({"user": "acme_admin", "expires_in": "1ms"})),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    let expired = r.json()["token"].as_str().expect("token").to_string();
+    let r = send(server, &op, "POST", "/v1/tokens", json_body(serde_json::json!({"user": "acme_admin"})));
+    let revoked = r.json()["token"].as_str().expect("token").to_string();
+    let revoked_id = r.json()["id"].as_str().expect("id").to_string();
+    assert_eq!(send(server, &op, "DELETE", &format!("/v1/tokens/{revoked_id}"), None).status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while send(server, &Cred::Token(expired.clone()), "GET", "/v1/tokens", None).status != 401 {
+        assert!(Instant::now() < deadline, "the 1ms token never expired");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let bad_creds = [
+        ("none", Cred::None),
+        ("invalid token", Cred::Token("augur_not_a_real_token".into())),
+        ("wrong password", Cred::Basic("acme_admin".into(), "wrong-password".into())),
+        ("expired", Cred::Token(expired)),
+        ("revoked", Cred::Token(revoked)),
+    ];
+    let callers = [
+        ("operator", "operator", "acme"),
+        ("admin", "acme_admin", "acme"),
+        ("writer", "acme_writer", "acme"),
+        ("reader", "acme_reader", "acme"),
+    ];
+    let counter = std::cell::Cell::new(0u32);
+    let fresh_token_id = |tenant: &str| {
+        let user = if tenant == "acme" { "acme_reader" } else { "globex_admin" };
+        let r = send(server, &op, "POST", "/v1/tokens", json_body(serde_json::json!({"user": user})));
+        assert_eq!(r.status, 201, "{r}");
+        r.json()["id"].as_str().expect("id").to_string()
+    };
+    let routes = declared_routes();
+    assert!(routes.len() >= 13, "routes.rs parsed to {routes:?}");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (name, path) in &routes {
+        // Probes are built once per caller × tenant so that one-shot
+        // requests (token revocation) get a fresh target each time.
+        for (label, cred) in &bad_creds {
+            for p in probes_for(name, "acme", &fresh_token_id) {
+                let n = counter.get() + 1;
+                counter.set(n);
+                let target =
+                    p.path.replace("{db}", "acme_db").replace("{tenant}", "acme").replace("{n}", &n.to_string());
+                let body = p.body.map(|(t, b)| {
+                    (t, b.replace("{db}", "acme_db").replace("{tenant}", "acme").replace("{n}", &n.to_string()))
+                });
+                let r = send(server, cred, p.method, &target, body);
+                let want = if p.open { (p.expect)("operator", true) } else { 401 };
+                checked += 1;
+                if r.status != want {
+                    failures.push(format!(
+                        "{name} {path}: {} {target} with {label} credential: want {want}, got {r}",
+                        p.method
+                    ));
+                }
+            }
+        }
+        for (role, user, _) in &callers {
+            for (same, tenant, db) in [(true, "acme", "acme_db"), (false, "globex", "globex_db")] {
+                for p in probes_for(name, tenant, &fresh_token_id) {
+                    let n = counter.get() + 1;
+                    counter.set(n);
+                    let fill =
+                        |s: &str| s.replace("{db}", db).replace("{tenant}", tenant).replace("{n}", &n.to_string());
+                    let target = fill(&p.path);
+                    let body = p.body.as_ref().map(|(t, b)| (*t, fill(b)));
+                    let r = send(server, &world.cred(user), p.method, &target, body);
+                    let want = (p.expect)(role, same);
+                    checked += 1;
+                    if r.status != want {
+                        failures.push(format!(
+                            "{name} {path}: {} {target} as {role} ({user}), same tenant {same}: want {want}, got {r}",
+                            p.method
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 250, "only {checked} checks ran");
+}
+
+#[test]
+fn tenants_see_only_their_own_databases_users_and_audit() {
+    let world = World::new(ServerOptions::with_auth(ADMIN_TOKEN));
+    let names = |json: &serde_json::Value| -> Vec<String> {
+        json["results"][0]["series"][0]["values"]
+            .as_array()
+            .map(|rows| rows.iter().map(|r| r[0].as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&world.query_ok("acme_writer", "SHOW DATABASES")), ["acme_db"]);
+    assert_eq!(names(&world.query_ok("globex_admin", "SHOW DATABASES")), ["globex_db"]);
+    let all = names(&world.query_ok("operator", "SHOW DATABASES"));
+    assert!(all.contains(&"acme_db".to_string()) && all.contains(&"globex_db".to_string()), "{all:?}");
+    assert_eq!(names(&world.query_ok("acme_admin", "SHOW USERS")), ["acme_admin", "acme_reader", "acme_writer"]);
+    let grants = world.query_ok("acme_admin", "SHOW GRANTS FOR acme_reader");
+    assert_eq!(grants["results"][0]["series"][0]["values"], serde_json::json!([["acme_db", "ALL PRIVILEGES"]]));
+    // Another tenant's user looks like no user at all.
+    let r = send(&world.server, &world.cred("acme_admin"), "POST", "/query", form("DROP USER globex_admin"));
+    assert_eq!(r.json()["results"][0]["error"], "user not found", "{r}");
+    // A reader holding ALL on a database still cannot write: the role caps it.
+    let r = send(
+        &world.server,
+        &world.cred("acme_reader"),
+        "POST",
+        "/write?db=acme_db",
+        Some(("text/plain", "m v=3 3".into())),
+    );
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.error_text().contains("not authorized to write"), "{r}");
+    // Creating a database under another tenant's name is refused.
+    let r = send(&world.server, &world.cred("acme_admin"), "POST", "/query", form("CREATE DATABASE globex_db"));
+    assert_eq!(r.status, 403, "{r}");
+    // Subqueries and INTO reach other databases only with rights there.
+    let r = send(
+        &world.server,
+        &world.cred("acme_admin"),
+        "POST",
+        "/query?db=acme_db",
+        form("SELECT v INTO acme_db..copy FROM (SELECT v FROM globex_db..m)"),
+    );
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.error_text().contains("requires READ on globex_db"), "{r}");
+    // The audit log: a tenant admin sees its tenant's changes only.
+    let r = send(&world.server, &world.cred("acme_admin"), "GET", "/v1/audit?limit=1000", None);
+    assert_eq!(r.status, 200, "{r}");
+    let events = r.json();
+    let events = events.as_array().expect("array");
+    assert!(events.iter().all(|e| e["tenant"] == "acme"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("GRANT ALL PRIVILEGES ON acme_db TO acme_writer"))),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e["outcome"].as_str().is_some_and(|o| o.starts_with("denied"))),
+        "the denied CREATE DATABASE: {events:?}"
+    );
+}
+
+#[test]
+fn influxql_user_statements_and_every_credential_form() {
+    let server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    server.query("CREATE USER ann WITH PASSWORD 'ann-secret-1' WITH ALL PRIVILEGES; CREATE USER bob WITH PASSWORD 'bob-secret-1'");
+    server.query("CREATE DATABASE db; GRANT READ ON db TO bob");
+    let users = server.query("SHOW USERS");
+    assert_eq!(
+        users["results"][0]["series"][0]["values"],
+        serde_json::json!([
+            ["admin", true, "default", "admin"],
+            ["ann", true, "default", "admin"],
+            ["bob", false, "default", "writer"]
+        ])
+    );
+    for cred in [Cred::Basic("bob".into(), "bob-secret-1".into()), Cred::UrlParams("bob".into(), "bob-secret-1".into())]
+    {
+        let r = send(&server, &cred, "GET", "/query?db=db&q=SHOW%20MEASUREMENTS", None);
+        assert_eq!(r.status, 200, "{cred:?}: {r}");
+        let r = send(&server, &cred, "POST", "/write?db=db", Some(("text/plain", "m v=1 1".into())));
+        assert_eq!(r.status, 403, "bob may only read: {r}");
+    }
+    // Bob changes his own password; the old one stops working at once.
+    let bob = Cred::Basic("bob".into(), "bob-secret-1".into());
+    let r = send(&server, &bob, "POST", "/query", form("SET PASSWORD FOR bob = 'bob-secret-2'"));
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(send(&server, &bob, "GET", "/query?q=SHOW%20DATABASES", None).status, 401);
+    let bob2 = Cred::Basic("bob".into(), "bob-secret-2".into());
+    assert_eq!(send(&server, &bob2, "GET", "/query?q=SHOW%20DATABASES", None).status, 200);
+    // ... but not someone else's.
+    let r = send(&server, &bob2, "POST", "/query", form("SET PASSWORD FOR ann = 'stolen-password'"));
+    assert_eq!(r.status, 403, "{r}");
+    // GRANT WRITE makes READ + WRITE = ALL; REVOKE takes it back.
+    server.query("GRANT WRITE ON db TO bob");
+    assert_eq!(send(&server, &bob2, "POST", "/write?db=db", Some(("text/plain", "m v=1 1".into()))).status, 204);
+    server.query("REVOKE ALL ON db FROM bob");
+    assert_eq!(send(&server, &bob2, "GET", "/query?db=db&q=SELECT%20*%20FROM%20m", None).status, 403);
+    // A token as the password of its own user (InfluxDB 2 compatibility).
+    let r = send(
+        &server,
+        &Cred::Token(ADMIN_TOKEN.into()),
+        "POST",
+        "/v1/tokens",
+        json_body(serde_json::json!({"user": "ann"})),
+    );
+    let ann_token = r.json()["token"].as_str().expect("token").to_string();
+    assert_eq!(
+        send(&server, &Cred::Basic("ann".into(), ann_token.clone()), "GET", "/query?q=SHOW%20USERS", None).status,
+        200
+    );
+    assert_eq!(send(&server, &Cred::Basic("bob".into(), ann_token), "GET", "/query?q=SHOW%20USERS", None).status, 401);
+    // Weak passwords and duplicate users are refused with a reason.
+    let r = server.query_raw("CREATE USER carl WITH PASSWORD 'short'", None);
+    assert!(r.body.contains("password must be at least 8 characters"), "{r}");
+    let r = server.query_raw("CREATE USER bob WITH PASSWORD 'long-enough'", None);
+    assert!(r.body.contains("user already exists"), "{r}");
+    // Passwords never show up in the audit log.
+    let audit = send(&server, &Cred::Token(ADMIN_TOKEN.into()), "GET", "/v1/audit?limit=1000", None);
+    assert!(!audit.body.contains("bob-secret") && audit.body.contains("[REDACTED]"), "{}", audit.body);
+    // DROP USER removes the login.
+    server.query("DROP USER bob");
+    assert_eq!(send(&server, &bob2, "GET", "/query?q=SHOW%20DATABASES", None).status, 401);
+}
+
+#[test]
+fn failed_logins_are_rate_limited_per_address() {
+    let options = ServerOptions {
+        config: Some("[auth]\nmax_failures = 3\nfailure_window = \"1h\"\n".into()),
+        ..ServerOptions::with_auth(ADMIN_TOKEN)
+    };
+    let server = Server::start(options);
+    server.query("CREATE USER bob WITH PASSWORD 'bob-secret-1'");
+    for _ in 0..3 {
+        let r = send(&server, &Cred::Basic("bob".into(), "guess".into()), "GET", "/query?q=SHOW%20DATABASES", None);
+        assert_eq!(r.status, 401, "{r}");
+        assert_eq!(r.headers.get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Basic realm=\"augur\""));
+    }
+    // Now even the right password is refused from this address.
+    let r = send(&server, &Cred::Basic("bob".into(), "bob-secret-1".into()), "GET", "/query?q=SHOW%20DATABASES", None);
+    assert_eq!(r.status, 429, "{r}");
+    let retry: u64 =
+        r.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!(retry > 3000, "{retry}");
+    assert!(r.error_text().contains("too many failed authentication attempts"), "{r}");
+    // Probes stay open.
+    assert!(server.ping());
+    let failures = server.log();
+    assert!(failures.contains("failed: wrong password"), "failures are audited in the log too");
+}
+
+#[test]
+fn accounts_survive_kill_9_and_first_start_prints_a_token_once() {
+    // No AUGUR_ADMIN_TOKEN: the first start makes one and prints it on stderr.
+    let options = ServerOptions {
+        admin_token: None,
+        env: vec![("AUGUR_AUTH_ENABLED".into(), "true".into())],
+        ..ServerOptions::default()
+    };
+    let mut server = Server::start(options);
+    let log = server.log();
+    let token = log
+        .split_whitespace()
+        .find(|w| w.starts_with("augur_") && w.len() == "augur_".len() + 43)
+        .unwrap_or_else(|| panic!("no token in the log:\n{log}"))
+        .to_string();
+    let admin = Cred::Token(token.clone());
+    assert_eq!(send(&server, &Cred::None, "GET", "/query?q=SHOW%20DATABASES", None).status, 401);
+    let r = send(
+        &server,
+        &admin,
+        "POST",
+        "/query",
+        form("CREATE USER ann WITH PASSWORD 'ann-secret-1'; CREATE DATABASE d; GRANT ALL ON d TO ann"),
+    );
+    assert_eq!(r.status, 200, "{r}");
+    let r = send(&server, &admin, "POST", "/v1/tokens", json_body(serde_json::json!({"user": "ann"})));
+    let ann_token = r.json()["token"].as_str().expect("token").to_string();
+    server.kill9_restart();
+    assert_eq!(server.log().matches(&token).count(), 1, "the token is printed only on the first start");
+    let ann = Cred::Basic("ann".into(), "ann-secret-1".into());
+    assert_eq!(send(&server, &ann, "POST", "/write?db=d", Some(("text/plain", "m v=1 1".into()))).status, 204);
+    assert_eq!(send(&server, &Cred::Token(ann_token), "GET", "/query?db=d&q=SELECT%20*%20FROM%20m", None).status, 200);
+    let audit = send(&server, &admin, "GET", "/v1/audit?limit=100", None);
+    assert!(audit.body.contains("GRANT ALL PRIVILEGES ON d TO ann"), "{}", audit.body);
+}
+
+#[test]
+fn auth_can_be_off_only_on_loopback() {
+    let out = std::process::Command::new(augur_tests::augur_bin())
+        .args(["serve", "--listen", "0.0.0.0:0", "--auth-enabled", "false", "--data-dir"])
+        .arg(tempfile::tempdir().expect("tempdir").path().join("d"))
+        .output()
+        .expect("run augur");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("authentication is required when listening beyond loopback"), "{stderr}");
+}
