@@ -196,7 +196,10 @@ start_augur() {
     local dir="$1" port
     mkdir -p "$dir/storage"
     port="$(free_ports 1)"
-    "$AUGUR_BIN" serve --data-dir "$dir/storage" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+    # Authentication stays on, as in production: the bench sends this token
+    # (InfluxDB, run without auth, ignores the header).
+    export AUGUR_TOKEN="augur_bench_admin_token_0123456789abcdef"
+    AUGUR_ADMIN_TOKEN="$AUGUR_TOKEN" "$AUGUR_BIN" serve --data-dir "$dir/storage" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     BENCH_PIDS+=("$SERVER_PID")
     SERVER_URL="http://127.0.0.1:$port"

@@ -78,7 +78,8 @@ struct Score {
 
 /// Runs the evaluation and prints a Markdown table.
 pub fn run(opts: &Options) -> Result<()> {
-    let client = Client::builder().timeout(Duration::from_secs(600)).build()?;
+    let client =
+        Client::builder().timeout(Duration::from_secs(600)).default_headers(crate::auth::default_headers()?).build()?;
     let traces = load(&opts.data_dir)?;
     let baselines = read_baselines(&opts.data_dir.join("BASELINES.md")).unwrap_or_default();
     let mut scores = Vec::new();

@@ -12,6 +12,7 @@
 //!
 //! See `docs/benchmarks.md` for the commands behind the published figures.
 
+mod auth;
 mod compress;
 mod dataset;
 mod forecast_accuracy;

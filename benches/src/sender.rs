@@ -54,6 +54,7 @@ pub fn client(config: &SendConfig) -> Result<Client> {
         .timeout(config.timeout)
         .pool_max_idle_per_host(config.workers)
         .tcp_nodelay(true)
+        .default_headers(crate::auth::default_headers()?)
         .build()
         .context("building the HTTP client")
 }
