@@ -568,3 +568,46 @@ fn auth_can_be_off_only_on_loopback() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("authentication is required when listening beyond loopback"), "{stderr}");
 }
+
+#[test]
+fn tenant_limits_and_location_privacy_apply_per_tenant() {
+    let world = World::new(ServerOptions::with_auth(ADMIN_TOKEN));
+    let server = &world.server;
+    let op = Cred::Token(ADMIN_TOKEN.into());
+    let limits = serde_json::json!({"collect_location": false, "limits": {"max_points_per_second": 100, "max_select_points": 5}});
+    assert_eq!(send(server, &op, "PUT", "/v1/tenants/acme", json_body(limits)).status, 200);
+    let consent = serde_json::json!({"collect_location": true});
+    assert_eq!(send(server, &op, "PUT", "/v1/tenants/globex", json_body(consent)).status, 200);
+    let batch = |n: usize, start: usize| -> String {
+        (start..start + n)
+            .map(|i| format!("load,host=h{},geo=eu-west,ip=10.0.0.{} v={i} {}\n", i % 3, i % 250, 1000 + i))
+            .collect()
+    };
+    let write = |user: &str, db: &str, body: String| {
+        send(server, &world.cred(user), "POST", &format!("/write?db={db}&precision=s"), Some(("text/plain", body)))
+    };
+    // acme floods: its first second's worth is admitted, then 429 naming the limit.
+    assert_eq!(write("acme_writer", "acme_db", batch(100, 0)).status, 204);
+    let r = write("acme_writer", "acme_db", batch(100, 100));
+    assert_eq!(r.status, 429, "{r}");
+    assert!(r.error_text().contains("max_points_per_second") && r.error_text().contains("100 points/s"), "{r}");
+    // globex is unaffected by acme's flood.
+    for k in 0..5 {
+        assert_eq!(write("globex_admin", "globex_db", batch(1000, 1000 * k)).status, 204);
+    }
+    // Location tags: dropped for acme (no consent) and counted, kept for globex.
+    let acme = server.send(server.client().get(server.url("/api/v1/export?db=acme_db")));
+    assert_eq!(acme.status, 200, "{acme}");
+    assert!(acme.body.contains("load,host=h0 v=0"), "{}", &acme.body[..acme.body.len().min(400)]);
+    assert!(!acme.body.contains("geo=") && !acme.body.contains("ip="), "location tags stored without consent");
+    let globex = server.send(server.client().get(server.url("/api/v1/export?db=globex_db")));
+    assert!(globex.body.contains("geo=eu-west"), "consenting tenant keeps them");
+    let tenant = send(server, &op, "GET", "/v1/tenants/acme", None).json();
+    assert_eq!(tenant["location_tags_dropped"], 200, "{tenant}");
+    // max_select_points applies to acme's queries only.
+    let r = send(server, &world.cred("acme_reader"), "GET", "/query?db=acme_db&q=SELECT%20v%20FROM%20load", None);
+    assert!(r.body.contains("max-select-point limit"), "{r}");
+    let r =
+        send(server, &world.cred("globex_admin"), "GET", "/query?db=globex_db&q=SELECT%20count(v)%20FROM%20load", None);
+    assert!(r.body.contains("5000"), "{r}");
+}

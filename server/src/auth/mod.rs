@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod audit;
 pub mod credentials;
 pub mod failures;
+pub mod limits;
 pub mod model;
 pub mod principal;
 pub mod secret;
@@ -39,11 +40,22 @@ pub struct AuthConfig {
     pub max_failures: u32,
     /// The window of `max_failures`.
     pub failure_window: Duration,
+    /// Tag keys that locate a person or device (`[privacy] location_tags`):
+    /// dropped at ingest for tenants without `collect_location`.
+    pub location_tags: Vec<String>,
 }
+
+/// The default `[privacy] location_tags`.
+pub const DEFAULT_LOCATION_TAGS: &[&str] = &["geo", "country", "region_geo", "lat", "lon", "ip"];
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { enabled: true, max_failures: 10, failure_window: Duration::from_secs(60) }
+        AuthConfig {
+            enabled: true,
+            max_failures: 10,
+            failure_window: Duration::from_secs(60),
+            location_tags: DEFAULT_LOCATION_TAGS.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
@@ -64,6 +76,8 @@ pub struct Auth {
     pub accounts: Arc<Accounts>,
     /// The audit log.
     pub audit: AuditLog,
+    /// Per-tenant rate and concurrency state.
+    pub limits: limits::TenantLimiters,
     failures: FailureLimiter,
 }
 
@@ -71,7 +85,7 @@ impl Auth {
     /// Bundles the registry and the audit log with these settings.
     pub fn new(config: AuthConfig, accounts: Arc<Accounts>, audit: AuditLog) -> Auth {
         let failures = FailureLimiter::new(config.max_failures, config.failure_window);
-        Auth { config, accounts, audit, failures }
+        Auth { config, accounts, audit, limits: limits::TenantLimiters::default(), failures }
     }
 
     /// Authenticates `credential` from `client` (blocking: argon2 runs here).

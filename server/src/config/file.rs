@@ -33,6 +33,17 @@ pub struct FileConfig {
     /// `[auth]`
     #[serde(default)]
     pub auth: AuthSection,
+    /// `[privacy]`
+    #[serde(default)]
+    pub privacy: PrivacySection,
+}
+
+/// The `[privacy]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySection {
+    /// `location_tags = ["geo", "country", "region_geo", "lat", "lon", "ip"]`
+    pub location_tags: Option<Vec<String>>,
 }
 
 /// The `[auth]` table.

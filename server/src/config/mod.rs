@@ -366,6 +366,7 @@ fn auth_config(file: &FileConfig, flag: Option<bool>, listen: SocketAddr) -> Res
         enabled,
         max_failures: section.max_failures.unwrap_or(defaults.max_failures),
         failure_window: duration_key("auth.failure_window", &section.failure_window, defaults.failure_window)?,
+        location_tags: file.privacy.location_tags.clone().unwrap_or(defaults.location_tags),
     })
 }
 

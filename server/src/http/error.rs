@@ -90,6 +90,9 @@ pub enum ApiError {
     /// Too many failed logins from this address; retry after this many seconds.
     #[error("too many failed authentication attempts: retry in {0} s")]
     TooManyAuthFailures(u64),
+    /// A tenant went over one of its limits (the text names it).
+    #[error("{0}")]
+    TenantLimit(String),
     /// A JSON API body or value is unusable.
     #[error("{0}")]
     BadRequest(String),
@@ -141,7 +144,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooManyAuthFailures(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAuthFailures(_) | ApiError::TenantLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::DatabaseNotFound(_) | ApiError::RetentionPolicyNotFound(_) | ApiError::RouteNotFound => {
                 StatusCode::NOT_FOUND
             }

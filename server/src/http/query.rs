@@ -108,6 +108,24 @@ async fn run(
         return Err(denied);
     }
     claim_new_databases(&state, &caller.principal, &parsed)?;
+    let limits = state.auth.as_ref().and_then(|a| a.accounts.tenant(&caller.principal.tenant)).map(|t| t.limits);
+    let limits = limits.unwrap_or_default();
+    let _slot = match &state.auth {
+        Some(auth) => {
+            auth.limits.query_slot(&caller.principal.tenant, limits.max_concurrent_queries).ok_or_else(|| {
+                ApiError::TenantLimit(format!(
+                    "tenant {:?} exceeds its limit of {} concurrent queries (max_concurrent_queries); retry later",
+                    caller.principal.tenant, limits.max_concurrent_queries
+                ))
+            })?
+        }
+        None => None,
+    };
+    let max_select_points = match (state.query.max_select_points, limits.max_select_points) {
+        (global, 0) => global,
+        (0, tenant) => tenant,
+        (global, tenant) => global.min(tenant),
+    };
     let cancel = CancelToken::with_deadline(state.query.timeout.map(|t| Instant::now() + t));
     let _guard = CancelOnDrop(cancel.clone());
     let epoch = params.non_empty("epoch").and_then(augur_query::exec::epoch_divisor);
@@ -117,7 +135,7 @@ async fn run(
         read_only: method == Method::GET,
         // CSV carries times as epoch nanoseconds unless `epoch` says otherwise.
         epoch: if csv { epoch.or(Some(1)) } else { epoch },
-        max_select_points: state.query.max_select_points,
+        max_select_points,
         max_select_buckets: state.query.max_select_buckets,
         cancel,
         accounts: state.auth.as_ref().map(|auth| {

@@ -42,15 +42,22 @@ pub async fn list(
     Ok(Json(auth.accounts.tenants().into_iter().filter(|t| principal.administers(&t.name)).collect()))
 }
 
-/// `GET /v1/tenants/{name}`.
+/// `GET /v1/tenants/{name}`: the tenant and `location_tags_dropped`, the
+/// location tags dropped at ingest since the server started.
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Tenant>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let auth = auth(&state)?;
     match auth.accounts.tenant(&name) {
-        Some(tenant) if principal.administers(&tenant.name) => Ok(Json(tenant)),
+        Some(tenant) if principal.administers(&tenant.name) => {
+            let mut view = serde_json::to_value(&tenant).map_err(|e| ApiError::Internal(e.to_string()))?;
+            if let Some(object) = view.as_object_mut() {
+                object.insert("location_tags_dropped".into(), auth.limits.dropped(&tenant.name).into());
+            }
+            Ok(Json(view))
+        }
         _ => Err(ApiError::NotFound(format!("tenant not found: {name}"))),
     }
 }

@@ -41,6 +41,20 @@ pub struct Ingest {
     pub limit: usize,
     /// Timestamp for points that carry none.
     pub now_ns: i64,
+    /// The owning tenant's rules.
+    pub policy: WritePolicy,
+}
+
+/// Admits a number of points, or names the limit they exceed.
+pub type Admit = Box<dyn FnOnce(u64) -> Result<(), String> + Send>;
+
+/// What the owning tenant's settings ask of a write.
+#[derive(Default)]
+pub struct WritePolicy {
+    /// Tag keys to drop (location tags without consent); empty = keep all.
+    pub drop_tags: Vec<String>,
+    /// Admits `n` points or names the limit they exceed.
+    pub admit: Option<Admit>,
 }
 
 /// What happened to the lines of one write.
@@ -52,6 +66,8 @@ pub struct Report {
     pub parse_errors: Vec<LineError>,
     /// Points the store refused: (line number, reason).
     pub rejected: Vec<(usize, String)>,
+    /// Location tags dropped for privacy.
+    pub tags_dropped: u64,
 }
 
 impl Ingest {
@@ -59,8 +75,16 @@ impl Ingest {
     /// bad body, store failure); a `Report` with errors means a partial write.
     pub fn run(self) -> Result<Report, ApiError> {
         let body = body::decode(self.raw, self.encoding, self.limit)?;
-        let batch = lineproto::parse(&body, self.target.precision);
+        let mut batch = lineproto::parse(&body, self.target.precision);
         drop(body);
+        let mut tags_dropped = 0u64;
+        if !self.policy.drop_tags.is_empty() {
+            for point in &mut batch.points {
+                let before = point.tags.len();
+                point.tags.retain(|(key, _)| !self.policy.drop_tags.iter().any(|d| d == key));
+                tags_dropped += (before - point.tags.len()) as u64;
+            }
+        }
         let db = &self.target.db;
         if !self.store.database_exists(db) {
             return Err(ApiError::DatabaseNotFound(db.clone()));
@@ -71,9 +95,12 @@ impl Ingest {
                 return Err(ApiError::RetentionPolicyNotFound(rp.clone()));
             }
         }
-        let mut report = Report { parse_errors: batch.errors, ..Report::default() };
+        let mut report = Report { parse_errors: batch.errors, tags_dropped, ..Report::default() };
         if batch.points.is_empty() {
             return Ok(report);
+        }
+        if let Some(admit) = self.policy.admit {
+            admit(batch.points.len() as u64).map_err(ApiError::TenantLimit)?;
         }
         let outcome = self.store.write(db, self.target.rp.as_deref(), &batch.points, self.now_ns)?;
         report.points_written = outcome.points_written;
@@ -133,6 +160,7 @@ mod tests {
             points_written: 1,
             parse_errors: parse_errors("cpu v=1\ncpu v=\n"),
             rejected: vec![(3, "field type conflict".into()), (5, "max series".into())],
+            tags_dropped: 0,
         };
         let message = report.into_result().expect_err("partial").to_string();
         let lines: Vec<&str> = message.lines().collect();

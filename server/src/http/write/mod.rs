@@ -25,9 +25,10 @@ use super::body;
 use super::error::{ApiError, V2Error};
 use super::params::Params;
 use super::AppState;
+use crate::auth::model::Tenant;
 use crate::auth::Principal;
 use crate::clock::now_ns;
-use ingest::{Ingest, Target};
+use ingest::{Admit, Ingest, Target, WritePolicy};
 
 /// Precisions `/write` accepts, for the error message.
 const V1_PRECISIONS: &str = "use n, ns, u, us, ms, s, m or h";
@@ -99,8 +100,19 @@ async fn write(
     let encoding = body::content_encoding(&headers)?;
     let limit = state.limits.max_body_size;
     let raw = body::read_limited(body, &headers, limit).await?;
-    let job = Ingest { store: state.store.clone(), target, raw, encoding, limit, now_ns: received_at };
+    let tenant = state.auth.as_ref().and_then(|auth| {
+        let owner = auth.accounts.owner(&target.db)?;
+        auth.accounts.tenant(&owner)
+    });
+    let policy = write_policy(state, tenant.as_ref());
+    let job = Ingest { store: state.store.clone(), target, raw, encoding, limit, now_ns: received_at, policy };
     let report = tokio::task::spawn_blocking(move || job.run()).await??;
+    if let (Some(auth), Some(tenant)) = (&state.auth, &tenant) {
+        auth.limits.count_dropped(&tenant.name, report.tags_dropped);
+    }
+    if report.tags_dropped > 0 {
+        tracing::debug!(dropped = report.tags_dropped, "location tags dropped (no consent)");
+    }
     tracing::debug!(
         points = report.points_written,
         bad_lines = report.parse_errors.len(),
@@ -109,6 +121,27 @@ async fn write(
     );
     report.into_result()?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The owning tenant's privacy and rate rules for one write.
+fn write_policy(state: &AppState, tenant: Option<&Tenant>) -> WritePolicy {
+    let (Some(auth), Some(tenant)) = (&state.auth, tenant) else { return WritePolicy::default() };
+    let drop_tags = if tenant.collect_location { Vec::new() } else { auth.config.location_tags.clone() };
+    let rate = tenant.limits.max_points_per_second;
+    let admit: Option<Admit> = (rate > 0).then(|| {
+        let auth = std::sync::Arc::clone(auth);
+        let name = tenant.name.clone();
+        Box::new(move |points: u64| {
+            if auth.limits.admit_points(&name, rate, points) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "tenant {name:?} exceeds its ingest limit of {rate} points/s (max_points_per_second); retry later"
+                ))
+            }
+        }) as Admit
+    });
+    WritePolicy { drop_tags, admit }
 }
 
 #[cfg(test)]
