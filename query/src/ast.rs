@@ -100,6 +100,17 @@ pub enum Statement {
         /// Its database.
         database: String,
     },
+    /// `SHOW MODELS [ON <db>]`: the stored forecasting models (Augur).
+    ShowModels {
+        /// `ON <db>`: only this database's models.
+        database: Option<String>,
+    },
+    /// `SHOW FORECAST ACCURACY [ON <db>]`: backtest and live error of the
+    /// stored models (Augur).
+    ShowForecastAccuracy {
+        /// `ON <db>`: only this database's models.
+        database: Option<String>,
+    },
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -122,6 +133,7 @@ impl Statement {
             Statement::Select(select) if select.into.is_some() => true,
             Statement::CreateContinuousQuery(_) | Statement::DropContinuousQuery { .. } => true,
             Statement::ShowContinuousQueries => false,
+            Statement::ShowModels { .. } | Statement::ShowForecastAccuracy { .. } => false,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -300,6 +312,14 @@ impl fmt::Display for Statement {
             Statement::ShowContinuousQueries => f.write_str("SHOW CONTINUOUS QUERIES"),
             Statement::DropContinuousQuery { name, database } => {
                 write!(f, "DROP CONTINUOUS QUERY {} ON {}", Ident(name), Ident(database))
+            }
+            Statement::ShowModels { database } => {
+                f.write_str("SHOW MODELS")?;
+                write_on(f, database)
+            }
+            Statement::ShowForecastAccuracy { database } => {
+                f.write_str("SHOW FORECAST ACCURACY")?;
+                write_on(f, database)
             }
             Statement::Unsupported { text } => f.write_str(text),
         }

@@ -266,7 +266,7 @@ fn is_time(e: &Expr) -> bool {
 }
 
 /// The condition without its `time` comparisons (`None` if nothing is left).
-fn without_time(e: Expr) -> Option<Expr> {
+pub(crate) fn without_time(e: Expr) -> Option<Expr> {
     match e {
         Expr::Binary { op: BinaryOp::And, lhs, rhs } => match (without_time(*lhs), without_time(*rhs)) {
             (Some(a), Some(b)) => Some(Expr::binary(BinaryOp::And, a, b)),

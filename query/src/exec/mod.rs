@@ -17,6 +17,7 @@ pub mod cancel;
 mod cq;
 mod database;
 pub(crate) mod into;
+mod models;
 mod retention;
 mod schema;
 mod select;
@@ -24,6 +25,7 @@ mod show_tags;
 pub mod value;
 
 pub use into::IntoError;
+pub use select::continuous;
 pub use select::SelectError;
 
 use augur_engine::storage::{StorageError, Store};
@@ -216,10 +218,14 @@ pub fn execute_statement(
         Statement::CreateContinuousQuery(create) => cq::create(store, ctx, create),
         Statement::ShowContinuousQueries => cq::show(store),
         Statement::DropContinuousQuery { name, database } => cq::drop(store, database, name),
+        Statement::ShowModels { database } => models::show_models(store, database.as_deref()),
+        Statement::ShowForecastAccuracy { database } => models::show_accuracy(store, database.as_deref()),
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }
 
+#[cfg(test)]
+mod continuous_forecast_tests;
 #[cfg(test)]
 mod forecast_tests;
 #[cfg(test)]

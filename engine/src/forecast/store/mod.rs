@@ -164,6 +164,9 @@ pub struct ModelHead {
     pub latest: u32,
     /// The kind the active version fitted (`auto` resolves to one).
     pub kind: String,
+    /// Why the active version was trained (or `rollback`).
+    #[serde(default)]
+    pub reason: String,
     /// When the active version was trained (or rolled back to), ns: the
     /// refit schedule counts from here.
     pub trained_ns: i64,
@@ -278,6 +281,7 @@ impl ModelStore {
             active: version,
             latest: version,
             kind: model.kind.clone(),
+            reason: reason.to_string(),
             trained_ns: now_ns,
             training,
             backtest,
@@ -318,6 +322,7 @@ impl ModelStore {
         let rolled = ModelHead {
             active: v.version,
             kind: v.model.kind.clone(),
+            reason: "rollback".to_string(),
             trained_ns: now_ns,
             training: v.training,
             backtest: v.backtest,
