@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// `[continuous_queries]`
     #[serde(default)]
     pub continuous_queries: ContinuousQueriesSection,
+    /// `[forecast]`
+    #[serde(default)]
+    pub forecast: super::forecast::ForecastSection,
 }
 
 /// The `[query]` table.
