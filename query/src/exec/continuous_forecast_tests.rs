@@ -116,6 +116,10 @@ fn continuous_forecast_updates_then_retrains_on_drift() {
     let missing = run(&store, "SHOW MODELS ON nope", 0);
     assert_eq!(missing["error"], "database not found: nope");
 
+    // Dropping the continuous query drops its models.
+    run(&store, "DROP CONTINUOUS QUERY cf ON d", end * MIN);
+    assert_eq!(run(&store, "SHOW MODELS", end * MIN), serde_json::json!({"statement_id": 0}));
+
     // A cancelled run stops before writing.
     let cancelled = cancel::CancelToken::default();
     cancelled.cancel();
