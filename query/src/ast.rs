@@ -111,6 +111,16 @@ pub enum Statement {
         /// `ON <db>`: only this database's models.
         database: Option<String>,
     },
+    /// `ALTER MODEL <group> ON <db> ROLLBACK TO <version>`: makes a kept
+    /// version of a stored forecasting model the active one (Augur).
+    RollbackModel {
+        /// The series group (as `SHOW MODELS` prints it).
+        group: String,
+        /// Its database.
+        database: String,
+        /// The version to make active.
+        version: u32,
+    },
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -134,6 +144,7 @@ impl Statement {
             Statement::CreateContinuousQuery(_) | Statement::DropContinuousQuery { .. } => true,
             Statement::ShowContinuousQueries => false,
             Statement::ShowModels { .. } | Statement::ShowForecastAccuracy { .. } => false,
+            Statement::RollbackModel { .. } => true,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -320,6 +331,9 @@ impl fmt::Display for Statement {
             Statement::ShowForecastAccuracy { database } => {
                 f.write_str("SHOW FORECAST ACCURACY")?;
                 write_on(f, database)
+            }
+            Statement::RollbackModel { group, database, version } => {
+                write!(f, "ALTER MODEL {} ON {} ROLLBACK TO {version}", Ident(group), Ident(database))
             }
             Statement::Unsupported { text } => f.write_str(text),
         }

@@ -113,6 +113,21 @@ fn continuous_forecast_updates_then_retrains_on_drift() {
     let models = run(&store, "SHOW MODELS", end * MIN);
     assert_eq!(models["series"][0]["values"][0][6], "drift", "{models}");
     assert_eq!(models["series"][0]["values"][0][5], Value::from(2), "both versions kept");
+    // Roll host a back to version 1; the next run rolls it forward from there.
+    let post = |q: &str| run(&store, q, end * MIN);
+    assert_eq!(post("ALTER MODEL \"cf/load,host=a\" ON d ROLLBACK TO 1"), serde_json::json!({"statement_id": 0}));
+    let models = run(&store, "SHOW MODELS ON d", end * MIN);
+    assert_eq!(
+        (models["series"][0]["values"][0][3].as_u64(), models["series"][0]["values"][0][6].as_str()),
+        (Some(1), Some("rollback"))
+    );
+    assert!(models["series"][0]["values"][0][4].as_u64() >= Some(2), "newer versions stay: {models}");
+    assert_eq!(
+        post("ALTER MODEL \"cf/load,host=a\" ON d ROLLBACK TO 99")["error"],
+        "model d/cf/load,host=a/ets has no version 99"
+    );
+    assert_eq!(post("ALTER MODEL nope ON d ROLLBACK TO 1")["error"], "model not found: nope");
+    assert_eq!(post("ALTER MODEL nope ON nodb ROLLBACK TO 1")["error"], "database not found: nodb");
     let missing = run(&store, "SHOW MODELS ON nope", 0);
     assert_eq!(missing["error"], "database not found: nope");
 

@@ -220,6 +220,9 @@ pub fn execute_statement(
         Statement::DropContinuousQuery { name, database } => cq::drop(store, database, name),
         Statement::ShowModels { database } => models::show_models(store, database.as_deref()),
         Statement::ShowForecastAccuracy { database } => models::show_accuracy(store, database.as_deref()),
+        Statement::RollbackModel { group, database, version } => {
+            models::rollback(store, database, group, *version, ctx.now())
+        }
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }

@@ -137,3 +137,27 @@ pub(super) fn show_accuracy(store: &Store, database: Option<&str>) -> Result<Vec
         })
         .collect())
 }
+
+/// `ALTER MODEL <group> ON <db> ROLLBACK TO <version>`: the group's model
+/// (a continuous query has one model name, so a group names one model)
+/// goes back to a kept version; the next run rolls it forward from there.
+pub(super) fn rollback(
+    store: &Store,
+    database: &str,
+    group: &str,
+    version: u32,
+    now_ns: i64,
+) -> Result<Vec<Series>, ExecError> {
+    if !store.database_exists(database) {
+        return Err(StorageError::DatabaseNotFound(database.to_string()).into());
+    }
+    let models = ModelStore::new(store.clone(), 1);
+    let heads = models.list(Some(database)).map_err(registry_error)?;
+    let mut matching = heads.iter().filter(|h| h.key.group == group);
+    let head = matching.next().ok_or_else(|| ExecError::Plain(format!("model not found: {group}")))?;
+    if matching.next().is_some() {
+        return Err(ExecError::Plain(format!("several models are stored for {group}")));
+    }
+    models.rollback(&head.key, version, now_ns).map_err(registry_error)?;
+    Ok(Vec::new())
+}

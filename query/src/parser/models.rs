@@ -7,6 +7,7 @@
 use super::Parser;
 use crate::ast::Statement;
 use crate::error::ParseError;
+use crate::token::{Keyword, TokenKind};
 
 impl Parser<'_> {
     /// After `SHOW MODELS`.
@@ -21,6 +22,25 @@ impl Parser<'_> {
             return Err(ParseError::unexpected(&token, &["ACCURACY"]));
         }
         Ok(Statement::ShowForecastAccuracy { database: self.on_clause()? })
+    }
+
+    /// After `ALTER MODEL`: `<group> ON <db> ROLLBACK TO <version>`.
+    pub(super) fn alter_model(&mut self) -> Result<Statement, ParseError> {
+        let group = self.ident()?;
+        self.expect(Keyword::On)?;
+        let database = self.ident()?;
+        let token = self.bump();
+        if !token.is_word("ROLLBACK") {
+            return Err(ParseError::unexpected(&token, &["ROLLBACK"]));
+        }
+        self.expect(Keyword::To)?;
+        let token = self.bump();
+        match (token.kind, token.lit.parse::<u32>()) {
+            (TokenKind::Integer, Ok(version)) if version > 0 => {
+                Ok(Statement::RollbackModel { group, database, version })
+            }
+            _ => Err(ParseError::unexpected(&token, &["version number"])),
+        }
     }
 }
 
@@ -46,5 +66,21 @@ mod tests {
         assert_eq!(err("SHOW FORECAST ERRORS"), "found ERRORS, expected ACCURACY at line 1, char 15");
         assert_eq!(err("SHOW MODELS ON"), "found EOF, expected identifier at line 1, char 16");
         assert_eq!(err("SHOW MODELS x"), "found x, expected ; at line 1, char 13");
+    }
+
+    #[test]
+    fn alter_model_rollback() {
+        let q = "ALTER MODEL \"cf/load,host=a\" ON demo ROLLBACK TO 2";
+        assert_eq!(
+            one(q),
+            Statement::RollbackModel { group: "cf/load,host=a".into(), database: "demo".into(), version: 2 }
+        );
+        assert_eq!(one(q).to_string(), q);
+        assert!(one(q).is_write());
+        assert_eq!(err("ALTER MODEL g ON d ROLLBACK TO 0"), "found 0, expected version number at line 1, char 32");
+        assert_eq!(err("ALTER MODEL g ON d ROLLBACK TO x"), "found x, expected version number at line 1, char 32");
+        assert_eq!(err("ALTER MODEL g ON d UNDO"), "found UNDO, expected ROLLBACK at line 1, char 20");
+        assert_eq!(err("ALTER MODEL g"), "found EOF, expected ON at line 1, char 15");
+        assert_eq!(err("ALTER FOO"), "found FOO, expected RETENTION at line 1, char 7");
     }
 }
