@@ -300,4 +300,29 @@ mod tests {
         assert!(step(&models, &policy, &req(&unknown, seasonal(0, 50, 1.0), 0, 0)).is_err());
         assert!(models.head(&unknown).expect("head").is_none());
     }
+
+    /// Prints what one run costs when it trains and when it only updates
+    /// (`cargo test -p augur-engine --release step_costs -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn step_costs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models = ModelStore::new(Store::open(dir.path(), StoreOptions::default()).expect("open"), 5);
+        let policy = LearnPolicy { refit_every_ns: 0, drift_ratio: 0.0, ..LearnPolicy::default() };
+        for name in ["ets", "auto"] {
+            let key = ModelKey { database: "d".into(), group: "g".into(), model: name.into() };
+            let mut r = req(&key, seasonal(0, 2016, 100.0), 0, 0);
+            r.horizon = 12;
+            let t = std::time::Instant::now();
+            step(&models, &policy, &r).expect("trains");
+            let train = t.elapsed();
+            let runs = 20;
+            let t = std::time::Instant::now();
+            for k in 1..=runs {
+                step(&models, &policy, &req(&key, seasonal(0, 2016 + k, 100.0), 0, 0)).expect("updates");
+            }
+            let update = t.elapsed() / runs as u32;
+            println!("{name}: train (backtest + fit + store) {train:?}, update run {update:?}");
+        }
+    }
 }
