@@ -104,6 +104,27 @@ pub enum Statement {
     },
     /// `CREATE USER`, `GRANT`, `SHOW USERS` and the other user-management statements.
     Account(AccountStatement),
+    /// `SHOW MODELS [ON <db>]`: the stored forecasting models (Augur).
+    ShowModels {
+        /// `ON <db>`: only this database's models.
+        database: Option<String>,
+    },
+    /// `SHOW FORECAST ACCURACY [ON <db>]`: backtest and live error of the
+    /// stored models (Augur).
+    ShowForecastAccuracy {
+        /// `ON <db>`: only this database's models.
+        database: Option<String>,
+    },
+    /// `ALTER MODEL <group> ON <db> ROLLBACK TO <version>`: makes a kept
+    /// version of a stored forecasting model the active one (Augur).
+    RollbackModel {
+        /// The series group (as `SHOW MODELS` prints it).
+        group: String,
+        /// Its database.
+        database: String,
+        /// The version to make active.
+        version: u32,
+    },
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -127,6 +148,8 @@ impl Statement {
             Statement::CreateContinuousQuery(_) | Statement::DropContinuousQuery { .. } => true,
             Statement::ShowContinuousQueries => false,
             Statement::Account(a) => !matches!(a, AccountStatement::ShowUsers | AccountStatement::ShowGrants { .. }),
+            Statement::ShowModels { .. } | Statement::ShowForecastAccuracy { .. } => false,
+            Statement::RollbackModel { .. } => true,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -307,6 +330,17 @@ impl fmt::Display for Statement {
                 write!(f, "DROP CONTINUOUS QUERY {} ON {}", Ident(name), Ident(database))
             }
             Statement::Account(a) => write!(f, "{a}"),
+            Statement::ShowModels { database } => {
+                f.write_str("SHOW MODELS")?;
+                write_on(f, database)
+            }
+            Statement::ShowForecastAccuracy { database } => {
+                f.write_str("SHOW FORECAST ACCURACY")?;
+                write_on(f, database)
+            }
+            Statement::RollbackModel { group, database, version } => {
+                write!(f, "ALTER MODEL {} ON {} ROLLBACK TO {version}", Ident(group), Ident(database))
+            }
             Statement::Unsupported { text } => f.write_str(text),
         }
     }

@@ -24,6 +24,7 @@
 //! the caller's catch-up limit), and consecutive runs without `RESAMPLE
 //! FOR` cover disjoint ranges.
 
+use augur_engine::forecast::store::{ModelStore, ModelStoreError};
 use augur_engine::storage::{StorageError, Store};
 use serde::{Deserialize, Serialize};
 
@@ -158,18 +159,29 @@ pub fn create(store: &Store, statement: &CreateContinuousQuery, now_ns: i64) -> 
     Ok(())
 }
 
-/// Deletes a continuous query and its watermark (nothing if it does not exist).
+/// Deletes a continuous query, its watermark and its forecast models
+/// (nothing if it does not exist).
 pub fn drop(store: &Store, db: &str, name: &str) -> Result<(), CqError> {
     store.delete_meta_record(&def_key(db, name))?;
     store.delete_meta_record(&mark_key(db, name))?;
+    ModelStore::new(store.clone(), 1).drop_groups(db, &format!("{name}/")).map_err(models_error)?;
     Ok(())
 }
 
-/// Deletes every continuous query of a database (it is being dropped).
+/// Deletes every continuous query of a database, and its forecast models
+/// (it is being dropped).
 pub fn drop_database(store: &Store, db: &str) -> Result<(), CqError> {
     store.delete_meta_records(format!("{DEF_PREFIX}{}", db_part(db)).as_bytes())?;
     store.delete_meta_records(format!("{MARK_PREFIX}{}", db_part(db)).as_bytes())?;
+    ModelStore::new(store.clone(), 1).drop_database(db).map_err(models_error)?;
     Ok(())
+}
+
+fn models_error(err: ModelStoreError) -> CqError {
+    match err {
+        ModelStoreError::Storage(e) => CqError::Storage(e),
+        other => CqError::Corrupt { key: "model/".into(), reason: other.to_string() },
+    }
 }
 
 /// The stored last run time of a query, if it ever ran.
@@ -266,7 +278,7 @@ fn is_time(e: &Expr) -> bool {
 }
 
 /// The condition without its `time` comparisons (`None` if nothing is left).
-fn without_time(e: Expr) -> Option<Expr> {
+pub(crate) fn without_time(e: Expr) -> Option<Expr> {
     match e {
         Expr::Binary { op: BinaryOp::And, lhs, rhs } => match (without_time(*lhs), without_time(*rhs)) {
             (Some(a), Some(b)) => Some(Expr::binary(BinaryOp::And, a, b)),

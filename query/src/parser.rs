@@ -18,6 +18,7 @@ mod admin;
 mod cq;
 mod expr;
 mod into;
+mod models;
 mod params;
 mod select;
 
@@ -204,6 +205,8 @@ impl<'a> Parser<'a> {
                 self.expect_cardinality(crate::ast::CardinalityKind::Measurement)
             }
             TokenKind::Keyword(Keyword::Continuous) => self.show_continuous_queries(),
+            TokenKind::Ident if token.is_word("MODELS") => self.show_models(),
+            TokenKind::Ident if token.is_word("FORECAST") => self.show_forecast_accuracy(),
             TokenKind::Keyword(
                 Keyword::Diagnostics
                 | Keyword::Queries

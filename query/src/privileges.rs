@@ -114,6 +114,12 @@ pub fn required(statement: &Statement, default_db: Option<&str>) -> Vec<Requirem
             needs
         }
         Statement::DropContinuousQuery { database, .. } => vec![Requirement::db(Access::Write, Some(database))],
+        // Without `ON`, the listing is filtered to the databases the caller sees.
+        Statement::ShowModels { database } | Statement::ShowForecastAccuracy { database } => match database {
+            Some(db) => vec![Requirement::db(Access::Read, Some(db))],
+            None => Vec::new(),
+        },
+        Statement::RollbackModel { database, .. } => vec![Requirement::db(Access::Write, Some(database))],
         Statement::Account(AccountStatement::SetPassword { name, .. }) => {
             vec![Requirement::SelfOrUserAdmin(name.clone())]
         }

@@ -100,7 +100,11 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
 
         let retention_task = retention::spawn(store.clone(), config.storage.retention_check_interval, stop_rx.clone());
-        let cq_task = cq::spawn(store.clone(), config.continuous_queries.clone(), stop_rx.clone());
+        if !augur_engine::forecast::pool::configure_global(config.forecast.workers) {
+            tracing::warn!("the forecast worker pool was already started; forecast.workers not applied");
+        }
+        let cq_task =
+            cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
 
         let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth));
         let app = http::router(state);

@@ -31,6 +31,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod arima;
 
+pub mod pool;
+pub mod store;
+
 /// Why a model could not be fitted, updated or used.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ForecastError {

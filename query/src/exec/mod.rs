@@ -18,6 +18,7 @@ pub mod cancel;
 mod cq;
 mod database;
 pub(crate) mod into;
+mod models;
 mod retention;
 mod schema;
 mod select;
@@ -26,6 +27,7 @@ pub mod value;
 
 pub use account::{AccountExecutor, Accounts};
 pub use into::IntoError;
+pub use select::continuous;
 pub use select::SelectError;
 
 use augur_engine::storage::{StorageError, Store};
@@ -231,10 +233,21 @@ pub fn execute_statement(
             None => Err(ExecError::Plain(account::NO_ACCOUNTS.to_string())),
         },
         Statement::DropContinuousQuery { name, database } => cq::drop(store, database, name),
+        Statement::ShowModels { database } => {
+            models::show_models(store, database.as_deref(), &|db| ctx.database_visible(db))
+        }
+        Statement::ShowForecastAccuracy { database } => {
+            models::show_accuracy(store, database.as_deref(), &|db| ctx.database_visible(db))
+        }
+        Statement::RollbackModel { group, database, version } => {
+            models::rollback(store, database, group, *version, ctx.now())
+        }
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }
 
+#[cfg(test)]
+mod continuous_forecast_tests;
 #[cfg(test)]
 mod forecast_tests;
 #[cfg(test)]

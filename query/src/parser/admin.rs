@@ -36,6 +36,10 @@ impl Parser<'_> {
     /// After `ALTER`: `RETENTION POLICY rp ON db` and at least one option, in
     /// any order, each at most once.
     pub(super) fn alter(&mut self) -> Result<Statement, ParseError> {
+        if self.peek().is_word("MODEL") {
+            self.bump();
+            return self.alter_model();
+        }
         self.expect(Keyword::Retention)?;
         self.expect(Keyword::Policy)?;
         let name = self.ident()?;

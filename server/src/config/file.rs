@@ -36,6 +36,9 @@ pub struct FileConfig {
     /// `[privacy]`
     #[serde(default)]
     pub privacy: PrivacySection,
+    /// `[forecast]`
+    #[serde(default)]
+    pub forecast: super::forecast::ForecastSection,
 }
 
 /// The `[privacy]` table.

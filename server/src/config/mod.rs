@@ -8,6 +8,7 @@
 //! docs/configuration.md.
 
 mod file;
+mod forecast;
 mod units;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use augur_engine::storage::{StoreOptions, WalSync};
 
 pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
+pub use forecast::{ForecastConfig, ForecastSection};
 pub use units::{parse_positive_duration, parse_size};
 
 use crate::auth::AuthConfig;
@@ -91,6 +93,8 @@ pub struct Config {
     pub continuous_queries: ContinuousQueriesConfig,
     /// Authentication (`[auth]`).
     pub auth: AuthConfig,
+    /// The fit worker pool and continuous forecasts' model registry (`[forecast]`).
+    pub forecast: ForecastConfig,
 }
 
 /// Query limits (`[query]`).
@@ -251,6 +255,7 @@ impl Config {
             http: http_config(&file)?,
             query: query_config(&file)?,
             continuous_queries: continuous_queries_config(&file)?,
+            forecast: forecast::forecast_config(&file.forecast)?,
         })
     }
 

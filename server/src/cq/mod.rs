@@ -14,17 +14,31 @@ mod pass;
 use std::time::Duration;
 
 use augur_engine::storage::Store;
+use augur_query::exec::cancel::CancelToken;
+use augur_query::exec::continuous::ContinuousForecastSettings;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::now_ns;
 use crate::config::ContinuousQueriesConfig;
 
-pub use pass::pass;
+pub use pass::{pass, pass_with, PassContext};
 
 /// Starts the scheduler; it ends when `shutdown` turns true (or its sender
 /// is dropped). Disabled in the configuration: a task that only waits.
-pub fn spawn(store: Store, config: ContinuousQueriesConfig, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(
+    store: Store,
+    config: ContinuousQueriesConfig,
+    forecast: ContinuousForecastSettings,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let ctx = PassContext { forecast, cancel: CancelToken::default() };
+    // Shutdown also cancels a continuous forecast waiting for the fit pool.
+    let (cancel, mut stopping) = (ctx.cancel.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        cancel.cancel();
+    });
     tokio::spawn(async move {
         if !config.enabled {
             tracing::info!("continuous queries are disabled");
@@ -33,14 +47,15 @@ pub fn spawn(store: Store, config: ContinuousQueriesConfig, mut shutdown: watch:
         }
         let max_catch_up = i64::try_from(config.max_catch_up.as_nanos()).unwrap_or(i64::MAX);
         loop {
-            let store = store.clone();
-            let next_due = match tokio::task::spawn_blocking(move || pass(&store, now_ns(), max_catch_up)).await {
-                Ok(next) => next,
-                Err(err) => {
-                    tracing::error!(error = %err, "continuous query pass panicked or was cancelled");
-                    None
-                }
-            };
+            let (store, ctx) = (store.clone(), ctx.clone());
+            let next_due =
+                match tokio::task::spawn_blocking(move || pass_with(&store, now_ns(), max_catch_up, &ctx)).await {
+                    Ok(next) => next,
+                    Err(err) => {
+                        tracing::error!(error = %err, "continuous query pass panicked or was cancelled");
+                        None
+                    }
+                };
             let wait = wait_until(next_due, now_ns(), config.run_interval);
             let stop = tokio::select! {
                 () = tokio::time::sleep(wait) => false,

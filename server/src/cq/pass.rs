@@ -9,11 +9,28 @@
 
 use augur_engine::storage::Store;
 use augur_query::cq::{self, ContinuousQuery, Schedule};
+use augur_query::exec::cancel::CancelToken;
+use augur_query::exec::continuous::{self, ContinuousForecastSettings};
+use augur_query::exec::ExecError;
 use augur_query::time::format_rfc3339_nano;
+
+/// What a pass needs besides the store and the clock.
+#[derive(Debug, Clone, Default)]
+pub struct PassContext {
+    /// How continuous forecasts keep and retrain their models.
+    pub forecast: ContinuousForecastSettings,
+    /// Fires at shutdown: continuous forecasts waiting for the fit pool stop.
+    pub cancel: CancelToken,
+}
 
 /// Runs the due queries at `now` (each reaching back at most `max_catch_up`
 /// ns); returns the earliest time any query is due next (`None`: no query).
 pub fn pass(store: &Store, now: i64, max_catch_up: i64) -> Option<i64> {
+    pass_with(store, now, max_catch_up, &PassContext::default())
+}
+
+/// [`pass`] with the forecast settings and the shutdown token.
+pub fn pass_with(store: &Store, now: i64, max_catch_up: i64, ctx: &PassContext) -> Option<i64> {
     let queries = match cq::list(store) {
         Ok(queries) => queries,
         Err(err) => {
@@ -21,11 +38,11 @@ pub fn pass(store: &Store, now: i64, max_catch_up: i64) -> Option<i64> {
             return None;
         }
     };
-    queries.iter().filter_map(|query| run_if_due(store, query, now, max_catch_up)).min()
+    queries.iter().filter_map(|query| run_if_due(store, query, now, max_catch_up, ctx)).min()
 }
 
 /// Runs one query if it is due; returns when it is due next.
-fn run_if_due(store: &Store, query: &ContinuousQuery, now: i64, max_catch_up: i64) -> Option<i64> {
+fn run_if_due(store: &Store, query: &ContinuousQuery, now: i64, max_catch_up: i64, ctx: &PassContext) -> Option<i64> {
     let (db, name) = (query.database(), query.name());
     if !store.database_exists(db) {
         return None;
@@ -46,8 +63,9 @@ fn run_if_due(store: &Store, query: &ContinuousQuery, now: i64, max_catch_up: i6
     }
     if let Some((start, end)) = schedule.window(due, now) {
         let start = limit_catch_up(start, end, schedule.interval, max_catch_up);
-        if start < end {
-            run(store, query, start, end, now);
+        if start < end && !run(store, query, start, end, now, ctx) {
+            // Cancelled at shutdown: the same range runs after the restart.
+            return None;
         }
     }
     let last_run = schedule.last_run_after(now);
@@ -76,8 +94,31 @@ fn limit_catch_up(start: i64, end: i64, interval: i64, max_catch_up: i64) -> i64
     limited
 }
 
-fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64) {
+/// Runs one range; false when it was cancelled (the watermark must stay).
+fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, ctx: &PassContext) -> bool {
     let (db, name) = (query.database(), query.name());
+    if continuous::is_forecast(&query.statement.select) {
+        return match continuous::run_window(store, query, end, now, &ctx.forecast, &ctx.cancel) {
+            Ok(run) => {
+                tracing::info!(
+                    cq = name,
+                    db,
+                    origin = %format_rfc3339_nano(end),
+                    written = run.written,
+                    trained = run.trained,
+                    updated = run.updated,
+                    failed = run.failed,
+                    "continuous forecast ran"
+                );
+                true
+            }
+            Err(ExecError::Cancelled(_)) => false,
+            Err(err) => {
+                tracing::warn!(cq = name, db, end, error = %err, "continuous forecast failed");
+                true
+            }
+        };
+    }
     match cq::run_window(store, query, start, end, now) {
         Ok(written) => tracing::info!(
             cq = name,
@@ -91,6 +132,7 @@ fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64) {
         // InfluxDB moves on too: a failing query would fail again.
         Err(err) => tracing::warn!(cq = name, db, start, end, error = %err, "continuous query failed"),
     }
+    true
 }
 
 #[cfg(test)]

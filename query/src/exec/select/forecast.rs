@@ -20,13 +20,15 @@
 
 use std::collections::BTreeMap;
 
-use augur_engine::forecast::{registry, FitOptions, Forecaster};
+use augur_engine::forecast::pool::{self, PoolError};
+use augur_engine::forecast::{registry, FitOptions, ForecastError, Forecaster, Prediction};
 use augur_engine::storage::Store;
 use serde_json::Value as Json;
 
 use super::condition::Condition;
 use super::{Env, SelectError};
 use crate::ast::{BinaryOp, Dimension, Expr, Field, Fill, Select};
+use crate::exec::cancel::{CancelToken, Cancelled};
 use crate::exec::{page, ExecError, ExecutionContext};
 use crate::result::Series;
 
@@ -205,11 +207,11 @@ fn mentions_prediction(expr: &Expr) -> bool {
 type OutputRow = (i64, Vec<f64>);
 
 /// One tag group's history: bucket starts and values (`NaN` = empty).
-struct History {
-    name: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
-    times: Vec<i64>,
-    values: Vec<f64>,
+pub(crate) struct History {
+    pub(crate) name: Option<String>,
+    pub(crate) tags: Option<BTreeMap<String, String>>,
+    pub(crate) times: Vec<i64>,
+    pub(crate) values: Vec<f64>,
 }
 
 /// Runs a select whose only field is a prediction call.
@@ -275,7 +277,7 @@ pub(crate) fn run(
         if h.values.is_empty() {
             continue;
         }
-        let rows = match predict(spec, &h, interval)? {
+        let rows = match predict(spec, &h, interval, &ctx.cancel)? {
             Some(rows) => rows,
             None => continue,
         };
@@ -340,7 +342,7 @@ fn float_json(v: f64) -> Json {
 }
 
 /// Reads the inner select's series (epoch ns times, one value column).
-fn history(series: Series) -> History {
+pub(crate) fn history(series: Series) -> History {
     let mut times = Vec::with_capacity(series.values.len());
     let mut values = Vec::with_capacity(series.values.len());
     for row in &series.values {
@@ -367,21 +369,12 @@ fn trim_gaps(h: &mut History) {
 
 /// Fits the model on one history and builds the output rows: `(time,
 /// cells)`. `None` when the history is too short for InfluxDB's
-/// `holt_winters` (it answers nothing then).
-fn predict(spec: &Spec, h: &History, interval: i64) -> Result<Option<Vec<OutputRow>>, SelectError> {
-    let steps = match spec.horizon {
-        Horizon::Steps(n) => n,
-        Horizon::Duration(d) => d / interval + i64::from(d % interval != 0),
-    };
-    let steps = usize::try_from(steps).unwrap_or(usize::MAX);
-    if steps > MAX_HORIZON {
-        return Err(SelectError::Unsupported(format!("forecast horizon of {steps} steps exceeds {MAX_HORIZON}")));
-    }
-    let season_steps = match spec.season {
-        None => None,
-        Some(Season::Steps(n)) => Some(usize::try_from(n).unwrap_or(0)),
-        Some(Season::Duration(d)) => Some(usize::try_from(d / interval).unwrap_or(0)),
-    };
+/// `holt_winters` (it answers nothing then). The fit and the forecast run
+/// on the bounded forecast worker pool ([`pool::global`]), never on the
+/// caller's thread, and stop waiting when the query is cancelled.
+fn predict(spec: &Spec, h: &History, interval: i64, cancel: &CancelToken) -> Result<Option<Vec<OutputRow>>, ExecError> {
+    let steps = spec.steps(interval)?;
+    let season_steps = spec.season_steps(interval);
     if spec.kind != Kind::Forecast {
         // InfluxDB answers nothing for fewer than two points or fewer points than a season.
         let points = h.values.iter().filter(|v| v.is_finite()).count();
@@ -389,29 +382,27 @@ fn predict(spec: &Spec, h: &History, interval: i64) -> Result<Option<Vec<OutputR
             return Ok(None);
         }
     }
-    let mut model: Box<dyn Forecaster> = registry::by_name(&spec.model).ok_or_else(|| {
-        SelectError::Unsupported(format!(
-            "unknown forecast model '{}' (expected one of: {})",
-            spec.model,
-            registry::NAMES.join(", ")
-        ))
-    })?;
+    let mut model = spec.model()?;
     let options = FitOptions {
-        // A period below 2 means "not seasonal": pass it on as given so the
-        // model does not detect one on its own.
-        seasons: season_steps.map(|m| vec![m.max(1)]).unwrap_or_default(),
+        seasons: spec.fit_seasons(interval),
         origin_index: h.times.first().map(|t| t.div_euclid(interval)),
         step_ns: Some(interval),
     };
-    model.fit(&h.values, &options).map_err(|e| SelectError::Unsupported(format!("{}: {e}", spec_name(spec))))?;
     let levels = [spec.level];
-    let prediction =
-        model.predict(steps, &levels).map_err(|e| SelectError::Unsupported(format!("{}: {e}", spec_name(spec))))?;
+    let values = h.values.clone();
+    let with_fit = spec.kind == Kind::HoltWintersWithFit;
+    let job = move || -> Result<(Prediction, Option<Vec<f64>>), ForecastError> {
+        model.fit(&values, &options)?;
+        let prediction = model.predict(steps, &levels)?;
+        Ok((prediction, if with_fit { model.fitted() } else { None }))
+    };
+    let (prediction, fitted) =
+        run_on_pool(job, cancel)?.map_err(|e| SelectError::Unsupported(format!("{}: {e}", spec_name(spec))))?;
     let last = h.times.last().copied().unwrap_or(0);
     let at = |k: usize| last.saturating_add(interval.saturating_mul(i64::try_from(k).unwrap_or(i64::MAX)));
     let mut rows = Vec::with_capacity(steps + h.values.len());
-    if spec.kind == Kind::HoltWintersWithFit {
-        let fitted = model.fitted().unwrap_or_else(|| h.values.clone());
+    if with_fit {
+        let fitted = fitted.unwrap_or_else(|| h.values.clone());
         for (t, v) in h.times.iter().zip(fitted) {
             rows.push((*t, vec![zero_if_not_finite(v)]));
         }
@@ -430,6 +421,89 @@ fn predict(spec: &Spec, h: &History, interval: i64) -> Result<Option<Vec<OutputR
         }
     }
     Ok(Some(rows))
+}
+
+/// Runs `job` on the forecast worker pool, giving up when `cancel` fires.
+pub(crate) fn run_on_pool<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+    cancel: &CancelToken,
+) -> Result<T, ExecError> {
+    pool::global().run(job, &|| cancel.check().is_err()).map_err(|e| match e {
+        PoolError::Cancelled => ExecError::Cancelled(cancel.check().err().unwrap_or(Cancelled::Interrupted)),
+        PoolError::Failed => ExecError::Select(SelectError::Unsupported("forecast: the model failed".into())),
+    })
+}
+
+impl Spec {
+    /// Whether this is `forecast()` (not a `holt_winters` call).
+    pub(crate) fn is_forecast(&self) -> bool {
+        self.kind == Kind::Forecast
+    }
+
+    /// The model name asked for.
+    pub(crate) fn model_name(&self) -> &str {
+        &self.model
+    }
+
+    /// The band level asked for.
+    pub(crate) fn level(&self) -> f64 {
+        self.level
+    }
+
+    /// The aggregate whose buckets are the history.
+    pub(crate) fn inner(&self) -> &Expr {
+        &self.inner
+    }
+
+    /// The training window asked for (`training =>`), ns.
+    pub(crate) fn training(&self) -> Option<i64> {
+        self.training
+    }
+
+    /// The output columns after `time`.
+    pub(crate) fn value_columns(&self) -> Vec<String> {
+        columns(self).into_iter().skip(1).collect()
+    }
+
+    /// A fresh model of the asked kind, or a clear error naming the known ones.
+    pub(crate) fn model(&self) -> Result<Box<dyn Forecaster>, SelectError> {
+        registry::by_name(&self.model).ok_or_else(|| {
+            SelectError::Unsupported(format!(
+                "unknown forecast model '{}' (expected one of: {})",
+                self.model,
+                registry::NAMES.join(", ")
+            ))
+        })
+    }
+
+    /// The horizon in buckets of `interval`.
+    pub(crate) fn steps(&self, interval: i64) -> Result<usize, SelectError> {
+        let steps = match self.horizon {
+            Horizon::Steps(n) => n,
+            Horizon::Duration(d) => d / interval + i64::from(d % interval != 0),
+        };
+        let steps = usize::try_from(steps).unwrap_or(usize::MAX);
+        if steps > MAX_HORIZON {
+            return Err(SelectError::Unsupported(format!("forecast horizon of {steps} steps exceeds {MAX_HORIZON}")));
+        }
+        Ok(steps)
+    }
+
+    /// The seasonal period in buckets, if one was given.
+    fn season_steps(&self, interval: i64) -> Option<usize> {
+        match self.season {
+            None => None,
+            Some(Season::Steps(n)) => Some(usize::try_from(n).unwrap_or(0)),
+            Some(Season::Duration(d)) => Some(usize::try_from(d / interval).unwrap_or(0)),
+        }
+    }
+
+    /// The seasons to give the model: a period below 2 means "not
+    /// seasonal" and is passed on as given so the model does not detect
+    /// one on its own; none given = detect.
+    pub(crate) fn fit_seasons(&self, interval: i64) -> Vec<usize> {
+        self.season_steps(interval).map(|m| vec![m.max(1)]).unwrap_or_default()
+    }
 }
 
 /// InfluxDB's `holt_winters` replaces NaN and infinities by 0.

@@ -12,6 +12,7 @@
 mod aggregate;
 mod cast;
 mod condition;
+pub mod continuous;
 mod forecast;
 mod grouped;
 mod math;
