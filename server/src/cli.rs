@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// [env: AUGUR_AUTH_ENABLED] [default: true]
     #[arg(long, value_name = "BOOL")]
     pub auth_enabled: Option<bool>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key) [env: AUGUR_TLS_CERT]
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [env: AUGUR_TLS_KEY]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -25,3 +25,4 @@ pub mod listener;
 pub mod retention;
 pub mod server;
 pub mod shutdown;
+pub mod tls;

@@ -20,7 +20,8 @@ use tokio::sync::watch;
 use crate::auth::{Accounts, AuditLog, Auth};
 use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
-use crate::listener::LimitedListener;
+use crate::listener::{LimitedListener, PeerAddr};
+use crate::tls::TlsListener;
 use crate::{cq, retention};
 
 /// Why the server could not start or stop cleanly.
@@ -49,6 +50,9 @@ pub enum ServerError {
     /// The accounts could not be loaded or the first admin created.
     #[error("cannot set up accounts: {0}")]
     Accounts(#[from] crate::auth::AccountError),
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// A background task panicked.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -60,6 +64,8 @@ pub struct Server {
     store: Store,
     listener: TcpListener,
     auth: Arc<Auth>,
+    /// The TLS configuration when `--tls-cert`/`--tls-key` are given.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Server {
@@ -81,11 +87,15 @@ impl Server {
                 "WAL record damaged: skipped during recovery (its points are lost)"
             );
         }
+        let tls = match &config.tls {
+            Some(paths) => Some(crate::tls::server_config(&paths.cert, &paths.key)?),
+            None => None,
+        };
         let auth = open_accounts(&store, &config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        Ok(Server { config, store, listener, auth })
+        Ok(Server { config, store, listener, auth, tls })
     }
 
     /// The address actually bound (with the real port when `:0` was asked).
@@ -95,7 +105,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then shuts down gracefully.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { config, store, listener, auth } = self;
+        let Server { config, store, listener, auth, tls } = self;
         let addr = listener.local_addr().ok();
         let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -109,14 +119,19 @@ impl Server {
         let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth));
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
-        let mut graceful_rx = stop_rx.clone();
-        let app = app.into_make_service_with_connect_info::<crate::listener::PeerAddr>();
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            // Err only if the sender is gone, which also means "stop".
-            let _ = graceful_rx.wait_for(|stop| *stop).await;
-        });
-        let mut serve_task = tokio::spawn(async move { serve.await });
-        tracing::info!(?addr, "serving HTTP");
+        let graceful_rx = stop_rx.clone();
+        let mut serve_task = match &tls {
+            Some(tls_config) => {
+                let listener = TlsListener::new(listener, Arc::clone(tls_config))
+                    .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+                tracing::info!(?addr, "serving HTTPS (HTTP/1.1 and HTTP/2)");
+                spawn_serve(listener, app, graceful_rx)
+            }
+            None => {
+                tracing::info!(?addr, "serving HTTP");
+                spawn_serve(listener, app, graceful_rx)
+            }
+        };
 
         tokio::select! {
             result = &mut serve_task => {
@@ -179,4 +194,22 @@ async fn open_accounts(store: &Store, config: &Config) -> Result<Arc<Auth>, Serv
         Ok(Arc::new(Auth::new(auth_config, Arc::new(accounts), audit)))
     })
     .await?
+}
+
+/// Serves `app` on `listener` in a task until `stop` turns true.
+fn spawn_serve<L>(
+    listener: L,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    for<'a> PeerAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    let app = app.into_make_service_with_connect_info::<PeerAddr>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        // Err only if the sender is gone, which also means "stop".
+        let _ = stop.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move { serve.await })
 }

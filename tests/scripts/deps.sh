@@ -9,7 +9,7 @@
 #   tmux              a pseudo-terminal for the `augur query` REPL test
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux)
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

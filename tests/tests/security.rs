@@ -611,3 +611,64 @@ fn tenant_limits_and_location_privacy_apply_per_tenant() {
         send(server, &world.cred("globex_admin"), "GET", "/query?db=globex_db&q=SELECT%20count(v)%20FROM%20load", None);
     assert!(r.body.contains("5000"), "{r}");
 }
+
+/// Runs a command to completion, bounded.
+fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    augur_tests::run_bounded(cmd, Duration::from_secs(60))
+}
+
+#[test]
+fn https_with_rustls_speaks_http1_and_http2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = run(std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    assert!(
+        out.status.success(),
+        "openssl (tests/scripts/deps.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = std::process::Command::new(augur_tests::augur_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("AUGUR_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("AUGUR_AUTH_ENABLED")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start augur");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read the listening line");
+    let addr = line.trim().strip_prefix(augur_tests::LISTENING_PREFIX).expect("listening line").to_string();
+    let url = format!("https://{addr}/query?q=SHOW%20DATABASES");
+    let curl = |extra: &[&str]| {
+        let out = run(std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&cert)
+            .args(["-H", &format!("Authorization: Token {ADMIN_TOKEN}"), "-w", "\n%{http_version} %{http_code}"])
+            .args(extra)
+            .arg(&url));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, h2) = curl(&["--http2"]);
+    let (ok1, h1) = curl(&["--http1.1"]);
+    let plain =
+        run(std::process::Command::new("curl").args(["-sS", "--max-time", "10", &format!("http://{addr}/ping")]));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok && h2.ends_with("\n2 200") && h2.contains("\"results\""), "HTTP/2 over TLS: {h2}");
+    assert!(ok1 && h1.ends_with("\n1.1 200"), "HTTP/1.1 over TLS: {h1}");
+    assert!(!plain.status.success(), "plain HTTP on the TLS port must fail");
+}

@@ -36,9 +36,22 @@ pub struct FileConfig {
     /// `[privacy]`
     #[serde(default)]
     pub privacy: PrivacySection,
+    /// `[tls]`
+    #[serde(default)]
+    pub tls: TlsSection,
     /// `[forecast]`
     #[serde(default)]
     pub forecast: super::forecast::ForecastSection,
+}
+
+/// The `[tls]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// `cert = "/etc/augur/cert.pem"`: PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// `key = "/etc/augur/key.pem"`: PEM private key.
+    pub key: Option<PathBuf>,
 }
 
 /// The `[privacy]` table.

@@ -33,6 +33,10 @@ pub const ENV_LISTEN: &str = "AUGUR_LISTEN";
 pub const ENV_CONFIG: &str = "AUGUR_CONFIG";
 /// Environment variable switching authentication on or off.
 pub const ENV_AUTH_ENABLED: &str = "AUGUR_AUTH_ENABLED";
+/// Environment variable naming the TLS certificate (PEM).
+pub const ENV_TLS_CERT: &str = "AUGUR_TLS_CERT";
+/// Environment variable naming the TLS private key (PEM).
+pub const ENV_TLS_KEY: &str = "AUGUR_TLS_KEY";
 /// Environment variable seeding the first admin's token.
 pub const ENV_ADMIN_TOKEN: &str = "AUGUR_ADMIN_TOKEN";
 /// Environment variable for the log filter (tracing `EnvFilter` syntax).
@@ -93,8 +97,19 @@ pub struct Config {
     pub continuous_queries: ContinuousQueriesConfig,
     /// Authentication (`[auth]`).
     pub auth: AuthConfig,
+    /// HTTPS certificate and key (`[tls]`); `None` = plain HTTP.
+    pub tls: Option<TlsPaths>,
     /// The fit worker pool and continuous forecasts' model registry (`[forecast]`).
     pub forecast: ForecastConfig,
+}
+
+/// The PEM files of `--tls-cert` and `--tls-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
 }
 
 /// Query limits (`[query]`).
@@ -247,7 +262,16 @@ impl Config {
                 None => None,
             },
         };
+        let tls_cert = args.tls_cert.clone().or_else(|| env(ENV_TLS_CERT).map(PathBuf::from)).or(file.tls.cert.clone());
+        let tls_key = args.tls_key.clone().or_else(|| env(ENV_TLS_KEY).map(PathBuf::from)).or(file.tls.key.clone());
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(TlsPaths { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => return Err(invalid("tls.key", "a certificate needs its key (--tls-key)")),
+            (None, Some(_)) => return Err(invalid("tls.cert", "a key needs its certificate (--tls-cert)")),
+        };
         Ok(Config {
+            tls,
             auth: auth_config(&file, auth_flag, listen)?,
             listen,
             data_dir,

@@ -99,7 +99,7 @@ fn flag_beats_env_beats_file_beats_default() {
         listen: Some("127.0.0.1:3".into()),
         data_dir: Some("/from/flag".into()),
         config: None,
-        auth_enabled: None,
+        ..ServeArgs::default()
     };
     let config = Config::load(&args, &env).expect("loads");
     assert_eq!(config.listen.port(), 3);
@@ -174,4 +174,20 @@ fn continuous_queries_section() {
     assert!(err.to_string().contains("continuous_queries.run_interval"), "{err}");
     let err = load_text("[continuous_queries]\nrun_every = \"1s\"\n").expect_err("unknown key");
     assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+}
+
+#[test]
+fn tls_needs_both_files_and_auth_off_needs_loopback() {
+    let env = |_: &str| None;
+    let args = ServeArgs { tls_cert: Some("c.pem".into()), ..ServeArgs::default() };
+    let err = Config::load(&args, &env).expect_err("cert without key");
+    assert!(err.to_string().contains("invalid tls.key"), "{err}");
+    let args = ServeArgs { tls_cert: Some("c.pem".into()), tls_key: Some("k.pem".into()), ..ServeArgs::default() };
+    let config = Config::load(&args, &env).expect("both");
+    assert_eq!(config.tls.map(|t| t.key), Some(PathBuf::from("k.pem")));
+    let args = ServeArgs { listen: Some(":0".into()), auth_enabled: Some(false), ..ServeArgs::default() };
+    let err = Config::load(&args, &env).expect_err("auth off beyond loopback");
+    assert!(err.to_string().contains("authentication is required"), "{err}");
+    let on_env = |k: &str| (k == "AUGUR_AUTH_ENABLED").then(|| "off".to_string());
+    assert!(!Config::load(&ServeArgs::default(), &on_env).expect("loopback").auth.enabled);
 }
