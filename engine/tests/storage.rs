@@ -259,6 +259,23 @@ fn series_cardinality_limit() {
 }
 
 #[test]
+fn caller_series_budget_limits_only_new_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    let pts: Vec<Point> = (0..5).map(|i| point("m", &[("h", &i.to_string())], &[("v", f(1.0))], 1)).collect();
+    let out = store.write_within("db", None, &pts[..2], 0, Some((2, "tenant limit"))).unwrap();
+    assert_eq!(out.points_written, 2);
+    assert_eq!(store.series_count("db"), 2);
+    // Existing series pass a zero budget; new ones get the caller's reason.
+    let out = store.write_within("db", None, &pts, 0, Some((1, "tenant limit"))).unwrap();
+    assert_eq!(out.points_written, 3);
+    assert_eq!(out.rejected.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(), ["tenant limit", "tenant limit"]);
+    assert_eq!(store.series_count("db"), 3);
+    assert_eq!(store.series_count("nope"), 0);
+}
+
+#[test]
 fn damaged_block_is_reported_and_the_rest_served() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

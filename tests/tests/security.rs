@@ -672,3 +672,55 @@ fn https_with_rustls_speaks_http1_and_http2() {
     assert!(ok1 && h1.ends_with("\n1.1 200"), "HTTP/1.1 over TLS: {h1}");
     assert!(!plain.status.success(), "plain HTTP on the TLS port must fail");
 }
+
+#[test]
+fn tenant_series_limit_and_account_tags() {
+    let world = World::new(ServerOptions::with_auth(ADMIN_TOKEN));
+    let server = &world.server;
+    let op = Cred::Token(ADMIN_TOKEN.into());
+    // acme_db holds one series already (`m`): four more fit under 5.
+    let limits = serde_json::json!({"limits": {"max_series": 5}});
+    assert_eq!(send(server, &op, "PUT", "/v1/tenants/acme", json_body(limits)).status, 200);
+    let body: String = (0..6).map(|i| format!("card,host=h{i} v=1 1\n")).collect();
+    let r = send(server, &world.cred("acme_writer"), "POST", "/write?db=acme_db", Some(("text/plain", body)));
+    assert_eq!(r.status, 400, "{r}");
+    assert!(
+        r.error_text().contains("max-series-per-tenant limit exceeded") && r.error_text().contains("dropped=2"),
+        "{r}"
+    );
+    // Existing series still take points; globex has no such limit.
+    let r = send(
+        server,
+        &world.cred("acme_writer"),
+        "POST",
+        "/write?db=acme_db",
+        Some(("text/plain", "card,host=h0 v=2 2".into())),
+    );
+    assert_eq!(r.status, 204, "{r}");
+    let body: String = (0..50).map(|i| format!("card,host=h{i} v=1 1\n")).collect();
+    assert_eq!(
+        send(server, &world.cred("globex_admin"), "POST", "/write?db=globex_db", Some(("text/plain", body))).status,
+        204
+    );
+    // account_tags=true: the writer's tenant, user and role become tags.
+    let r = send(
+        server,
+        &world.cred("globex_admin"),
+        "POST",
+        "/write?db=globex_db&account_tags=true&precision=s",
+        Some(("text/plain", "usage,augur_role=forged cpu=2 10".into())),
+    );
+    assert_eq!(r.status, 204, "{r}");
+    let r = send(
+        server,
+        &world.cred("globex_admin"),
+        "GET",
+        "/query?db=globex_db&q=SELECT%20sum(cpu)%20FROM%20usage%20GROUP%20BY%20augur_role,augur_tenant,augur_user",
+        None,
+    );
+    assert_eq!(
+        r.json()["results"][0]["series"][0]["tags"],
+        serde_json::json!({"augur_role": "admin", "augur_tenant": "globex", "augur_user": "globex_admin"}),
+        "{r}"
+    );
+}

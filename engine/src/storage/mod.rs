@@ -188,6 +188,14 @@ fn decide(
     (decisions, needs_change)
 }
 
+/// The cardinality limits of one write.
+struct SeriesLimits<'a> {
+    /// The database's namespaces (one per retention policy).
+    db_namespaces: &'a [u32],
+    /// At most this many new series, else this reason.
+    new_series: Option<(usize, &'a str)>,
+}
+
 impl Store {
     /// Opens (or creates) the store under `path`, replaying the WAL into the head.
     pub fn open(path: &Path, options: StoreOptions) -> StorageResult<Store> {
@@ -346,6 +354,21 @@ impl Store {
     /// Points that cannot be stored (type conflict, series limit, beyond
     /// retention) are listed in the outcome; the others are stored.
     pub fn write(&self, db: &str, rp: Option<&str>, points: &[Point], now_ns: i64) -> StorageResult<WriteOutcome> {
+        self.write_within(db, rp, points, now_ns, None)
+    }
+
+    /// [`Store::write`], creating at most `new_series.0` new series; points
+    /// of further new series are rejected with the reason `new_series.1`
+    /// (a caller's own cardinality limit, e.g. a tenant's, on top of
+    /// `max_series_per_database`).
+    pub fn write_within(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        points: &[Point],
+        now_ns: i64,
+        new_series: Option<(usize, &str)>,
+    ) -> StorageResult<WriteOutcome> {
         let inner = &*self.inner;
         let epoch = inner.drop_epoch.load(Ordering::SeqCst);
         let (target, db_namespaces) = {
@@ -365,7 +388,8 @@ impl Store {
         if needs_index_change {
             let mut idx = inner.index.write();
             decisions = decide(&idx, ns, points, &keys, now_ns, cutoff).0;
-            self.create_series_and_fields(&mut idx, ns, &db_namespaces, points, &keys, &mut decisions, &mut batch);
+            let limits = SeriesLimits { db_namespaces: &db_namespaces, new_series };
+            self.create_series_and_fields(&mut idx, ns, &limits, points, &keys, &mut decisions, &mut batch);
             index_guard = Some(idx);
         }
 
@@ -394,7 +418,7 @@ impl Store {
         if index_guard.is_none() && inner.drop_epoch.load(Ordering::SeqCst) != epoch {
             // Series were dropped since the ids were resolved: resolve again.
             drop(head);
-            return self.write(db, rp, points, now_ns);
+            return self.write_within(db, rp, points, now_ns, new_series);
         }
         if enc.len() > 0 {
             let seq = inner.next_wal_seq.fetch_add(1, Ordering::SeqCst);
@@ -417,6 +441,13 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Series in `db` across its retention policies.
+    pub fn series_count(&self, db: &str) -> usize {
+        let namespaces = self.inner.catalog.read().namespaces_of(db);
+        let idx = self.inner.index.read();
+        namespaces.iter().map(|n| idx.series_count(*n)).sum()
+    }
+
     /// Assigns ids to new series (within the cardinality limit) and records
     /// new field types, in the index and in `batch`.
     #[allow(clippy::too_many_arguments)]
@@ -424,14 +455,15 @@ impl Store {
         &self,
         idx: &mut Index,
         ns: u32,
-        db_namespaces: &[u32],
+        limits: &SeriesLimits<'_>,
         points: &[Point],
         keys: &[String],
         decisions: &mut [Decision],
         batch: &mut Batch,
     ) {
         let limit = self.inner.options.max_series_per_database;
-        let mut db_series: usize = db_namespaces.iter().map(|n| idx.series_count(*n)).sum();
+        let mut db_series: usize = limits.db_namespaces.iter().map(|n| idx.series_count(*n)).sum();
+        let mut new_series = 0usize;
         let mut postings: HashMap<Vec<u8>, RoaringBitmap> = HashMap::new();
         let mut created = false;
         for ((d, p), key) in decisions.iter_mut().zip(points).zip(keys) {
@@ -441,10 +473,15 @@ impl Store {
                 } else if limit > 0 && db_series >= limit {
                     *d = Decision::Reject(format!("max-series-per-database limit exceeded: ({limit})"));
                     continue;
+                } else if limits.new_series.is_some_and(|(budget, _)| new_series >= budget) {
+                    let reason = limits.new_series.map(|(_, r)| r).unwrap_or_default();
+                    *d = Decision::Reject(reason.to_string());
+                    continue;
                 } else {
                     let id = idx.next_id();
                     idx.insert(ns, key, id);
                     db_series += 1;
+                    new_series += 1;
                     created = true;
                     *series = Some(id);
                     batch.put(Cf::Series, keys::series_key(ns, key), id.to_be_bytes().to_vec());

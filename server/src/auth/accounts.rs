@@ -507,6 +507,11 @@ impl Accounts {
         self.store.database_exists(database).then(|| DEFAULT_TENANT.to_string())
     }
 
+    /// The databases recorded as `tenant`'s.
+    pub fn databases_of(&self, tenant: &str) -> Vec<String> {
+        self.state.read().owners.iter().filter(|(_, t)| *t == tenant).map(|(db, _)| db.clone()).collect()
+    }
+
     /// Records that `tenant` owns `database` (kept after `DROP DATABASE`:
     /// the name stays the tenant's).
     pub fn claim(&self, database: &str, tenant: &str) -> Result<(), AccountError> {

@@ -25,6 +25,8 @@ pub struct Target {
     pub rp: Option<String>,
     /// Timestamp precision.
     pub precision: Precision,
+    /// `account_tags=true`: tag points with the writer's account.
+    pub account_tags: bool,
 }
 
 /// One write request's work, moved onto the blocking pool.
@@ -55,6 +57,10 @@ pub struct WritePolicy {
     pub drop_tags: Vec<String>,
     /// Admits `n` points or names the limit they exceed.
     pub admit: Option<Admit>,
+    /// At most this many new series (the tenant's cardinality budget), else this reason.
+    pub new_series: Option<(usize, String)>,
+    /// Tags added to every point (the writer's account: `account_tags=true`).
+    pub add_tags: Vec<(String, String)>,
 }
 
 /// What happened to the lines of one write.
@@ -85,6 +91,14 @@ impl Ingest {
                 tags_dropped += (before - point.tags.len()) as u64;
             }
         }
+        if !self.policy.add_tags.is_empty() {
+            for point in &mut batch.points {
+                // The server's value wins over one the client sent; tags stay sorted.
+                point.tags.retain(|(key, _)| !self.policy.add_tags.iter().any(|(k, _)| k == key));
+                point.tags.extend(self.policy.add_tags.iter().cloned());
+                point.tags.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
         let db = &self.target.db;
         if !self.store.database_exists(db) {
             return Err(ApiError::DatabaseNotFound(db.clone()));
@@ -102,7 +116,8 @@ impl Ingest {
         if let Some(admit) = self.policy.admit {
             admit(batch.points.len() as u64).map_err(ApiError::TenantLimit)?;
         }
-        let outcome = self.store.write(db, self.target.rp.as_deref(), &batch.points, self.now_ns)?;
+        let new_series = self.policy.new_series.as_ref().map(|(n, reason)| (*n, reason.as_str()));
+        let outcome = self.store.write_within(db, self.target.rp.as_deref(), &batch.points, self.now_ns, new_series)?;
         report.points_written = outcome.points_written;
         report.rejected = outcome
             .rejected

@@ -46,7 +46,8 @@ pub async fn v1(
     let params = Params::from_query(query.as_deref());
     let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
     let precision = parse_precision(params.get("precision").unwrap_or(""), false)?;
-    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), precision };
+    let account_tags = params.flag("account_tags");
+    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), precision, account_tags };
     write(&state, &principal, target, headers, body).await
 }
 
@@ -69,7 +70,8 @@ pub async fn v2(
         return Err(ApiError::BucketRequired.into());
     }
     let precision = parse_precision(params.get("precision").unwrap_or(""), true)?;
-    let target = Target { db: db.to_string(), rp: rp.map(str::to_string), precision };
+    let account_tags = params.flag("account_tags");
+    let target = Target { db: db.to_string(), rp: rp.map(str::to_string), precision, account_tags };
     Ok(write(&state, &principal, target, headers, body).await?)
 }
 
@@ -104,7 +106,10 @@ async fn write(
         let owner = auth.accounts.owner(&target.db)?;
         auth.accounts.tenant(&owner)
     });
-    let policy = write_policy(state, tenant.as_ref());
+    let mut policy = write_policy(state, tenant.as_ref());
+    if target.account_tags {
+        policy.add_tags = account_tags(principal);
+    }
     let job = Ingest { store: state.store.clone(), target, raw, encoding, limit, now_ns: received_at, policy };
     let report = tokio::task::spawn_blocking(move || job.run()).await??;
     if let (Some(auth), Some(tenant)) = (&state.auth, &tenant) {
@@ -141,8 +146,40 @@ fn write_policy(state: &AppState, tenant: Option<&Tenant>) -> WritePolicy {
             }
         }) as Admit
     });
-    WritePolicy { drop_tags, admit }
+    let max_series = tenant.limits.max_series;
+    let new_series = (max_series > 0).then(|| {
+        let used: usize = auth.accounts.databases_of(&tenant.name).iter().map(|db| state.store.series_count(db)).sum();
+        let budget = usize::try_from(max_series).unwrap_or(usize::MAX).saturating_sub(used);
+        (
+            budget,
+            format!(
+                "max-series-per-tenant limit exceeded: tenant {:?} allows {max_series} series (max_series)",
+                tenant.name
+            ),
+        )
+    });
+    WritePolicy { drop_tags, admit, new_series, add_tags: Vec::new() }
 }
+
+/// `account_tags=true`: the writer's tenant, user and role as tags, so usage
+/// can be grouped (and forecast) per account or role.
+fn account_tags(principal: &Principal) -> Vec<(String, String)> {
+    if principal.trusted {
+        return Vec::new();
+    }
+    vec![
+        (ACCOUNT_TAG_ROLE.to_string(), principal.role.as_str().to_string()),
+        (ACCOUNT_TAG_TENANT.to_string(), principal.tenant.clone()),
+        (ACCOUNT_TAG_USER.to_string(), principal.user.clone()),
+    ]
+}
+
+/// Tag key of the writer's tenant with `account_tags=true`.
+pub const ACCOUNT_TAG_TENANT: &str = "augur_tenant";
+/// Tag key of the writer's user name with `account_tags=true`.
+pub const ACCOUNT_TAG_USER: &str = "augur_user";
+/// Tag key of the writer's role with `account_tags=true`.
+pub const ACCOUNT_TAG_ROLE: &str = "augur_role";
 
 #[cfg(test)]
 mod tests {
