@@ -391,3 +391,25 @@ fn repl_query_error_caret_and_history() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn client_commands_authenticate_and_explain_a_refusal() {
+    let token = "augur_cli_auth_admin_token_0123456789abcdef";
+    let server = Server::start(augur_tests::ServerOptions::with_auth(token));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("p.lp");
+    std::fs::write(&file, "m v=1 1\nm v=2 2\n").expect("write");
+    let file = file.to_str().expect("path");
+    for args in [vec!["query", "-e", "CREATE DATABASE d"], vec!["import", file, "--db", "d"], vec!["export", "--db", "d"]] {
+        let out = augur(&server, &args);
+        assert!(!out.status.success(), "{args:?} ran without a credential");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("authentication refused") && stderr.contains("401"), "{args:?}: {stderr}");
+    }
+    let out = augur(&server, &["query", "--token", "augur_wrong", "-e", "SHOW DATABASES"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("authorization failed"));
+    ok(&augur(&server, &["query", "--token", token, "-e", "CREATE DATABASE d"]));
+    ok(&augur(&server, &["import", file, "--db", "d", "--token", token]));
+    let exported = ok(&augur(&server, &["export", "--db", "d", "--token", token]));
+    assert!(exported.contains("m v=2 2"), "{exported}");
+}
