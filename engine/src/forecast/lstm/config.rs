@@ -4,8 +4,10 @@
 //! calendar features is enough context for server metrics while keeping a
 //! training step cheap on two CPU cores; 24 outputs cover 2 h of 5-minute
 //! data in one forward pass (longer horizons are reached recursively).
-//! 300 Adam steps of 64 windows is the budget measured in
-//! docs/benchmarks.md; tests use far smaller budgets.
+//! 120 Adam steps of 64 windows (plus 30 fine-tune steps) keep one fit at
+//! about 7 s in release on one core (47 ms a step, docs/benchmarks.md),
+//! which the eval's refits and a `forecast(..., model => 'lstm')` query can
+//! afford; tests use far smaller budgets.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +36,7 @@ pub struct LstmConfig {
 
 impl Default for LstmConfig {
     fn default() -> Self {
-        Self { window: 48, hidden: 32, outputs: 24, batch: 64, steps: 300, learning_rate: 5e-3, seed: 1, calibration: 576 }
+        Self { window: 48, hidden: 32, outputs: 24, batch: 64, steps: 120, learning_rate: 5e-3, seed: 1, calibration: 576 }
     }
 }
 

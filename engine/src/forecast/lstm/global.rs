@@ -72,7 +72,7 @@ impl GlobalLstm {
         let mut series = Vec::with_capacity(histories.len());
         let mut first_err = None;
         for h in histories {
-            match Series::new(h.values, h.options, self.cfg.min_history()) {
+            match Series::new(h.values, h.options, self.cfg.min_history(), true) {
                 Ok(Ok(s)) => series.push(s),
                 Ok(Err(_)) => {}
                 Err(e) => {
@@ -106,7 +106,7 @@ impl GlobalLstm {
         let mut targets = Vec::new();
         let mut slots = Vec::new();
         for h in histories {
-            match Series::new(h.values, h.options, need) {
+            match Series::new(h.values, h.options, need, false) {
                 Ok(Ok(s)) => {
                     slots.push(out.len());
                     targets.push(Target { context: model.context_of(&s), scaler: s.scaler, nonneg: s.nonneg });

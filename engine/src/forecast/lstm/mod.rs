@@ -116,7 +116,7 @@ impl Forecaster for Lstm {
         self.cfg.check()?;
         self.state = None;
         self.model = None;
-        let series = match Series::new(history, options, self.cfg.min_history())? {
+        let series = match Series::new(history, options, self.cfg.min_history(), true)? {
             Ok(s) => s,
             Err(c) => {
                 self.state = Some(State {

@@ -23,17 +23,20 @@ pub struct Series {
     pub scaler: Scaler,
     /// Whether every value seen is `>= 0` (forecasts are clamped at 0).
     pub nonneg: bool,
-    /// The input rows of every step (`z.len() * FEATURES`).
+    /// The input rows of every step (`z.len() * FEATURES`; empty unless built for training).
     pub rows: Vec<f32>,
 }
 
 impl Series {
     /// Cleans `history`; `min_len` is the model's minimum number of steps.
-    /// `Ok(Err(c))` for a constant history (value `c`).
+    /// `Ok(Err(c))` for a constant history (value `c`). The input rows of
+    /// every step are built only `for_training` (inference builds the last
+    /// window's itself).
     pub fn new(
         history: &[f64],
         options: &FitOptions,
         min_len: usize,
+        for_training: bool,
     ) -> Result<Result<Self, f64>, ForecastError> {
         let p = prepare(history)?;
         if p.constant {
@@ -53,8 +56,11 @@ impl Series {
         let calendar = Calendar::new(options, &detected);
         let first_index = options.origin_index.unwrap_or(0).wrapping_add(p.skipped as i64);
         let z: Vec<f64> = filled.iter().map(|&v| scaler.scale(v)).collect();
-        let mut r = Vec::with_capacity(z.len() * FEATURES);
-        rows(&z, first_index, &calendar, &mut r);
+        let mut r = Vec::new();
+        if for_training {
+            r.reserve(z.len() * FEATURES);
+            rows(&z, first_index, &calendar, &mut r);
+        }
         Ok(Ok(Self { z, first_index, calendar, scaler, nonneg: p.nonneg, rows: r }))
     }
 
