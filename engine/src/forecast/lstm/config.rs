@@ -52,7 +52,7 @@ impl LstmConfig {
             && (1..=4096).contains(&self.hidden)
             && (1..=4096).contains(&self.outputs)
             && self.window <= 100_000
-            && self.batch >= 1
+            && (1..=65_536).contains(&self.batch)
             && self.learning_rate.is_finite()
             && self.learning_rate > 0.0;
         if ok {

@@ -67,8 +67,16 @@ fn tail(n: usize, cfg: &LstmConfig) -> usize {
     (n / 5).min(cfg.calibration).max(cfg.outputs)
 }
 
-/// Runs `steps` Adam steps; returns the network and the mean loss of the last tenth.
-fn run(mut net: Net, series: &[Series], samples: &[Sample], cfg: &LstmConfig, steps: usize, lr: (f64, f64), rng: &mut Rng, device: &Device) -> (Net, f64) {
+/// One training phase: how many Adam steps, from which learning rate to which.
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    steps: usize,
+    lr: (f64, f64),
+}
+
+/// Runs one phase; returns the network and the mean loss of its last tenth.
+fn run(mut net: Net, series: &[Series], samples: &[Sample], cfg: &LstmConfig, phase: Phase, rng: &mut Rng, device: &Device) -> (Net, f64) {
+    let Phase { steps, lr } = phase;
     if samples.is_empty() || steps == 0 {
         return (net, f64::NAN);
     }
@@ -145,9 +153,9 @@ pub fn fit(cfg: &LstmConfig, series: &[Series], train_device: &Device, device: &
     let mut rng = Rng::new(cfg.seed.wrapping_add(1));
     let net = Net::new(FEATURES, cfg.hidden, h, cfg.seed, train_device);
     let lr = cfg.learning_rate;
-    let (net, _) = run(net, series, &held, cfg, cfg.steps, (lr, lr * 0.3), &mut rng, train_device);
+    let (net, _) = run(net, series, &held, cfg, Phase { steps: cfg.steps, lr: (lr, lr * 0.3) }, &mut rng, train_device);
     let profile = calibrate(&net.valid(), series, cfg, device);
     let all = samples(series, w, h, MAX_SAMPLES, &|s| s.z.len());
-    let (net, loss) = run(net, series, &all, cfg, cfg.steps.div_ceil(4), (lr * 0.3, lr * 0.1), &mut rng, train_device);
+    let (net, loss) = run(net, series, &all, cfg, Phase { steps: cfg.steps.div_ceil(4), lr: (lr * 0.3, lr * 0.1) }, &mut rng, train_device);
     Ok(Trained { net: net.valid(), profile, loss })
 }
