@@ -64,7 +64,12 @@ fn main() {
         cfg.window,
         cfg.hidden
     );
-    println!("training: default fit ({}+{} steps) ≈ {:.1} s", cfg.steps, cfg.steps.div_ceil(4), base + per_step * cfg.steps as f64 * 1.25);
+    println!(
+        "training: default fit ({}+{} steps) ≈ {:.1} s",
+        cfg.steps,
+        cfg.steps.div_ceil(4),
+        base + per_step * cfg.steps as f64 * 1.25
+    );
 
     let many: Vec<Vec<f64>> = (0..1000).map(|i| series(i, 2 * 288)).collect();
     let hist: Vec<History> = many.iter().map(|s| History { values: s, options: &opts }).collect();

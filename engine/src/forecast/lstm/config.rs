@@ -36,7 +36,16 @@ pub struct LstmConfig {
 
 impl Default for LstmConfig {
     fn default() -> Self {
-        Self { window: 48, hidden: 32, outputs: 24, batch: 64, steps: 120, learning_rate: 5e-3, seed: 1, calibration: 576 }
+        Self {
+            window: 48,
+            hidden: 32,
+            outputs: 24,
+            batch: 64,
+            steps: 120,
+            learning_rate: 5e-3,
+            seed: 1,
+            calibration: 576,
+        }
     }
 }
 

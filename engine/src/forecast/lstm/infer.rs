@@ -45,8 +45,7 @@ pub fn forecast(net: &Net, contexts: &[Context], horizon: usize, window: usize, 
                 let block = values.get(i * k..(i + 1) * k).unwrap_or(&[]);
                 // A non-finite output (diverged weights) falls back to the last value.
                 let last = c.z.last().copied().unwrap_or(0.0);
-                let block: Vec<f64> =
-                    block.iter().map(|&v| if v.is_finite() { f64::from(v) } else { last }).collect();
+                let block: Vec<f64> = block.iter().map(|&v| if v.is_finite() { f64::from(v) } else { last }).collect();
                 path.extend(block.iter().take(horizon - path.len()));
                 c.z.extend_from_slice(&block);
                 let drop = c.z.len() - window;

@@ -72,7 +72,12 @@ impl Model {
     }
 
     /// Forecasts every target `horizon` steps ahead with bands at `levels`.
-    pub fn predict(&self, targets: &[Target], horizon: usize, levels: &[f64]) -> Result<Vec<Prediction>, ForecastError> {
+    pub fn predict(
+        &self,
+        targets: &[Target],
+        horizon: usize,
+        levels: &[f64],
+    ) -> Result<Vec<Prediction>, ForecastError> {
         check_request(horizon, levels)?;
         let contexts: Vec<Context> = targets.iter().map(|t| t.context.clone()).collect();
         let paths = forecast(&self.net, &contexts, horizon, self.cfg.window, &self.device);

@@ -10,13 +10,24 @@ const HOUR_NS: i64 = 3_600_000_000_000;
 
 /// A small configuration that still learns a daily sine in debug builds.
 fn small() -> LstmConfig {
-    LstmConfig { window: 24, hidden: 12, outputs: 12, batch: 32, steps: 60, learning_rate: 2e-2, seed: 3, calibration: 96 }
+    LstmConfig {
+        window: 24,
+        hidden: 12,
+        outputs: 12,
+        batch: 32,
+        steps: 60,
+        learning_rate: 2e-2,
+        seed: 3,
+        calibration: 96,
+    }
 }
 
 /// Hourly data with a daily sine around `level`, amplitude `amp`, phase `phase`.
 fn daily(n: usize, level: f64, amp: f64, phase: usize, seed: u64) -> Vec<f64> {
     let e = noise(n, seed);
-    (0..n).map(|t| level + amp * (std::f64::consts::TAU * ((t + phase) % 24) as f64 / 24.0).sin() + 0.1 * amp * e[t]).collect()
+    (0..n)
+        .map(|t| level + amp * (std::f64::consts::TAU * ((t + phase) % 24) as f64 / 24.0).sin() + 0.1 * amp * e[t])
+        .collect()
 }
 
 fn hourly() -> FitOptions {
@@ -90,7 +101,9 @@ fn short_nan_constant_and_bad_requests_are_clear() {
     assert_eq!(m.fit(&[f64::NAN; 300], &hourly()), Err(ForecastError::NoData));
     assert_eq!(m.fit(&[], &hourly()), Err(ForecastError::NoData));
     let short = daily(need - 1, 5.0, 1.0, 0, 5);
-    assert!(matches!(m.fit(&short, &hourly()), Err(ForecastError::TooShort { model: "lstm", need: n, .. }) if n == need));
+    assert!(
+        matches!(m.fit(&short, &hourly()), Err(ForecastError::TooShort { model: "lstm", need: n, .. }) if n == need)
+    );
     // Mostly gaps: too few real points.
     let gappy: Vec<f64> = (0..400).map(|t| if t % 20 == 0 { t as f64 } else { f64::NAN }).collect();
     assert!(matches!(m.fit(&gappy, &hourly()), Err(ForecastError::TooShort { .. })));

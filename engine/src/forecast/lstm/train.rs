@@ -47,7 +47,13 @@ struct Sample {
 }
 
 /// The windows of `series` whose targets lie in `..limit(series)`, thinned to `cap`.
-fn samples(series: &[Series], window: usize, outputs: usize, cap: usize, limit: &dyn Fn(&Series) -> usize) -> Vec<Sample> {
+fn samples(
+    series: &[Series],
+    window: usize,
+    outputs: usize,
+    cap: usize,
+    limit: &dyn Fn(&Series) -> usize,
+) -> Vec<Sample> {
     let per = cap.div_ceil(series.len().max(1)).max(1);
     let mut out = Vec::new();
     for (i, s) in series.iter().enumerate() {
@@ -75,14 +81,21 @@ struct Phase {
 }
 
 /// Runs one phase; returns the network and the mean loss of its last tenth.
-fn run(mut net: Net, series: &[Series], samples: &[Sample], cfg: &LstmConfig, phase: Phase, rng: &mut Rng, device: &Device) -> (Net, f64) {
+fn run(
+    mut net: Net,
+    series: &[Series],
+    samples: &[Sample],
+    cfg: &LstmConfig,
+    phase: Phase,
+    rng: &mut Rng,
+    device: &Device,
+) -> (Net, f64) {
     let Phase { steps, lr } = phase;
     if samples.is_empty() || steps == 0 {
         return (net, f64::NAN);
     }
-    let mut optim = AdamConfig::new()
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0)))
-        .init();
+    let mut optim =
+        AdamConfig::new().with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(1.0))).init();
     let (w, h) = (cfg.window, cfg.outputs);
     let batch = cfg.batch.min(samples.len()).max(1);
     let (mut loss_sum, mut loss_n) = (0.0, 0usize);
@@ -141,7 +154,12 @@ fn calibrate(net: &Net, series: &[Series], cfg: &LstmConfig, device: &Device) ->
 }
 
 /// Trains a network on `series` (already checked long enough) with `cfg`.
-pub fn fit(cfg: &LstmConfig, series: &[Series], train_device: &Device, device: &Device) -> Result<Trained, ForecastError> {
+pub fn fit(
+    cfg: &LstmConfig,
+    series: &[Series],
+    train_device: &Device,
+    device: &Device,
+) -> Result<Trained, ForecastError> {
     cfg.check()?;
     let (w, h) = (cfg.window, cfg.outputs);
     let held = samples(series, w, h, MAX_SAMPLES, &|s| s.z.len() - tail(s.z.len(), cfg));
@@ -156,6 +174,14 @@ pub fn fit(cfg: &LstmConfig, series: &[Series], train_device: &Device, device: &
     let (net, _) = run(net, series, &held, cfg, Phase { steps: cfg.steps, lr: (lr, lr * 0.3) }, &mut rng, train_device);
     let profile = calibrate(&net.valid(), series, cfg, device);
     let all = samples(series, w, h, MAX_SAMPLES, &|s| s.z.len());
-    let (net, loss) = run(net, series, &all, cfg, Phase { steps: cfg.steps.div_ceil(4), lr: (lr * 0.3, lr * 0.1) }, &mut rng, train_device);
+    let (net, loss) = run(
+        net,
+        series,
+        &all,
+        cfg,
+        Phase { steps: cfg.steps.div_ceil(4), lr: (lr * 0.3, lr * 0.1) },
+        &mut rng,
+        train_device,
+    );
     Ok(Trained { net: net.valid(), profile, loss })
 }
