@@ -39,7 +39,7 @@ fn nibble(c: u8) -> Result<u8, ForecastError> {
 /// A network of `hidden` x `outputs` on `device` with the weights of [`encode`].
 pub fn decode(hex: &str, hidden: usize, outputs: usize, device: &Device) -> Result<Net, ForecastError> {
     let raw = hex.as_bytes();
-    if raw.len() % 2 != 0 {
+    if !raw.len().is_multiple_of(2) {
         return Err(ForecastError::Restore("lstm weights: odd hex length".into()));
     }
     let bytes = raw.chunks(2).map(|p| Ok((nibble(p[0])? << 4) | nibble(p[1])?)).collect::<Result<Vec<u8>, _>>()?;

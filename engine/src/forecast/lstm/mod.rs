@@ -177,7 +177,7 @@ impl Forecaster for Lstm {
             // A gap repeats the last value, as the fit's interpolation would at the end.
             let z = if y.is_finite() { s.scaler.scale(y) } else { s.context.last().copied().unwrap_or(0.0) };
             s.context.push(z);
-            s.nonneg &= !(y < 0.0);
+            s.nonneg &= y.is_nan() || y >= 0.0;
         }
         let drop = s.context.len().saturating_sub(s.cfg.window);
         s.context.drain(..drop);
