@@ -7,7 +7,8 @@
 //! scaled by its own median and deviation, so level and unit do not matter)
 //! and then forecasts any series, including ones it never saw, from its
 //! recent window and calendar: inference for 1,000 series is one forward
-//! pass (`augur-bench lstm`, figures in docs/benchmarks.md).
+//! pass (`cargo bench -p augur-bench --bench lstm`, figures in
+//! docs/benchmarks.md).
 //!
 //! Each series given to [`GlobalLstm::predict_many`] is scaled by its own
 //! history and answered on its own: a constant, all-NaN or too-short
