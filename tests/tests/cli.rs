@@ -400,7 +400,9 @@ fn client_commands_authenticate_and_explain_a_refusal() {
     let file = dir.path().join("p.lp");
     std::fs::write(&file, "m v=1 1\nm v=2 2\n").expect("write");
     let file = file.to_str().expect("path");
-    for args in [vec!["query", "-e", "CREATE DATABASE d"], vec!["import", file, "--db", "d"], vec!["export", "--db", "d"]] {
+    for args in
+        [vec!["query", "-e", "CREATE DATABASE d"], vec!["import", file, "--db", "d"], vec!["export", "--db", "d"]]
+    {
         let out = augur(&server, &args);
         assert!(!out.status.success(), "{args:?} ran without a credential");
         let stderr = String::from_utf8_lossy(&out.stderr);

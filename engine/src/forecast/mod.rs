@@ -18,6 +18,7 @@ pub mod bands;
 pub mod ensemble;
 pub mod ets;
 pub mod eval;
+pub mod lstm;
 pub mod mstl;
 pub mod naive;
 pub mod optim;

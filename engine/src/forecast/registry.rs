@@ -12,7 +12,7 @@ use super::snaive::SeasonalNaive;
 use super::{ForecastError, Forecaster, SavedModel};
 
 /// The model names [`by_name`] knows.
-pub const NAMES: [&str; 7] = ["naive", "snaive", "ets", "mstl", "arima", "ensemble", "auto"];
+pub const NAMES: [&str; 8] = ["naive", "snaive", "ets", "mstl", "arima", "ensemble", "auto", "lstm"];
 
 /// A fresh, unfitted model by its name (case-insensitive); `None` if unknown.
 pub fn by_name(name: &str) -> Option<Box<dyn Forecaster>> {
@@ -24,6 +24,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Forecaster>> {
         "arima" => Box::new(super::arima::AutoArima::new()),
         "ensemble" => Box::new(Ensemble::new()),
         "auto" => Box::new(Auto::new()),
+        "lstm" => Box::new(super::lstm::Lstm::new()),
         _ => return None,
     };
     Some(m)
@@ -39,6 +40,7 @@ pub fn restore(saved: &SavedModel) -> Result<Box<dyn Forecaster>, ForecastError>
         "arima" => super::arima::restore(saved)?,
         "ensemble" => Box::new(Ensemble::restore(saved)?),
         "auto" => Box::new(Auto::restore(saved)?),
+        "lstm" => Box::new(super::lstm::Lstm::restore(saved)?),
         other => return Err(ForecastError::Restore(format!("unknown model kind {other:?}"))),
     })
 }

@@ -137,3 +137,24 @@ fn prediction_errors_are_clear() {
         assert!(err.contains(needle), "{q}: {err}");
     }
 }
+
+#[test]
+fn forecast_with_the_lstm_model_beats_naive_with_bands() {
+    let db = seasonal();
+    let r = run(&db, "SELECT forecast(mean(v), 6, model => 'lstm') FROM load WHERE host = 'a' GROUP BY time(1m)");
+    let series = r["series"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(series[0]["columns"], serde_json::json!(["time", "forecast", "lower_95", "upper_95"]));
+    let rows = series[0]["values"].as_array().expect("rows");
+    assert_eq!(rows.len(), 6, "{r}");
+    let (mut err, mut naive) = (0.0, 0.0);
+    for (k, row) in rows.iter().enumerate() {
+        let minute = 240 + k as i64;
+        assert_eq!(row[0].as_i64(), Some(minute), "{row}");
+        let f = row[1].as_f64().expect("forecast");
+        let (lo, hi) = (row[2].as_f64().expect("lower"), row[3].as_f64().expect("upper"));
+        assert!(lo <= f && f <= hi, "{row}");
+        err += (f - expected(50.0, minute)).abs();
+        naive += (expected(50.0, 239) - expected(50.0, minute)).abs();
+    }
+    assert!(err < 0.5 * naive, "lstm error {err:.2} vs naive {naive:.2}: {r}");
+}
