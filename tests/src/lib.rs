@@ -1038,3 +1038,12 @@ pub fn lp_value(v: &FieldValue) -> String {
         }
     }
 }
+
+/// The rows of the first series of one statement result (`results[i]`), as
+/// arrays; empty when it has none.
+pub fn first_series_rows(result: &serde_json::Value) -> Vec<Vec<serde_json::Value>> {
+    result["series"][0]["values"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r.as_array().cloned()).collect())
+        .unwrap_or_default()
+}

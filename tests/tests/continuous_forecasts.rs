@@ -12,7 +12,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use augur_tests::{deadline, encode, Server, ServerOptions};
+use augur_tests::{deadline, encode, first_series_rows as rows, Server, ServerOptions};
 use serde_json::Value;
 
 const S: i64 = 1_000_000_000;
@@ -65,14 +65,6 @@ fn query(server: &Server, q: &str) -> Value {
     let reply = server.get(&format!("/query?db=d&epoch=s&q={}", encode(q)));
     assert_eq!(reply.status, 200, "{q}: {reply}");
     reply.json()["results"][0].clone()
-}
-
-/// The rows of the first series, as arrays.
-fn rows(result: &Value) -> Vec<Vec<Value>> {
-    result["series"][0]["values"]
-        .as_array()
-        .map(|rows| rows.iter().filter_map(|r| r.as_array().cloned()).collect())
-        .unwrap_or_default()
 }
 
 /// A named column of a row of the first series.

@@ -17,7 +17,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use augur_tests::{deadline, encode, Server, ServerOptions};
+use augur_tests::{deadline, encode, first_series_rows as rows, Server, ServerOptions};
 use serde_json::{json, Value};
 
 const S: i64 = 1_000_000_000;
@@ -64,14 +64,6 @@ fn post(server: &Server, q: &str) -> Value {
     let reply = server.query_raw(q, Some("d"));
     assert_eq!(reply.status, 200, "{q}: {reply}");
     reply.json()["results"][0].clone()
-}
-
-/// The rows of the first series (empty when none).
-fn rows(result: &Value) -> Vec<Vec<Value>> {
-    result["series"][0]["values"]
-        .as_array()
-        .map(|rows| rows.iter().filter_map(|r| r.as_array().cloned()).collect())
-        .unwrap_or_default()
 }
 
 /// Writes 4 points per second for `seconds` seconds from `t0` (ns, whole
