@@ -148,9 +148,11 @@ async fn run(
     };
     tracing::debug!(query = text, db = ?ctx.database, "query");
     let store = state.store.clone();
-    let audited = parsed.clone();
+    // Only the texts of administrative statements are kept for the audit
+    // log (usually none: no copy of a SELECT's tree on the query path).
+    let changes = audited_texts(&parsed);
     let response = tokio::task::spawn_blocking(move || execute(&store, &parsed, &ctx)).await?;
-    audit_changes(&state, &caller, &audited, &response);
+    audit_changes(&state, &caller, &changes, &response);
     let chunk_size = params
         .non_empty("chunk_size")
         .and_then(|v| v.parse::<usize>().ok())
@@ -210,31 +212,28 @@ fn audited(statement: &Statement) -> bool {
     statement.is_write() && !matches!(statement, Statement::Select(_))
 }
 
-fn audit_changes(state: &AppState, caller: &Caller, query: &Query, response: &QueryResponse) {
+/// `(index, text)` of the statements the audit log keeps.
+fn audited_texts(query: &Query) -> Vec<(usize, String)> {
+    query.statements.iter().enumerate().filter(|(_, s)| audited(s)).map(|(i, s)| (i, s.to_string())).collect()
+}
+
+fn audit_changes(state: &AppState, caller: &Caller, changes: &[(usize, String)], response: &QueryResponse) {
     let Some(auth) = &state.auth else { return };
-    for (statement, result) in query.statements.iter().zip(&response.results) {
-        if audited(statement) {
-            let outcome = match &result.error {
-                Some(error) => format!("failed: {error}"),
-                None => "ok".to_string(),
-            };
-            let p = &caller.principal;
-            auth.audit.record(p.name(), &p.tenant, &caller.client.text(), &statement.to_string(), &outcome);
-        }
+    let p = &caller.principal;
+    for (index, text) in changes {
+        let outcome = match response.results.get(*index).and_then(|r| r.error.as_ref()) {
+            Some(error) => format!("failed: {error}"),
+            None => "ok".to_string(),
+        };
+        auth.audit.record(p.name(), &p.tenant, &caller.client.text(), text, &outcome);
     }
 }
 
 fn audit_denied(state: &AppState, caller: &Caller, query: &Query, denied: &ApiError) {
     let Some(auth) = &state.auth else { return };
     let p = &caller.principal;
-    for statement in query.statements.iter().filter(|s| audited(s)) {
-        auth.audit.record(
-            p.name(),
-            &p.tenant,
-            &caller.client.text(),
-            &statement.to_string(),
-            &format!("denied: {denied}"),
-        );
+    for (_, text) in audited_texts(query) {
+        auth.audit.record(p.name(), &p.tenant, &caller.client.text(), &text, &format!("denied: {denied}"));
     }
 }
 
