@@ -886,6 +886,19 @@ pub fn deadline(limit: Duration) -> Instant {
     Instant::now() + limit
 }
 
+/// Polls `f` every 50 ms until it returns `Some`, failing after `limit` with
+/// `what` and the server's log.
+pub fn poll_until<T>(server: &Server, what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = deadline(limit);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}; log:\n{}", server.log_tail());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

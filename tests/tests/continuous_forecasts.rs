@@ -12,7 +12,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use augur_tests::{deadline, encode, first_series_rows as rows, Server, ServerOptions};
+use augur_tests::{encode, first_series_rows as rows, poll_until, Server, ServerOptions};
 use serde_json::Value;
 
 const S: i64 = 1_000_000_000;
@@ -50,15 +50,8 @@ fn write_seconds(server: &Server, from: i64, to: i64, shift: f64) {
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, within [`POLL_LIMIT`].
-fn poll<T>(what: &str, server: &Server, mut f: impl FnMut() -> Option<T>) -> T {
-    let limit = deadline(POLL_LIMIT);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(std::time::Instant::now() < limit, "timed out waiting for {what}; log:\n{}", server.log_tail());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn poll<T>(what: &str, server: &Server, f: impl FnMut() -> Option<T>) -> T {
+    poll_until(server, what, POLL_LIMIT, f)
 }
 
 fn query(server: &Server, q: &str) -> Value {

@@ -17,7 +17,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use augur_tests::{deadline, encode, first_series_rows as rows, Server, ServerOptions};
+use augur_tests::{encode, first_series_rows as rows, poll_until, Server, ServerOptions};
 use serde_json::{json, Value};
 
 const S: i64 = 1_000_000_000;
@@ -34,15 +34,8 @@ fn now_ns() -> i64 {
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, within [`POLL_LIMIT`].
-fn poll<T>(what: &str, server: &Server, mut f: impl FnMut() -> Option<T>) -> T {
-    let limit = deadline(POLL_LIMIT);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(std::time::Instant::now() < limit, "timed out waiting for {what}; log:\n{}", server.log_tail());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn poll<T>(what: &str, server: &Server, f: impl FnMut() -> Option<T>) -> T {
+    poll_until(server, what, POLL_LIMIT, f)
 }
 
 /// Waits until the wall clock passes `t` (ns).
