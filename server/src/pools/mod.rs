@@ -2,9 +2,17 @@
 //!
 //! * [`spec`]: a pool's definition and its validation.
 //! * [`mix`]: the cheapest mix of unit shapes covering a demand vector.
+//! * [`demand`]: a dimension's usage and forecast from its AQL query.
 //! * [`allocator`]: one allocation decision, a pure function the manager
 //!   and the replay simulator share.
+//! * [`units`]: the unit lifecycle.
+//! * [`events`]: pool events and the sink that stores them with the change.
+//! * [`manager`]: every pool, its cycle, its units, durably.
 
 pub mod allocator;
+pub mod demand;
+pub mod events;
+pub mod manager;
 pub mod mix;
 pub mod spec;
+pub mod units;
