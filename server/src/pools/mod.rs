@@ -8,11 +8,17 @@
 //! * [`units`]: the unit lifecycle.
 //! * [`events`]: pool events and the sink that stores them with the change.
 //! * [`manager`]: every pool, its cycle, its units, durably.
+//! * [`runner`]: the background task that drives the pools.
+//! * [`exec`]: the built-in provider that runs a command per unit.
+//! * [`haproxy`]: keeps a HAProxy backend equal to the ready units.
 
 pub mod allocator;
 pub mod demand;
 pub mod events;
+pub mod exec;
+pub mod haproxy;
 pub mod manager;
 pub mod mix;
+pub mod runner;
 pub mod spec;
 pub mod units;
