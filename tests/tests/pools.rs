@@ -357,3 +357,54 @@ fn haproxy_routes_only_to_ready_units_and_draining_drops_no_request() {
     let stat = proxy.command("show stat").unwrap_or_default();
     assert_eq!(stat.lines().filter(|l| l.starts_with("be,augur_")).count(), 1, "{stat}");
 }
+
+#[test]
+fn the_capacity_plan_says_when_max_will_be_reached() {
+    let server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    // Four weeks of hourly demand whose daily peak grows a core a day: 15 → 42.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let today = now / 86_400 * 86_400;
+    let mut body = String::new();
+    for day in 0..28i64 {
+        for hour in 0..24i64 {
+            let t = today - (28 - day) * 86_400 + hour * 3_600;
+            let v = 10.0 + day as f64 + 5.0 * (std::f64::consts::TAU * hour as f64 / 24.0).sin();
+            body.push_str(&format!("usage,service=web cpu={v} {t}\n"));
+        }
+    }
+    let r = server.post("/write?db=infra&precision=s", body, false);
+    assert_eq!(r.status, 204, "{r}");
+    let mut pool = pool_body("web", &["true".into()], &["true".into()]);
+    pool["provider"] = json!({"kind": "webhook"});
+    pool["interval"] = json!("1h");
+    pool["history"] = json!("7d");
+    pool["demand"]["cpu_cores"]["query"] = json!("SELECT max(cpu) FROM usage GROUP BY time(1h)");
+    assert_eq!(post_json(&server, "/v1/pools", &pool).status, 201);
+
+    let plan = server.get("/v1/pools/web/plan?horizon=30d&history=35d");
+    assert_eq!(plan.status, 200, "{plan}");
+    let plan = plan.json();
+    assert!(plan["history_days"].as_u64().expect("days") >= 27, "{plan}");
+    let last_peak = plan["last_peak"]["cpu_cores"].as_f64().expect("last peak");
+    assert!((last_peak - 42.0).abs() < 0.5, "{plan}");
+    let days = plan["days"].as_array().expect("days");
+    assert_eq!(days.len(), 30);
+    // 30 units of 2 cores = 60 cores: the trend gets there in roughly 18 days.
+    let reached = plan["max_reached_at"].as_str().expect("max is reached within 30 days");
+    let first_over = days.iter().position(|d| d["exceeds_max"] == true).expect("a day over max");
+    assert_eq!(days[first_over]["date"], reached);
+    assert!((5..=28).contains(&first_over), "max reached on day {first_over}: {plan}");
+    assert!(days[0]["units"].as_u64().expect("units") <= 30, "{plan}");
+    assert!(plan["summary"].as_str().unwrap_or_default().contains(reached), "{plan}");
+
+    // A short horizon: max holds.
+    let short = server.get("/v1/pools/web/plan?horizon=3d&history=35d").json();
+    assert!(short["max_reached_at"].is_null(), "{short}");
+    assert!(short["summary"].as_str().unwrap_or_default().contains("holds"), "{short}");
+    // Too little history is a clear 400.
+    let r = server.get("/v1/pools/web/plan?history=2d");
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.error_text().contains("complete days of history"), "{r}");
+    assert_eq!(server.get("/v1/pools/web/plan?horizon=0d").status, 400);
+}

@@ -308,6 +308,21 @@ fn probes_for(route: &str, tenant: &str, fresh_token_id: &dyn Fn(&str) -> String
             json_body(serde_json::json!({"address": "127.0.0.1:9"})),
             |r, s| if r == "reader" && s { 403 } else { 404 },
         )],
+        // The pools have no history: a plan is refused as too short (400) to those who may read it.
+        "POOL_PLAN" => {
+            vec![probe(
+                "GET",
+                "/v1/pools/p/plan?tenant={tenant}",
+                None,
+                |r, s| {
+                    if r == "operator" || s {
+                        400
+                    } else {
+                        404
+                    }
+                },
+            )]
+        }
         "POOL_TARGETS" => vec![probe("GET", "/v1/pools/p/targets?tenant={tenant}", None, |r, s| {
             if r == "operator" || s {
                 200

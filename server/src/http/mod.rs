@@ -108,6 +108,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::POOL, get(pools::get).put(pools::replace).delete(pools::delete))
         .route(routes::POOL_UNIT_READY, post(pools::unit_ready))
         .route(routes::POOL_TARGETS, get(pools::targets))
+        .route(routes::POOL_PLAN, get(pools::plan))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(probes)

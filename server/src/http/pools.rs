@@ -348,3 +348,51 @@ pub async fn targets(
     }
     Ok(Json(groups))
 }
+
+/// `?horizon=30d&history=28d` of a capacity plan.
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanParams {
+    /// The tenant (operators only).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// How far ahead, in whole days (default `30d`).
+    #[serde(default)]
+    pub horizon: Option<String>,
+    /// How much history to learn from (default `90d`).
+    #[serde(default)]
+    pub history: Option<String>,
+}
+
+/// Parses a duration parameter.
+fn duration_param(name: &str, value: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(text) => augur_query::duration::parse_duration(text.trim())
+            .ok()
+            .filter(|ns| *ns > 0)
+            .ok_or_else(|| ApiError::BadRequest(format!("invalid {name}: {text:?} (e.g. 30d)"))),
+    }
+}
+
+/// `GET /v1/pools/{name}/plan`: forecast daily peaks over the horizon and
+/// the day `max` is reached.
+pub async fn plan(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    Query(params): Query<PlanParams>,
+) -> Result<Json<crate::pools::plan::Plan>, ApiError> {
+    use crate::pools::plan::DAY;
+    let manager = manager(&state)?;
+    let tenant = tenant_of(&principal, params.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    let record = manager.get(&tenant, &name).ok_or_else(|| not_found(&name))?;
+    let horizon = duration_param("horizon", params.horizon.as_deref(), 30 * DAY)?;
+    let history = duration_param("history", params.history.as_deref(), 90 * DAY)?;
+    let horizon_days = (horizon + DAY - 1) / DAY;
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || crate::pools::plan::plan(&store, &record.spec, horizon_days, history, now_ns()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map(Json)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}

@@ -38,3 +38,5 @@ pub const POOL: &str = "/v1/pools/{name}";
 pub const POOL_UNIT_READY: &str = "/v1/pools/{name}/units/{id}/ready";
 /// `GET`: a pool's ready units as Prometheus HTTP service-discovery targets.
 pub const POOL_TARGETS: &str = "/v1/pools/{name}/targets";
+/// `GET`: a pool's capacity plan (`?horizon=30d`): daily peaks ahead, and when `max` is reached.
+pub const POOL_PLAN: &str = "/v1/pools/{name}/plan";

@@ -8,6 +8,7 @@
 //! * [`units`]: the unit lifecycle.
 //! * [`events`]: pool events and the sink that stores them with the change.
 //! * [`manager`]: every pool, its cycle, its units, durably.
+//! * [`plan`]: long-term capacity planning from forecast daily peaks.
 //! * [`runner`]: the background task that drives the pools.
 //! * [`exec`]: the built-in provider that runs a command per unit.
 //! * [`haproxy`]: keeps a HAProxy backend equal to the ready units.
@@ -19,6 +20,7 @@ pub mod exec;
 pub mod haproxy;
 pub mod manager;
 pub mod mix;
+pub mod plan;
 pub mod runner;
 pub mod spec;
 pub mod units;
