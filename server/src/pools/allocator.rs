@@ -226,12 +226,21 @@ pub fn decide(
     let describe: Vec<String> = spec
         .dimensions
         .iter()
-        .map(|d| format!("{d} {:.2} of {:.2}", required.get(d).copied().unwrap_or(0.0), current.get(d).copied().unwrap_or(0.0)))
+        .map(|d| {
+            format!(
+                "{d} {:.2} of {:.2}",
+                required.get(d).copied().unwrap_or(0.0),
+                current.get(d).copied().unwrap_or(0.0)
+            )
+        })
         .collect();
     reasons.push(format!("required (with margin) vs capacity: {}", describe.join(", ")));
     if !fallback.is_empty() {
         let names: Vec<&str> = fallback.iter().map(|d| d.name()).collect();
-        reasons.push(format!("no forecast for {}: reactive rule (usage / {REACTIVE_TARGET_UTILIZATION})", names.join(", ")));
+        reasons.push(format!(
+            "no forecast for {}: reactive rule (usage / {REACTIVE_TARGET_UTILIZATION})",
+            names.join(", ")
+        ));
     }
     if shortage {
         reasons.push(format!("shortage: demand exceeds max ({} units)", spec.max));
@@ -268,7 +277,10 @@ pub fn decide(
             }
             if release.iter().any(|n| *n > 0) {
                 state.last_scale_down = Some(now);
-                reasons.push(format!("release {} unit(s): demand stayed lower for the stabilization window", release.iter().sum::<u32>()));
+                reasons.push(format!(
+                    "release {} unit(s): demand stayed lower for the stabilization window",
+                    release.iter().sum::<u32>()
+                ));
             }
         }
     }
@@ -308,7 +320,16 @@ fn keep_for_usage(
     let needed: Vector = spec
         .dimensions
         .iter()
-        .map(|d| (*d, demand.get(d).and_then(|x| x.usage).filter(|u| u.is_finite()).map_or(0.0, |u| spec.safety.with_margin(u))))
+        .map(|d| {
+            (
+                *d,
+                demand
+                    .get(d)
+                    .and_then(|x| x.usage)
+                    .filter(|u| u.is_finite())
+                    .map_or(0.0, |u| spec.safety.with_margin(u)),
+            )
+        })
         .collect();
     let mut kept = 0;
     loop {

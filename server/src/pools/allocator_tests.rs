@@ -24,9 +24,12 @@ fn pool() -> PoolSpec {
         interval: MINUTE,
         history: 60 * MINUTE,
         unit_timeout: 10 * MINUTE,
-        demand: [(Dimension::CpuCores, DemandSource { database: "d".into(), query: "SELECT sum(c) FROM u".into() })]
-            .into_iter()
-            .collect(),
+        demand: [(
+            Dimension::CpuCores,
+            DemandSource { database: "d".into(), query: "SELECT sum(c) FROM u GROUP BY time(1m)".into() },
+        )]
+        .into_iter()
+        .collect(),
         provider: Default::default(),
         haproxy: None,
     }
@@ -180,7 +183,7 @@ fn several_shapes_take_the_cheapest_mix() {
     .collect();
     spec.demand.insert(
         Dimension::MemoryGib,
-        DemandSource { database: "d".into(), query: "SELECT sum(m) FROM u".into() },
+        DemandSource { database: "d".into(), query: "SELECT sum(m) FROM u GROUP BY time(1m)".into() },
     );
     spec.min = 0;
     let mut state = AllocatorState::default();

@@ -100,7 +100,12 @@ struct Search<'a> {
 
 impl Search<'_> {
     fn lower_bound(&self, from: usize, remaining: &[f64]) -> f64 {
-        remaining.iter().enumerate().filter(|(_, r)| **r > EPSILON).map(|(k, r)| r * self.price[from][k]).fold(0.0, f64::max)
+        remaining
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r > EPSILON)
+            .map(|(k, r)| r * self.price[from][k])
+            .fold(0.0, f64::max)
     }
 
     fn run(&mut self, i: usize, remaining: &mut Vec<f64>, counts: &mut Vec<u32>, used: u32, objective: f64) {
@@ -147,10 +152,11 @@ impl Search<'_> {
 /// dimension of `dims`, with at most `max_units` units; `None` when no mix
 /// within `max_units` covers it (a shortage).
 pub fn cheapest_mix(shapes: &[UnitShape], dims: &[Dimension], demand: &Vector, max_units: u32) -> Option<Mix> {
-    let wanted: Vec<f64> = dims.iter().map(|d| demand.get(d).copied().unwrap_or(0.0).max(0.0)).collect();
+    let wanted: Vec<f64> = dims.iter().map(|d| demand.get(d).copied().unwrap_or(0.0)).collect();
     if wanted.iter().any(|w| !w.is_finite()) {
         return None;
     }
+    let wanted: Vec<f64> = wanted.into_iter().map(|w| w.max(0.0)).collect();
     let objective: Vec<f64> = shapes.iter().map(|s| s.hourly_cost + PER_UNIT_TIE_BREAK).collect();
     let mut price = vec![vec![f64::INFINITY; dims.len()]; shapes.len() + 1];
     for i in (0..shapes.len()).rev() {
@@ -185,14 +191,18 @@ pub fn cheapest_mix(shapes: &[UnitShape], dims: &[Dimension], demand: &Vector, m
     let (_, counts) = search.best?;
     let cost = counts.iter().zip(shapes).map(|(n, s)| *n as f64 * s.hourly_cost).sum();
     let lower_bound = (root_bound - PER_UNIT_TIE_BREAK * counts.iter().sum::<u32>() as f64).max(0.0);
-    Some(Mix { counts, cost, lower_bound: if exact { cost } else { lower_bound.min(cost) }, exact, best_single_shape: best_single })
+    Some(Mix {
+        counts,
+        cost,
+        lower_bound: if exact { cost } else { lower_bound.min(cost) },
+        exact,
+        best_single_shape: best_single,
+    })
 }
 
 /// The capacity `counts` units of `shapes` provide, per dimension.
 pub fn capacity(shapes: &[UnitShape], counts: &[u32], dims: &[Dimension]) -> Vector {
-    dims.iter()
-        .map(|d| (*d, shapes.iter().zip(counts).map(|(s, n)| s.capacity_of(*d) * *n as f64).sum()))
-        .collect()
+    dims.iter().map(|d| (*d, shapes.iter().zip(counts).map(|(s, n)| s.capacity_of(*d) * *n as f64).sum())).collect()
 }
 
 #[cfg(test)]

@@ -2,15 +2,23 @@
 //!
 //! * [`spec`]: a pool's definition and its validation.
 //! * [`mix`]: the cheapest mix of unit shapes covering a demand vector.
+//! * [`demand`]: a dimension's usage and forecast from its AQL query.
 //! * [`allocator`]: one allocation decision, a pure function the manager
 //!   and the replay simulator share.
 //! * [`fairness`]: weighted dominant-resource fairness with quotas, for
 //!   sharing a pool under shortage.
+//! * [`units`]: the unit lifecycle.
+//! * [`events`]: pool events and the sink that stores them with the change.
+//! * [`manager`]: every pool, its cycle, its units, durably.
 //! * [`simulate`]: `augur simulate`, the replay simulator that compares
 //!   the predictive, reactive and oracle policies on a demand trace.
 
 pub mod allocator;
+pub mod demand;
+pub mod events;
 pub mod fairness;
+pub mod manager;
 pub mod mix;
 pub mod simulate;
 pub mod spec;
+pub mod units;

@@ -238,11 +238,32 @@ fn default_unit_timeout() -> i64 {
 /// Durations as the query language's literals (`5m`) in JSON and TOML,
 /// nanoseconds in memory.
 mod duration_literal {
-    use augur_query::duration::{format_duration, parse_duration};
+    use augur_query::duration::parse_duration;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Units from the largest, as the literal writes them.
+    const UNITS: [(i64, &str); 7] = [
+        (604_800_000_000_000, "w"),
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "u"),
+    ];
+
+    /// The shortest literal for `ns`: `5m`, `90s`, `1500ms`.
+    pub fn compact(ns: i64) -> String {
+        for (size, unit) in UNITS {
+            if ns != 0 && ns % size == 0 {
+                return format!("{}{unit}", ns / size);
+            }
+        }
+        format!("{ns}ns")
+    }
+
     pub fn serialize<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_duration(*ns))
+        s.serialize_str(&compact(*ns))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -356,7 +377,10 @@ impl PoolSpec {
         }
         for (i, shape) in self.shapes.iter().enumerate() {
             if !valid_name(&shape.name) {
-                return Err(SpecError::new(format!("shapes[{i}].name"), "must be 1-64 letters, digits, '_', '-' or '.'"));
+                return Err(SpecError::new(
+                    format!("shapes[{i}].name"),
+                    "must be 1-64 letters, digits, '_', '-' or '.'",
+                ));
             }
             if self.shapes[..i].iter().any(|s| s.name == shape.name) {
                 return Err(SpecError::new(format!("shapes[{i}].name"), format!("{:?} is used twice", shape.name)));
@@ -412,16 +436,8 @@ impl PoolSpec {
             if source.database.trim().is_empty() {
                 return Err(SpecError::new(format!("{field}.database"), "is required"));
             }
-            let query = augur_query::parse_query(&source.query)
-                .map_err(|e| SpecError::new(format!("{field}.query"), e.to_string()))?;
-            match query.statements.as_slice() {
-                [augur_query::ast::Statement::Select(select)] => {
-                    if select.into.is_some() {
-                        return Err(SpecError::new(format!("{field}.query"), "must not write (INTO)"));
-                    }
-                }
-                _ => return Err(SpecError::new(format!("{field}.query"), "must be one SELECT statement")),
-            }
+            super::demand::DemandQuery::parse(&source.query)
+                .map_err(|e| SpecError::new(format!("{field}.query"), e.0))?;
         }
         Ok(())
     }
@@ -498,7 +514,10 @@ mod tests {
             error_field(|s| {
                 s.demand.insert(
                     Dimension::Gpus,
-                    DemandSource { database: "infra".into(), query: "SELECT sum(g) FROM usage".into() },
+                    DemandSource {
+                        database: "infra".into(),
+                        query: "SELECT sum(g) FROM usage GROUP BY time(1m)".into(),
+                    },
                 );
             }),
             "demand.gpus"
@@ -518,6 +537,15 @@ mod tests {
         let mut json = serde_json::to_value(web_pool()).expect("serialize");
         json["maximum"] = serde_json::json!(3);
         assert!(serde_json::from_value::<PoolSpec>(json).is_err());
+    }
+
+    #[test]
+    fn durations_are_written_compactly() {
+        assert_eq!(duration_literal::compact(5 * MINUTE), "5m");
+        assert_eq!(duration_literal::compact(90 * SECOND), "90s");
+        assert_eq!(duration_literal::compact(7 * 24 * 60 * MINUTE), "1w");
+        assert_eq!(duration_literal::compact(0), "0ns");
+        assert_eq!(duration_literal::compact(1_500_000), "1500u");
     }
 
     #[test]
