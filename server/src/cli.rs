@@ -91,8 +91,9 @@ mod tests {
         assert!(matches!(Cli::try_parse_from(["augur", "version"]).map(|c| c.command), Ok(Command::Version)));
         assert!(Cli::try_parse_from(["augur", "simulate"]).is_err(), "--trace is required");
         assert!(Cli::try_parse_from(["augur", "frobnicate"]).is_err());
-        let cli = Cli::try_parse_from(["augur", "simulate", "--trace", "t.csv", "--lead-time", "10m", "--policy", "oracle"])
-            .expect("parses");
+        let cli =
+            Cli::try_parse_from(["augur", "simulate", "--trace", "t.csv", "--lead-time", "10m", "--policy", "oracle"])
+                .expect("parses");
         let Command::Simulate(args) = cli.command else { panic!("not simulate") };
         assert_eq!(args.lead_time, 600_000_000_000);
     }

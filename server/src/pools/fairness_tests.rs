@@ -19,11 +19,9 @@ fn close(a: f64, b: f64) -> bool {
 fn the_example_of_the_drf_paper() {
     // Ghodsi et al. 2011: 9 CPUs, 18 GB; A's tasks need <1 CPU, 4 GB>, B's
     // <3 CPUs, 1 GB>. DRF gives A three tasks and B two: dominant shares 2/3.
-    let shares = fair_shares(
-        &v(9.0, 18.0),
-        &[claim("a", 1.0, v(10.0, 40.0), None), claim("b", 1.0, v(30.0, 10.0), None)],
-    )
-    .expect("valid");
+    let shares =
+        fair_shares(&v(9.0, 18.0), &[claim("a", 1.0, v(10.0, 40.0), None), claim("b", 1.0, v(30.0, 10.0), None)])
+            .expect("valid");
     assert!(close(shares[0].allocation[&CpuCores], 3.0) && close(shares[0].allocation[&MemoryGib], 12.0), "{shares:?}");
     assert!(close(shares[1].allocation[&CpuCores], 6.0) && close(shares[1].allocation[&MemoryGib], 2.0), "{shares:?}");
     assert!(close(shares[0].dominant_share, 2.0 / 3.0) && close(shares[1].dominant_share, 2.0 / 3.0));
@@ -42,23 +40,23 @@ fn weights_quotas_and_leftovers() {
     assert!(close(shares[0].allocation[&CpuCores], 8.0) && close(shares[1].allocation[&CpuCores], 4.0), "{shares:?}");
 
     // A small demand is met in full; the rest goes to the other claim.
-    let shares = fair_shares(&cap, &[claim("a", 1.0, v(2.0, 0.0), None), claim("b", 1.0, v(100.0, 0.0), None)])
-        .expect("valid");
+    let shares =
+        fair_shares(&cap, &[claim("a", 1.0, v(2.0, 0.0), None), claim("b", 1.0, v(100.0, 0.0), None)]).expect("valid");
     assert!(shares[0].satisfied && close(shares[0].allocation[&CpuCores], 2.0));
     assert!(close(shares[1].allocation[&CpuCores], 10.0), "{shares:?}");
 
     // A quota caps a claim below its fair share; the leftover is redistributed.
-    let shares = fair_shares(
-        &cap,
-        &[claim("a", 1.0, v(100.0, 0.0), Some(v(3.0, 0.0))), claim("b", 1.0, v(100.0, 0.0), None)],
-    )
-    .expect("valid");
+    let shares =
+        fair_shares(&cap, &[claim("a", 1.0, v(100.0, 0.0), Some(v(3.0, 0.0))), claim("b", 1.0, v(100.0, 0.0), None)])
+            .expect("valid");
     assert!(close(shares[0].allocation[&CpuCores], 3.0) && close(shares[1].allocation[&CpuCores], 9.0), "{shares:?}");
 
     // A quota on one dimension caps the whole (Leontief) claim.
-    let shares =
-        fair_shares(&v(100.0, 100.0), &[claim("a", 1.0, v(10.0, 20.0), Some([(MemoryGib, 5.0)].into_iter().collect()))])
-            .expect("valid");
+    let shares = fair_shares(
+        &v(100.0, 100.0),
+        &[claim("a", 1.0, v(10.0, 20.0), Some([(MemoryGib, 5.0)].into_iter().collect()))],
+    )
+    .expect("valid");
     assert!(close(shares[0].allocation[&CpuCores], 2.5) && close(shares[0].allocation[&MemoryGib], 5.0), "{shares:?}");
 }
 

@@ -227,7 +227,10 @@ impl Config {
         if interval <= 0 || interval % trace.step != 0 {
             return Err(flag(
                 "interval",
-                format!("must be a multiple of the trace's step ({})", augur_query::duration::format_duration(trace.step)),
+                format!(
+                    "must be a multiple of the trace's step ({})",
+                    augur_query::duration::format_duration(trace.step)
+                ),
             ));
         }
         if !(args.hourly_cost.is_finite() && args.hourly_cost >= 0.0) {
@@ -282,7 +285,10 @@ impl Config {
             unit_timeout: self.lead_time.max(step).saturating_mul(2),
             demand: [(
                 Dimension::CpuCores,
-                DemandSource { database: "simulate".into(), query: "SELECT sum(value) FROM trace".into() },
+                DemandSource {
+                    database: "simulate".into(),
+                    query: "SELECT sum(value) FROM trace GROUP BY time(5m)".into(),
+                },
             )]
             .into_iter()
             .collect(),
@@ -403,7 +409,11 @@ pub fn simulate(trace: &Trace, config: &Config, policy: PolicyKind) -> Result<Ru
 }
 
 /// Runs the chosen policies on the trace and returns the report.
-pub fn run_policies(trace: &Trace, config: &Config, policies: &[PolicyKind]) -> Result<(Report, Vec<Run>), SimulateError> {
+pub fn run_policies(
+    trace: &Trace,
+    config: &Config,
+    policies: &[PolicyKind],
+) -> Result<(Report, Vec<Run>), SimulateError> {
     let mut runs = Vec::new();
     for policy in policies {
         let started = std::time::Instant::now();

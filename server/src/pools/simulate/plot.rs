@@ -63,7 +63,8 @@ pub fn render(trace: &Trace, config: &Config, runs: &[Run]) -> Result<String, Si
                 if stretch.len() >= 2 {
                     let mut points: Vec<(f64, f64)> =
                         stretch.iter().map(|(k, _, hi)| (hours(*k), hi / config.unit_capacity)).collect();
-                    points.extend(stretch.iter().rev().map(|(k, lo, _)| (hours(*k), lo.max(0.0) / config.unit_capacity)));
+                    points
+                        .extend(stretch.iter().rev().map(|(k, lo, _)| (hours(*k), lo.max(0.0) / config.unit_capacity)));
                     chart.draw_series(std::iter::once(Polygon::new(points, blue))).map_err(draw_error)?;
                 }
                 stretch.clear();

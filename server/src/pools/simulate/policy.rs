@@ -104,7 +104,14 @@ impl Predictor {
     /// A forecaster by model name (see `augur_engine::forecast::registry`),
     /// refitted every `refit_every` steps on at most `window` steps, whose
     /// band is the central `level`% interval (`None`: the mean).
-    pub fn new(model: &str, refit_every: usize, window: usize, level: Option<f64>, start: i64, step_ns: i64) -> Option<Predictor> {
+    pub fn new(
+        model: &str,
+        refit_every: usize,
+        window: usize,
+        level: Option<f64>,
+        start: i64,
+        step_ns: i64,
+    ) -> Option<Predictor> {
         registry::by_name(model)?;
         Some(Predictor {
             model: model.to_string(),

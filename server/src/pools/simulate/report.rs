@@ -132,10 +132,8 @@ pub struct Report {
 
 fn score(trace: &Trace, config: &Config, run: &Run, from: usize) -> PolicyReport {
     let step_hours = trace.step as f64 / HOUR;
-    let demand: Vec<f64> = trace.values[from..]
-        .iter()
-        .map(|d| units_needed(*d, config.unit_capacity).max(config.min as f64))
-        .collect();
+    let demand: Vec<f64> =
+        trace.values[from..].iter().map(|d| units_needed(*d, config.unit_capacity).max(config.min as f64)).collect();
     let supply: Vec<f64> = run.ready[from..].iter().map(|u| *u as f64).collect();
     let e = elasticity(&demand, &supply, step_hours);
     let unit_hours: f64 = run.billed[from..].iter().map(|u| *u as f64 * step_hours).sum();
@@ -183,7 +181,12 @@ impl Report {
                     re.tau_u,
                     TARGET_TAU_U_VS_REACTIVE,
                 ));
-                targets.push(Target::new("predictive cost / reactive cost", pred.cost, re.cost, TARGET_COST_VS_REACTIVE));
+                targets.push(Target::new(
+                    "predictive cost / reactive cost",
+                    pred.cost,
+                    re.cost,
+                    TARGET_COST_VS_REACTIVE,
+                ));
             }
             if let Some(or) = find(PolicyKind::Oracle) {
                 targets.push(Target::new("predictive cost / oracle cost", pred.cost, or.cost, TARGET_COST_VS_ORACLE));
@@ -247,8 +250,19 @@ impl Report {
             s.warmup,
         );
         let header = [
-            "policy", "θ_U %", "θ_O %", "τ_U %", "τ_O %", "υ %", "jitter/h", "scale-ups", "scale-downs", "unit-hours",
-            "cost", "unmet %", "mean units",
+            "policy",
+            "θ_U %",
+            "θ_O %",
+            "τ_U %",
+            "τ_O %",
+            "υ %",
+            "jitter/h",
+            "scale-ups",
+            "scale-downs",
+            "unit-hours",
+            "cost",
+            "unmet %",
+            "mean units",
         ];
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
         for p in &self.policies {

@@ -114,7 +114,8 @@ fn the_warm_up_is_simulated_but_not_scored() {
 /// A daily-like pattern: a quiet base with an abrupt busy stretch every 48
 /// steps, the kind of rise a 5-minute lead time cannot follow reactively.
 fn bursts(periods: usize) -> Trace {
-    let values: Vec<f64> = (0..48 * periods).map(|t| if (t % 48) >= 30 && (t % 48) < 40 { 20.0 } else { 3.0 }).collect();
+    let values: Vec<f64> =
+        (0..48 * periods).map(|t| if (t % 48) >= 30 && (t % 48) < 40 { 20.0 } else { 3.0 }).collect();
     Trace::from_values("bursts", 0, 5 * MIN, values)
 }
 
@@ -137,7 +138,11 @@ fn the_forecast_sees_a_recurring_burst_coming() {
         assert!(table.contains(needle), "{needle} missing from\n{table}");
     }
     let svg = plot::render(&trace, &c, &runs).expect("plots");
-    assert!(svg.starts_with("<svg") && svg.contains("predictive supply") && svg.contains("<polygon"), "{}", &svg[..200]);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("predictive supply") && svg.contains("<polygon"),
+        "{}",
+        &svg[..200]
+    );
 }
 
 #[test]

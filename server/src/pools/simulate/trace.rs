@@ -148,10 +148,8 @@ pub fn parse(name: &str, text: &str) -> Result<Trace, TraceError> {
         return Err(TraceError::TooShort { path: name.to_string(), got: ticks.len(), need: MIN_POINTS });
     }
     // One value per tick: the sum of its rows (Alibaba) or their mean.
-    let points: Vec<(i64, f64)> = ticks
-        .into_iter()
-        .map(|(t, (sum, n))| (t, if aggregated { sum } else { sum / n as f64 }.max(0.0)))
-        .collect();
+    let points: Vec<(i64, f64)> =
+        ticks.into_iter().map(|(t, (sum, n))| (t, if aggregated { sum } else { sum / n as f64 }.max(0.0))).collect();
     let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
     gaps.sort_unstable();
     let step = gaps[gaps.len() / 2].max(1);
