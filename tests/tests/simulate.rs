@@ -69,7 +69,8 @@ fn replays_a_nab_trace_under_three_policies() {
     assert!(tau_u(0) < tau_u(1), "predictive τ_U {} vs reactive {}", tau_u(0), tau_u(1));
     assert!(policies[0]["fits"].as_u64().expect("fits") > 0);
     let targets = report["targets"].as_array().expect("targets");
-    assert_eq!(targets.len(), 3, "{report}");
+    assert_eq!(targets.len(), 4, "{report}");
+    assert!(report["matched_oracle"]["cost"].as_f64().is_some(), "{report}");
     assert!(targets.iter().all(|t| t["met"].is_boolean()));
 
     let plot = std::fs::read_to_string(&svg).expect("the plot was written");

@@ -328,6 +328,18 @@ pub struct Run {
 
 /// Replays `trace` under `policy`.
 pub fn simulate(trace: &Trace, config: &Config, policy: PolicyKind) -> Result<Run, SimulateError> {
+    simulate_scaled(trace, config, policy, 1.0)
+}
+
+/// [`simulate`], with the oracle's knowledge of the future scaled by
+/// `oracle_scale` (below 1: an oracle that accepts some shortage, to
+/// compare with a policy at the same τ_U).
+pub fn simulate_scaled(
+    trace: &Trace,
+    config: &Config,
+    policy: PolicyKind,
+    oracle_scale: f64,
+) -> Result<Run, SimulateError> {
     let spec = config.pool(policy, trace.step)?;
     let step = trace.step;
     let every = (config.interval / step).max(1) as usize;
@@ -375,7 +387,7 @@ pub fn simulate(trace: &Trace, config: &Config, policy: PolicyKind) -> Result<Ru
             let usage = trace.values[k];
             let forecast = match policy {
                 PolicyKind::Reactive => None,
-                PolicyKind::Oracle => Some(oracle_forecast(&trace.values, k, horizon)),
+                PolicyKind::Oracle => Some(oracle_forecast(&trace.values, k, horizon) * oracle_scale),
                 PolicyKind::Predictive => {
                     let predicted = match predictor.as_mut() {
                         Some(p) if k >= learn_from => p.observe(&trace.values, k, horizon),
@@ -421,8 +433,38 @@ pub fn run_policies(
         tracing::debug!(policy = policy.name(), elapsed_ms = started.elapsed().as_millis() as u64, "simulated");
         runs.push(run);
     }
-    let report = Report::new(trace, config, &runs);
+    let mut report = Report::new(trace, config, &runs);
+    if let (Some(pred), Some(_)) = (report.policy(PolicyKind::Predictive), report.policy(PolicyKind::Oracle)) {
+        let (tau_u, cost) = (pred.tau_u, pred.cost);
+        let matched = matched_oracle(trace, config, tau_u)?;
+        report.set_matched_oracle(matched, cost);
+    }
     Ok((report, runs))
+}
+
+/// The cheapest oracle whose τ_U is at most `tau_u`: the oracle's view of
+/// the future scaled down by a factor in [0.25, 1], found by bisection
+/// (τ_U grows as the factor falls). At `tau_u` = 0 it is the oracle.
+pub fn matched_oracle(trace: &Trace, config: &Config, tau_u: f64) -> Result<report::MatchedOracle, SimulateError> {
+    let score = |scale: f64| -> Result<report::PolicyReport, SimulateError> {
+        let run = simulate_scaled(trace, config, PolicyKind::Oracle, scale)?;
+        Ok(Report::new(trace, config, std::slice::from_ref(&run)).policies.remove(0))
+    };
+    let mut best = (1.0, score(1.0)?);
+    let (mut low, mut high) = (0.25f64, 1.0f64);
+    for _ in 0..14 {
+        let mid = (low + high) / 2.0;
+        let r = score(mid)?;
+        if r.tau_u <= tau_u + 1e-9 {
+            high = mid;
+            if r.cost < best.1.cost {
+                best = (mid, r);
+            }
+        } else {
+            low = mid;
+        }
+    }
+    Ok(report::MatchedOracle { scale: best.0, tau_u: best.1.tau_u, cost: best.1.cost })
 }
 
 /// `augur simulate`.

@@ -128,6 +128,21 @@ pub struct Report {
     pub policies: Vec<PolicyReport>,
     /// Issue #5's targets, when predictive ran with reactive and/or oracle.
     pub targets: Vec<Target>,
+    /// The cheapest oracle that is short no more often than the
+    /// predictive policy (when both ran).
+    pub matched_oracle: Option<MatchedOracle>,
+}
+
+/// An oracle that accepts as much shortage (τ_U) as the predictive policy:
+/// its view of the future scaled down until τ_U matches.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MatchedOracle {
+    /// The factor on the oracle's view of the future.
+    pub scale: f64,
+    /// Its τ_U, % (at most the predictive policy's).
+    pub tau_u: f64,
+    /// Its cost.
+    pub cost: f64,
 }
 
 fn score(trace: &Trace, config: &Config, run: &Run, from: usize) -> PolicyReport {
@@ -166,6 +181,23 @@ fn score(trace: &Trace, config: &Config, run: &Run, from: usize) -> PolicyReport
 }
 
 impl Report {
+    /// The scores of `policy`, if it ran.
+    pub fn policy(&self, policy: PolicyKind) -> Option<&PolicyReport> {
+        self.policies.iter().find(|p| p.policy == policy)
+    }
+
+    /// Records the τ_U-matched oracle and the target against it
+    /// (`predictive_cost`: the predictive policy's cost).
+    pub fn set_matched_oracle(&mut self, matched: MatchedOracle, predictive_cost: f64) {
+        self.targets.push(Target::new(
+            "predictive cost / oracle cost, same tau_u",
+            predictive_cost,
+            matched.cost,
+            TARGET_COST_VS_ORACLE,
+        ));
+        self.matched_oracle = Some(matched);
+    }
+
     /// Scores `runs` of `trace` after the warm-up.
     pub fn new(trace: &Trace, config: &Config, runs: &[Run]) -> Report {
         let n = trace.values.len();
@@ -218,6 +250,7 @@ impl Report {
             },
             policies,
             targets,
+            matched_oracle: None,
         }
     }
 
@@ -301,12 +334,18 @@ impl Report {
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
+        if let Some(m) = &self.matched_oracle {
+            out.push_str(&format!(
+                "\noracle at the predictive policy's τ_U: future × {:.3}, τ_U {:.2} %, cost {:.2}\n",
+                m.scale, m.tau_u, m.cost
+            ));
+        }
         if !self.targets.is_empty() {
             out.push_str("\ntargets (issue #5):\n");
             for t in &self.targets {
                 let ratio = t.ratio.map_or("n/a (0 / 0)".to_string(), |r| format!("{r:.3}"));
                 let verdict = if t.met { "met" } else { "missed" };
-                out.push_str(&format!("  {:<36} {:>10}  (at most {}) {}\n", t.what, ratio, t.at_most, verdict));
+                out.push_str(&format!("  {:<42} {:>10}  (at most {}) {}\n", t.what, ratio, t.at_most, verdict));
             }
         }
         out

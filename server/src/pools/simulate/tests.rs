@@ -132,7 +132,9 @@ fn the_forecast_sees_a_recurring_burst_coming() {
     assert!(pred.tau_u < reactive.tau_u, "{}", report.to_table());
     assert!(pred.fits >= 5, "{pred:?}");
     assert!(runs[0].forecast.iter().any(Option::is_some));
-    assert_eq!(report.targets.len(), 3);
+    assert_eq!(report.targets.len(), 4);
+    let matched = report.matched_oracle.expect("matched oracle");
+    assert!(matched.tau_u <= pred.tau_u && matched.cost <= oracle.cost + 1e-9, "{matched:?}");
     let table = report.to_table();
     for needle in ["predictive", "reactive", "oracle", "τ_U %", "targets"] {
         assert!(table.contains(needle), "{needle} missing from\n{table}");
