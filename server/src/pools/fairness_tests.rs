@@ -78,15 +78,18 @@ fn nothing_to_share_and_bad_input() {
     assert!(matches!(fair_shares(&v(-1.0, 1.0), &[]), Err(FairnessError::Capacity(CpuCores))));
 }
 
-/// Claims over two dimensions: (weight, cpu, mem, optional quota).
-fn claims_strategy() -> impl Strategy<Value = Vec<(f64, f64, f64, Option<(f64, f64)>)>> {
+/// A claim over two dimensions: (weight, cpu, mem, optional quota).
+type ClaimSpec = (f64, f64, f64, Option<(f64, f64)>);
+
+/// Up to six claims.
+fn claims_strategy() -> impl Strategy<Value = Vec<ClaimSpec>> {
     proptest::collection::vec(
         (0.1f64..10.0, 0.0f64..50.0, 0.0f64..50.0, proptest::option::of((0.0f64..40.0, 0.0f64..40.0))),
         1..7,
     )
 }
 
-fn build(spec: &[(f64, f64, f64, Option<(f64, f64)>)]) -> Vec<Claim> {
+fn build(spec: &[ClaimSpec]) -> Vec<Claim> {
     spec.iter()
         .enumerate()
         .map(|(i, (w, c, m, q))| claim(&format!("c{i}"), *w, v(*c, *m), q.map(|(qc, qm)| v(qc, qm))))

@@ -222,7 +222,7 @@ impl Config {
             return Err(flag("unit-capacity", "must be a number > 0"));
         }
         let peak_units = units_needed(peak, unit_capacity) as u32;
-        let max = args.max.unwrap_or_else(|| peak_units.saturating_mul(4).max(args.min).max(10).min(MAX_UNITS));
+        let max = args.max.unwrap_or_else(|| peak_units.saturating_mul(4).max(args.min).clamp(10, MAX_UNITS));
         let interval = args.interval.unwrap_or(trace.step);
         if interval <= 0 || interval % trace.step != 0 {
             return Err(flag(
