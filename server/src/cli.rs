@@ -1,4 +1,5 @@
-//! The command line: `augur serve`, `augur version`.
+//! The command line: `augur serve`, `augur version`, the client commands
+//! and `augur simulate`.
 //!
 //! Only the shape of the command line lives here (clap derive); how flags,
 //! environment and the configuration file combine is [`crate::config`]'s
@@ -31,6 +32,8 @@ pub enum Command {
     Export(crate::client::export::ExportArgs),
     /// Run InfluxQL statements, or an interactive shell.
     Query(crate::client::query::QueryArgs),
+    /// Replay a demand trace through the allocator: predictive vs reactive vs oracle.
+    Simulate(crate::pools::simulate::SimulateArgs),
 }
 
 /// Flags of `augur serve`. Every flag is optional: an absent flag falls back
@@ -86,7 +89,13 @@ mod tests {
     #[test]
     fn version_and_unknown_commands() {
         assert!(matches!(Cli::try_parse_from(["augur", "version"]).map(|c| c.command), Ok(Command::Version)));
-        assert!(Cli::try_parse_from(["augur", "simulate"]).is_err());
+        assert!(Cli::try_parse_from(["augur", "simulate"]).is_err(), "--trace is required");
+        assert!(Cli::try_parse_from(["augur", "frobnicate"]).is_err());
+        let cli =
+            Cli::try_parse_from(["augur", "simulate", "--trace", "t.csv", "--lead-time", "10m", "--policy", "oracle"])
+                .expect("parses");
+        let Command::Simulate(args) = cli.command else { panic!("not simulate") };
+        assert_eq!(args.lead_time, 600_000_000_000);
     }
 
     #[test]

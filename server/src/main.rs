@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Import(args) => augur_server::client::import::run(&args).map_err(anyhow::Error::from),
         Command::Export(args) => augur_server::client::export::run(&args).map_err(anyhow::Error::from),
         Command::Query(args) => augur_server::client::query::run(&args).map_err(anyhow::Error::from),
+        Command::Simulate(args) => augur_server::pools::simulate::run(&args).map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -408,3 +408,54 @@ fn the_capacity_plan_says_when_max_will_be_reached() {
     assert!(r.error_text().contains("complete days of history"), "{r}");
     assert_eq!(server.get("/v1/pools/web/plan?horizon=0d").status, 400);
 }
+
+#[test]
+fn reservations_share_a_short_pool_fairly_over_http() {
+    let server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    demand_history(&server, "infra", |_| 1.0);
+    // A second account's own usage: 12 cores, steady.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;
+    let last = now / MINUTE_NS * MINUTE_NS - MINUTE_NS;
+    let body: String =
+        (0..120).map(|i| format!("usage,service=batch cpu=12 {}\n", last - (119 - i) * MINUTE_NS)).collect();
+    server.write_ok("infra", body);
+    let mut pool = pool_body("shared", &["true".into()], &["true".into()]);
+    pool["provider"] = json!({"kind": "webhook"});
+    pool["max"] = json!(10);
+    pool["shapes"] = json!([{"name": "core", "capacity": {"cpu_cores": 1}, "hourly_cost": 0.05}]);
+    assert_eq!(post_json(&server, "/v1/pools", &pool).status, 201);
+
+    let alice = json!({"account": "alice", "demand": {"cpu_cores": {"amount": 8}}});
+    let batch = json!({"account": "batch", "weight": 1, "demand": {"cpu_cores": {"database": "infra",
+        "query": "SELECT sum(cpu) FROM usage WHERE service = 'batch' GROUP BY time(1m)"}}});
+    for r in [alice, batch] {
+        let reply = post_json(&server, "/v1/pools/shared/reservations", &r);
+        assert_eq!(reply.status, 201, "{reply}");
+    }
+    let bad = post_json(&server, "/v1/pools/shared/reservations", &json!({"account": "x", "weight": -1, "demand": {}}));
+    assert_eq!(bad.status, 400, "{bad}");
+    assert!(bad.error_text().contains("weight"), "{bad}");
+
+    // 8 + 12 cores reserved, 10 available: equal weights, equal shares of 5.
+    let list = poll_until(&server, "the reservations to be shared", Duration::from_secs(30), || {
+        let list = server.get("/v1/pools/shared/reservations").json();
+        let all = list.as_array()?;
+        (all.len() == 2 && all.iter().all(|r| !r["status"].is_null())).then_some(list)
+    });
+    for r in list.as_array().expect("list") {
+        let got = r["status"]["allocation"]["cpu_cores"].as_f64().expect("allocation");
+        assert!((got - 5.0).abs() < 1e-6, "{list}");
+        assert_eq!(r["status"]["satisfied"], false, "{list}");
+    }
+    let batch_demand = list[1]["status"]["demand"]["cpu_cores"].as_f64().expect("forecast demand");
+    assert!((batch_demand - 12.0).abs() < 0.5, "the account's own forecast: {list}");
+    let pool = server.get("/v1/pools/shared").json();
+    assert_eq!(pool["last_decision"]["shortage"], true, "{pool}");
+    assert_eq!(pool["reservations"].as_array().map(Vec::len), Some(2));
+
+    let r = server.send(server.client().delete(server.url("/v1/pools/shared/reservations/alice")));
+    assert_eq!(r.status, 204, "{r}");
+    let r = server.send(server.client().delete(server.url("/v1/pools/shared/reservations/alice")));
+    assert_eq!(r.status, 404, "{r}");
+}

@@ -323,6 +323,31 @@ fn probes_for(route: &str, tenant: &str, fresh_token_id: &dyn Fn(&str) -> String
                 },
             )]
         }
+        "POOL_RESERVATIONS" => vec![
+            probe("GET", "/v1/pools/p/reservations?tenant={tenant}", None, |r, s| {
+                if r == "operator" || s {
+                    200
+                } else {
+                    404
+                }
+            }),
+            probe(
+                "POST",
+                "/v1/pools/p/reservations?tenant={tenant}",
+                json_body(serde_json::json!({"account": "probe_{n}", "demand": {"cpu_cores": {"amount": 1}}})),
+                |r, s| match (r, s) {
+                    ("operator", _) | ("admin", true) => 201,
+                    (_, true) => 403,
+                    _ => 404,
+                },
+            ),
+        ],
+        "POOL_RESERVATION" => {
+            vec![probe("DELETE", "/v1/pools/p/reservations/nobody?tenant={tenant}", None, |r, s| match (r, s) {
+                ("writer" | "reader", true) => 403,
+                _ => 404,
+            })]
+        }
         "POOL_TARGETS" => vec![probe("GET", "/v1/pools/p/targets?tenant={tenant}", None, |r, s| {
             if r == "operator" || s {
                 200

@@ -109,6 +109,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::POOL_UNIT_READY, post(pools::unit_ready))
         .route(routes::POOL_TARGETS, get(pools::targets))
         .route(routes::POOL_PLAN, get(pools::plan))
+        .route(routes::POOL_RESERVATIONS, get(pools::list_reservations).post(pools::reserve))
+        .route(routes::POOL_RESERVATION, delete(pools::unreserve))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(probes)

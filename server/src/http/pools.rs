@@ -32,7 +32,8 @@ use crate::pools::demand::{DemandQuery, DemandReading};
 use crate::pools::exec;
 use crate::pools::manager::{PoolError, PoolManager, PoolRecord};
 use crate::pools::mix::capacity;
-use crate::pools::spec::{Dimension, PoolSpec, Safety};
+use crate::pools::reservations::{Reservation, ReservationStatus, ReservedDemand};
+use crate::pools::spec::{DemandSource, Dimension, PoolSpec, Safety};
 use crate::pools::units::{Unit, UnitState};
 
 /// `?tenant=`: the tenant addressed (operators only; default: the caller's).
@@ -60,7 +61,10 @@ fn tenant_of(principal: &Principal, asked: Option<&str>) -> Result<String, ApiEr
 /// A [`PoolError`] as the API answers it.
 fn pool_error(err: PoolError) -> ApiError {
     match err {
-        PoolError::NotFound(_) | PoolError::UnitNotFound(_) => ApiError::NotFound(err.to_string()),
+        PoolError::NotFound(_) | PoolError::UnitNotFound(_) | PoolError::ReservationNotFound(_) => {
+            ApiError::NotFound(err.to_string())
+        }
+        PoolError::TooManyReservations(_) => ApiError::TenantLimit(err.to_string()),
         PoolError::Exists(_) | PoolError::Transition(_) => ApiError::Conflict(err.to_string()),
         PoolError::Invalid(_) | PoolError::InvalidAddress(_) => ApiError::BadRequest(err.to_string()),
         PoolError::TooMany { .. } => ApiError::TenantLimit(err.to_string()),
@@ -94,22 +98,31 @@ fn parse_spec(state: &AppState, principal: &Principal, tenant: &str, body: &[u8]
         let _ = tenant_of(principal, Some(&spec.tenant))?;
     }
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if let Some(auth) = &state.auth {
-        for (dimension, source) in &spec.demand {
-            let query = DemandQuery::parse(&source.query).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            for db in query.databases(&source.database) {
-                let owner = auth.accounts.owner(&db);
-                if owner.as_deref() != Some(spec.tenant.as_str()) || !principal.may(Access::Read, &db, owner.as_deref())
-                {
-                    return Err(ApiError::Forbidden(format!(
-                        "demand.{dimension}.query: not authorized to read database {db} for tenant {}",
-                        spec.tenant
-                    )));
-                }
+    check_sources(state, principal, &spec.tenant, spec.demand.iter())?;
+    Ok(spec)
+}
+
+/// Refuses demand queries that read databases outside `tenant` or that
+/// the caller may not read.
+fn check_sources<'a>(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &str,
+    sources: impl Iterator<Item = (&'a Dimension, &'a DemandSource)>,
+) -> Result<(), ApiError> {
+    let Some(auth) = &state.auth else { return Ok(()) };
+    for (dimension, source) in sources {
+        let query = DemandQuery::parse(&source.query).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        for db in query.databases(&source.database) {
+            let owner = auth.accounts.owner(&db);
+            if owner.as_deref() != Some(tenant) || !principal.may(Access::Read, &db, owner.as_deref()) {
+                return Err(ApiError::Forbidden(format!(
+                    "demand.{dimension}.query: not authorized to read database {db} for tenant {tenant}"
+                )));
             }
         }
     }
-    Ok(spec)
+    Ok(())
 }
 
 /// How a pool is shown: its definition, its units, the forecast used and
@@ -142,6 +155,8 @@ pub struct PoolView {
     pub next_action: String,
     /// A forecast is failing and the reactive rule decides.
     pub forecast_fallback: bool,
+    /// Per-account reservations and what each holds.
+    pub reservations: Vec<ReservationView>,
     /// The units (released ones: the most recent only).
     pub units: Vec<Unit>,
 }
@@ -178,6 +193,7 @@ impl PoolView {
             next_decision_at: format_rfc3339_nano(record.next_run),
             next_action,
             forecast_fallback: record.in_fallback,
+            reservations: ReservationView::all(&record),
             spec: record.spec.clone(),
             units: record.units,
         }
@@ -395,4 +411,93 @@ pub async fn plan(
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map(Json)
         .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// A reservation and what it holds.
+#[derive(Debug, Serialize)]
+pub struct ReservationView {
+    /// The reservation as defined.
+    #[serde(flatten)]
+    pub reservation: Reservation,
+    /// What it held after the last cycle (absent before its first cycle).
+    pub status: Option<ReservationStatus>,
+}
+
+impl ReservationView {
+    fn all(record: &PoolRecord) -> Vec<ReservationView> {
+        record
+            .reservations
+            .values()
+            .map(|r| ReservationView {
+                reservation: r.clone(),
+                status: record.reservation_status.get(&r.account).cloned(),
+            })
+            .collect()
+    }
+}
+
+/// `GET /v1/pools/{name}/reservations`: the reservations and their shares.
+pub async fn list_reservations(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    Query(param): Query<TenantParam>,
+) -> Result<Json<Vec<ReservationView>>, ApiError> {
+    let manager = manager(&state)?;
+    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    let record = manager.get(&tenant, &name).ok_or_else(|| not_found(&name))?;
+    Ok(Json(ReservationView::all(&record)))
+}
+
+/// `POST /v1/pools/{name}/reservations`: adds or replaces an account's reservation.
+pub async fn reserve(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<ClientAddr>,
+    Path(name): Path<String>,
+    Query(param): Query<TenantParam>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Vec<ReservationView>>), ApiError> {
+    let manager = manager(&state)?;
+    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    require_admin(&principal, &tenant)?;
+    if manager.get(&tenant, &name).is_none() {
+        return Err(not_found(&name));
+    }
+    let mut decoder = serde_json::Deserializer::from_slice(&body);
+    let reservation: Reservation = serde_path_to_error::deserialize(&mut decoder)
+        .map_err(|e| ApiError::BadRequest(format!("invalid reservation: {}: {}", e.path(), e.inner())))?;
+    let sources: Vec<(&Dimension, &DemandSource)> = reservation
+        .demand
+        .iter()
+        .filter_map(|(d, r)| match r {
+            ReservedDemand::Forecast(source) => Some((d, source)),
+            ReservedDemand::Fixed { .. } => None,
+        })
+        .collect();
+    check_sources(&state, &principal, &tenant, sources.into_iter())?;
+    let account = reservation.account.clone();
+    let result = manager.reserve(&tenant, &name, reservation, now_ns());
+    let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
+    audit(&state, &principal, &client, &tenant, &format!("reserve {account} in pool {name}"), &outcome);
+    let record = result.map_err(pool_error)?;
+    Ok((StatusCode::CREATED, Json(ReservationView::all(&record))))
+}
+
+/// `DELETE /v1/pools/{name}/reservations/{account}`.
+pub async fn unreserve(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<ClientAddr>,
+    Path((name, account)): Path<(String, String)>,
+    Query(param): Query<TenantParam>,
+) -> Result<StatusCode, ApiError> {
+    let manager = manager(&state)?;
+    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    require_admin(&principal, &tenant)?;
+    let result = manager.unreserve(&tenant, &name, &account, now_ns());
+    let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
+    audit(&state, &principal, &client, &tenant, &format!("release reservation {account} in pool {name}"), &outcome);
+    result.map_err(pool_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }

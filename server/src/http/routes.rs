@@ -40,3 +40,7 @@ pub const POOL_UNIT_READY: &str = "/v1/pools/{name}/units/{id}/ready";
 pub const POOL_TARGETS: &str = "/v1/pools/{name}/targets";
 /// `GET`: a pool's capacity plan (`?horizon=30d`): daily peaks ahead, and when `max` is reached.
 pub const POOL_PLAN: &str = "/v1/pools/{name}/plan";
+/// `GET`, `POST`: per-account reservations in a pool.
+pub const POOL_RESERVATIONS: &str = "/v1/pools/{name}/reservations";
+/// `DELETE`: one account's reservation.
+pub const POOL_RESERVATION: &str = "/v1/pools/{name}/reservations/{account}";

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::allocator::{decide, AllocatorState, Decision, DimensionDemand, Policy};
 use super::demand::{self, DemandReading};
 use super::events::{EventSink, PoolEvent, PoolEventKind, SinkError};
-use super::spec::{Dimension, PoolSpec, Provider, SpecError};
+use super::fairness::{fair_shares, Claim};
+use super::mix::capacity;
+use super::reservations::{Reservation, ReservationStatus, ReservedDemand, MAX_RESERVATIONS};
+use super::spec::{Dimension, PoolSpec, Provider, SpecError, Vector};
 use super::units::{valid_address, TransitionError, Unit, UnitState};
 
 /// Meta-record key prefix of pools.
@@ -49,6 +52,12 @@ pub struct PoolRecord {
     pub in_fallback: bool,
     /// When the pool was created (ns).
     pub created_at: i64,
+    /// Per-account reservations, by account.
+    #[serde(default)]
+    pub reservations: BTreeMap<String, Reservation>,
+    /// What each reservation holds after the last cycle, by account.
+    #[serde(default)]
+    pub reservation_status: BTreeMap<String, ReservationStatus>,
 }
 
 impl PoolRecord {
@@ -128,6 +137,12 @@ pub enum PoolError {
         /// The limit.
         limit: usize,
     },
+    /// No such reservation in the pool.
+    #[error("reservation not found: {0}")]
+    ReservationNotFound(String),
+    /// The pool has as many reservations as it may.
+    #[error("the pool has reached its limit of {0} reservations")]
+    TooManyReservations(usize),
     /// The change could not be stored.
     #[error(transparent)]
     Storage(#[from] SinkError),
@@ -215,6 +230,8 @@ impl PoolManager {
             next_run: now,
             in_fallback: false,
             created_at: now,
+            reservations: BTreeMap::new(),
+            reservation_status: BTreeMap::new(),
         };
         self.commit(&record, vec![])?;
         pools.insert(key, record.clone());
@@ -277,7 +294,13 @@ impl PoolManager {
     /// the decision to the units and stores it with its events. Blocking
     /// (queries and forecasts run here).
     pub fn cycle(&self, tenant: &str, name: &str, now: i64) -> Result<Option<Decision>, PoolError> {
-        let Some(spec) = self.get(tenant, name).map(|r| r.spec) else { return Ok(None) };
+        let Some((spec, reservations)) = self.get(tenant, name).map(|r| (r.spec, r.reservations)) else {
+            return Ok(None);
+        };
+        let reserved: BTreeMap<String, (Vector, Option<String>)> = reservations
+            .iter()
+            .map(|(account, r)| (account.clone(), reserved_demand(&self.store, &spec, r, now)))
+            .collect();
         let readings: BTreeMap<Dimension, DemandReading> = spec
             .demand
             .iter()
@@ -286,7 +309,7 @@ impl PoolManager {
 
         let mut pools = self.pools.lock();
         let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(None) };
-        if record.spec != spec {
+        if record.spec != spec || record.reservations != reservations {
             // Redefined while demand was read: the next cycle uses the new definition.
             return Ok(None);
         }
@@ -306,10 +329,19 @@ impl PoolManager {
             }
         }
 
-        let demand: BTreeMap<Dimension, DimensionDemand> =
+        let mut demand: BTreeMap<Dimension, DimensionDemand> =
             readings.iter().map(|(d, r)| (*d, DimensionDemand { forecast: r.forecast, usage: r.usage })).collect();
+        // Reservations are predicted demand too: the pool covers their sum.
+        for d in &spec.dimensions {
+            let total: f64 = reserved.values().map(|(v, _)| v.get(d).copied().unwrap_or(0.0)).sum();
+            let entry = demand.entry(*d).or_default();
+            if total > 0.0 && (entry.forecast.is_some() || !spec.demand.contains_key(d)) {
+                entry.forecast = Some(entry.forecast.unwrap_or(0.0).max(total));
+            }
+        }
         let active = next.active_per_shape();
         let decision = decide(&spec, Policy::Predictive, &mut next.allocator, &active, &demand, now);
+        events.extend(share_reservations(&mut next, &decision.target, &reserved));
 
         if !decision.fallback.is_empty() && !next.in_fallback {
             let why: BTreeMap<String, Option<String>> =
@@ -467,6 +499,59 @@ impl PoolManager {
         Ok(())
     }
 
+    /// Adds or replaces an account's reservation; the next cycle (due at
+    /// once) sizes the pool for it.
+    pub fn reserve(
+        &self,
+        tenant: &str,
+        name: &str,
+        reservation: Reservation,
+        now: i64,
+    ) -> Result<PoolRecord, PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        reservation.validate(&record.spec)?;
+        if !record.reservations.contains_key(&reservation.account) && record.reservations.len() >= MAX_RESERVATIONS {
+            return Err(PoolError::TooManyReservations(MAX_RESERVATIONS));
+        }
+        let mut next = record.clone();
+        let event = next.event(
+            PoolEventKind::Reservation,
+            Some(&reservation.account),
+            serde_json::json!({"account": reservation.account, "status": "requested", "reservation": reservation}),
+        );
+        next.reservations.insert(reservation.account.clone(), reservation);
+        next.next_run = now;
+        self.commit(&next, vec![event])?;
+        *record = next.clone();
+        Ok(next)
+    }
+
+    /// Removes an account's reservation.
+    pub fn unreserve(&self, tenant: &str, name: &str, account: &str, now: i64) -> Result<(), PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        if !record.reservations.contains_key(account) {
+            return Err(PoolError::ReservationNotFound(account.to_string()));
+        }
+        let mut next = record.clone();
+        next.reservations.remove(account);
+        next.reservation_status.remove(account);
+        next.next_run = now;
+        let event = next.event(
+            PoolEventKind::Reservation,
+            Some(account),
+            serde_json::json!({"account": account, "status": "released"}),
+        );
+        self.commit(&next, vec![event])?;
+        *record = next;
+        Ok(())
+    }
+
     /// Records that a draining unit has no traffic left: it is released;
     /// the returned job stops an `exec` unit.
     pub fn unit_drained(&self, tenant: &str, name: &str, id: &str, now: i64) -> Result<Option<ExecJob>, PoolError> {
@@ -491,6 +576,91 @@ impl PoolManager {
     pub fn ready_units(&self, tenant: &str, name: &str) -> Option<Vec<Unit>> {
         self.get(tenant, name).map(|r| r.units.into_iter().filter(|u| u.state == UnitState::Ready).collect())
     }
+}
+
+/// A reservation's demand this cycle, before the margin, and a note on
+/// dimensions that had no forecast.
+fn reserved_demand(store: &Store, spec: &PoolSpec, reservation: &Reservation, now: i64) -> (Vector, Option<String>) {
+    let mut vector = Vector::new();
+    let mut notes = Vec::new();
+    for (d, source) in &reservation.demand {
+        let value = match source {
+            ReservedDemand::Fixed { amount } => *amount,
+            ReservedDemand::Forecast(source) => {
+                let reading = demand::read(store, source, &spec.safety, spec.lead_time, spec.history, now);
+                match (reading.forecast, reading.usage) {
+                    (Some(f), _) => f,
+                    (None, usage) => {
+                        notes.push(format!(
+                            "{d}: {}; using {}",
+                            reading.forecast_error.unwrap_or_else(|| "no forecast".into()),
+                            if usage.is_some() { "current usage" } else { "0" }
+                        ));
+                        usage.unwrap_or(0.0)
+                    }
+                }
+            }
+        };
+        vector.insert(*d, value.max(0.0));
+    }
+    (vector, (!notes.is_empty()).then(|| notes.join("; ")))
+}
+
+/// Shares the capacity of `target` units among the reservations (weighted
+/// DRF when they do not all fit); returns the events of changed shares.
+fn share_reservations(
+    record: &mut PoolRecord,
+    target: &[u32],
+    reserved: &BTreeMap<String, (Vector, Option<String>)>,
+) -> Vec<PoolEvent> {
+    if record.reservations.is_empty() {
+        record.reservation_status.clear();
+        return Vec::new();
+    }
+    let spec = &record.spec;
+    let pool_capacity = capacity(&spec.shapes, target, &spec.dimensions);
+    let claims: Vec<Claim> = record
+        .reservations
+        .values()
+        .map(|r| Claim {
+            id: r.account.clone(),
+            weight: r.weight,
+            demand: reserved
+                .get(&r.account)
+                .map(|(v, _)| v.iter().map(|(d, x)| (*d, spec.safety.with_margin(*x))).collect())
+                .unwrap_or_default(),
+            quota: r.quota.clone(),
+        })
+        .collect();
+    let shares = match fair_shares(&pool_capacity, &claims) {
+        Ok(shares) => shares,
+        Err(err) => {
+            tracing::error!(pool = %spec.name, error = %err, "cannot share the pool among reservations");
+            return Vec::new();
+        }
+    };
+    let mut events = Vec::new();
+    let mut status = BTreeMap::new();
+    for share in shares {
+        let (demand, note) = reserved.get(&share.id).cloned().unwrap_or_default();
+        let now = ReservationStatus {
+            demand,
+            allocation: share.allocation,
+            dominant_share: share.dominant_share,
+            satisfied: share.satisfied,
+            note,
+        };
+        if record.reservation_status.get(&share.id).is_none_or(|before| now.differs_from(before)) {
+            events.push(record.event(
+                PoolEventKind::Reservation,
+                Some(&share.id),
+                serde_json::json!({"account": share.id, "status": "allocated", "allocation": now}),
+            ));
+        }
+        status.insert(share.id, now);
+    }
+    record.reservation_status = status;
+    events
 }
 
 /// The stop command of an `exec` unit that had started.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::pools::reservations::Reservation;
 use augur_engine::lineproto::parse;
 use augur_engine::model::Precision;
 use augur_engine::storage::StoreOptions;
@@ -165,4 +166,60 @@ fn units_that_never_become_ready_are_replaced_and_deleting_releases_everything()
     let released = sink.kinds()[before..].iter().filter(|k| **k == PoolEventKind::UnitReleased).count();
     assert_eq!(released, record.units.iter().filter(|u| u.state != UnitState::Released).count());
     assert!(manager.get("default", "web").is_none());
+}
+
+fn reservation(account: &str, weight: f64, cores: f64) -> Reservation {
+    serde_json::from_value(serde_json::json!({
+        "account": account, "weight": weight, "demand": {"cpu_cores": {"amount": cores}}
+    }))
+    .expect("reservation")
+}
+
+#[test]
+fn reservations_size_the_pool_and_share_it_fairly_under_shortage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_ramp(dir.path());
+    let sink = Arc::new(Recorder::default());
+    let manager = PoolManager::open(store, sink.clone(), 10).expect("open");
+    let now = T0 + 120 * MINUTE;
+    let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
+    s.shapes[0].capacity.insert(Dimension::CpuCores, 1.0);
+    s.max = 60;
+    manager.create(s.clone(), now).expect("create");
+    // Reservations adding up to more than the pool's own forecast (~36) size the pool.
+    manager.reserve("default", "web", reservation("alice", 1.0, 30.0), now).expect("reserve");
+    manager.reserve("default", "web", reservation("bob", 1.0, 20.0), now).expect("reserve");
+    let decision = manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    assert_eq!(decision.desired, vec![50], "{decision:?}");
+    let record = manager.get("default", "web").expect("pool");
+    assert!(record.reservation_status.values().all(|s| s.satisfied), "{:?}", record.reservation_status);
+    assert!(sink.kinds().contains(&PoolEventKind::Reservation));
+
+    // Shortage: max 40 for 50 reserved cores (a pool that never had more);
+    // equal weights share by DRF: bob (20) and alice both get 20.
+    s.name = "tight".into();
+    s.max = 40;
+    manager.create(s.clone(), now).expect("create");
+    manager.reserve("default", "tight", reservation("alice", 1.0, 30.0), now).expect("reserve");
+    manager.reserve("default", "tight", reservation("bob", 1.0, 20.0), now).expect("reserve");
+    let decision = manager.cycle("default", "tight", now + MINUTE).expect("cycle").expect("decided");
+    assert!(decision.shortage, "{decision:?}");
+    let status = manager.get("default", "tight").expect("pool").reservation_status;
+    let cores = |a: &str| status[a].allocation[&Dimension::CpuCores];
+    assert!((cores("alice") - 20.0).abs() < 1e-6 && (cores("bob") - 20.0).abs() < 1e-6, "{status:?}");
+    assert!(!status["alice"].satisfied);
+
+    // Triple weight for alice: 30 of 40, bob 10; nobody starves.
+    manager.reserve("default", "tight", reservation("alice", 3.0, 30.0), now + 2 * MINUTE).expect("reserve");
+    manager.cycle("default", "tight", now + 2 * MINUTE).expect("cycle");
+    let status = manager.get("default", "tight").expect("pool").reservation_status;
+    let cores = |a: &str| status[a].allocation[&Dimension::CpuCores];
+    assert!((cores("alice") - 30.0).abs() < 1e-6 && (cores("bob") - 10.0).abs() < 1e-6, "{status:?}");
+
+    // Validation names the field; removal works once.
+    let mut bad = reservation("carol", 1.0, 1.0);
+    bad.weight = 0.0;
+    assert!(matches!(manager.reserve("default", "web", bad, now), Err(PoolError::Invalid(e)) if e.field == "weight"));
+    manager.unreserve("default", "web", "bob", now).expect("unreserve");
+    assert!(matches!(manager.unreserve("default", "web", "bob", now), Err(PoolError::ReservationNotFound(_))));
 }

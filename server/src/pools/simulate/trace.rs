@@ -1,0 +1,215 @@
+//! Demand traces: a CSV file read onto a regular time grid.
+//!
+//! Two layouts are understood, told apart by the header:
+//!
+//! * `timestamp,value` (the NAB traces in `../shared/data/nab/`): one
+//!   value per timestamp, written `YYYY-MM-DD HH:MM:SS` (UTC), RFC 3339, or
+//!   seconds since the epoch;
+//! * `timestamp_anon,value,...` (the Alibaba GenAI `qps.csv`): one row per
+//!   container and tick; the rows of a tick are summed, so the trace is the
+//!   cluster's total request rate.
+//!
+//! Why a grid: the simulator steps a clock by a fixed interval, and the
+//! elasticity metrics weigh every step alike. The step is the median gap
+//! between timestamps; a timestamp is put in the nearest grid slot (slots
+//! that receive several are averaged), and missing slots (gaps) are filled
+//! by linear interpolation — the simulated demand must be known at every
+//! step. How many slots were filled is reported.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Why a trace cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line that is not `timestamp,value`.
+    #[error("{path} line {line}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Too few points to simulate anything.
+    #[error("{path}: needs at least {need} distinct timestamps, found {got}")]
+    TooShort {
+        /// The file.
+        path: String,
+        /// Distinct timestamps found.
+        got: usize,
+        /// The minimum.
+        need: usize,
+    },
+}
+
+/// The fewest distinct timestamps a trace must have.
+pub const MIN_POINTS: usize = 8;
+
+/// The most grid slots a trace may span (about 19 years of 1-minute steps):
+/// a stray timestamp far from the rest would otherwise ask for a huge grid.
+pub const MAX_SLOTS: usize = 10_000_000;
+
+/// A demand trace on a regular grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The file's name, for reports.
+    pub name: String,
+    /// The first slot's time (ns since the epoch).
+    pub start: i64,
+    /// The grid step (ns).
+    pub step: i64,
+    /// Demand per slot (gaps filled), never negative.
+    pub values: Vec<f64>,
+    /// How many slots were gaps, filled by interpolation.
+    pub filled: usize,
+    /// Whether rows of a tick were summed (the Alibaba layout).
+    pub aggregated: bool,
+}
+
+impl Trace {
+    /// The time of slot `i`.
+    pub fn time(&self, i: usize) -> i64 {
+        self.start + self.step * i as i64
+    }
+
+    /// The largest demand.
+    pub fn peak(&self) -> f64 {
+        self.values.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// A trace from values already on a grid (tests, benchmarks).
+    pub fn from_values(name: &str, start: i64, step: i64, values: Vec<f64>) -> Trace {
+        Trace { name: name.to_string(), start, step, values, filled: 0, aggregated: false }
+    }
+}
+
+/// Parses a timestamp cell into ns since the epoch.
+fn parse_time(cell: &str) -> Option<i64> {
+    let cell = cell.trim().trim_matches('"');
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(cell, "%Y-%m-%d %H:%M:%S") {
+        return t.and_utc().timestamp_nanos_opt();
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(cell) {
+        return t.timestamp_nanos_opt();
+    }
+    let secs: f64 = cell.parse().ok()?;
+    let ns = secs * 1e9;
+    (ns.is_finite() && ns.abs() < i64::MAX as f64).then_some(ns as i64)
+}
+
+/// Reads a trace file (see the module documentation for the layouts).
+pub fn load(path: &Path) -> Result<Trace, TraceError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io { path: shown.clone(), source })?;
+    let name = path.file_name().map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+    parse(&name, &text)
+}
+
+/// Parses trace text; `name` labels errors and the report.
+pub fn parse(name: &str, text: &str) -> Result<Trace, TraceError> {
+    let err = |line: usize, message: String| TraceError::Parse { path: name.to_string(), line, message };
+    let mut lines = text.lines().enumerate();
+    let header = lines.next().map(|(_, h)| h.trim_start_matches('\u{feff}').to_ascii_lowercase()).unwrap_or_default();
+    let first = header.split(',').next().unwrap_or("").trim().to_string();
+    if !first.starts_with("timestamp") && first != "time" {
+        return Err(err(1, format!("expected a header `timestamp,value`, found {header:?}")));
+    }
+    let aggregated = first == "timestamp_anon";
+    // Per distinct timestamp: (sum, rows).
+    let mut ticks: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
+    for (i, line) in lines {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut cells = line.split(',');
+        let t = cells.next().unwrap_or("");
+        let v = cells.next().ok_or_else(|| err(i + 1, "expected `timestamp,value`".into()))?;
+        let t = parse_time(t).ok_or_else(|| err(i + 1, format!("cannot read the timestamp {t:?}")))?;
+        let v: f64 = v.trim().parse().map_err(|_| err(i + 1, format!("cannot read the value {v:?}")))?;
+        if !v.is_finite() {
+            return Err(err(i + 1, format!("value {v} is not a finite number")));
+        }
+        let e = ticks.entry(t).or_insert((0.0, 0));
+        e.0 += v;
+        e.1 += 1;
+    }
+    if ticks.len() < MIN_POINTS {
+        return Err(TraceError::TooShort { path: name.to_string(), got: ticks.len(), need: MIN_POINTS });
+    }
+    // One value per tick: the sum of its rows (Alibaba) or their mean.
+    let points: Vec<(i64, f64)> =
+        ticks.into_iter().map(|(t, (sum, n))| (t, if aggregated { sum } else { sum / n as f64 }.max(0.0))).collect();
+    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    gaps.sort_unstable();
+    let step = gaps[gaps.len() / 2].max(1);
+    let start = points[0].0;
+    let span = (points[points.len() - 1].0 - start) as f64 / step as f64;
+    if !(span.is_finite() && span < MAX_SLOTS as f64) {
+        return Err(err(0, format!("the timestamps span more than {MAX_SLOTS} steps of the median gap")));
+    }
+    let slots = span.round() as usize + 1;
+    let mut sums = vec![(0.0, 0usize); slots];
+    for (t, v) in &points {
+        let i = (((t - start) as f64 / step as f64).round() as usize).min(slots - 1);
+        sums[i].0 += v;
+        sums[i].1 += 1;
+    }
+    let raw: Vec<f64> = sums.iter().map(|(s, n)| if *n == 0 { f64::NAN } else { s / *n as f64 }).collect();
+    let filled = raw.iter().filter(|v| v.is_nan()).count();
+    let values = augur_engine::forecast::prep::fill_linear(&raw);
+    Ok(Trace { name: name.to_string(), start, step, values, filled, aggregated })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000_000;
+
+    #[test]
+    fn nab_layout_with_a_gap() {
+        let text = "timestamp,value\n2014-02-14 14:30:00,1\n2014-02-14 14:35:00,2\n2014-02-14 14:45:00,4\n\
+                    2014-02-14 14:50:00,5\n2014-02-14 14:55:00,6\n2014-02-14 15:00:00,7\n2014-02-14 15:05:00,8\n\
+                    2014-02-14 15:10:00,9\n";
+        let t = parse("t.csv", text).expect("parses");
+        assert_eq!(t.step, 5 * MIN);
+        assert_eq!(t.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        assert_eq!(t.filled, 1);
+        assert!(!t.aggregated);
+        assert_eq!(t.time(2) - t.start, 10 * MIN);
+    }
+
+    #[test]
+    fn alibaba_layout_sums_a_tick() {
+        let mut text = String::from("timestamp_anon,value,container_ip,request_type\n");
+        for tick in 0..10 {
+            let t = 1662859176 + tick * 57;
+            text.push_str(&format!("{t}.0,1.5,a,API Requests\n{t}.0,2.5,b,Generative Requests\n"));
+        }
+        let t = parse("qps.csv", &text).expect("parses");
+        assert!(t.aggregated);
+        assert_eq!(t.step, 57_000_000_000);
+        assert_eq!(t.values, vec![4.0; 10]);
+    }
+
+    #[test]
+    fn bad_traces_say_where() {
+        let e = parse("t.csv", "when,value\n").expect_err("bad header");
+        assert!(e.to_string().contains("header"), "{e}");
+        let e = parse("t.csv", "timestamp,value\n2014-02-14 14:30:00,x\n").expect_err("bad value");
+        assert!(e.to_string().contains("line 2"), "{e}");
+        let e = parse("t.csv", "timestamp,value\n2014-02-14 14:30:00,1\n").expect_err("short");
+        assert!(matches!(e, TraceError::TooShort { got: 1, .. }), "{e}");
+    }
+}

@@ -1,0 +1,96 @@
+//! End-to-end test of `augur simulate`: the real binary replays a real NAB
+//! trace (`../shared/data/nab/nyc_taxi.csv`, a demand proxy with daily
+//! and weekly seasons) under the three policies and reports
+//! JSON and a table; an SVG plot is written.
+//!
+//! Structure and orderings only, no timings: the oracle is never short,
+//! and forecasting is short less often than reacting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use augur_tests::augur_bin;
+
+/// The shared data directory (`../shared/data` from the project root).
+fn shared_data() -> PathBuf {
+    if let Some(d) = std::env::var_os("AUGUR_SHARED_DATA") {
+        return PathBuf::from(d);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for candidate in [root.join("../shared/data"), root.join("../../shared/data")] {
+        if candidate.join("nab").is_dir() {
+            return candidate;
+        }
+    }
+    panic!("cannot find ../shared/data (set AUGUR_SHARED_DATA)");
+}
+
+fn simulate(args: &[&str]) -> Output {
+    Command::new(augur_bin()).arg("simulate").args(args).output().expect("cannot run augur")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "augur simulate failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn replays_a_nab_trace_under_three_policies() {
+    let trace = shared_data().join("nab/nyc_taxi.csv");
+    let trace = trace.to_str().expect("utf-8 path");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("sim.svg");
+    // snaive keeps the debug-build run short; the figures in
+    // docs/benchmarks.md use the default model.
+    let common = ["--trace", trace, "--lead-time", "5m", "--scale-to-units", "20", "--model", "snaive"];
+    let mut args = common.to_vec();
+    args.extend(["--policy", "all", "--json", "--plot", svg.to_str().expect("utf-8 path")]);
+    let report: serde_json::Value = serde_json::from_str(&ok(&simulate(&args))).expect("JSON report");
+
+    assert_eq!(report["setup"]["trace"], "nyc_taxi.csv");
+    assert_eq!(report["setup"]["step"], "30m0s");
+    assert_eq!(report["setup"]["peak_units"], 20);
+    assert!(report["setup"]["points"].as_u64().expect("points") >= 10_000);
+    let policies = report["policies"].as_array().expect("policies");
+    let names: Vec<&str> = policies.iter().map(|p| p["policy"].as_str().expect("name")).collect();
+    assert_eq!(names, ["predictive", "reactive", "oracle"]);
+    for p in policies {
+        for key in
+            ["theta_u", "theta_o", "tau_u", "tau_o", "instability", "jitter", "unit_hours", "cost", "unmet_demand"]
+        {
+            let v = p[key].as_f64().unwrap_or_else(|| panic!("{key} missing in {p}"));
+            assert!(v.is_finite(), "{key} = {v}");
+        }
+        assert!(p["scaling_actions"].as_u64().is_some(), "{p}");
+        assert!((0.0..=100.0).contains(&p["tau_u"].as_f64().expect("tau_u")));
+    }
+    let tau_u = |i: usize| policies[i]["tau_u"].as_f64().expect("tau_u");
+    assert!(tau_u(2) < 1e-9, "the oracle is never short: {}", policies[2]);
+    assert!(tau_u(0) < tau_u(1), "predictive τ_U {} vs reactive {}", tau_u(0), tau_u(1));
+    assert!(policies[0]["fits"].as_u64().expect("fits") > 0);
+    let targets = report["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 4, "{report}");
+    assert!(report["matched_oracle"]["cost"].as_f64().is_some(), "{report}");
+    assert!(targets.iter().all(|t| t["met"].is_boolean()));
+
+    let plot = std::fs::read_to_string(&svg).expect("the plot was written");
+    assert!(plot.starts_with("<svg") && plot.contains("oracle supply"), "{}", &plot[..plot.len().min(300)]);
+
+    // The table: one row per policy and the targets.
+    let mut args = common.to_vec();
+    args.extend(["--policy", "reactive"]);
+    let table = ok(&simulate(&args));
+    assert!(table.contains("τ_U %") && table.lines().any(|l| l.starts_with("reactive")), "{table}");
+    assert!(!table.contains("targets"), "one policy: no ratios\n{table}");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason() {
+    let out = simulate(&["--trace", "/nonexistent/trace.csv"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/trace.csv"));
+    let trace = shared_data().join("nab/nyc_taxi.csv");
+    let out = simulate(&["--trace", trace.to_str().expect("utf-8 path"), "--interval", "45m"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--interval"), "{}", String::from_utf8_lossy(&out.stderr));
+}
