@@ -21,6 +21,8 @@ use crate::auth::{Accounts, AuditLog, Auth};
 use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
 use crate::listener::{LimitedListener, PeerAddr};
+use crate::pools::events::StoreSink;
+use crate::pools::manager::PoolManager;
 use crate::tls::TlsListener;
 use crate::{cq, retention};
 
@@ -53,6 +55,9 @@ pub enum ServerError {
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The pools could not be loaded or a configured pool applied.
+    #[error("cannot set up pools: {0}")]
+    Pools(#[from] crate::pools::manager::PoolError),
     /// A background task panicked.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -116,7 +121,12 @@ impl Server {
         let cq_task =
             cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
 
-        let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth));
+        let pools = open_pools(&store, &config).await?;
+        let pool_task = crate::pools::runner::spawn(Arc::clone(&pools), stop_rx.clone());
+
+        let state = Arc::new(
+            AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth).with_pools(pools),
+        );
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
         let graceful_rx = stop_rx.clone();
@@ -157,12 +167,39 @@ impl Server {
         retention_task.await?;
         // A continuous query run in progress finishes (and stores its watermark) first.
         cq_task.await?;
+        // A pool cycle in progress finishes (and is stored) first.
+        pool_task.await?;
 
         tracing::info!("flushing the store");
         tokio::task::spawn_blocking(move || store.flush()).await?.map_err(ServerError::Flush)?;
         tracing::info!("store flushed; shutdown complete");
         Ok(())
     }
+}
+
+/// Loads the pools and applies the ones defined in the configuration file
+/// (created when missing, replaced when their definition changed).
+async fn open_pools(store: &Store, config: &Config) -> Result<Arc<PoolManager>, ServerError> {
+    let store = store.clone();
+    let settings = config.pools.clone();
+    tokio::task::spawn_blocking(move || {
+        let sink = Arc::new(StoreSink { store: store.clone() });
+        let manager = PoolManager::open(store, sink, settings.max_per_tenant)?;
+        let now = crate::clock::now_ns();
+        for spec in settings.defined {
+            match manager.get(&spec.tenant, &spec.name) {
+                None => {
+                    manager.create(spec, now)?;
+                }
+                Some(existing) if existing.spec != spec => {
+                    manager.replace(spec, now)?;
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Arc::new(manager))
+    })
+    .await?
 }
 
 /// Loads the accounts; on first start (no users) creates the admin and

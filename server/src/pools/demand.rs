@@ -142,6 +142,25 @@ fn sum_by_time(series: &[Series], column: &str) -> BTreeMap<i64, f64> {
     out
 }
 
+/// Sums the value column (the second) of every series per timestamp.
+fn sum_values(series: &[Series]) -> BTreeMap<i64, f64> {
+    let column = series.first().and_then(|s| s.columns.get(1).cloned()).unwrap_or_default();
+    sum_by_time(series, &column)
+}
+
+/// The demand history of one source over `(now - history, now]`: one
+/// value per bucket (the sum over the query's groups), and the bucket width.
+pub fn history_of(
+    store: &Store,
+    source: &DemandSource,
+    history: i64,
+    now: i64,
+) -> Result<(BTreeMap<i64, f64>, i64), String> {
+    let query = DemandQuery::parse(&source.query).map_err(|e| e.0)?;
+    let series = run(store, &source.database, query.bounded(history), now)?;
+    Ok((sum_values(&series), query.step))
+}
+
 /// Reads the demand of one dimension as of `now`.
 pub fn read(
     store: &Store,
@@ -161,11 +180,10 @@ pub fn read(
     let plain = query.bounded(history);
     let value_column = match run(store, &source.database, plain.clone(), now) {
         Ok(series) => {
-            let column = series.first().and_then(|s| s.columns.get(1).cloned()).unwrap_or_default();
-            let sums = sum_by_time(&series, &column);
+            let sums = sum_values(&series);
             reading.history_points = sums.len();
             reading.usage = sums.range(..=now - query.step).next_back().map(|(_, v)| *v);
-            Some(column)
+            Some(())
         }
         Err(e) => {
             reading.forecast_error = Some(format!("demand query failed: {e}"));

@@ -467,6 +467,26 @@ impl PoolManager {
         Ok(())
     }
 
+    /// Records that a draining unit has no traffic left: it is released;
+    /// the returned job stops an `exec` unit.
+    pub fn unit_drained(&self, tenant: &str, name: &str, id: &str, now: i64) -> Result<Option<ExecJob>, PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut next = record.clone();
+        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
+        if unit.state != UnitState::Draining {
+            return Ok(None);
+        }
+        unit.drained(now)?;
+        let unit = unit.clone();
+        let event = next.unit_event(PoolEventKind::UnitReleased, &unit);
+        self.commit(&next, vec![event])?;
+        *record = next;
+        Ok(stop_job(&record.spec, &unit))
+    }
+
     /// The addresses of a pool's ready units.
     pub fn ready_units(&self, tenant: &str, name: &str) -> Option<Vec<Unit>> {
         self.get(tenant, name).map(|r| r.units.into_iter().filter(|u| u.state == UnitState::Ready).collect())

@@ -10,15 +10,23 @@
 //! * [`units`]: the unit lifecycle.
 //! * [`events`]: pool events and the sink that stores them with the change.
 //! * [`manager`]: every pool, its cycle, its units, durably.
+//! * [`plan`]: long-term capacity planning from forecast daily peaks.
+//! * [`runner`]: the background task that drives the pools.
+//! * [`exec`]: the built-in provider that runs a command per unit.
+//! * [`haproxy`]: keeps a HAProxy backend equal to the ready units.
 //! * [`simulate`]: `augur simulate`, the replay simulator that compares
 //!   the predictive, reactive and oracle policies on a demand trace.
 
 pub mod allocator;
 pub mod demand;
 pub mod events;
+pub mod exec;
 pub mod fairness;
+pub mod haproxy;
 pub mod manager;
 pub mod mix;
+pub mod plan;
+pub mod runner;
 pub mod simulate;
 pub mod spec;
 pub mod units;

@@ -301,6 +301,19 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl PoolSpec {
+    /// Decodes a JSON definition; a decoding error names the field at
+    /// fault (`lead_time: "five minutes": invalid duration`).
+    pub fn from_json(body: &[u8]) -> Result<PoolSpec, SpecError> {
+        let mut decoder = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+            let field = e.path().to_string();
+            // serde cannot name an enum map key (a dimension): cut the `?`.
+            let field = field.trim_end_matches(".?").to_string();
+            let field = if field == "." || field == "?" { "body".to_string() } else { field };
+            SpecError::new(field, e.into_inner().to_string())
+        })
+    }
+
     /// Checks everything that does not need the store: names, bounds,
     /// shapes, durations and that every demand query parses as a `SELECT`.
     pub fn validate(&self) -> Result<(), SpecError> {
@@ -546,6 +559,19 @@ mod tests {
         assert_eq!(duration_literal::compact(7 * 24 * 60 * MINUTE), "1w");
         assert_eq!(duration_literal::compact(0), "0ns");
         assert_eq!(duration_literal::compact(1_500_000), "1500u");
+    }
+
+    #[test]
+    fn decoding_errors_name_the_field() {
+        let mut json = serde_json::to_value(web_pool()).expect("serialize");
+        json["lead_time"] = serde_json::json!("five minutes");
+        let err = PoolSpec::from_json(json.to_string().as_bytes()).expect_err("bad duration");
+        assert_eq!(err.field, "lead_time", "{err}");
+        json["lead_time"] = serde_json::json!("5m");
+        json["shapes"][1]["capacity"]["cpu_cores"] = serde_json::json!("lots");
+        let err = PoolSpec::from_json(json.to_string().as_bytes()).expect_err("bad number");
+        assert_eq!(err.field, "shapes[1].capacity", "{err}");
+        assert_eq!(PoolSpec::from_json(b"{oops").expect_err("not JSON").field, "body");
     }
 
     #[test]
