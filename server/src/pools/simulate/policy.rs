@@ -156,7 +156,7 @@ impl Predictor {
             }
         } else {
             let model = self.fitted.as_mut()?;
-            if let Err(e) = model.update(&history[k..=k]) {
+            if let Err(e) = model.update(history.get(k..=k)?) {
                 tracing::debug!(error = %e, step = k, "forecast update failed; refitting");
                 self.fitted = None;
                 return None;
