@@ -5,8 +5,8 @@
 //! bound address only once the server is really ready. [`Server::run`]
 //! serves until the shutdown future resolves, then stops accepting, lets
 //! in-flight requests finish (bounded by `http.shutdown_timeout`), stops the
-//! retention task and the continuous query scheduler, and flushes the store
-//! so the next start replays nothing.
+//! retention task, the continuous query scheduler and webhook delivery, and
+//! flushes the store so the next start replays nothing.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,6 +22,7 @@ use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
 use crate::listener::{LimitedListener, PeerAddr};
 use crate::tls::TlsListener;
+use crate::webhooks::Webhooks;
 use crate::{cq, retention};
 
 /// Why the server could not start or stop cleanly.
@@ -53,6 +54,9 @@ pub enum ServerError {
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The webhook outbox could not be opened.
+    #[error("cannot open the webhook outbox: {0}")]
+    Webhooks(#[from] crate::webhooks::WebhookError),
     /// A background task panicked.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -66,6 +70,8 @@ pub struct Server {
     auth: Arc<Auth>,
     /// The TLS configuration when `--tls-cert`/`--tls-key` are given.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The webhook outbox and subscriptions.
+    webhooks: Arc<Webhooks>,
 }
 
 impl Server {
@@ -92,10 +98,14 @@ impl Server {
             None => None,
         };
         let auth = open_accounts(&store, &config).await?;
+        let webhooks = {
+            let (store, config) = (store.clone(), config.webhooks.clone());
+            Arc::new(tokio::task::spawn_blocking(move || Webhooks::new(store, config)).await??)
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        Ok(Server { config, store, listener, auth, tls })
+        Ok(Server { config, store, listener, auth, tls, webhooks })
     }
 
     /// The address actually bound (with the real port when `:0` was asked).
@@ -105,7 +115,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then shuts down gracefully.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { config, store, listener, auth, tls } = self;
+        let Server { config, store, listener, auth, tls, webhooks } = self;
         let addr = listener.local_addr().ok();
         let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -116,7 +126,13 @@ impl Server {
         let cq_task =
             cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
 
-        let state = Arc::new(AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth));
+        let webhooks_task = webhooks.start(stop_rx.clone());
+        let state = Arc::new(
+            AppState::new(store.clone(), &config.http)
+                .with_query(&config.query)
+                .with_auth(auth)
+                .with_webhooks(webhooks),
+        );
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
         let graceful_rx = stop_rx.clone();
@@ -157,6 +173,8 @@ impl Server {
         retention_task.await?;
         // A continuous query run in progress finishes (and stores its watermark) first.
         cq_task.await?;
+        // Deliveries in flight are abandoned (sent again after the restart).
+        webhooks_task.await?;
 
         tracing::info!("flushing the store");
         tokio::task::spawn_blocking(move || store.flush()).await?.map_err(ServerError::Flush)?;

@@ -42,6 +42,9 @@ pub struct FileConfig {
     /// `[forecast]`
     #[serde(default)]
     pub forecast: super::forecast::ForecastSection,
+    /// `[webhooks]`
+    #[serde(default)]
+    pub webhooks: super::webhooks::WebhooksSection,
 }
 
 /// The `[tls]` table.

@@ -10,6 +10,7 @@
 mod file;
 mod forecast;
 mod units;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,9 +22,11 @@ pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
 pub use forecast::{ForecastConfig, ForecastSection};
 pub use units::{parse_positive_duration, parse_size};
+pub use webhooks::WebhooksSection;
 
 use crate::auth::AuthConfig;
 use crate::cli::ServeArgs;
+use crate::webhooks::WebhookConfig;
 
 /// Environment variable for the data directory.
 pub const ENV_DATA_DIR: &str = "AUGUR_DATA_DIR";
@@ -101,6 +104,8 @@ pub struct Config {
     pub tls: Option<TlsPaths>,
     /// The fit worker pool and continuous forecasts' model registry (`[forecast]`).
     pub forecast: ForecastConfig,
+    /// Webhook delivery (`[webhooks]`).
+    pub webhooks: WebhookConfig,
 }
 
 /// The PEM files of `--tls-cert` and `--tls-key`.
@@ -280,6 +285,7 @@ impl Config {
             query: query_config(&file)?,
             continuous_queries: continuous_queries_config(&file)?,
             forecast: forecast::forecast_config(&file.forecast)?,
+            webhooks: webhooks::webhooks_config(&file.webhooks)?,
         })
     }
 

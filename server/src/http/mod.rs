@@ -31,6 +31,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::config::{HttpConfig, QueryConfig};
+use crate::webhooks::Webhooks;
+use crate::webhooks::api as hooks;
 use error::ApiError;
 
 /// What every handler shares: the store and the request limits.
@@ -46,6 +48,9 @@ pub struct AppState {
     /// Accounts, authentication and the audit log (`None`: no accounts;
     /// every request is trusted — library tests only).
     pub auth: Option<Arc<Auth>>,
+    /// The webhook outbox and subscriptions (`None`: `/v1/webhooks` answers
+    /// 404 — library tests).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 impl AppState {
@@ -57,6 +62,7 @@ impl AppState {
             write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes)),
             query: QueryConfig::default(),
             auth: None,
+            webhooks: None,
         }
     }
 
@@ -69,6 +75,12 @@ impl AppState {
     /// The same state with accounts.
     pub fn with_auth(mut self, auth: Arc<Auth>) -> AppState {
         self.auth = Some(auth);
+        self
+    }
+
+    /// The same state with webhooks.
+    pub fn with_webhooks(mut self, webhooks: Arc<Webhooks>) -> AppState {
+        self.webhooks = Some(webhooks);
         self
     }
 
@@ -94,6 +106,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::TOKENS, get(admin::list_tokens).post(admin::create_token))
         .route(routes::TOKEN, delete(admin::revoke_token))
         .route(routes::AUDIT, get(admin::audit))
+        .route(routes::WEBHOOKS, get(hooks::list).post(hooks::create))
+        .route(routes::WEBHOOK, get(hooks::get).put(hooks::update).delete(hooks::delete))
+        .route(routes::WEBHOOK_DELIVERIES, get(hooks::deliveries))
+        .route(routes::WEBHOOK_REPLAY, post(hooks::replay))
+        .route(routes::WEBHOOK_TEST, post(hooks::test))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(probes)

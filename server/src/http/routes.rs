@@ -30,3 +30,13 @@ pub const TOKENS: &str = "/v1/tokens";
 pub const TOKEN: &str = "/v1/tokens/{id}";
 /// `GET`: the audit log.
 pub const AUDIT: &str = "/v1/audit";
+/// `GET`, `POST`: webhook subscriptions.
+pub const WEBHOOKS: &str = "/v1/webhooks";
+/// `GET`, `PUT`, `DELETE`: one webhook subscription.
+pub const WEBHOOK: &str = "/v1/webhooks/{id}";
+/// `GET`: a subscription's recent deliveries and dead letters.
+pub const WEBHOOK_DELIVERIES: &str = "/v1/webhooks/{id}/deliveries";
+/// `POST`: re-deliver a subscription's dead letters, or events from a sequence.
+pub const WEBHOOK_REPLAY: &str = "/v1/webhooks/{id}/replay";
+/// `POST`: send a subscription an `io.augur.webhook.test` event.
+pub const WEBHOOK_TEST: &str = "/v1/webhooks/{id}/test";
