@@ -61,8 +61,11 @@ impl Receiver {
     pub fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
-        let shared =
-            Arc::new(Shared { status: AtomicU16::new(200), requests: Mutex::new(Vec::new()), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            status: AtomicU16::new(200),
+            requests: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
         let thread = Some(spawn(listener, Arc::clone(&shared)));
         Receiver { addr, shared, thread }
     }

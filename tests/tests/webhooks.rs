@@ -99,7 +99,13 @@ fn sequences(requests: &[Received]) -> Vec<u64> {
 fn a_test_event_arrives_signed_as_a_cloudevent_and_the_secret_is_shown_once() {
     let server = fast_server();
     let receiver = Receiver::start();
-    let r = send_json(&server, None, "POST", "/v1/webhooks", Some(json!({"url": receiver.url(), "types": ["io.augur.pool.*"], "description": "ops"})));
+    let r = send_json(
+        &server,
+        None,
+        "POST",
+        "/v1/webhooks",
+        Some(json!({"url": receiver.url(), "types": ["io.augur.pool.*"], "description": "ops"})),
+    );
     assert_eq!(r.status, 201, "{r}");
     let created = r.json();
     let id = created["id"].as_str().expect("id").to_string();
@@ -183,7 +189,8 @@ fn invalid_subscriptions_are_rejected_naming_the_field() {
     let r = send_json(&server, None, "POST", "/v1/webhooks", Some(json!({"url": "http://example.com/c"})));
     assert_eq!(r.status, 429, "{r}");
     assert!(r.error_text().contains("max_subscriptions_per_tenant"), "{r}");
-    let r = send_json(&server, None, "POST", "/v1/webhooks/wh_0000000000000000/replay", Some(json!({"from_sequence": 1})));
+    let r =
+        send_json(&server, None, "POST", "/v1/webhooks/wh_0000000000000000/replay", Some(json!({"from_sequence": 1})));
     assert_eq!(r.status, 404, "{r}");
 }
 
@@ -202,8 +209,8 @@ fn a_consumer_that_was_down_receives_every_event_in_order() {
     assert_eq!(pending["pending"]["sequence"], published[0], "the first event is retried first: {pending}");
     assert!(pending["pending"]["last"]["error"].as_str().is_some_and(|e| e.contains("connect")), "{pending}");
     // Up again, but failing with 503 for a while, then healthy.
-    receiver.resume();
     receiver.set_status(503);
+    receiver.resume();
     poll_until(&server, "503 answers", WAIT, || (receiver.requests().len() >= 3).then_some(()));
     receiver.set_status(200);
     let delivered = poll_until(&server, "all five events", WAIT, || {
@@ -235,13 +242,17 @@ fn dead_letters_after_max_attempts_then_replay_delivers_them() {
         let d = deliveries(&server, &id);
         (d["dead_letters"].as_array().map(Vec::len) == Some(2) && d["cursor"] == published[1]).then_some(d)
     });
-    assert_eq!(sequences(&receiver.requests()), [published[0]; 3].iter().chain(&[published[1]; 3]).copied().collect::<Vec<_>>());
+    assert_eq!(
+        sequences(&receiver.requests()),
+        [published[0]; 3].iter().chain(&[published[1]; 3]).copied().collect::<Vec<_>>()
+    );
     let letter = &dead["dead_letters"][0];
     assert_eq!((letter["sequence"].as_u64(), letter["attempts"].as_u64()), (Some(published[0]), Some(3)));
     assert_eq!(letter["last"]["status"], 503);
     assert_eq!(letter["outcome"], "dead_lettered");
     assert_eq!(letter["event"]["type"], "io.augur.webhook.test");
-    let dead_ids: Vec<Value> = dead["dead_letters"].as_array().expect("list").iter().map(|d| d["event"]["id"].clone()).collect();
+    let dead_ids: Vec<Value> =
+        dead["dead_letters"].as_array().expect("list").iter().map(|d| d["event"]["id"].clone()).collect();
 
     // A 4xx is a permanent refusal: dead-lettered after one attempt.
     receiver.set_status(400);
@@ -268,10 +279,20 @@ fn dead_letters_after_max_attempts_then_replay_delivers_them() {
         let d = deliveries(&server, &id);
         (d["dead_letters"].as_array().map(Vec::len) == Some(0) && d["replay_queued"] == 0).then_some(d)
     });
-    assert!(after["recent"].as_array().expect("recent").iter().any(|r| r["replay"] == true && r["outcome"] == "delivered"));
+    assert!(after["recent"]
+        .as_array()
+        .expect("recent")
+        .iter()
+        .any(|r| r["replay"] == true && r["outcome"] == "delivered"));
 
     // Replay from a sequence: everything from there again, in order.
-    let r = send_json(&server, None, "POST", &format!("/v1/webhooks/{id}/replay"), Some(json!({"from_sequence": published[1]})));
+    let r = send_json(
+        &server,
+        None,
+        "POST",
+        &format!("/v1/webhooks/{id}/replay"),
+        Some(json!({"from_sequence": published[1]})),
+    );
     assert_eq!(r.status, 202, "{r}");
     assert_eq!(r.json()["from_sequence"], published[1]);
     let again = poll_until(&server, "the replay from a sequence", WAIT, || {
@@ -322,7 +343,9 @@ fn tenants(server: &Server) -> std::collections::BTreeMap<&'static str, String> 
         let r = send_json(server, op, "POST", "/v1/tenants", Some(json!({"name": tenant})));
         assert_eq!(r.status, 201, "{r}");
     }
-    for (name, tenant, role) in [("acme_admin", "acme", "admin"), ("acme_writer", "acme", "writer"), ("globex_admin", "globex", "admin")] {
+    for (name, tenant, role) in
+        [("acme_admin", "acme", "admin"), ("acme_writer", "acme", "writer"), ("globex_admin", "globex", "admin")]
+    {
         let body = json!({"name": name, "tenant": tenant, "role": role, "password": format!("{name}-password")});
         let r = send_json(server, op, "POST", "/v1/users", Some(body));
         assert_eq!(r.status, 201, "{r}");
@@ -365,7 +388,8 @@ fn tenants_only_see_and_receive_their_own() {
     // Only operators may subscribe to another tenant's events.
     let r = send_json(&server, acme, "POST", "/v1/webhooks", Some(json!({"url": ra.url(), "tenant": "globex"})));
     assert_eq!(r.status, 403, "{r}");
-    let r = send_json(&server, Some(ADMIN_TOKEN), "POST", "/v1/webhooks", Some(json!({"url": ra.url(), "tenant": "*"})));
+    let r =
+        send_json(&server, Some(ADMIN_TOKEN), "POST", "/v1/webhooks", Some(json!({"url": ra.url(), "tenant": "*"})));
     assert_eq!(r.status, 201, "{r}");
     // The operator sees all three.
     let all = send_json(&server, Some(ADMIN_TOKEN), "GET", "/v1/webhooks", None).json();
@@ -411,8 +435,18 @@ fn the_documented_python_verifier_accepts_real_deliveries_and_rejects_forgeries(
     let run = |secret: &str, header: &str, body: &[u8]| -> bool {
         let path = dir.join("body.json");
         std::fs::write(&path, body).expect("write the body");
-        let out = std::process::Command::new("python3").arg(&script).arg(secret).arg(header).arg(&path).output().expect("python3");
-        assert!(out.status.code().is_some_and(|c| c <= 1), "verifier crashed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(secret)
+            .arg(header)
+            .arg(&path)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "verifier crashed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.status.success()
     };
     assert!(run(&secret, &header, &request.body), "the real delivery verifies");

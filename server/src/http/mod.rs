@@ -31,8 +31,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::config::{HttpConfig, QueryConfig};
-use crate::webhooks::Webhooks;
 use crate::webhooks::api as hooks;
+use crate::webhooks::Webhooks;
 use error::ApiError;
 
 /// What every handler shares: the store and the request limits.

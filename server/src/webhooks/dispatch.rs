@@ -191,8 +191,13 @@ async fn deliver(
     loop {
         attempts += 1;
         let sub = handle.snapshot();
-        *handle.pending.lock() =
-            Some(Pending { sequence: item.event.sequence, kind: kind.clone(), attempts, last: None, next_attempt: None });
+        *handle.pending.lock() = Some(Pending {
+            sequence: item.event.sequence,
+            kind: kind.clone(),
+            attempts,
+            last: None,
+            next_attempt: None,
+        });
         let (verdict, result) = tokio::select! {
             r = sender::attempt(&hooks.client, &sub.url, &sub.secret, &body, attempts) => r,
             () = stopped(shutdown) => return Err(Interrupted::Shutdown),

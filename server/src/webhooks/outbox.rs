@@ -190,11 +190,10 @@ mod tests {
         assert_eq!(outbox.head(), 2);
         assert_eq!(outbox.commit(vec![event(3)], Vec::new(), Vec::new(), 12).expect("commit"), [3]);
         let all = outbox.after(0, 10).expect("scan");
-        assert_eq!(all.iter().map(|e| (e.sequence, e.data.clone())).collect::<Vec<_>>(), [
-            (1, 1.into()),
-            (2, 2.into()),
-            (3, 3.into())
-        ]);
+        assert_eq!(
+            all.iter().map(|e| (e.sequence, e.data.clone())).collect::<Vec<_>>(),
+            [(1, 1.into()), (2, 2.into()), (3, 3.into())]
+        );
         assert_eq!(outbox.after(1, 1).expect("page").first().map(|e| e.sequence), Some(2));
         assert!(outbox.after(3, 10).expect("none").is_empty());
         // Pruning everything keeps the counter: sequences never repeat.

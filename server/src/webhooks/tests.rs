@@ -151,7 +151,8 @@ async fn limits_and_validation() {
     let patch = SubscriptionPatch { types: Some(vec!["io.augur.bogus".into()]), ..SubscriptionPatch::default() };
     let err = hooks.update(&sub.id, patch).expect_err("bad type");
     assert!(matches!(&err, WebhookError::Invalid(f) if f.field == "types[0]"), "{err}");
-    let patch = SubscriptionPatch { enabled: Some(false), pool: Some(Some("db".into())), ..SubscriptionPatch::default() };
+    let patch =
+        SubscriptionPatch { enabled: Some(false), pool: Some(Some("db".into())), ..SubscriptionPatch::default() };
     let updated = hooks.update(&sub.id, patch).expect("update");
     assert_eq!((updated.enabled, updated.pool.as_deref()), (false, Some("db")));
     assert!(matches!(hooks.send_test("wh_missing"), Err(WebhookError::NotFound(_))));

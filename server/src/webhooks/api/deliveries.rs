@@ -48,14 +48,16 @@ pub async fn replay(
 ) -> Result<(StatusCode, Json<ReplayOutcome>), ApiError> {
     let hooks = Arc::clone(hooks(&state)?);
     let sub = owned(&hooks, &principal, &id)?;
-    let body: ReplayBody = if body.iter().all(u8::is_ascii_whitespace) { ReplayBody::default() } else { parse_body(&body)? };
+    let body: ReplayBody =
+        if body.iter().all(u8::is_ascii_whitespace) { ReplayBody::default() } else { parse_body(&body)? };
     let (action, result) = match body.from_sequence {
         Some(0) => return Err(ApiError::BadRequest("invalid from_sequence: sequences start at 1".to_string())),
         Some(from) => (format!("replay webhook {id} from sequence {from}"), hooks.replay_from(&id, from).await),
         None => {
             let id_owned = id.clone();
             let queued = blocking(move || hooks.replay_dead_letters(&id_owned)).await?;
-            let result = queued.map(|n| ReplayOutcome { dead_letters_queued: n, from_sequence: None, oldest_available: None });
+            let result =
+                queued.map(|n| ReplayOutcome { dead_letters_queued: n, from_sequence: None, oldest_available: None });
             (format!("replay webhook {id} dead letters"), result)
         }
     };

@@ -22,9 +22,9 @@ pub struct CreateBody {
     /// Delivery URL (required).
     #[serde(default)]
     pub url: Option<String>,
-    /// Type patterns (default `["*"]`).
+    /// Type patterns (absent: `["*"]`; an empty list is refused).
     #[serde(default)]
-    pub types: Vec<String>,
+    pub types: Option<Vec<String>>,
     /// HMAC secret (default: generated).
     #[serde(default)]
     pub secret: Option<String>,
@@ -103,9 +103,7 @@ pub async fn list(
 ) -> Result<Json<Vec<SubscriptionView>>, ApiError> {
     let hooks = hooks(&state)?;
     require_admin(&principal)?;
-    Ok(Json(
-        hooks.list().into_iter().filter(|s| principal.administers(&s.owner)).map(SubscriptionView::from).collect(),
-    ))
+    Ok(Json(hooks.list().into_iter().filter(|s| principal.administers(&s.owner)).map(SubscriptionView::from).collect()))
 }
 
 /// `POST /v1/webhooks`: 201 with the subscription and its secret.
@@ -119,10 +117,17 @@ pub async fn create(
     require_admin(&principal)?;
     let body: CreateBody = parse_body(&body)?;
     let url = body.url.ok_or_else(|| ApiError::BadRequest("invalid url: missing field `url`".to_string()))?;
+    let types = match body.types {
+        None => vec!["*".to_string()],
+        Some(types) if types.is_empty() => {
+            return Err(ApiError::BadRequest("invalid types: at least one type or \"*\" is required".to_string()))
+        }
+        Some(types) => types,
+    };
     let new = NewSubscription {
         owner: principal.tenant.clone(),
         url,
-        types: body.types,
+        types,
         secret: body.secret,
         pool: body.pool,
         tenant: tenant_filter(&principal, body.tenant)?,
