@@ -23,6 +23,7 @@ pub mod config;
 pub mod cq;
 pub mod http;
 pub mod listener;
+pub mod pools;
 pub mod retention;
 pub mod server;
 pub mod shutdown;

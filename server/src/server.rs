@@ -21,6 +21,8 @@ use crate::auth::{Accounts, AuditLog, Auth};
 use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
 use crate::listener::{LimitedListener, PeerAddr};
+use crate::pools::events::EventSink;
+use crate::pools::manager::PoolManager;
 use crate::tls::TlsListener;
 use crate::webhooks::Webhooks;
 use crate::{cq, retention};
@@ -54,6 +56,9 @@ pub enum ServerError {
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The pools could not be loaded or a configured pool applied.
+    #[error("cannot set up pools: {0}")]
+    Pools(#[from] crate::pools::manager::PoolError),
     /// The webhook outbox could not be opened.
     #[error("cannot open the webhook outbox: {0}")]
     Webhooks(#[from] crate::webhooks::WebhookError),
@@ -127,10 +132,14 @@ impl Server {
             cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
 
         let webhooks_task = webhooks.start(stop_rx.clone());
+        let pools = open_pools(&store, &config, Arc::clone(&webhooks)).await?;
+        let pool_task = crate::pools::runner::spawn(Arc::clone(&pools), stop_rx.clone());
+
         let state = Arc::new(
             AppState::new(store.clone(), &config.http)
                 .with_query(&config.query)
                 .with_auth(auth)
+                .with_pools(pools)
                 .with_webhooks(webhooks),
         );
         let app = http::router(state);
@@ -173,6 +182,8 @@ impl Server {
         retention_task.await?;
         // A continuous query run in progress finishes (and stores its watermark) first.
         cq_task.await?;
+        // A pool cycle in progress finishes (and is stored) first.
+        pool_task.await?;
         // Deliveries in flight are abandoned (sent again after the restart).
         webhooks_task.await?;
 
@@ -181,6 +192,32 @@ impl Server {
         tracing::info!("store flushed; shutdown complete");
         Ok(())
     }
+}
+
+/// Loads the pools and applies the ones defined in the configuration file
+/// (created when missing, replaced when their definition changed).
+async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> Result<Arc<PoolManager>, ServerError> {
+    let store = store.clone();
+    let settings = config.pools.clone();
+    tokio::task::spawn_blocking(move || {
+        // Pool changes and their events go through the webhook outbox, in one batch.
+        let sink: Arc<dyn EventSink> = webhooks;
+        let manager = PoolManager::open(store, sink, settings.max_per_tenant)?;
+        let now = crate::clock::now_ns();
+        for spec in settings.defined {
+            match manager.get(&spec.tenant, &spec.name) {
+                None => {
+                    manager.create(spec, now)?;
+                }
+                Some(existing) if existing.spec != spec => {
+                    manager.replace(spec, now)?;
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Arc::new(manager))
+    })
+    .await?
 }
 
 /// Loads the accounts; on first start (no users) creates the admin and

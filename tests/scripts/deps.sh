@@ -8,12 +8,13 @@
 #   python3-venv      a virtual environment for the Python `influxdb` client test
 #   tmux              a pseudo-terminal for the `augur query` REPL test
 #   openssl, curl     a self-signed certificate and an HTTP/2 client for the TLS test
+#   haproxy           the load balancer the pool manager drives (its Runtime API), in the pools test
 #   mesa-vulkan-drivers, libvulkan1
 #                     Mesa's software Vulkan driver (lavapipe): the LSTM's `gpu`
 #                     feature (Burn's wgpu backend) is tested on it without a GPU
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl mesa-vulkan-drivers libvulkan1)
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl mesa-vulkan-drivers libvulkan1 haproxy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -70,6 +70,17 @@ fn json_body(value: serde_json::Value) -> Option<(&'static str, String)> {
     Some(("application/json", value.to_string()))
 }
 
+/// A pool definition reading `db` (placeholders allowed).
+fn pool_body(name: &str, db: &str) -> Option<(&'static str, String)> {
+    json_body(serde_json::json!({
+        "name": name,
+        "dimensions": ["cpu_cores"],
+        "shapes": [{"name": "one", "capacity": {"cpu_cores": 1}}],
+        "max": 2,
+        "demand": {"cpu_cores": {"database": db, "query": "SELECT sum(v) FROM m GROUP BY time(1m)"}},
+    }))
+}
+
 fn form(q: &str) -> Option<(&'static str, String)> {
     // Placeholders ({db}, {tenant}) stay readable for the substitution.
     Some(("application/x-www-form-urlencoded", format!("q={}", encode(q)).replace("%7Bdb%7D", "{db}")))
@@ -112,6 +123,11 @@ impl World {
             "CREATE DATABASE acme_db; GRANT ALL ON acme_db TO acme_writer; GRANT ALL ON acme_db TO acme_reader",
         );
         world.query_ok("globex_admin", "CREATE DATABASE globex_db");
+        // A pool named `p` in each tenant, for the pool routes' probes.
+        for (user, db) in [("acme_admin", "acme_db"), ("globex_admin", "globex_db")] {
+            let r = send(&world.server, &world.cred(user), "POST", "/v1/pools", pool_body("p", db));
+            assert_eq!(r.status, 201, "{r}");
+        }
         for (user, db) in [("acme_admin", "acme_db"), ("globex_admin", "globex_db")] {
             let r = send(
                 &world.server,
@@ -284,6 +300,52 @@ fn probes_for(
         "AUDIT" => {
             vec![probe("GET", "/v1/audit", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 })]
         }
+        "POOLS" => vec![
+            probe("GET", "/v1/pools?tenant={tenant}", None, |r, s| if r == "operator" || s { 200 } else { 403 }),
+            probe("POST", "/v1/pools?tenant={tenant}", pool_body("probe_{n}", "{db}"), |r, s| {
+                data(r, s, 201, &["admin"])
+            }),
+        ],
+        "POOL" => vec![
+            probe("GET", "/v1/pools/p?tenant={tenant}", None, |r, s| if r == "operator" || s { 200 } else { 404 }),
+            probe("PUT", "/v1/pools/p?tenant={tenant}", pool_body("p", "{db}"), |r, s| match (r, s) {
+                ("operator", _) | ("admin", true) => 200,
+                (_, true) => 403,
+                _ => 404,
+            }),
+            probe("DELETE", "/v1/pools/nothing_{n}?tenant={tenant}", None, |r, s| match (r, s) {
+                ("writer" | "reader", true) => 403,
+                _ => 404,
+            }),
+        ],
+        "POOL_UNIT_READY" => vec![probe(
+            "POST",
+            "/v1/pools/p/units/u999999/ready?tenant={tenant}",
+            json_body(serde_json::json!({"address": "127.0.0.1:9"})),
+            |r, s| if r == "reader" && s { 403 } else { 404 },
+        )],
+        // The pools have no history: a plan is refused as too short (400) to those who may read it.
+        "POOL_PLAN" => {
+            vec![probe(
+                "GET",
+                "/v1/pools/p/plan?tenant={tenant}",
+                None,
+                |r, s| {
+                    if r == "operator" || s {
+                        400
+                    } else {
+                        404
+                    }
+                },
+            )]
+        }
+        "POOL_TARGETS" => vec![probe("GET", "/v1/pools/p/targets?tenant={tenant}", None, |r, s| {
+            if r == "operator" || s {
+                200
+            } else {
+                404
+            }
+        })],
         // Webhooks: admins manage their tenant's subscriptions, operators
         // all; another tenant's is 404; writers and readers get 403.
         "WEBHOOKS" => vec![
@@ -493,6 +555,31 @@ fn tenants_see_only_their_own_databases_users_and_audit() {
         events.iter().any(|e| e["outcome"].as_str().is_some_and(|o| o.starts_with("denied"))),
         "the denied CREATE DATABASE: {events:?}"
     );
+    assert!(
+        events.iter().any(|e| e["action"] == "create pool p" && e["outcome"] == "ok"),
+        "pool changes are audited: {events:?}"
+    );
+    // A pool's demand may only read its own tenant's databases.
+    for (db, query) in [
+        ("globex_db", "SELECT sum(v) FROM m GROUP BY time(1m)"),
+        ("acme_db", "SELECT sum(v) FROM globex_db..m GROUP BY time(1m)"),
+    ] {
+        let mut body = serde_json::json!({
+            "name": "steal", "dimensions": ["cpu_cores"],
+            "shapes": [{"name": "one", "capacity": {"cpu_cores": 1}}], "max": 2,
+            "demand": {"cpu_cores": {"database": db, "query": query}},
+        });
+        let r = send(&world.server, &world.cred("acme_admin"), "POST", "/v1/pools", json_body(body.clone()));
+        assert_eq!(r.status, 403, "{r}");
+        assert!(r.error_text().contains("not authorized to read database globex_db"), "{r}");
+        // Naming another tenant in the body is refused as well.
+        body["tenant"] = serde_json::json!("globex");
+        let r = send(&world.server, &world.cred("acme_admin"), "POST", "/v1/pools", json_body(body));
+        assert_eq!(r.status, 403, "{r}");
+    }
+    // Another tenant's pool of the same name is a different pool.
+    let r = send(&world.server, &world.cred("globex_admin"), "GET", "/v1/pools/p", None);
+    assert_eq!(r.json()["spec"]["demand"]["cpu_cores"]["database"], "globex_db", "{r}");
 }
 
 #[test]

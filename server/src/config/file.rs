@@ -42,6 +42,12 @@ pub struct FileConfig {
     /// `[forecast]`
     #[serde(default)]
     pub forecast: super::forecast::ForecastSection,
+    /// `[pools]`
+    #[serde(default)]
+    pub pools: super::pools::PoolsSection,
+    /// `[[pool]]`: pools defined in the file.
+    #[serde(default)]
+    pub pool: Vec<crate::pools::spec::PoolSpec>,
     /// `[webhooks]`
     #[serde(default)]
     pub webhooks: super::webhooks::WebhooksSection,

@@ -9,6 +9,7 @@
 
 mod file;
 mod forecast;
+mod pools;
 mod units;
 mod webhooks;
 
@@ -21,6 +22,7 @@ use augur_engine::storage::{StoreOptions, WalSync};
 pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
 pub use forecast::{ForecastConfig, ForecastSection};
+pub use pools::{PoolsConfig, PoolsSection};
 pub use units::{parse_positive_duration, parse_size};
 pub use webhooks::WebhooksSection;
 
@@ -104,6 +106,8 @@ pub struct Config {
     pub tls: Option<TlsPaths>,
     /// The fit worker pool and continuous forecasts' model registry (`[forecast]`).
     pub forecast: ForecastConfig,
+    /// The pool manager's limits and the pools defined in the file.
+    pub pools: PoolsConfig,
     /// Webhook delivery (`[webhooks]`).
     pub webhooks: WebhookConfig,
 }
@@ -285,6 +289,7 @@ impl Config {
             query: query_config(&file)?,
             continuous_queries: continuous_queries_config(&file)?,
             forecast: forecast::forecast_config(&file.forecast)?,
+            pools: pools::pools_config(&file.pools, &file.pool)?,
             webhooks: webhooks::webhooks_config(&file.webhooks)?,
         })
     }

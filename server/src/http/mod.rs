@@ -15,6 +15,7 @@ pub mod export;
 pub mod headers;
 pub mod params;
 pub mod ping;
+pub mod pools;
 pub mod query;
 pub mod query_format;
 pub mod routes;
@@ -48,6 +49,8 @@ pub struct AppState {
     /// Accounts, authentication and the audit log (`None`: no accounts;
     /// every request is trusted — library tests only).
     pub auth: Option<Arc<Auth>>,
+    /// The pool manager (`None`: no pools — library tests).
+    pub pools: Option<Arc<crate::pools::manager::PoolManager>>,
     /// The webhook outbox and subscriptions (`None`: `/v1/webhooks` answers
     /// 404 — library tests).
     pub webhooks: Option<Arc<Webhooks>>,
@@ -62,6 +65,7 @@ impl AppState {
             write_slots: Arc::new(Semaphore::new(limits.max_concurrent_writes)),
             query: QueryConfig::default(),
             auth: None,
+            pools: None,
             webhooks: None,
         }
     }
@@ -75,6 +79,12 @@ impl AppState {
     /// The same state with accounts.
     pub fn with_auth(mut self, auth: Arc<Auth>) -> AppState {
         self.auth = Some(auth);
+        self
+    }
+
+    /// The same state with a pool manager.
+    pub fn with_pools(mut self, pools: Arc<crate::pools::manager::PoolManager>) -> AppState {
+        self.pools = Some(pools);
         self
     }
 
@@ -106,6 +116,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::TOKENS, get(admin::list_tokens).post(admin::create_token))
         .route(routes::TOKEN, delete(admin::revoke_token))
         .route(routes::AUDIT, get(admin::audit))
+        .route(routes::POOLS, get(pools::list).post(pools::create))
+        .route(routes::POOL, get(pools::get).put(pools::replace).delete(pools::delete))
+        .route(routes::POOL_UNIT_READY, post(pools::unit_ready))
+        .route(routes::POOL_TARGETS, get(pools::targets))
+        .route(routes::POOL_PLAN, get(pools::plan))
         .route(routes::WEBHOOKS, get(hooks::list).post(hooks::create))
         .route(routes::WEBHOOK, get(hooks::get).put(hooks::update).delete(hooks::delete))
         .route(routes::WEBHOOK_DELIVERIES, get(hooks::deliveries))

@@ -30,6 +30,16 @@ pub const TOKENS: &str = "/v1/tokens";
 pub const TOKEN: &str = "/v1/tokens/{id}";
 /// `GET`: the audit log.
 pub const AUDIT: &str = "/v1/audit";
+/// `GET`, `POST`: resource pools.
+pub const POOLS: &str = "/v1/pools";
+/// `GET`, `PUT`, `DELETE`: one pool.
+pub const POOL: &str = "/v1/pools/{name}";
+/// `POST`: a unit of a pool reports ready (`{"address": "host:port"}`).
+pub const POOL_UNIT_READY: &str = "/v1/pools/{name}/units/{id}/ready";
+/// `GET`: a pool's ready units as Prometheus HTTP service-discovery targets.
+pub const POOL_TARGETS: &str = "/v1/pools/{name}/targets";
+/// `GET`: a pool's capacity plan (`?horizon=30d`): daily peaks ahead, and when `max` is reached.
+pub const POOL_PLAN: &str = "/v1/pools/{name}/plan";
 /// `GET`, `POST`: webhook subscriptions.
 pub const WEBHOOKS: &str = "/v1/webhooks";
 /// `GET`, `PUT`, `DELETE`: one webhook subscription.

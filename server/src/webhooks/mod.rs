@@ -10,7 +10,9 @@
 //! exponential backoff with full jitter ([`backoff`]) and a dead-letter
 //! list; each request carries an `Augur-Signature` HMAC ([`signature`]).
 //! Subscriptions ([`subscription`]) are managed over `/v1/webhooks`
-//! ([`api`]) and persist in the store's `meta` family ([`keys`]).
+//! ([`api`]) and persist in the store's `meta` family ([`keys`]). The pool
+//! manager publishes through the same outbox: `Webhooks` is its
+//! [`EventSink`](crate::pools::events::EventSink) ([`pool_sink`]).
 //!
 //! See docs/webhooks.md for the consumer's view.
 
@@ -23,6 +25,7 @@ pub mod error;
 pub mod event;
 pub mod keys;
 pub mod outbox;
+pub mod pool_sink;
 pub mod sender;
 pub mod signature;
 pub mod subscription;

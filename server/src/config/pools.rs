@@ -1,0 +1,62 @@
+//! The `[pools]` section (the pool manager's limits) and `[[pool]]` tables
+//! (pools defined in the file).
+//!
+//! Why pools in the file as well as over `/v1/pools`: a pool is
+//! infrastructure, and operators keep infrastructure in version control.
+//! A `[[pool]]` is created at start when missing and replaced when its
+//! definition changed (units and the allocator's memory are kept), in the
+//! tenant it names (`default` when none); it is validated like one sent to
+//! the API, and a bad one stops the server with the field at fault.
+
+use serde::Deserialize;
+
+use super::{invalid, ConfigError};
+use crate::pools::spec::PoolSpec;
+
+/// Default for `max_per_tenant`.
+pub const DEFAULT_MAX_POOLS_PER_TENANT: usize = 50;
+
+/// The `[pools]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolsSection {
+    /// `max_per_tenant = 50`: most pools one tenant may define.
+    pub max_per_tenant: Option<u64>,
+}
+
+/// Resolved pool settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolsConfig {
+    /// Most pools one tenant may define.
+    pub max_per_tenant: usize,
+    /// Pools defined in the file.
+    pub defined: Vec<PoolSpec>,
+}
+
+impl Default for PoolsConfig {
+    fn default() -> Self {
+        PoolsConfig { max_per_tenant: DEFAULT_MAX_POOLS_PER_TENANT, defined: Vec::new() }
+    }
+}
+
+/// Resolves `[pools]` and the `[[pool]]` tables.
+pub fn pools_config(section: &PoolsSection, defined: &[PoolSpec]) -> Result<PoolsConfig, ConfigError> {
+    let max_per_tenant = match section.max_per_tenant {
+        None => DEFAULT_MAX_POOLS_PER_TENANT,
+        Some(0) => return Err(invalid("pools.max_per_tenant", "must be at least 1")),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let mut out = Vec::with_capacity(defined.len());
+    for (i, spec) in defined.iter().enumerate() {
+        let mut spec = spec.clone();
+        if spec.tenant.is_empty() {
+            spec.tenant = crate::auth::model::DEFAULT_TENANT.to_string();
+        }
+        spec.validate().map_err(|e| invalid("pool", format!("pool[{i}].{}: {}", e.field, e.message)))?;
+        if out.iter().any(|p: &PoolSpec| p.tenant == spec.tenant && p.name == spec.name) {
+            return Err(invalid("pool", format!("pool[{i}].name: pool {:?} is defined twice", spec.name)));
+        }
+        out.push(spec);
+    }
+    Ok(PoolsConfig { max_per_tenant, defined: out })
+}

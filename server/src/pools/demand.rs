@@ -1,0 +1,261 @@
+//! Reads one dimension's demand: its latest usage and its forecast at
+//! `now + lead_time`, by running the pool's AQL demand query.
+//!
+//! Why through AQL: the demand source *is* an AQL query (what operators
+//! already chart in Grafana), and the forecast is the same query wrapped in
+//! `forecast(…)`: one definition of "demand", the models, the fit pool and
+//! the open-bucket rule of `forecast()` are shared with `/query`. A query
+//! that groups by tags yields one series per group; the pool's demand is
+//! their sum (for the forecast, the sum of the groups' upper quantiles: at
+//! least the quantile of the sum, so on the safe side).
+
+use std::collections::BTreeMap;
+
+use augur_engine::storage::Store;
+use augur_query::ast::{BinaryOp, Dimension as GroupBy, Expr, Select, Statement};
+use augur_query::exec::{execute_statement, ExecutionContext};
+use augur_query::privileges::{required, Requirement};
+use augur_query::result::Series;
+use serde::{Deserialize, Serialize};
+
+use super::spec::{DemandSource, Safety};
+
+/// What one dimension's demand query said this cycle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DemandReading {
+    /// The latest complete bucket's value (`None`: no data).
+    pub usage: Option<f64>,
+    /// The highest forecast, at the pool's quantile, up to `now + lead_time`.
+    pub forecast: Option<f64>,
+    /// Why there is no forecast, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast_error: Option<String>,
+    /// The query's bucket width (ns).
+    pub step: i64,
+    /// Buckets of history the forecast learned from.
+    pub history_points: usize,
+}
+
+/// Fewest closed buckets of history a forecast is trusted from; with
+/// fewer the pool decides by the reactive rule (and says so).
+pub const MIN_HISTORY_POINTS: usize = 12;
+
+/// The demand query parsed, with its bucket width.
+#[derive(Debug, Clone)]
+pub struct DemandQuery {
+    select: Select,
+    /// The `GROUP BY time(…)` width in ns.
+    pub step: i64,
+}
+
+/// Why a demand query cannot be used (the message names the fault).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DemandQueryError(pub String);
+
+impl DemandQuery {
+    /// Parses and checks a demand query: one `SELECT` without `INTO`, one
+    /// field, grouped by `time(…)`.
+    pub fn parse(text: &str) -> Result<DemandQuery, DemandQueryError> {
+        let query = augur_query::parse_query(text).map_err(|e| DemandQueryError(e.to_string()))?;
+        let select = match query.statements.as_slice() {
+            [Statement::Select(select)] => select.as_ref().clone(),
+            _ => return Err(DemandQueryError("must be one SELECT statement".into())),
+        };
+        if select.into.is_some() {
+            return Err(DemandQueryError("must not write (INTO)".into()));
+        }
+        if select.fields.len() != 1 {
+            return Err(DemandQueryError("must select exactly one field (the demand)".into()));
+        }
+        if !select.fields[0].expr.has_call() {
+            return Err(DemandQueryError("must aggregate, e.g. SELECT sum(cpu) … GROUP BY time(1m)".into()));
+        }
+        let step = select
+            .dimensions
+            .iter()
+            .find_map(|d| match d {
+                GroupBy::Time { interval, .. } => Some(*interval),
+                _ => None,
+            })
+            .ok_or_else(|| DemandQueryError("must GROUP BY time(<interval>)".into()))?;
+        Ok(DemandQuery { select, step })
+    }
+
+    /// The databases the query reads (`database` is the default one).
+    pub fn databases(&self, database: &str) -> Vec<String> {
+        let mut out: Vec<String> = required(&Statement::Select(Box::new(self.select.clone())), Some(database))
+            .into_iter()
+            .filter_map(|r| match r {
+                Requirement::Database { database, .. } => database,
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The query restricted to `time > now - history`.
+    fn bounded(&self, history: i64) -> Select {
+        let mut select = self.select.clone();
+        let since = Expr::binary(
+            BinaryOp::Gt,
+            Expr::VarRef { name: "time".into(), kind: None },
+            Expr::binary(
+                BinaryOp::Sub,
+                Expr::Call { name: "now".into(), args: vec![], named: vec![] },
+                Expr::Duration(history),
+            ),
+        );
+        select.condition = Some(match select.condition.take() {
+            Some(c) => Expr::binary(BinaryOp::And, Expr::Paren(Box::new(c)), since),
+            None => since,
+        });
+        select
+    }
+}
+
+/// Runs `select` as of `now` on `database`.
+fn run(store: &Store, database: &str, select: Select, now: i64) -> Result<Vec<Series>, String> {
+    let ctx = ExecutionContext {
+        database: Some(database.to_string()),
+        epoch: Some(1),
+        now: Some(now),
+        ..ExecutionContext::default()
+    };
+    execute_statement(store, &Statement::Select(Box::new(select)), &ctx).map_err(|e| e.to_string())
+}
+
+/// Sums the `column`-th column of every series per timestamp.
+fn sum_by_time(series: &[Series], column: &str) -> BTreeMap<i64, f64> {
+    let mut out = BTreeMap::new();
+    for s in series {
+        let Some(c) = s.columns.iter().position(|name| name == column) else { continue };
+        for row in &s.values {
+            let (Some(t), Some(v)) = (row.first().and_then(|t| t.as_i64()), row.get(c).and_then(|v| v.as_f64())) else {
+                continue;
+            };
+            *out.entry(t).or_insert(0.0) += v;
+        }
+    }
+    out
+}
+
+/// Sums the value column (the second) of every series per timestamp.
+fn sum_values(series: &[Series]) -> BTreeMap<i64, f64> {
+    let column = series.first().and_then(|s| s.columns.get(1).cloned()).unwrap_or_default();
+    sum_by_time(series, &column)
+}
+
+/// The demand history of one source over `(now - history, now]`: one
+/// value per bucket (the sum over the query's groups), and the bucket width.
+pub fn history_of(
+    store: &Store,
+    source: &DemandSource,
+    history: i64,
+    now: i64,
+) -> Result<(BTreeMap<i64, f64>, i64), String> {
+    let query = DemandQuery::parse(&source.query).map_err(|e| e.0)?;
+    let series = run(store, &source.database, query.bounded(history), now)?;
+    Ok((sum_values(&series), query.step))
+}
+
+/// Reads the demand of one dimension as of `now`.
+pub fn read(
+    store: &Store,
+    source: &DemandSource,
+    safety: &Safety,
+    lead_time: i64,
+    history: i64,
+    now: i64,
+) -> DemandReading {
+    let query = match DemandQuery::parse(&source.query) {
+        Ok(q) => q,
+        Err(e) => return DemandReading { forecast_error: Some(e.0), ..DemandReading::default() },
+    };
+    let mut reading = DemandReading { step: query.step, ..DemandReading::default() };
+
+    // Usage: the newest bucket that has closed.
+    let plain = query.bounded(history);
+    let value_column = match run(store, &source.database, plain.clone(), now) {
+        Ok(series) => {
+            let sums = sum_values(&series);
+            reading.history_points = sums.len();
+            reading.usage = sums.range(..=now - query.step).next_back().map(|(_, v)| *v);
+            Some(())
+        }
+        Err(e) => {
+            reading.forecast_error = Some(format!("demand query failed: {e}"));
+            None
+        }
+    };
+    if value_column.is_none() {
+        return reading;
+    }
+    if reading.history_points < MIN_HISTORY_POINTS {
+        reading.forecast_error = Some(format!(
+            "history too short: {} buckets, a forecast needs {MIN_HISTORY_POINTS}",
+            reading.history_points
+        ));
+        return reading;
+    }
+
+    // Forecast: the same query wrapped in forecast(), far enough to cover
+    // the open bucket and the lead time.
+    let mut wrapped = plain;
+    let inner = wrapped.fields[0].expr.clone();
+    let mut named = Vec::new();
+    if let Some(level) = safety.band_level() {
+        named.push(("level".to_string(), Expr::Number(level)));
+    }
+    wrapped.fields[0].expr = Expr::Call {
+        name: "forecast".into(),
+        args: vec![inner, Expr::Duration(lead_time.max(0) + 2 * query.step)],
+        named,
+    };
+    wrapped.fields[0].alias = None;
+    wrapped.fill = Default::default();
+    let column = match safety.band_level() {
+        Some(level) if level.fract() == 0.0 => format!("upper_{}", level as i64),
+        Some(level) => format!("upper_{level}"),
+        None => "forecast".to_string(),
+    };
+    match run(store, &source.database, wrapped, now) {
+        Ok(series) => {
+            let sums = sum_by_time(&series, &column);
+            reading.forecast = sums.range(..=now + lead_time.max(0)).map(|(_, v)| *v).reduce(f64::max);
+            if reading.forecast.is_none() {
+                reading.forecast_error = Some("the forecast returned no points (too little history?)".into());
+            }
+        }
+        Err(e) => reading.forecast_error = Some(format!("forecast failed: {e}")),
+    }
+    reading
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demand_queries_must_be_grouped_aggregates() {
+        let q = DemandQuery::parse("SELECT sum(cpu) FROM usage WHERE service = 'web' GROUP BY time(1m), host")
+            .expect("valid");
+        assert_eq!(q.step, 60_000_000_000);
+        assert_eq!(q.databases("infra"), vec!["infra".to_string()]);
+        let q = DemandQuery::parse("SELECT sum(cpu) FROM other..usage GROUP BY time(1m)").expect("valid");
+        assert_eq!(q.databases("infra"), vec!["other".to_string()]);
+        for (text, fault) in [
+            ("SELECT sum(cpu) FROM usage", "GROUP BY time"),
+            ("SELECT cpu FROM usage GROUP BY time(1m)", "aggregate"),
+            ("SELECT sum(a), sum(b) FROM usage GROUP BY time(1m)", "exactly one field"),
+            ("SELECT sum(a) INTO x FROM usage GROUP BY time(1m)", "INTO"),
+            ("SHOW DATABASES", "one SELECT"),
+            ("SELEC", "expected SELECT"),
+        ] {
+            let err = DemandQuery::parse(text).expect_err(text);
+            assert!(err.0.contains(fault), "{text}: {err}");
+        }
+    }
+}

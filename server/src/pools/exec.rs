@@ -1,0 +1,84 @@
+//! The built-in `exec` provider: runs a pool's start and stop commands for
+//! its units, so the whole loop (forecast → units → load balancer) runs on
+//! one machine for demos and tests.
+//!
+//! Contract with the commands: they run with `AUGUR_POOL`, `AUGUR_TENANT`,
+//! `AUGUR_UNIT_ID`, `AUGUR_UNIT_SHAPE` (and `AUGUR_UNIT_ADDRESS` for stop)
+//! in their environment, without a shell (give `["sh", "-c", "…"]` for
+//! one). Start must leave the unit running in the background, print its
+//! `host:port` as the last line of its standard output and exit 0; a start
+//! that fails or exceeds the pool's `unit_timeout` releases the unit (the
+//! next cycle replaces it). Stop's outcome is logged only: the unit is gone
+//! either way.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::manager::{ExecJob, PoolManager};
+use crate::clock::now_ns;
+
+/// Most bytes of a command's output kept (the address is in the last line).
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// Runs `job` to completion and reports the outcome to the manager.
+pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
+    let outcome = run_command(&job, timeout).await;
+    let now = now_ns();
+    match (job.start, outcome) {
+        (true, Ok(output)) => {
+            let address = output.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string();
+            let result = manager.unit_ready(&job.tenant, &job.pool, &job.unit, &address, now);
+            if let Err(err) = result {
+                tracing::warn!(pool = %job.pool, unit = %job.unit, error = %err, "exec start did not yield a usable address");
+                let _ = manager.unit_failed(&job.tenant, &job.pool, &job.unit, &err.to_string(), now);
+            } else {
+                tracing::info!(pool = %job.pool, unit = %job.unit, %address, "exec unit ready");
+            }
+        }
+        (true, Err(why)) => {
+            tracing::warn!(pool = %job.pool, unit = %job.unit, error = %why, "exec start failed");
+            if let Err(err) = manager.unit_failed(&job.tenant, &job.pool, &job.unit, &why, now) {
+                tracing::warn!(pool = %job.pool, unit = %job.unit, error = %err, "cannot record the failed start");
+            }
+        }
+        (false, Ok(_)) => tracing::info!(pool = %job.pool, unit = %job.unit, "exec unit stopped"),
+        (false, Err(why)) => tracing::warn!(pool = %job.pool, unit = %job.unit, error = %why, "exec stop failed"),
+    }
+}
+
+/// Runs the job's command; its standard output on success.
+async fn run_command(job: &ExecJob, timeout: Duration) -> Result<String, String> {
+    let Some((program, args)) = job.command.split_first() else {
+        return Err("no command".to_string());
+    };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env("AUGUR_POOL", &job.pool)
+        .env("AUGUR_TENANT", &job.tenant)
+        .env("AUGUR_UNIT_ID", &job.unit)
+        .env("AUGUR_UNIT_SHAPE", &job.shape)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(address) = &job.address {
+        command.env("AUGUR_UNIT_ADDRESS", address);
+    }
+    let child = command.spawn().map_err(|e| format!("cannot run {program}: {e}"))?;
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{program} did not finish within {timeout:?}"))?
+        .map_err(|e| format!("{program}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout[output.stdout.len().saturating_sub(MAX_OUTPUT)..]).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: String = stderr.chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+        Err(format!("{program} exited with {}: {}", output.status, tail.trim()))
+    }
+}

@@ -1,0 +1,525 @@
+//! The pool manager: holds every pool, runs each one's allocation cycle on
+//! its interval, keeps units moving through their lifecycle, and makes
+//! every change durable together with the events it causes.
+//!
+//! Why the state lives in one record per pool (definition, allocator
+//! memory, units, last decision): a cycle changes several of them at once,
+//! and one record written in the same batch as its events (see
+//! [`super::events`]) means a restart finds the pool exactly as its last
+//! announced change left it — units, pending actions and all. Reading
+//! demand (queries and forecasts) happens outside the lock; only applying
+//! a decision holds it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use augur_engine::storage::Store;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::allocator::{decide, AllocatorState, Decision, DimensionDemand, Policy};
+use super::demand::{self, DemandReading};
+use super::events::{EventSink, PoolEvent, PoolEventKind, SinkError};
+use super::spec::{Dimension, PoolSpec, Provider, SpecError};
+use super::units::{valid_address, TransitionError, Unit, UnitState};
+
+/// Meta-record key prefix of pools.
+const KEY_PREFIX: &str = "pool/";
+/// Released units kept per pool for `GET` (older ones are forgotten).
+const KEEP_RELEASED: usize = 200;
+
+/// A pool and everything the manager remembers about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolRecord {
+    /// The definition.
+    pub spec: PoolSpec,
+    /// The allocator's memory (cooldown, stabilization window).
+    pub allocator: AllocatorState,
+    /// Its units, oldest first.
+    pub units: Vec<Unit>,
+    /// The number of the next unit id.
+    pub next_unit: u64,
+    /// The last decision.
+    pub last_decision: Option<Decision>,
+    /// The demand readings the last decision used.
+    pub readings: BTreeMap<Dimension, DemandReading>,
+    /// When the next cycle is due (ns).
+    pub next_run: i64,
+    /// A forecast is failing and the reactive rule decides.
+    pub in_fallback: bool,
+    /// When the pool was created (ns).
+    pub created_at: i64,
+}
+
+impl PoolRecord {
+    fn key(tenant: &str, name: &str) -> Vec<u8> {
+        format!("{KEY_PREFIX}{tenant}/{name}").into_bytes()
+    }
+
+    /// Units per shape (in the spec's shape order) that count as capacity.
+    pub fn active_per_shape(&self) -> Vec<u32> {
+        self.spec
+            .shapes
+            .iter()
+            .map(|s| self.units.iter().filter(|u| u.state.is_active() && u.shape == s.name).count() as u32)
+            .collect()
+    }
+
+    /// Units per state.
+    pub fn count_by_state(&self) -> BTreeMap<&'static str, usize> {
+        UnitState::ALL.iter().map(|s| (s.name(), self.units.iter().filter(|u| u.state == *s).count())).collect()
+    }
+
+    fn event(&self, kind: PoolEventKind, subject: Option<&str>, data: serde_json::Value) -> PoolEvent {
+        PoolEvent {
+            kind,
+            tenant: self.spec.tenant.clone(),
+            pool: self.spec.name.clone(),
+            subject: subject.map(str::to_string),
+            data,
+        }
+    }
+
+    fn unit_event(&self, kind: PoolEventKind, unit: &Unit) -> PoolEvent {
+        self.event(kind, Some(&unit.id), serde_json::to_value(unit).unwrap_or_default())
+    }
+
+    /// Forgets the oldest released units beyond [`KEEP_RELEASED`].
+    fn prune_released(&mut self) {
+        let released = self.units.iter().filter(|u| u.state == UnitState::Released).count();
+        let mut excess = released.saturating_sub(KEEP_RELEASED);
+        self.units.retain(|u| {
+            if excess > 0 && u.state == UnitState::Released {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+/// Why a pool operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// No such pool in the tenant.
+    #[error("pool not found: {0}")]
+    NotFound(String),
+    /// A pool of that name exists.
+    #[error("pool already exists: {0}")]
+    Exists(String),
+    /// The definition is invalid.
+    #[error(transparent)]
+    Invalid(#[from] SpecError),
+    /// No such unit in the pool.
+    #[error("unit not found: {0}")]
+    UnitNotFound(String),
+    /// The unit cannot make that transition.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A unit address that is not `host:port`.
+    #[error("invalid unit address {0:?}: expected host:port")]
+    InvalidAddress(String),
+    /// The tenant has as many pools as it may.
+    #[error("tenant {tenant} has reached its limit of {limit} pools")]
+    TooMany {
+        /// The tenant.
+        tenant: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The change could not be stored.
+    #[error(transparent)]
+    Storage(#[from] SinkError),
+    /// A stored pool could not be read.
+    #[error("stored pool {key} is corrupt: {reason}")]
+    Corrupt {
+        /// Its key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A command an `exec` provider must run for a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecJob {
+    /// The pool's tenant.
+    pub tenant: String,
+    /// The pool.
+    pub pool: String,
+    /// The unit.
+    pub unit: String,
+    /// Its shape.
+    pub shape: String,
+    /// Its address (for stop).
+    pub address: Option<String>,
+    /// Start (true) or stop.
+    pub start: bool,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+}
+
+/// Every pool of the server.
+pub struct PoolManager {
+    store: Store,
+    sink: Arc<dyn EventSink>,
+    pools: Mutex<BTreeMap<(String, String), PoolRecord>>,
+    /// Most pools per tenant.
+    max_pools_per_tenant: usize,
+}
+
+impl PoolManager {
+    /// Loads the stored pools.
+    pub fn open(store: Store, sink: Arc<dyn EventSink>, max_pools_per_tenant: usize) -> Result<PoolManager, PoolError> {
+        let mut pools = BTreeMap::new();
+        let records =
+            store.scan_meta_records(KEY_PREFIX.as_bytes()).map_err(|e| PoolError::Storage(SinkError(e.to_string())))?;
+        for (key, value) in records {
+            let record: PoolRecord = serde_json::from_slice(&value).map_err(|e| PoolError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: e.to_string(),
+            })?;
+            pools.insert((record.spec.tenant.clone(), record.spec.name.clone()), record);
+        }
+        tracing::info!(pools = pools.len(), "pool manager loaded");
+        Ok(PoolManager { store, sink, pools: Mutex::new(pools), max_pools_per_tenant })
+    }
+
+    /// Writes `record` and `events` together.
+    fn commit(&self, record: &PoolRecord, events: Vec<PoolEvent>) -> Result<(), PoolError> {
+        let value = serde_json::to_vec(record).map_err(|e| SinkError(e.to_string()))?;
+        self.sink.commit(events, vec![(PoolRecord::key(&record.spec.tenant, &record.spec.name), value)], vec![])?;
+        Ok(())
+    }
+
+    /// Creates a pool (its first cycle runs at once).
+    pub fn create(&self, spec: PoolSpec, now: i64) -> Result<PoolRecord, PoolError> {
+        spec.validate()?;
+        let mut pools = self.pools.lock();
+        let key = (spec.tenant.clone(), spec.name.clone());
+        if pools.contains_key(&key) {
+            return Err(PoolError::Exists(spec.name));
+        }
+        let owned = pools.keys().filter(|(t, _)| *t == spec.tenant).count();
+        if owned >= self.max_pools_per_tenant {
+            return Err(PoolError::TooMany { tenant: spec.tenant, limit: self.max_pools_per_tenant });
+        }
+        let record = PoolRecord {
+            spec,
+            allocator: AllocatorState::default(),
+            units: Vec::new(),
+            next_unit: 1,
+            last_decision: None,
+            readings: BTreeMap::new(),
+            next_run: now,
+            in_fallback: false,
+            created_at: now,
+        };
+        self.commit(&record, vec![])?;
+        pools.insert(key, record.clone());
+        Ok(record)
+    }
+
+    /// Replaces a pool's definition, keeping its units and memory.
+    pub fn replace(&self, spec: PoolSpec, now: i64) -> Result<PoolRecord, PoolError> {
+        spec.validate()?;
+        let mut pools = self.pools.lock();
+        let key = (spec.tenant.clone(), spec.name.clone());
+        let record = pools.get_mut(&key).ok_or_else(|| PoolError::NotFound(spec.name.clone()))?;
+        let mut changed = record.clone();
+        changed.spec = spec;
+        changed.next_run = now;
+        self.commit(&changed, vec![])?;
+        *record = changed.clone();
+        Ok(changed)
+    }
+
+    /// Deletes a pool: its active units are released (events say so) and
+    /// the returned jobs stop `exec` units.
+    pub fn delete(&self, tenant: &str, name: &str, now: i64) -> Result<Vec<ExecJob>, PoolError> {
+        let mut pools = self.pools.lock();
+        let key = (tenant.to_string(), name.to_string());
+        let record = pools.get(&key).ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut events = Vec::new();
+        let mut jobs = Vec::new();
+        for unit in record.units.iter().filter(|u| u.state != UnitState::Released) {
+            let mut gone = unit.clone();
+            gone.state = UnitState::Released;
+            gone.released_at = Some(now);
+            gone.note = Some("pool deleted".into());
+            events.push(record.unit_event(PoolEventKind::UnitReleased, &gone));
+            if let Some(job) = stop_job(&record.spec, &gone) {
+                jobs.push(job);
+            }
+        }
+        self.sink.commit(events, vec![], vec![PoolRecord::key(tenant, name)])?;
+        pools.remove(&key);
+        Ok(jobs)
+    }
+
+    /// One pool.
+    pub fn get(&self, tenant: &str, name: &str) -> Option<PoolRecord> {
+        self.pools.lock().get(&(tenant.to_string(), name.to_string())).cloned()
+    }
+
+    /// The pools of `tenant` (`None`: every tenant's).
+    pub fn list(&self, tenant: Option<&str>) -> Vec<PoolRecord> {
+        self.pools.lock().values().filter(|r| tenant.is_none_or(|t| r.spec.tenant == t)).cloned().collect()
+    }
+
+    /// The pools whose cycle is due at `now`.
+    pub fn due(&self, now: i64) -> Vec<(String, String)> {
+        self.pools.lock().iter().filter(|(_, r)| r.next_run <= now).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Runs one allocation cycle of a pool: reads demand, decides, applies
+    /// the decision to the units and stores it with its events. Blocking
+    /// (queries and forecasts run here).
+    pub fn cycle(&self, tenant: &str, name: &str, now: i64) -> Result<Option<Decision>, PoolError> {
+        let Some(spec) = self.get(tenant, name).map(|r| r.spec) else { return Ok(None) };
+        let readings: BTreeMap<Dimension, DemandReading> = spec
+            .demand
+            .iter()
+            .map(|(d, source)| (*d, demand::read(&self.store, source, &spec.safety, spec.lead_time, spec.history, now)))
+            .collect();
+
+        let mut pools = self.pools.lock();
+        let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(None) };
+        if record.spec != spec {
+            // Redefined while demand was read: the next cycle uses the new definition.
+            return Ok(None);
+        }
+        let mut next = record.clone();
+        let mut events = Vec::new();
+
+        // Units that never became ready are released; the decision below
+        // no longer counts them, so it replaces them.
+        for i in 0..next.units.len() {
+            if next.units[i].timed_out(now, spec.unit_timeout) {
+                let unit = &mut next.units[i];
+                unit.release(now, Some("timed out before becoming ready".into()))?;
+                let unit = unit.clone();
+                events.push(next.unit_event(PoolEventKind::UnitTimedOut, &unit));
+                events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
+                tracing::warn!(tenant, pool = name, unit = %unit.id, "unit timed out; it will be replaced");
+            }
+        }
+
+        let demand: BTreeMap<Dimension, DimensionDemand> =
+            readings.iter().map(|(d, r)| (*d, DimensionDemand { forecast: r.forecast, usage: r.usage })).collect();
+        let active = next.active_per_shape();
+        let decision = decide(&spec, Policy::Predictive, &mut next.allocator, &active, &demand, now);
+
+        if !decision.fallback.is_empty() && !next.in_fallback {
+            let why: BTreeMap<String, Option<String>> =
+                readings.iter().map(|(d, r)| (d.to_string(), r.forecast_error.clone())).collect();
+            tracing::warn!(tenant, pool = name, errors = ?why, "forecast failed: the reactive rule decides");
+            events.push(next.event(
+                PoolEventKind::ForecastFallback,
+                None,
+                serde_json::json!({"dimensions": decision.fallback, "errors": why, "rule": "usage / 0.7"}),
+            ));
+        } else if decision.fallback.is_empty() && next.in_fallback {
+            tracing::info!(tenant, pool = name, "forecast recovered");
+        }
+        next.in_fallback = !decision.fallback.is_empty();
+
+        let mut requested = Vec::new();
+        for (shape_index, count) in decision.scale_up.iter().enumerate() {
+            for _ in 0..*count {
+                let id = format!("u{:06}", next.next_unit);
+                next.next_unit += 1;
+                let unit = Unit::requested(id, spec.shapes[shape_index].name.clone(), now);
+                events.push(next.unit_event(PoolEventKind::UnitRequested, &unit));
+                requested.push(unit.id.clone());
+                next.units.push(unit);
+            }
+        }
+        if !requested.is_empty() {
+            events.insert(0, next.event(PoolEventKind::ScaleUp, None, decision_data(&decision, &requested)));
+        }
+
+        let mut released = Vec::new();
+        for (shape_index, count) in decision.release.iter().enumerate() {
+            let shape = &spec.shapes[shape_index].name;
+            // Pending units go first (nothing to drain), then the newest ready ones.
+            let mut order: Vec<usize> = (0..next.units.len())
+                .filter(|i| next.units[*i].shape == *shape && next.units[*i].state.is_active())
+                .collect();
+            order.sort_by_key(|i| (!next.units[*i].state.is_pending(), std::cmp::Reverse(next.units[*i].requested_at)));
+            for i in order.into_iter().take(*count as usize) {
+                next.units[i].release(now, Some("demand stayed lower".into()))?;
+                let unit = next.units[i].clone();
+                if unit.state == UnitState::Released {
+                    events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
+                }
+                released.push(unit.id.clone());
+            }
+        }
+        if !released.is_empty() {
+            events.insert(0, next.event(PoolEventKind::ScaleDown, None, decision_data(&decision, &released)));
+        }
+
+        next.readings = readings;
+        next.last_decision = Some(decision.clone());
+        next.next_run = now + spec.interval;
+        next.prune_released();
+        self.commit(&next, events)?;
+        *record = next;
+        if decision.acts() {
+            tracing::info!(tenant, pool = name, reason = %decision.reason, "pool decision");
+        }
+        Ok(Some(decision))
+    }
+
+    /// Moves units along that need no outside help: requested units of a
+    /// webhook pool are provisioning once their event is out; draining
+    /// units without a load balancer are released. Returns the `exec`
+    /// commands to run (start for requested units, stop for released ones).
+    pub fn advance(&self, tenant: &str, name: &str, now: i64) -> Result<Vec<ExecJob>, PoolError> {
+        let mut pools = self.pools.lock();
+        let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(vec![]) };
+        let mut next = record.clone();
+        let mut events = Vec::new();
+        let mut jobs = Vec::new();
+        for i in 0..next.units.len() {
+            let unit = &mut next.units[i];
+            match unit.state {
+                UnitState::Requested => {
+                    unit.provisioning()?;
+                    if let Provider::Exec { start, .. } = &next.spec.provider {
+                        jobs.push(ExecJob {
+                            tenant: tenant.to_string(),
+                            pool: name.to_string(),
+                            unit: unit.id.clone(),
+                            shape: unit.shape.clone(),
+                            address: None,
+                            start: true,
+                            command: start.clone(),
+                        });
+                    }
+                }
+                UnitState::Draining if next.spec.haproxy.is_none() => {
+                    unit.drained(now)?;
+                    let unit = unit.clone();
+                    events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
+                    jobs.extend(stop_job(&next.spec, &unit));
+                }
+                _ => {}
+            }
+        }
+        // Released-while-pending exec units that were started need a stop too.
+        for unit in next.units.iter().filter(|u| u.state == UnitState::Released && u.address.is_some()) {
+            if record.units.iter().any(|old| old.id == unit.id && old.state != UnitState::Released)
+                && !events.iter().any(|e| e.subject.as_deref() == Some(unit.id.as_str()))
+            {
+                jobs.extend(stop_job(&next.spec, unit));
+            }
+        }
+        if next != *record {
+            self.commit(&next, events)?;
+            *record = next;
+        }
+        Ok(jobs)
+    }
+
+    /// Records that a unit serves at `address` (the infrastructure's
+    /// report, or an `exec` start's output).
+    pub fn unit_ready(&self, tenant: &str, name: &str, id: &str, address: &str, now: i64) -> Result<Unit, PoolError> {
+        if !valid_address(address) {
+            return Err(PoolError::InvalidAddress(address.to_string()));
+        }
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut next = record.clone();
+        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
+        let was_ready = unit.state == UnitState::Ready;
+        unit.ready(address.to_string(), now)?;
+        let unit = unit.clone();
+        if !was_ready {
+            let event = next.unit_event(PoolEventKind::UnitReady, &unit);
+            self.commit(&next, vec![event])?;
+            *record = next;
+        }
+        Ok(unit)
+    }
+
+    /// Records that a unit could not be started: it is released (and
+    /// replaced by the next cycle).
+    pub fn unit_failed(&self, tenant: &str, name: &str, id: &str, why: &str, now: i64) -> Result<(), PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut next = record.clone();
+        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
+        if !unit.state.is_pending() {
+            return Ok(());
+        }
+        unit.release(now, Some(format!("start failed: {why}")))?;
+        let unit = unit.clone();
+        let event = next.unit_event(PoolEventKind::UnitReleased, &unit);
+        self.commit(&next, vec![event])?;
+        *record = next;
+        Ok(())
+    }
+
+    /// Records that a draining unit has no traffic left: it is released;
+    /// the returned job stops an `exec` unit.
+    pub fn unit_drained(&self, tenant: &str, name: &str, id: &str, now: i64) -> Result<Option<ExecJob>, PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut next = record.clone();
+        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
+        if unit.state != UnitState::Draining {
+            return Ok(None);
+        }
+        unit.drained(now)?;
+        let unit = unit.clone();
+        let event = next.unit_event(PoolEventKind::UnitReleased, &unit);
+        self.commit(&next, vec![event])?;
+        *record = next;
+        Ok(stop_job(&record.spec, &unit))
+    }
+
+    /// The addresses of a pool's ready units.
+    pub fn ready_units(&self, tenant: &str, name: &str) -> Option<Vec<Unit>> {
+        self.get(tenant, name).map(|r| r.units.into_iter().filter(|u| u.state == UnitState::Ready).collect())
+    }
+}
+
+/// The stop command of an `exec` unit that had started.
+fn stop_job(spec: &PoolSpec, unit: &Unit) -> Option<ExecJob> {
+    match &spec.provider {
+        Provider::Exec { stop, .. } if unit.address.is_some() => Some(ExecJob {
+            tenant: spec.tenant.clone(),
+            pool: spec.name.clone(),
+            unit: unit.id.clone(),
+            shape: unit.shape.clone(),
+            address: unit.address.clone(),
+            start: false,
+            command: stop.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The body of a scale event: the decision and the units it touched.
+fn decision_data(decision: &Decision, units: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "units": units,
+        "required": decision.required,
+        "desired": decision.desired,
+        "target": decision.target,
+        "reason": decision.reason,
+    })
+}
+
+#[cfg(test)]
+#[path = "manager_tests.rs"]
+mod tests;

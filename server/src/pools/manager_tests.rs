@@ -1,0 +1,168 @@
+use super::*;
+use augur_engine::lineproto::parse;
+use augur_engine::model::Precision;
+use augur_engine::storage::StoreOptions;
+
+const MINUTE: i64 = 60_000_000_000;
+/// 2026-01-01T00:00:00Z.
+const T0: i64 = 1_767_225_600_000_000_000;
+
+/// Records what was committed, events included.
+#[derive(Default)]
+struct Recorder {
+    store: Option<Store>,
+    events: Mutex<Vec<PoolEvent>>,
+}
+
+impl EventSink for Recorder {
+    fn commit(
+        &self,
+        events: Vec<PoolEvent>,
+        puts: Vec<(Vec<u8>, Vec<u8>)>,
+        deletes: Vec<Vec<u8>>,
+    ) -> Result<(), SinkError> {
+        if let Some(store) = &self.store {
+            super::super::events::StoreSink { store: store.clone() }.commit(vec![], puts, deletes)?;
+        }
+        self.events.lock().extend(events);
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn kinds(&self) -> Vec<PoolEventKind> {
+        self.events.lock().iter().map(|e| e.kind).collect()
+    }
+}
+
+/// A store with two hours of rising per-minute CPU demand (10 → 34 cores).
+fn store_with_ramp(dir: &std::path::Path) -> Store {
+    let store = Store::open(dir, StoreOptions::default()).expect("open");
+    store.create_database("infra").expect("create");
+    let mut lines = String::new();
+    for i in 0..120 {
+        lines.push_str(&format!("usage,service=web cpu={} {}\n", 10.0 + 0.2 * i as f64, T0 + i * MINUTE));
+    }
+    let points = parse(lines.as_bytes(), Precision::Nanoseconds).points;
+    store.write("infra", None, &points, T0 + 120 * MINUTE).expect("write");
+    store
+}
+
+fn spec(query: &str) -> PoolSpec {
+    let mut spec: PoolSpec = serde_json::from_value(serde_json::json!({
+        "name": "web",
+        "tenant": "default",
+        "dimensions": ["cpu_cores"],
+        "shapes": [{"name": "core4", "capacity": {"cpu_cores": 4}, "hourly_cost": 0.2}],
+        "min": 1, "max": 50,
+        "lead_time": "10m", "interval": "1m", "history": "3h",
+        "safety": {"quantile": 95, "margin_pct": 0},
+        "demand": {"cpu_cores": {"database": "infra", "query": query}}
+    }))
+    .expect("spec");
+    spec.tenant = "default".into();
+    spec
+}
+
+#[test]
+fn a_cycle_provisions_ahead_of_rising_demand_and_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_ramp(dir.path());
+    let sink = Arc::new(Recorder { store: Some(store.clone()), ..Recorder::default() });
+    let manager = PoolManager::open(store.clone(), sink.clone(), 10).expect("open");
+    let now = T0 + 120 * MINUTE;
+    manager.create(spec("SELECT sum(cpu) FROM usage WHERE service = 'web' GROUP BY time(1m)"), now).expect("create");
+    assert!(matches!(
+        manager.create(spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)"), now),
+        Err(PoolError::Exists(_))
+    ));
+    assert_eq!(manager.due(now).len(), 1);
+
+    let decision = manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    let record = manager.get("default", "web").expect("pool");
+    let reading = &record.readings[&Dimension::CpuCores];
+    let usage = reading.usage.expect("usage");
+    let forecast = reading.forecast.expect("forecast");
+    assert!((usage - 33.8).abs() < 1e-6, "last complete minute: {usage}");
+    assert!(forecast > usage + 1.0, "a rising trend is forecast higher 10 minutes ahead: {forecast} vs {usage}");
+    // Capacity for the forecast, not for today's usage.
+    let units = decision.desired[0];
+    assert!(f64::from(units) * 4.0 >= forecast, "{decision:?}");
+    assert_eq!(record.units.len(), units as usize);
+    assert!(record.units.iter().all(|u| u.state == UnitState::Requested));
+    let kinds = sink.kinds();
+    assert_eq!(kinds[0], PoolEventKind::ScaleUp);
+    assert_eq!(kinds.iter().filter(|k| **k == PoolEventKind::UnitRequested).count(), units as usize);
+    assert_eq!(record.next_run, now + MINUTE);
+    assert!(manager.due(now).is_empty());
+
+    // Webhook provider: requested units are provisioning once announced.
+    assert!(manager.advance("default", "web", now).expect("advance").is_empty());
+    let id = manager.get("default", "web").expect("pool").units[0].id.clone();
+    manager.unit_ready("default", "web", &id, "10.0.0.7:8080", now).expect("ready");
+    assert!(matches!(
+        manager.unit_ready("default", "web", "nope", "10.0.0.7:8080", now),
+        Err(PoolError::UnitNotFound(_))
+    ));
+    assert!(matches!(manager.unit_ready("default", "web", &id, "no-port", now), Err(PoolError::InvalidAddress(_))));
+    assert_eq!(manager.ready_units("default", "web").expect("pool").len(), 1);
+
+    // A restart finds the pool, its units and its memory as they were.
+    let before = manager.get("default", "web").expect("pool");
+    drop(manager);
+    let manager = PoolManager::open(store, sink, 10).expect("reopen");
+    assert_eq!(manager.get("default", "web").expect("pool"), before);
+}
+
+#[test]
+fn a_failing_forecast_falls_back_says_so_and_keeps_capacity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_ramp(dir.path());
+    let sink = Arc::new(Recorder::default());
+    let manager = PoolManager::open(store, sink.clone(), 10).expect("open");
+    let now = T0 + 120 * MINUTE;
+    let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
+    // A history too short to trust a forecast: 3 buckets.
+    s.history = 4 * MINUTE;
+    s.min = 2;
+    manager.create(s, now).expect("create");
+    let decision = manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    assert_eq!(decision.fallback, vec![Dimension::CpuCores], "{decision:?}");
+    // Reactive rule: 33.8 / 0.7 = 48.3 cores -> 13 units of 4.
+    assert_eq!(decision.desired, vec![13]);
+    assert!(sink.kinds().contains(&PoolEventKind::ForecastFallback));
+    // Said once, not every cycle.
+    manager.cycle("default", "web", now + MINUTE).expect("cycle");
+    assert_eq!(sink.kinds().iter().filter(|k| **k == PoolEventKind::ForecastFallback).count(), 1);
+}
+
+#[test]
+fn units_that_never_become_ready_are_replaced_and_deleting_releases_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_ramp(dir.path());
+    let sink = Arc::new(Recorder::default());
+    let manager = PoolManager::open(store, sink.clone(), 1).expect("open");
+    let now = T0 + 120 * MINUTE;
+    let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
+    s.unit_timeout = 5 * MINUTE;
+    s.scale_up_cooldown = 0;
+    manager.create(s.clone(), now).expect("create");
+    let mut other = s.clone();
+    other.name = "other".into();
+    assert!(matches!(manager.create(other, now), Err(PoolError::TooMany { .. })));
+    let first = manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    let later = now + 6 * MINUTE;
+    let again = manager.cycle("default", "web", later).expect("cycle").expect("decided");
+    let record = manager.get("default", "web").expect("pool");
+    let timed_out =
+        record.units.iter().filter(|u| u.note.as_deref() == Some("timed out before becoming ready")).count();
+    assert_eq!(timed_out, first.desired[0] as usize);
+    assert!(again.scale_up[0] >= first.desired[0], "replacements requested: {again:?}");
+    assert!(sink.kinds().contains(&PoolEventKind::UnitTimedOut));
+
+    let before = sink.kinds().len();
+    manager.delete("default", "web", later).expect("delete");
+    let released = sink.kinds()[before..].iter().filter(|k| **k == PoolEventKind::UnitReleased).count();
+    assert_eq!(released, record.units.iter().filter(|u| u.state != UnitState::Released).count());
+    assert!(manager.get("default", "web").is_none());
+}

@@ -1,0 +1,26 @@
+//! The resource-pool manager: capacity ready before demand arrives.
+//!
+//! * [`spec`]: a pool's definition and its validation.
+//! * [`mix`]: the cheapest mix of unit shapes covering a demand vector.
+//! * [`demand`]: a dimension's usage and forecast from its AQL query.
+//! * [`allocator`]: one allocation decision, a pure function the manager
+//!   and the replay simulator share.
+//! * [`units`]: the unit lifecycle.
+//! * [`events`]: pool events and the sink that stores them with the change.
+//! * [`manager`]: every pool, its cycle, its units, durably.
+//! * [`plan`]: long-term capacity planning from forecast daily peaks.
+//! * [`runner`]: the background task that drives the pools.
+//! * [`exec`]: the built-in provider that runs a command per unit.
+//! * [`haproxy`]: keeps a HAProxy backend equal to the ready units.
+
+pub mod allocator;
+pub mod demand;
+pub mod events;
+pub mod exec;
+pub mod haproxy;
+pub mod manager;
+pub mod mix;
+pub mod plan;
+pub mod runner;
+pub mod spec;
+pub mod units;

@@ -1,0 +1,68 @@
+//! The background task that drives every pool: runs each due cycle, moves
+//! units along, starts `exec` commands and keeps load balancers in step.
+//!
+//! Why one task with a short tick instead of a timer per pool: pools come
+//! and go through the API at any time, and one loop over "what is due"
+//! needs no bookkeeping when they do. Cycles run on the blocking pool
+//! (they query and forecast), one at a time, so allocation never takes
+//! more than one core from ingest and queries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::manager::PoolManager;
+use super::{exec, haproxy};
+use crate::clock::now_ns;
+
+/// How often the runner looks for due cycles and units to move.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Starts the runner; it stops when `shutdown` turns true.
+pub fn spawn(manager: Arc<PoolManager>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let stop = tokio::select! {
+                _ = ticker.tick() => false,
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => true,
+            };
+            if stop {
+                return;
+            }
+            tick(&manager).await;
+        }
+    })
+}
+
+/// One pass: due cycles, then unit moves and load-balancer sync for every pool.
+pub async fn tick(manager: &Arc<PoolManager>) {
+    for (tenant, name) in manager.due(now_ns()) {
+        let m = Arc::clone(manager);
+        let (t, n) = (tenant.clone(), name.clone());
+        match tokio::task::spawn_blocking(move || m.cycle(&t, &n, now_ns())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::error!(%tenant, pool = %name, error = %err, "pool cycle failed"),
+            Err(err) => tracing::error!(%tenant, pool = %name, error = %err, "pool cycle panicked"),
+        }
+    }
+    for record in manager.list(None) {
+        let (tenant, name) = (record.spec.tenant.clone(), record.spec.name.clone());
+        if let Some(target) = &record.spec.haproxy {
+            haproxy::sync(manager, &record, target).await;
+        }
+        match manager.advance(&tenant, &name, now_ns()) {
+            Ok(jobs) => {
+                let timeout = Duration::from_nanos(record.spec.unit_timeout.unsigned_abs());
+                for job in jobs {
+                    tokio::spawn(exec::run(Arc::clone(manager), job, timeout));
+                }
+            }
+            Err(err) => tracing::error!(%tenant, pool = %name, error = %err, "cannot move units along"),
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The pool manager end to end: the real binary, real demand written over
+//! `/write`, the `exec` provider starting real unit processes, and a real
+//! HAProxy routing to them.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use augur_tests::{poll_until, Reply, Server, ServerOptions};
+use serde_json::{json, Value};
+
+const MINUTE_NS: i64 = 60_000_000_000;
+
+/// A unit: an HTTP server answering its unit id (`/slow=N` waits N seconds first).
+const UNIT_PY: &str = r#"
+import http.server, os, sys, time
+unit, port_file = sys.argv[1], sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path.startswith("/slow="):
+            time.sleep(float(self.path.split("=", 1)[1]))
+        body = unit.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+"#;
+
+/// The exec provider's start: launch the unit, print its address.
+const START_SH: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+rm -f "$dir/$AUGUR_UNIT_ID.port"
+nohup python3 "$dir/unit.py" "$AUGUR_UNIT_ID" "$dir/$AUGUR_UNIT_ID.port" >/dev/null 2>&1 &
+echo $! > "$dir/$AUGUR_UNIT_ID.pid"
+i=0
+while [ ! -s "$dir/$AUGUR_UNIT_ID.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+echo "127.0.0.1:$(cat "$dir/$AUGUR_UNIT_ID.port")"
+"#;
+
+/// The exec provider's stop.
+const STOP_SH: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+kill "$(cat "$dir/$AUGUR_UNIT_ID.pid")"
+echo "stopped $AUGUR_UNIT_ADDRESS" >> "$dir/stopped.log"
+"#;
+
+/// Writes the unit scripts into `dir`; returns (start, stop) commands.
+fn unit_scripts(dir: &Path) -> (Vec<String>, Vec<String>) {
+    std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
+    std::fs::write(dir.join("start.sh"), START_SH).expect("start.sh");
+    std::fs::write(dir.join("stop.sh"), STOP_SH).expect("stop.sh");
+    let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
+    (sh("start.sh"), sh("stop.sh"))
+}
+
+/// One point per minute for two hours, ending at the last full minute.
+fn demand_history(server: &Server, db: &str, value: impl Fn(i64) -> f64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;
+    let last = now / MINUTE_NS * MINUTE_NS - MINUTE_NS;
+    let mut body = String::new();
+    for i in 0..120 {
+        body.push_str(&format!("usage,service=web cpu={} {}\n", value(i), last - (119 - i) * MINUTE_NS));
+    }
+    server.write_ok(db, body);
+}
+
+fn post_json(server: &Server, path: &str, body: &Value) -> Reply {
+    server.send(server.client().post(server.url(path)).json(body))
+}
+
+fn put_json(server: &Server, path: &str, body: &Value) -> Reply {
+    server.send(server.client().put(server.url(path)).json(body))
+}
+
+/// A pool of one-core units driven by `sum(cpu)` of service web.
+fn pool_body(name: &str, start: &[String], stop: &[String]) -> Value {
+    json!({
+        "name": name,
+        "dimensions": ["cpu_cores"],
+        "shapes": [{"name": "core2", "capacity": {"cpu_cores": 2}, "hourly_cost": 0.1}],
+        "min": 1, "max": 30,
+        "lead_time": "10m", "interval": "1s", "history": "3h",
+        "safety": {"quantile": 95, "margin_pct": 0},
+        "demand": {"cpu_cores": {"database": "infra",
+            "query": "SELECT sum(cpu) FROM usage WHERE service = 'web' GROUP BY time(1m)"}},
+        "provider": {"kind": "exec", "start": start, "stop": stop},
+    })
+}
+
+fn http_get_body(address: &str, path: &str) -> Option<String> {
+    let client = reqwest::blocking::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().ok()?;
+    let r = client.get(format!("http://{address}{path}")).send().ok()?;
+    if r.status().is_success() {
+        r.text().ok()
+    } else {
+        None
+    }
+}
+
+fn ready_units(pool: &Value) -> Vec<(String, String)> {
+    pool["units"]
+        .as_array()
+        .map(|units| {
+            units
+                .iter()
+                .filter(|u| u["state"] == "ready")
+                .map(|u| {
+                    (
+                        u["id"].as_str().unwrap_or_default().to_string(),
+                        u["address"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_pool_provisions_real_units_ahead_of_rising_demand_and_survives_kill_9() {
+    let mut server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    // Demand rising 0.1 core per minute: 2 → 13.9 cores.
+    demand_history(&server, "infra", |i| 2.0 + 0.1 * i as f64);
+    let (start, stop) = unit_scripts(server.scratch_dir());
+    let r = post_json(&server, "/v1/pools", &pool_body("web", &start, &stop));
+    assert_eq!(r.status, 201, "{r}");
+
+    // Every unit the decision asked for becomes ready.
+    let pool = poll_until(&server, "the pool's units to be ready", Duration::from_secs(60), || {
+        let pool = server.get("/v1/pools/web").json();
+        let desired: u64 = pool["last_decision"]["desired"].as_array()?.iter().filter_map(Value::as_u64).sum();
+        (desired > 0 && pool["units_by_state"]["ready"].as_u64() == Some(desired)).then_some(pool)
+    });
+    let usage = pool["demand"]["cpu_cores"]["usage"].as_f64().expect("usage");
+    let forecast = pool["demand"]["cpu_cores"]["forecast"].as_f64().expect("forecast");
+    let ready = pool["ready_capacity"]["cpu_cores"].as_f64().expect("ready capacity");
+    assert!((usage - 13.9).abs() < 1e-6, "usage is the last complete minute: {pool}");
+    assert!(forecast > usage + 0.5, "the trend continues 10 minutes ahead: {forecast} vs {usage}");
+    assert!(ready >= forecast, "capacity for the demand that has not arrived yet: {ready} < {forecast}");
+    assert!(pool["last_decision"]["reason"].as_str().unwrap_or_default().contains("required"), "{pool}");
+    assert_eq!(pool["forecast_fallback"], false);
+
+    // The units are real: each answers with its id, and service discovery lists them.
+    let units = ready_units(&pool);
+    for (id, address) in &units {
+        assert_eq!(http_get_body(address, "/").as_deref(), Some(id.as_str()), "unit {id} at {address}");
+    }
+    let targets = server.get("/v1/pools/web/targets").json();
+    let listed: BTreeSet<String> = targets[0]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| t.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(listed, units.iter().map(|(_, a)| a.clone()).collect::<BTreeSet<_>>());
+    assert_eq!(targets[0]["labels"]["augur_pool"], "web");
+
+    // kill -9: the pool, its units and the allocator's memory come back.
+    server.kill9_restart();
+    let after = server.get("/v1/pools/web").json();
+    assert_eq!(ready_units(&after), units, "{after}");
+    assert_eq!(after["last_decision"]["desired"], pool["last_decision"]["desired"]);
+
+    // Deleting the pool stops every unit.
+    let r = server.send(server.client().delete(server.url("/v1/pools/web")));
+    assert_eq!(r.status, 204, "{r}");
+    assert_eq!(server.get("/v1/pools/web").status, 404);
+    for (id, address) in &units {
+        poll_until(&server, &format!("unit {id} to stop"), Duration::from_secs(30), || {
+            http_get_body(address, "/").is_none().then_some(())
+        });
+    }
+}
+
+#[test]
+fn bad_definitions_are_rejected_naming_the_field() {
+    let server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    let good = pool_body("web", &["true".into()], &["true".into()]);
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"min": 10, "max": 5}), "min"),
+        (json!({"dimensions": ["cpu_cores", "tpus"]}), "tpus"),
+        (json!({"name": "has space"}), "name"),
+        (json!({"shapes": []}), "shapes"),
+        (json!({"lead_time": "five minutes"}), "lead_time"),
+        (json!({"safety": {"quantile": 120}}), "safety.quantile"),
+        (
+            json!({"demand": {"cpu_cores": {"database": "infra", "query": "SELEC sum(cpu) FROM usage"}}}),
+            "demand.cpu_cores.query",
+        ),
+        (
+            json!({"demand": {"cpu_cores": {"database": "infra", "query": "SELECT sum(cpu) FROM usage"}}}),
+            "GROUP BY time",
+        ),
+        (json!({"provider": {"kind": "exec", "start": [], "stop": ["true"]}}), "provider.start"),
+    ];
+    for (patch, field) in cases {
+        let mut body = good.clone();
+        for (k, v) in patch.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let r = post_json(&server, "/v1/pools", &body);
+        assert_eq!(r.status, 400, "{patch}: {r}");
+        assert!(r.error_text().contains(field), "{patch}: the error names {field}: {r}");
+    }
+    let r = server.send(server.client().post(server.url("/v1/pools")).body("{not json"));
+    assert_eq!(r.status, 400, "{r}");
+    assert!(server.get("/v1/pools").json().as_array().expect("list").is_empty(), "nothing was created");
+    assert_eq!(post_json(&server, "/v1/pools", &good).status, 201);
+    assert_eq!(post_json(&server, "/v1/pools", &good).status, 409);
+    // PUT keeps the name; a unit report for a unit that does not exist is 404.
+    let mut renamed = good.clone();
+    renamed["name"] = json!("other");
+    assert_eq!(put_json(&server, "/v1/pools/web", &renamed).status, 400);
+    let r = post_json(&server, "/v1/pools/web/units/u999999/ready", &json!({"address": "127.0.0.1:9"}));
+    assert_eq!(r.status, 404, "{r}");
+}
+
+/// HAProxy on loopback with an admin socket and one backend `be`.
+struct Haproxy {
+    child: Child,
+    socket: PathBuf,
+    port: u16,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+impl Haproxy {
+    fn start(dir: &Path) -> Haproxy {
+        let socket = dir.join("haproxy.sock");
+        let port = free_port();
+        let config = format!(
+            "global\n    stats socket {} mode 600 level admin\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+             backend be\n    balance roundrobin\n",
+            socket.display()
+        );
+        let path = dir.join("haproxy.cfg");
+        std::fs::write(&path, config).expect("config");
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy is installed (tests/scripts/deps.sh installs Debian's haproxy)");
+        let proxy = Haproxy { child, socket, port };
+        let end = std::time::Instant::now() + Duration::from_secs(20);
+        while proxy.command("show info").is_none() {
+            assert!(std::time::Instant::now() < end, "HAProxy did not open its admin socket");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proxy
+    }
+
+    fn command(&self, line: &str) -> Option<String> {
+        let mut stream = UnixStream::connect(&self.socket).ok()?;
+        stream.write_all(format!("{line}\n").as_bytes()).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    }
+
+    /// Current sessions on the `augur_` servers of `be`.
+    fn sessions(&self) -> u64 {
+        let stat = self.command("show stat").unwrap_or_default();
+        stat.lines()
+            .filter(|l| l.starts_with("be,augur_"))
+            .filter_map(|l| l.split(',').nth(4).and_then(|s| s.parse::<u64>().ok()))
+            .sum()
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+#[test]
+fn haproxy_routes_only_to_ready_units_and_draining_drops_no_request() {
+    let server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    demand_history(&server, "infra", |_| 0.5);
+    let proxy = Haproxy::start(server.scratch_dir());
+    let (start, stop) = unit_scripts(server.scratch_dir());
+    let mut body = pool_body("web", &start, &stop);
+    body["min"] = json!(3);
+    body["scale_down_stabilization"] = json!("1s");
+    body["scale_up_cooldown"] = json!("0s");
+    body["haproxy"] = json!({"socket": proxy.socket.display().to_string(), "backend": "be"});
+    let r = post_json(&server, "/v1/pools", &body);
+    assert_eq!(r.status, 201, "{r}");
+
+    // Three ready units, and HAProxy spreads requests over exactly them.
+    let units = poll_until(&server, "three ready units", Duration::from_secs(60), || {
+        let units = ready_units(&server.get("/v1/pools/web").json());
+        (units.len() == 3).then_some(units)
+    });
+    let ids: BTreeSet<String> = units.iter().map(|(id, _)| id.clone()).collect();
+    poll_until(&server, "HAProxy to route to every ready unit", Duration::from_secs(30), || {
+        let seen: BTreeSet<String> = (0..9).filter_map(|_| http_get_body(&proxy.address(), "/")).collect();
+        (seen == ids).then_some(())
+    });
+
+    // Three slow requests in flight, one per unit, then scale down to one unit.
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let address = proxy.address();
+            std::thread::spawn(move || http_get_body(&address, "/slow=3"))
+        })
+        .collect();
+    poll_until(&server, "three requests in flight through HAProxy", Duration::from_secs(20), || {
+        (proxy.sessions() == 3).then_some(())
+    });
+    body["min"] = json!(1);
+    let r = put_json(&server, "/v1/pools/web", &body);
+    assert_eq!(r.status, 200, "{r}");
+    poll_until(&server, "two units draining", Duration::from_secs(30), || {
+        let pool = server.get("/v1/pools/web").json();
+        (pool["units_by_state"]["draining"].as_u64() == Some(2)).then_some(())
+    });
+    // Draining drops nothing: every in-flight request completes.
+    for handle in slow {
+        let answer = handle.join().expect("thread");
+        assert!(answer.as_ref().is_some_and(|id| ids.contains(id)), "a request was dropped: {answer:?}");
+    }
+    let pool = poll_until(&server, "the drained units released", Duration::from_secs(30), || {
+        let pool = server.get("/v1/pools/web").json();
+        (pool["units_by_state"]["released"].as_u64() == Some(2) && pool["units_by_state"]["ready"].as_u64() == Some(1))
+            .then_some(pool)
+    });
+    // Only the remaining unit gets traffic now.
+    let remaining = ready_units(&pool);
+    let seen: BTreeSet<String> = (0..6).filter_map(|_| http_get_body(&proxy.address(), "/")).collect();
+    assert_eq!(seen, remaining.iter().map(|(id, _)| id.clone()).collect::<BTreeSet<_>>(), "{pool}");
+    let stat = proxy.command("show stat").unwrap_or_default();
+    assert_eq!(stat.lines().filter(|l| l.starts_with("be,augur_")).count(), 1, "{stat}");
+}
+
+#[test]
+fn the_capacity_plan_says_when_max_will_be_reached() {
+    let server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    // Four weeks of hourly demand whose daily peak grows a core a day: 15 → 42.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let today = now / 86_400 * 86_400;
+    let mut body = String::new();
+    for day in 0..28i64 {
+        for hour in 0..24i64 {
+            let t = today - (28 - day) * 86_400 + hour * 3_600;
+            let v = 10.0 + day as f64 + 5.0 * (std::f64::consts::TAU * hour as f64 / 24.0).sin();
+            body.push_str(&format!("usage,service=web cpu={v} {t}\n"));
+        }
+    }
+    let r = server.post("/write?db=infra&precision=s", body, false);
+    assert_eq!(r.status, 204, "{r}");
+    let mut pool = pool_body("web", &["true".into()], &["true".into()]);
+    pool["provider"] = json!({"kind": "webhook"});
+    pool["interval"] = json!("1h");
+    pool["history"] = json!("7d");
+    pool["demand"]["cpu_cores"]["query"] = json!("SELECT max(cpu) FROM usage GROUP BY time(1h)");
+    assert_eq!(post_json(&server, "/v1/pools", &pool).status, 201);
+
+    let plan = server.get("/v1/pools/web/plan?horizon=30d&history=35d");
+    assert_eq!(plan.status, 200, "{plan}");
+    let plan = plan.json();
+    assert!(plan["history_days"].as_u64().expect("days") >= 27, "{plan}");
+    let last_peak = plan["last_peak"]["cpu_cores"].as_f64().expect("last peak");
+    assert!((last_peak - 42.0).abs() < 0.5, "{plan}");
+    let days = plan["days"].as_array().expect("days");
+    assert_eq!(days.len(), 30);
+    // 30 units of 2 cores = 60 cores: the trend gets there in roughly 18 days.
+    let reached = plan["max_reached_at"].as_str().expect("max is reached within 30 days");
+    let first_over = days.iter().position(|d| d["exceeds_max"] == true).expect("a day over max");
+    assert_eq!(days[first_over]["date"], reached);
+    assert!((5..=28).contains(&first_over), "max reached on day {first_over}: {plan}");
+    assert!(days[0]["units"].as_u64().expect("units") <= 30, "{plan}");
+    assert!(plan["summary"].as_str().unwrap_or_default().contains(reached), "{plan}");
+
+    // A short horizon: max holds.
+    let short = server.get("/v1/pools/web/plan?horizon=3d&history=35d").json();
+    assert!(short["max_reached_at"].is_null(), "{short}");
+    assert!(short["summary"].as_str().unwrap_or_default().contains("holds"), "{short}");
+    // Too little history is a clear 400.
+    let r = server.get("/v1/pools/web/plan?history=2d");
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.error_text().contains("complete days of history"), "{r}");
+    assert_eq!(server.get("/v1/pools/web/plan?horizon=0d").status, 400);
+}
