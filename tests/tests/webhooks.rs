@@ -462,3 +462,48 @@ fn the_documented_python_verifier_accepts_real_deliveries_and_rejects_forgeries(
     let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     assert!(!run(&secret, &format!("t={old},v1={sig}"), &request.body), "old timestamp");
 }
+
+/// A real pool publishes through the outbox: its events reach a subscriber
+/// that asks for that pool, signed and in sequence order, and not one that
+/// asks for another pool.
+#[test]
+fn pool_events_reach_the_subscribers_of_that_pool() {
+    let server = fast_server();
+    server.create_database("infra");
+    let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    let minute = 60_000_000_000i64;
+    let last = now_ns / minute * minute - minute;
+    let body: String =
+        (0..120).map(|i| format!("usage,service=web cpu={} {}\n", 3 + i % 5, last - (119 - i) * minute)).collect();
+    server.write_ok("infra", body);
+    let (web, other) = (Receiver::start(), Receiver::start());
+    let (_, secret) = subscribe(&server, None, json!({"url": web.url(), "types": ["io.augur.pool.*"], "pool": "web"}));
+    subscribe(&server, None, json!({"url": other.url(), "types": ["io.augur.pool.*"], "pool": "db"}));
+    let pool = json!({
+        "name": "web",
+        "dimensions": ["cpu_cores"],
+        "shapes": [{"name": "core2", "capacity": {"cpu_cores": 2}, "hourly_cost": 0.1}],
+        "min": 2, "max": 10,
+        "lead_time": "5m", "interval": "1s", "history": "3h",
+        "safety": {"quantile": 95, "margin_pct": 0},
+        "demand": {"cpu_cores": {"database": "infra",
+            "query": "SELECT sum(cpu) FROM usage WHERE service = 'web' GROUP BY time(1m)"}},
+        "provider": {"kind": "webhook"},
+    });
+    let r = send_json(&server, None, "POST", "/v1/pools", Some(pool));
+    assert_eq!(r.status, 201, "{r}");
+    let events = poll_until(&server, "the pool's unit requests", WAIT, || {
+        let d = web.delivered();
+        let requested = d.iter().filter(|r| r.json()["type"] == "io.augur.pool.unit_requested").count();
+        (requested >= 2).then_some(d)
+    });
+    for request in &events {
+        assert_signed(request, &secret);
+        let event = request.json();
+        assert_eq!(event["source"], "/augur/tenants/default/pools/web", "{event}");
+        assert!(event["type"].as_str().is_some_and(|t| t.starts_with("io.augur.pool.")), "{event}");
+    }
+    let seqs = sequences(&events);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in sequence order: {seqs:?}");
+    assert!(other.requests().is_empty(), "the db pool's subscriber got {:?}", other.requests());
+}
