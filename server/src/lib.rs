@@ -10,6 +10,7 @@
 //! * [`cq`]: the continuous query scheduler.
 //! * [`http`]: the InfluxDB 1.x-compatible HTTP API (every route in
 //!   [`http::routes`]).
+//! * [`webhooks`]: the event outbox and signed CloudEvents delivery.
 //!
 //! The library never panics on input and reports errors as `thiserror`
 //! enums; `anyhow` is used only by `main`.
@@ -27,3 +28,4 @@ pub mod retention;
 pub mod server;
 pub mod shutdown;
 pub mod tls;
+pub mod webhooks;

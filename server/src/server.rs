@@ -5,8 +5,8 @@
 //! bound address only once the server is really ready. [`Server::run`]
 //! serves until the shutdown future resolves, then stops accepting, lets
 //! in-flight requests finish (bounded by `http.shutdown_timeout`), stops the
-//! retention task and the continuous query scheduler, and flushes the store
-//! so the next start replays nothing.
+//! retention task, the continuous query scheduler and webhook delivery, and
+//! flushes the store so the next start replays nothing.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,9 +21,10 @@ use crate::auth::{Accounts, AuditLog, Auth};
 use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
 use crate::listener::{LimitedListener, PeerAddr};
-use crate::pools::events::StoreSink;
+use crate::pools::events::EventSink;
 use crate::pools::manager::PoolManager;
 use crate::tls::TlsListener;
+use crate::webhooks::Webhooks;
 use crate::{cq, retention};
 
 /// Why the server could not start or stop cleanly.
@@ -58,6 +59,9 @@ pub enum ServerError {
     /// The pools could not be loaded or a configured pool applied.
     #[error("cannot set up pools: {0}")]
     Pools(#[from] crate::pools::manager::PoolError),
+    /// The webhook outbox could not be opened.
+    #[error("cannot open the webhook outbox: {0}")]
+    Webhooks(#[from] crate::webhooks::WebhookError),
     /// A background task panicked.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -71,6 +75,8 @@ pub struct Server {
     auth: Arc<Auth>,
     /// The TLS configuration when `--tls-cert`/`--tls-key` are given.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The webhook outbox and subscriptions.
+    webhooks: Arc<Webhooks>,
 }
 
 impl Server {
@@ -97,10 +103,14 @@ impl Server {
             None => None,
         };
         let auth = open_accounts(&store, &config).await?;
+        let webhooks = {
+            let (store, config) = (store.clone(), config.webhooks.clone());
+            Arc::new(tokio::task::spawn_blocking(move || Webhooks::new(store, config)).await??)
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        Ok(Server { config, store, listener, auth, tls })
+        Ok(Server { config, store, listener, auth, tls, webhooks })
     }
 
     /// The address actually bound (with the real port when `:0` was asked).
@@ -110,7 +120,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then shuts down gracefully.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { config, store, listener, auth, tls } = self;
+        let Server { config, store, listener, auth, tls, webhooks } = self;
         let addr = listener.local_addr().ok();
         let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -121,11 +131,16 @@ impl Server {
         let cq_task =
             cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
 
-        let pools = open_pools(&store, &config).await?;
+        let webhooks_task = webhooks.start(stop_rx.clone());
+        let pools = open_pools(&store, &config, Arc::clone(&webhooks)).await?;
         let pool_task = crate::pools::runner::spawn(Arc::clone(&pools), stop_rx.clone());
 
         let state = Arc::new(
-            AppState::new(store.clone(), &config.http).with_query(&config.query).with_auth(auth).with_pools(pools),
+            AppState::new(store.clone(), &config.http)
+                .with_query(&config.query)
+                .with_auth(auth)
+                .with_pools(pools)
+                .with_webhooks(webhooks),
         );
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
@@ -169,6 +184,8 @@ impl Server {
         cq_task.await?;
         // A pool cycle in progress finishes (and is stored) first.
         pool_task.await?;
+        // Deliveries in flight are abandoned (sent again after the restart).
+        webhooks_task.await?;
 
         tracing::info!("flushing the store");
         tokio::task::spawn_blocking(move || store.flush()).await?.map_err(ServerError::Flush)?;
@@ -179,11 +196,12 @@ impl Server {
 
 /// Loads the pools and applies the ones defined in the configuration file
 /// (created when missing, replaced when their definition changed).
-async fn open_pools(store: &Store, config: &Config) -> Result<Arc<PoolManager>, ServerError> {
+async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> Result<Arc<PoolManager>, ServerError> {
     let store = store.clone();
     let settings = config.pools.clone();
     tokio::task::spawn_blocking(move || {
-        let sink = Arc::new(StoreSink { store: store.clone() });
+        // Pool changes and their events go through the webhook outbox, in one batch.
+        let sink: Arc<dyn EventSink> = webhooks;
         let manager = PoolManager::open(store, sink, settings.max_per_tenant)?;
         let now = crate::clock::now_ns();
         for spec in settings.defined {

@@ -19,6 +19,7 @@
 //!   values, and [`assert_same_points`], which compares what was written with
 //!   what an export returned and prints a readable difference.
 //! * [`gzip`] for compressed bodies.
+//! * [`receiver::Receiver`]: a real HTTP endpoint for webhook deliveries.
 //!
 //! The binary is `<target>/debug/augur`, found next to the test executable
 //! (`<target>/debug/deps/<test>-<hash>`), or wherever `AUGUR_BIN` points.
@@ -46,6 +47,7 @@ pub mod conformance;
 pub mod datagen;
 pub mod influxd;
 pub mod jsoncmp;
+pub mod receiver;
 pub mod target;
 
 /// Environment variable naming the `augur` binary to test (overrides the

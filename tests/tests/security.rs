@@ -177,6 +177,17 @@ fn probe(
     Probe { method, path: path.to_string(), body, expect, open: false }
 }
 
+/// A webhook subscription of the target tenant: its admins and operators
+/// reach it, other tenants' admins see 404, writers and readers 403.
+fn webhook(role: &str, same: bool, ok: u16) -> u16 {
+    match role {
+        "operator" => ok,
+        "admin" if same => ok,
+        "admin" => 404,
+        _ => 403,
+    }
+}
+
 /// Data access: allowed in one's own tenant per `allowed`, 403 elsewhere; operators everywhere.
 fn data(role: &str, same: bool, ok: u16, allowed: &[&str]) -> u16 {
     if role == "operator" || (same && allowed.contains(&role)) {
@@ -186,7 +197,12 @@ fn data(role: &str, same: bool, ok: u16, allowed: &[&str]) -> u16 {
     }
 }
 
-fn probes_for(route: &str, tenant: &str, fresh_token_id: &dyn Fn(&str) -> String) -> Vec<Probe> {
+fn probes_for(
+    route: &str,
+    tenant: &str,
+    fresh_token_id: &dyn Fn(&str) -> String,
+    fresh_webhook_id: &dyn Fn(&str) -> String,
+) -> Vec<Probe> {
     let lp = || Some(("text/plain", "m v=2 2".to_string()));
     match route {
         "PING" | "HEALTH" => {
@@ -355,6 +371,43 @@ fn probes_for(route: &str, tenant: &str, fresh_token_id: &dyn Fn(&str) -> String
                 404
             }
         })],
+        // Webhooks: admins manage their tenant's subscriptions, operators
+        // all; another tenant's is 404; writers and readers get 403.
+        "WEBHOOKS" => vec![
+            probe("GET", "/v1/webhooks", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 }),
+            probe(
+                "POST",
+                "/v1/webhooks",
+                json_body(serde_json::json!({"url": "http://127.0.0.1:9/probe", "types": ["io.augur.pool.*"]})),
+                |r, _| if r == "operator" || r == "admin" { 201 } else { 403 },
+            ),
+        ],
+        "WEBHOOK" => {
+            // A subscription of the target tenant (made by its admin); deleted last.
+            let id = fresh_webhook_id(tenant);
+            vec![
+                probe("GET", &format!("/v1/webhooks/{id}"), None, |r, s| webhook(r, s, 200)),
+                probe(
+                    "PUT",
+                    &format!("/v1/webhooks/{id}"),
+                    json_body(serde_json::json!({"description": "probe"})),
+                    |r, s| webhook(r, s, 200),
+                ),
+                probe("DELETE", &format!("/v1/webhooks/{id}"), None, |r, s| webhook(r, s, 204)),
+            ]
+        }
+        "WEBHOOK_DELIVERIES" => {
+            let id = fresh_webhook_id(tenant);
+            vec![probe("GET", &format!("/v1/webhooks/{id}/deliveries"), None, |r, s| webhook(r, s, 200))]
+        }
+        "WEBHOOK_REPLAY" => {
+            let id = fresh_webhook_id(tenant);
+            vec![probe("POST", &format!("/v1/webhooks/{id}/replay"), None, |r, s| webhook(r, s, 202))]
+        }
+        "WEBHOOK_TEST" => {
+            let id = fresh_webhook_id(tenant);
+            vec![probe("POST", &format!("/v1/webhooks/{id}/test"), None, |r, s| webhook(r, s, 202))]
+        }
         other => panic!("route {other} (in server/src/http/routes.rs) has no access policy in tests/tests/security.rs"),
     }
 }
@@ -362,8 +415,11 @@ fn probes_for(route: &str, tenant: &str, fresh_token_id: &dyn Fn(&str) -> String
 #[test]
 fn every_route_enforces_its_policy_for_every_role_tenant_and_credential() {
     // Hundreds of bad credentials from one address: no brute-force limit here.
-    let options =
-        ServerOptions { config: Some("[auth]\nmax_failures = 0\n".into()), ..ServerOptions::with_auth(ADMIN_TOKEN) };
+    // Hundreds of probe subscriptions per tenant: no subscription limit either.
+    let options = ServerOptions {
+        config: Some("[auth]\nmax_failures = 0\n[webhooks]\nmax_subscriptions_per_tenant = 100000\n".into()),
+        ..ServerOptions::with_auth(ADMIN_TOKEN)
+    };
     let world = World::new(options);
     let server = &world.server;
     // Expired and revoked tokens of the acme admin.
@@ -406,6 +462,13 @@ fn every_route_enforces_its_policy_for_every_role_tenant_and_credential() {
         assert_eq!(r.status, 201, "{r}");
         r.json()["id"].as_str().expect("id").to_string()
     };
+    let fresh_webhook_id = |tenant: &str| {
+        let admin = if tenant == "acme" { "acme_admin" } else { "globex_admin" };
+        let body = json_body(serde_json::json!({"url": "http://127.0.0.1:9/probe"}));
+        let r = send(server, &world.cred(admin), "POST", "/v1/webhooks", body);
+        assert_eq!(r.status, 201, "{r}");
+        r.json()["id"].as_str().expect("id").to_string()
+    };
     let routes = declared_routes();
     assert!(routes.len() >= 13, "routes.rs parsed to {routes:?}");
     let mut checked = 0;
@@ -414,7 +477,7 @@ fn every_route_enforces_its_policy_for_every_role_tenant_and_credential() {
         // Probes are built once per caller × tenant so that one-shot
         // requests (token revocation) get a fresh target each time.
         for (label, cred) in &bad_creds {
-            for p in probes_for(name, "acme", &fresh_token_id) {
+            for p in probes_for(name, "acme", &fresh_token_id, &fresh_webhook_id) {
                 let n = counter.get() + 1;
                 counter.set(n);
                 let target =
@@ -435,7 +498,7 @@ fn every_route_enforces_its_policy_for_every_role_tenant_and_credential() {
         }
         for (role, user, _) in &callers {
             for (same, tenant, db) in [(true, "acme", "acme_db"), (false, "globex", "globex_db")] {
-                for p in probes_for(name, tenant, &fresh_token_id) {
+                for p in probes_for(name, tenant, &fresh_token_id, &fresh_webhook_id) {
                     let n = counter.get() + 1;
                     counter.set(n);
                     let fill =

@@ -6,7 +6,11 @@
 //! or the reverse, breaks "each interval written once"), so they live in
 //! the same RocksDB and are written with `fsync`. Why generic: the engine
 //! does not need to know what a continuous query is; callers choose their
-//! own key prefix (`cq/...`) and value encoding. Every record key is stored
+//! own key prefix (`cq/...`, `webhook/...`) and value encoding.
+//! [`Store::write_meta_records`] writes many records and deletions in one
+//! atomic batch, so a feature can commit a state change together with what
+//! it implies (the webhook outbox: an event and the change that caused it
+//! are durable together or not at all). Every record key is stored
 //! under [`RECORD_PREFIX`], apart from the engine's own meta keys
 //! (`catalog`, `field/...`), so no caller can clobber them.
 
@@ -75,6 +79,48 @@ impl Store {
         self.inner.kv.write(batch, true)
     }
 
+    /// Writes every `(key, value)` of `puts` and deletes every key of
+    /// `deletes` (exact keys, as [`Store::delete_meta_record`]) in one atomic
+    /// batch, durable (fsynced) when this returns: after a crash either all
+    /// of them are visible or none. Deletions apply before puts, so a key in
+    /// both ends up with its new value.
+    pub fn write_meta_records(&self, puts: Vec<(Vec<u8>, Vec<u8>)>, deletes: Vec<Vec<u8>>) -> StorageResult<()> {
+        let mut batch = Batch::default();
+        for key in deletes {
+            batch.delete(Cf::Meta, stored_key(&key));
+        }
+        for (key, value) in puts {
+            batch.put(Cf::Meta, stored_key(&key), value);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.inner.kv.write(batch, true)
+    }
+
+    /// At most `limit` records whose key starts with `prefix` and is at
+    /// least `from` (a full key, prefix included), as `(key, value)` in key
+    /// order: a page of a long range, without reading all of it.
+    pub fn scan_meta_records_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> StorageResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let start = stored_key(from.max(prefix));
+        self.inner.kv.scan(Cf::Meta, &start, &stored_end(prefix), |k, v| {
+            if let Some(key) = k.strip_prefix(RECORD_PREFIX) {
+                out.push((key.to_vec(), v.to_vec()));
+            }
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
     /// Every record whose key starts with `prefix`, as `(key, value)` in key
     /// order (keys without the prefix removed).
     pub fn scan_meta_records(&self, prefix: &[u8]) -> StorageResult<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -121,6 +167,43 @@ mod tests {
         store.create_database("d").expect("create");
         store.delete_meta_records(b"").expect("delete all records");
         assert!(store.database_exists("d"));
+    }
+
+    #[test]
+    fn batches_are_atomic_durable_and_ordered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
+            store.put_meta_record(b"w/old", b"x").expect("put");
+            store.put_meta_record(b"w/old2", b"keep").expect("put");
+            let puts = vec![
+                (b"w/a".to_vec(), b"1".to_vec()),
+                (b"w/b".to_vec(), b"2".to_vec()),
+                (b"w/old".to_vec(), b"new".to_vec()),
+            ];
+            // `w/old` is both deleted and put: the put wins; `w/ol` deletes nothing
+            // (exact keys, not prefixes).
+            store.write_meta_records(puts, vec![b"w/old".to_vec(), b"w/ol".to_vec()]).expect("batch");
+            store.write_meta_records(Vec::new(), Vec::new()).expect("empty batch");
+            store.write_meta_records(Vec::new(), vec![b"w/a".to_vec()]).expect("delete");
+        }
+        // Durable: visible after a reopen.
+        let store = Store::open(dir.path(), StoreOptions::default()).expect("reopen");
+        let all = store.scan_meta_records(b"w/").expect("scan");
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            (b"w/b".to_vec(), b"2".to_vec()),
+            (b"w/old".to_vec(), b"new".to_vec()),
+            (b"w/old2".to_vec(), b"keep".to_vec()),
+        ];
+        assert_eq!(all, expected);
+        // Pages: from a key, bounded, within the prefix only.
+        store.put_meta_record(b"x/after", b"other prefix").expect("put");
+        let page = store.scan_meta_records_from(b"w/", b"w/c", 1).expect("page");
+        assert_eq!(page, vec![(b"w/old".to_vec(), b"new".to_vec())]);
+        let rest = store.scan_meta_records_from(b"w/", b"w/old\0", 10).expect("rest");
+        assert_eq!(rest, vec![(b"w/old2".to_vec(), b"keep".to_vec())]);
+        assert_eq!(store.scan_meta_records_from(b"w/", b"", 10).expect("from start").len(), 3);
+        assert!(store.scan_meta_records_from(b"w/", b"w/a", 0).expect("limit 0").is_empty());
     }
 
     #[test]

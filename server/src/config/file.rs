@@ -48,6 +48,9 @@ pub struct FileConfig {
     /// `[[pool]]`: pools defined in the file.
     #[serde(default)]
     pub pool: Vec<crate::pools::spec::PoolSpec>,
+    /// `[webhooks]`
+    #[serde(default)]
+    pub webhooks: super::webhooks::WebhooksSection,
 }
 
 /// The `[tls]` table.

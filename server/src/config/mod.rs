@@ -11,6 +11,7 @@ mod file;
 mod forecast;
 mod pools;
 mod units;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,11 @@ use file::{SizeValue, WalSyncMode};
 pub use forecast::{ForecastConfig, ForecastSection};
 pub use pools::{PoolsConfig, PoolsSection};
 pub use units::{parse_positive_duration, parse_size};
+pub use webhooks::WebhooksSection;
 
 use crate::auth::AuthConfig;
 use crate::cli::ServeArgs;
+use crate::webhooks::WebhookConfig;
 
 /// Environment variable for the data directory.
 pub const ENV_DATA_DIR: &str = "AUGUR_DATA_DIR";
@@ -105,6 +108,8 @@ pub struct Config {
     pub forecast: ForecastConfig,
     /// The pool manager's limits and the pools defined in the file.
     pub pools: PoolsConfig,
+    /// Webhook delivery (`[webhooks]`).
+    pub webhooks: WebhookConfig,
 }
 
 /// The PEM files of `--tls-cert` and `--tls-key`.
@@ -285,6 +290,7 @@ impl Config {
             continuous_queries: continuous_queries_config(&file)?,
             forecast: forecast::forecast_config(&file.forecast)?,
             pools: pools::pools_config(&file.pools, &file.pool)?,
+            webhooks: webhooks::webhooks_config(&file.webhooks)?,
         })
     }
 

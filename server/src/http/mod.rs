@@ -32,6 +32,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::config::{HttpConfig, QueryConfig};
+use crate::webhooks::api as hooks;
+use crate::webhooks::Webhooks;
 use error::ApiError;
 
 /// What every handler shares: the store and the request limits.
@@ -49,6 +51,9 @@ pub struct AppState {
     pub auth: Option<Arc<Auth>>,
     /// The pool manager (`None`: no pools — library tests).
     pub pools: Option<Arc<crate::pools::manager::PoolManager>>,
+    /// The webhook outbox and subscriptions (`None`: `/v1/webhooks` answers
+    /// 404 — library tests).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 impl AppState {
@@ -61,6 +66,7 @@ impl AppState {
             query: QueryConfig::default(),
             auth: None,
             pools: None,
+            webhooks: None,
         }
     }
 
@@ -79,6 +85,12 @@ impl AppState {
     /// The same state with a pool manager.
     pub fn with_pools(mut self, pools: Arc<crate::pools::manager::PoolManager>) -> AppState {
         self.pools = Some(pools);
+        self
+    }
+
+    /// The same state with webhooks.
+    pub fn with_webhooks(mut self, webhooks: Arc<Webhooks>) -> AppState {
+        self.webhooks = Some(webhooks);
         self
     }
 
@@ -111,6 +123,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::POOL_PLAN, get(pools::plan))
         .route(routes::POOL_RESERVATIONS, get(pools::list_reservations).post(pools::reserve))
         .route(routes::POOL_RESERVATION, delete(pools::unreserve))
+        .route(routes::WEBHOOKS, get(hooks::list).post(hooks::create))
+        .route(routes::WEBHOOK, get(hooks::get).put(hooks::update).delete(hooks::delete))
+        .route(routes::WEBHOOK_DELIVERIES, get(hooks::deliveries))
+        .route(routes::WEBHOOK_REPLAY, post(hooks::replay))
+        .route(routes::WEBHOOK_TEST, post(hooks::test))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(probes)

@@ -44,3 +44,13 @@ pub const POOL_PLAN: &str = "/v1/pools/{name}/plan";
 pub const POOL_RESERVATIONS: &str = "/v1/pools/{name}/reservations";
 /// `DELETE`: one account's reservation.
 pub const POOL_RESERVATION: &str = "/v1/pools/{name}/reservations/{account}";
+/// `GET`, `POST`: webhook subscriptions.
+pub const WEBHOOKS: &str = "/v1/webhooks";
+/// `GET`, `PUT`, `DELETE`: one webhook subscription.
+pub const WEBHOOK: &str = "/v1/webhooks/{id}";
+/// `GET`: a subscription's recent deliveries and dead letters.
+pub const WEBHOOK_DELIVERIES: &str = "/v1/webhooks/{id}/deliveries";
+/// `POST`: re-deliver a subscription's dead letters, or events from a sequence.
+pub const WEBHOOK_REPLAY: &str = "/v1/webhooks/{id}/replay";
+/// `POST`: send a subscription an `io.augur.webhook.test` event.
+pub const WEBHOOK_TEST: &str = "/v1/webhooks/{id}/test";
