@@ -68,8 +68,13 @@ impl DemandQuery {
         if select.fields.len() != 1 {
             return Err(DemandQueryError("must select exactly one field (the demand)".into()));
         }
-        if !select.fields[0].expr.has_call() {
-            return Err(DemandQueryError("must aggregate, e.g. SELECT sum(cpu) … GROUP BY time(1m)".into()));
+        // The forecast wraps the field in forecast(…), which takes a plain
+        // aggregate call: arithmetic around it could not be forecast.
+        if !matches!(select.fields[0].expr, Expr::Call { .. }) {
+            return Err(DemandQueryError(
+                "must select one aggregate call, e.g. SELECT sum(cpu) … GROUP BY time(1m) (no arithmetic around it)"
+                    .into(),
+            ));
         }
         let step = select
             .dimensions
@@ -249,6 +254,7 @@ mod tests {
         for (text, fault) in [
             ("SELECT sum(cpu) FROM usage", "GROUP BY time"),
             ("SELECT cpu FROM usage GROUP BY time(1m)", "aggregate"),
+            ("SELECT sum(cpu) / 100 FROM usage GROUP BY time(1m)", "no arithmetic"),
             ("SELECT sum(a), sum(b) FROM usage GROUP BY time(1m)", "exactly one field"),
             ("SELECT sum(a) INTO x FROM usage GROUP BY time(1m)", "INTO"),
             ("SHOW DATABASES", "one SELECT"),

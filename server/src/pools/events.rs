@@ -30,6 +30,9 @@ pub enum PoolEventKind {
     Reservation,
     /// A forecast failed; the reactive rule decides until it recovers.
     ForecastFallback,
+    /// The forecast demand crossed the pool's largest capacity (`max`
+    /// units): a shortage is predicted (or has ended, `"direction": "down"`).
+    ThresholdCrossed,
 }
 
 impl PoolEventKind {
@@ -44,6 +47,7 @@ impl PoolEventKind {
             PoolEventKind::UnitTimedOut => "io.augur.pool.unit_timed_out",
             PoolEventKind::Reservation => "io.augur.pool.reservation",
             PoolEventKind::ForecastFallback => "io.augur.pool.forecast_fallback",
+            PoolEventKind::ThresholdCrossed => "io.augur.forecast.threshold_crossed",
         }
     }
 }

@@ -357,6 +357,23 @@ impl PoolManager {
         }
         next.in_fallback = !decision.fallback.is_empty();
 
+        // The forecast crossing the pool's ceiling is news before it is a shortage.
+        let was_short = record.last_decision.as_ref().is_some_and(|d| d.shortage);
+        if decision.shortage != was_short {
+            let direction = if decision.shortage { "up" } else { "down" };
+            events.push(next.event(
+                PoolEventKind::ThresholdCrossed,
+                None,
+                serde_json::json!({
+                    "threshold": "max",
+                    "direction": direction,
+                    "max_units": spec.max,
+                    "required": decision.required,
+                    "readings": readings,
+                }),
+            ));
+        }
+
         let mut requested = Vec::new();
         for (shape_index, count) in decision.scale_up.iter().enumerate() {
             for _ in 0..*count {

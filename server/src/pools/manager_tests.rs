@@ -204,6 +204,7 @@ fn reservations_size_the_pool_and_share_it_fairly_under_shortage() {
     manager.reserve("default", "tight", reservation("bob", 1.0, 20.0), now).expect("reserve");
     let decision = manager.cycle("default", "tight", now + MINUTE).expect("cycle").expect("decided");
     assert!(decision.shortage, "{decision:?}");
+    assert!(sink.kinds().contains(&PoolEventKind::ThresholdCrossed), "a predicted shortage is announced");
     let status = manager.get("default", "tight").expect("pool").reservation_status;
     let cores = |a: &str| status[a].allocation[&Dimension::CpuCores];
     assert!((cores("alice") - 20.0).abs() < 1e-6 && (cores("bob") - 20.0).abs() < 1e-6, "{status:?}");

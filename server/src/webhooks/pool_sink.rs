@@ -21,6 +21,7 @@ fn kind(kind: PoolEventKind) -> EventKind {
         PoolEventKind::UnitTimedOut => EventKind::PoolUnitTimedOut,
         PoolEventKind::Reservation => EventKind::PoolReservation,
         PoolEventKind::ForecastFallback => EventKind::PoolForecastFallback,
+        PoolEventKind::ThresholdCrossed => EventKind::ForecastThresholdCrossed,
     }
 }
 
@@ -58,6 +59,7 @@ mod tests {
             PoolEventKind::UnitTimedOut,
             PoolEventKind::Reservation,
             PoolEventKind::ForecastFallback,
+            PoolEventKind::ThresholdCrossed,
         ] {
             assert_eq!(kind(k).type_name(), k.type_name());
         }
