@@ -89,8 +89,13 @@ fn venv_dir() -> PathBuf {
     target.join("python-influxdb-venv")
 }
 
+/// Serializes venv creation: the tests of this file run in one process
+/// (one pid, so one staging name) and would otherwise build it at once.
+static VENV_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The venv's python with the client importable; creates it if needed.
 fn client_python() -> PathBuf {
+    let _building = VENV_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = venv_dir();
     let python = dir.join("bin").join("python");
     let importable = |py: &PathBuf| {

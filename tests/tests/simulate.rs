@@ -94,3 +94,35 @@ fn bad_input_is_refused_with_the_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--interval"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn replays_a_measurement_from_a_running_augur() {
+    use augur_tests::{Server, ServerOptions};
+    // Two weeks of a 30-minute demand proxy (the first 672 points of nyc_taxi), written
+    // as two series whose sum is the trace.
+    let text = std::fs::read_to_string(shared_data().join("nab/nyc_taxi.csv")).expect("trace");
+    let server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    let mut body = String::new();
+    for line in text.lines().skip(1).take(672) {
+        let (t, v) = line.split_once(',').expect("timestamp,value");
+        let t = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").expect("time").and_utc().timestamp();
+        let v: f64 = v.parse().expect("value");
+        body.push_str(&format!("taxi,zone=a riders={} {t}\ntaxi,zone=b riders={} {t}\n", v * 0.25, v * 0.75));
+    }
+    let r = server.post("/write?db=infra&precision=s", body, false);
+    assert_eq!(r.status, 204, "{r}");
+    let url = server.base_url();
+    let query = "SELECT sum(riders) FROM taxi WHERE time >= '2014-07-01T00:00:00Z' AND time < '2014-07-15T00:00:00Z' \
+                 GROUP BY time(30m), zone";
+    let args = ["--query", query, "--db", "infra", "--url", &url, "--lead-time", "5m", "--policy", "oracle", "--json"];
+    let report: serde_json::Value = serde_json::from_str(&ok(&simulate(&args))).expect("JSON report");
+    assert_eq!(report["setup"]["points"], 672, "{report}");
+    assert_eq!(report["setup"]["step"], "30m0s");
+    assert_eq!(report["policies"][0]["tau_u"], 0.0, "{report}");
+    // A query that fails says why.
+    let args = ["--query", "SELECT sum(riders) FROM taxi GROUP BY time(30m)", "--db", "nope", "--url", &url];
+    let out = simulate(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--query"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -23,7 +23,8 @@
 //! manager). Demand in the metrics is the fewest units that serve it (at
 //! least the pool's `min`), supply the ready units ([`metrics`]).
 //!
-//! Modules: [`trace`] (CSV onto a grid), [`fleet`] (provisioning delay),
+//! Modules: [`trace`] (CSV onto a grid), [`source`] (a trace from a
+//! running Augur, `--query`), [`fleet`] (provisioning delay),
 //! [`policy`] (the three policies), [`metrics`] (SPEC RG metrics),
 //! [`report`] (tables and JSON), [`plot`] (the SVG).
 
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod plot;
 pub mod policy;
 pub mod report;
+pub mod source;
 pub mod trace;
 
 use std::collections::BTreeMap;
@@ -65,6 +67,12 @@ pub enum SimulateError {
         /// The flag.
         flag: &'static str,
         /// What is wrong.
+        message: String,
+    },
+    /// The trace could not be read from the server (`--query`).
+    #[error("--query: {message}")]
+    Source {
+        /// What failed.
         message: String,
     },
     /// The plot or the output cannot be written.
@@ -109,8 +117,18 @@ pub enum PolicyChoice {
   augur simulate --trace qps.csv --lead-time 5m --unit-capacity 2.5 --json")]
 pub struct SimulateArgs {
     /// The demand trace: CSV `timestamp,value` (NAB) or Alibaba `qps.csv`
-    #[arg(long, value_name = "CSV")]
-    pub trace: PathBuf,
+    #[arg(long, value_name = "CSV", required_unless_present = "query", conflicts_with = "query")]
+    pub trace: Option<PathBuf>,
+    /// Or: the demand from a running Augur, an AQL query with `GROUP BY time(…)`
+    /// (e.g. `SELECT sum(cpu) FROM usage WHERE time > now() - 14d GROUP BY time(5m)`)
+    #[arg(long, value_name = "AQL", requires = "db")]
+    pub query: Option<String>,
+    /// The database `--query` reads
+    #[arg(long, value_name = "DB")]
+    pub db: Option<String>,
+    /// Where `--query` runs
+    #[command(flatten)]
+    pub conn: crate::client::http::ConnArgs,
     /// How long a unit takes to become ready (the provisioning delay)
     #[arg(long, default_value = "5m", value_parser = duration)]
     pub lead_time: i64,
@@ -469,7 +487,11 @@ pub fn matched_oracle(trace: &Trace, config: &Config, tau_u: f64) -> Result<repo
 
 /// `augur simulate`.
 pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
-    let trace = trace::load(&args.trace)?;
+    let trace = match (&args.trace, &args.query, &args.db) {
+        (Some(path), _, _) => trace::load(path)?,
+        (None, Some(query), Some(db)) => source::from_query(&args.conn, db, query)?,
+        _ => return Err(flag("trace", "give a CSV file, or --query with --db")),
+    };
     let config = Config::from_args(args, &trace)?;
     let policies: Vec<PolicyKind> = match args.policy {
         PolicyChoice::Predictive => vec![PolicyKind::Predictive],
