@@ -602,6 +602,25 @@ fn tenants_see_only_their_own_databases_users_and_audit() {
         let r = send(&world.server, &world.cred("acme_admin"), "POST", "/v1/pools", json_body(body));
         assert_eq!(r.status, 403, "{r}");
     }
+    // Commands and sockets on the server's machine are for operators only.
+    for (key, value) in [
+        ("provider", serde_json::json!({"kind": "exec", "start": ["true"], "stop": ["true"]})),
+        ("haproxy", serde_json::json!({"socket": "/run/haproxy/admin.sock", "backend": "web"})),
+    ] {
+        let mut body = serde_json::json!({
+            "name": "local", "dimensions": ["cpu_cores"],
+            "shapes": [{"name": "one", "capacity": {"cpu_cores": 1}}], "max": 2,
+            "demand": {"cpu_cores": {"database": "acme_db", "query": "SELECT sum(v) FROM m GROUP BY time(1m)"}},
+        });
+        body[key] = value;
+        let r = send(&world.server, &world.cred("acme_admin"), "POST", "/v1/pools", json_body(body.clone()));
+        assert_eq!(r.status, 403, "{key}: {r}");
+        assert!(r.error_text().contains("only operators"), "{r}");
+        let r = send(&world.server, &world.cred("operator"), "POST", "/v1/pools?tenant=acme", json_body(body));
+        assert_eq!(r.status, 201, "{key}: {r}");
+        let r = send(&world.server, &world.cred("operator"), "DELETE", "/v1/pools/local?tenant=acme", None);
+        assert_eq!(r.status, 204, "{r}");
+    }
     // Another tenant's pool of the same name is a different pool.
     let r = send(&world.server, &world.cred("globex_admin"), "GET", "/v1/pools/p", None);
     assert_eq!(r.json()["spec"]["demand"]["cpu_cores"]["database"], "globex_db", "{r}");

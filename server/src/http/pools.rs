@@ -8,7 +8,9 @@
 //! demand queries may only read databases of the pool's tenant that the
 //! caller may read. Operators reach other tenants with `?tenant=`; anyone
 //! else naming another tenant gets 403, and another tenant's pool answers
-//! 404. Every change is audited.
+//! 404. Pools with an `exec` provider or a HAProxy target act on the
+//! server's machine (commands, a local socket), so only operators may
+//! define them. Every change is audited.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ use crate::pools::exec;
 use crate::pools::manager::{PoolError, PoolManager, PoolRecord};
 use crate::pools::mix::capacity;
 use crate::pools::reservations::{Reservation, ReservationStatus, ReservedDemand};
-use crate::pools::spec::{DemandSource, Dimension, PoolSpec, Safety};
+use crate::pools::spec::{DemandSource, Dimension, PoolSpec, Provider, Safety};
 use crate::pools::units::{Unit, UnitState};
 
 /// `?tenant=`: the tenant addressed (operators only; default: the caller's).
@@ -98,6 +100,16 @@ fn parse_spec(state: &AppState, principal: &Principal, tenant: &str, body: &[u8]
         let _ = tenant_of(principal, Some(&spec.tenant))?;
     }
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Commands and load-balancer sockets act on the server's machine:
+    // operators only, whoever owns the pool.
+    if !principal.is_operator() {
+        if matches!(spec.provider, Provider::Exec { .. }) {
+            return Err(ApiError::Forbidden("provider: only operators may define exec providers".into()));
+        }
+        if spec.haproxy.is_some() {
+            return Err(ApiError::Forbidden("haproxy: only operators may define HAProxy targets".into()));
+        }
+    }
     check_sources(state, principal, &spec.tenant, spec.demand.iter())?;
     Ok(spec)
 }
