@@ -405,6 +405,55 @@ fn tenants_only_see_and_receive_their_own() {
     assert!(audit.body.contains(&format!("create webhook {a}")), "{audit}");
 }
 
+/// Real pool events of two tenants, each with a pool and a subscriber:
+/// every event reaches its own tenant's subscriber only.
+#[test]
+fn pool_events_stay_within_their_tenant() {
+    let server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    let tokens = tenants(&server);
+    let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    let minute = 60_000_000_000i64;
+    let last = now_ns / minute * minute - minute;
+    let mut receivers = Vec::new();
+    for tenant in ["acme", "globex"] {
+        let token = tokens[format!("{tenant}_admin").as_str()].as_str();
+        let db = format!("{tenant}_db");
+        let r = send_json(&server, Some(token), "POST", &format!("/query?q=CREATE%20DATABASE%20{db}"), None);
+        assert_eq!(r.status, 200, "{r}");
+        let body: String =
+            (0..120).map(|i| format!("usage cpu={} {}\n", 2 + i % 3, last - (119 - i) * minute)).collect();
+        let r = server.send(
+            server
+                .client()
+                .post(server.url(&format!("/write?db={db}")))
+                .header("Authorization", format!("Token {token}"))
+                .body(body),
+        );
+        assert_eq!(r.status, 204, "{r}");
+        let receiver = Receiver::start();
+        subscribe(&server, Some(token), json!({"url": receiver.url(), "types": ["io.augur.pool.*"]}));
+        let pool = json!({
+            "name": "p", "dimensions": ["cpu_cores"],
+            "shapes": [{"name": "one", "capacity": {"cpu_cores": 1}}], "min": 2, "max": 10, "interval": "1s",
+            "history": "3h",
+            "demand": {"cpu_cores": {"database": db, "query": "SELECT sum(cpu) FROM usage GROUP BY time(1m)"}},
+        });
+        let r = send_json(&server, Some(token), "POST", "/v1/pools", Some(pool));
+        assert_eq!(r.status, 201, "{r}");
+        receivers.push((tenant, receiver));
+    }
+    for (tenant, receiver) in &receivers {
+        let events = poll_until(&server, &format!("{tenant}'s pool events"), WAIT, || {
+            let d = receiver.delivered();
+            d.iter().any(|r| r.json()["type"] == "io.augur.pool.unit_requested").then_some(d)
+        });
+        for event in &events {
+            let source = event.json()["source"].as_str().unwrap_or_default().to_string();
+            assert_eq!(source, format!("/augur/tenants/{tenant}/pools/p"), "{tenant} got {}", event.json());
+        }
+    }
+}
+
 /// The verifier of docs/webhooks.md, run by python3 against a real delivery.
 #[test]
 fn the_documented_python_verifier_accepts_real_deliveries_and_rejects_forgeries() {
