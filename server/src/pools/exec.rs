@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::manager::{ExecJob, PoolManager};
+use super::manager::{ExecJob, PoolError, PoolManager};
 use crate::clock::now_ns;
 
 /// Most bytes of a command's output kept (the address is in the last line).
@@ -30,12 +30,23 @@ pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
     match (job.start, outcome) {
         (true, Ok(output)) => {
             let address = output.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string();
-            let result = manager.unit_ready(&job.tenant, &job.pool, &job.unit, &address, now);
-            if let Err(err) = result {
-                tracing::warn!(pool = %job.pool, unit = %job.unit, error = %err, "exec start did not yield a usable address");
-                let _ = manager.unit_failed(&job.tenant, &job.pool, &job.unit, &err.to_string(), now);
-            } else {
-                tracing::info!(pool = %job.pool, unit = %job.unit, %address, "exec unit ready");
+            match manager.unit_ready(&job.tenant, &job.pool, &job.unit, &address, now) {
+                Ok(_) => tracing::info!(pool = %job.pool, unit = %job.unit, %address, "exec unit ready"),
+                Err(PoolError::InvalidAddress(_)) => {
+                    tracing::warn!(pool = %job.pool, unit = %job.unit, %address, "exec start did not print host:port");
+                    let _ = manager.unit_failed(&job.tenant, &job.pool, &job.unit, "no host:port in its output", now);
+                }
+                Err(err) => {
+                    // Released (or its pool deleted) while it started: stop
+                    // what the start command left running.
+                    tracing::info!(pool = %job.pool, unit = %job.unit, error = %err, "unit gone while starting; stopping it");
+                    if let Some(stop) = job.undo.clone() {
+                        let undo = ExecJob { start: false, command: stop, address: Some(address), undo: None, ..job };
+                        if let Err(why) = run_command(&undo, timeout).await {
+                            tracing::warn!(pool = %undo.pool, unit = %undo.unit, error = %why, "exec stop failed");
+                        }
+                    }
+                }
             }
         }
         (true, Err(why)) => {
@@ -80,5 +91,48 @@ async fn run_command(job: &ExecJob, timeout: Duration) -> Result<String, String>
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: String = stderr.chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
         Err(format!("{program} exited with {}: {}", output.status, tail.trim()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pools::events::StoreSink;
+    use crate::pools::spec::PoolSpec;
+    use crate::pools::units::UnitState;
+    use augur_engine::storage::{Store, StoreOptions};
+
+    const MINUTE: i64 = 60_000_000_000;
+
+    #[tokio::test]
+    async fn a_unit_released_while_starting_is_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
+        store.create_database("infra").expect("db");
+        let manager = Arc::new(PoolManager::open(store.clone(), Arc::new(StoreSink { store }), 5).expect("manager"));
+        let stopped = dir.path().join("stopped");
+        let spec: PoolSpec = serde_json::from_value(serde_json::json!({
+            "name": "p", "tenant": "default", "dimensions": ["cpu_cores"],
+            "shapes": [{"name": "one", "capacity": {"cpu_cores": 1}}], "min": 1, "max": 2,
+            "unit_timeout": "1m",
+            "demand": {"cpu_cores": {"database": "infra", "query": "SELECT sum(c) FROM u GROUP BY time(1m)"}},
+            "provider": {"kind": "exec", "start": ["sh", "-c", "echo 127.0.0.1:9"],
+                         "stop": ["sh", "-c", format!("echo \"$AUGUR_UNIT_ADDRESS\" > {}", stopped.display())]},
+        }))
+        .expect("spec");
+        manager.create(spec, 0).expect("create");
+        manager.cycle("default", "p", 0).expect("cycle");
+        let jobs = manager.advance("default", "p", 0).expect("advance");
+        assert_eq!(jobs.len(), 1, "one start for the one unit (min 1)");
+        // The unit times out before its start command reports.
+        manager.cycle("default", "p", 2 * MINUTE).expect("cycle");
+        let first = jobs[0].unit.clone();
+        let record = manager.get("default", "p").expect("pool");
+        assert_eq!(record.units.iter().find(|u| u.id == first).map(|u| u.state), Some(UnitState::Released));
+        run(Arc::clone(&manager), jobs[0].clone(), Duration::from_secs(10)).await;
+        let record = manager.get("default", "p").expect("pool");
+        assert_eq!(record.units.iter().find(|u| u.id == first).map(|u| u.state), Some(UnitState::Released));
+        let text = std::fs::read_to_string(&stopped).expect("the stop command ran");
+        assert_eq!(text.trim(), "127.0.0.1:9");
     }
 }

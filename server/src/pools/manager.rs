@@ -173,6 +173,9 @@ pub struct ExecJob {
     pub start: bool,
     /// The command and its arguments.
     pub command: Vec<String>,
+    /// For a start: the stop command, run when the unit was released while
+    /// it started (the process it started must not be left running).
+    pub undo: Option<Vec<String>>,
 }
 
 /// Every pool of the server.
@@ -437,7 +440,7 @@ impl PoolManager {
             match unit.state {
                 UnitState::Requested => {
                     unit.provisioning()?;
-                    if let Provider::Exec { start, .. } = &next.spec.provider {
+                    if let Provider::Exec { start, stop } = &next.spec.provider {
                         jobs.push(ExecJob {
                             tenant: tenant.to_string(),
                             pool: name.to_string(),
@@ -446,6 +449,7 @@ impl PoolManager {
                             address: None,
                             start: true,
                             command: start.clone(),
+                            undo: Some(stop.clone()),
                         });
                     }
                 }
@@ -456,14 +460,6 @@ impl PoolManager {
                     jobs.extend(stop_job(&next.spec, &unit));
                 }
                 _ => {}
-            }
-        }
-        // Released-while-pending exec units that were started need a stop too.
-        for unit in next.units.iter().filter(|u| u.state == UnitState::Released && u.address.is_some()) {
-            if record.units.iter().any(|old| old.id == unit.id && old.state != UnitState::Released)
-                && !events.iter().any(|e| e.subject.as_deref() == Some(unit.id.as_str()))
-            {
-                jobs.extend(stop_job(&next.spec, unit));
             }
         }
         if next != *record {
@@ -691,6 +687,7 @@ fn stop_job(spec: &PoolSpec, unit: &Unit) -> Option<ExecJob> {
             address: unit.address.clone(),
             start: false,
             command: stop.clone(),
+            undo: None,
         }),
         _ => None,
     }
