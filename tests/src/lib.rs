@@ -888,6 +888,21 @@ pub fn deadline(limit: Duration) -> Instant {
     Instant::now() + limit
 }
 
+/// The shared data directory (`../shared/data` beside the project root;
+/// `AUGUR_SHARED_DATA` overrides it).
+pub fn shared_data() -> PathBuf {
+    if let Some(d) = std::env::var_os("AUGUR_SHARED_DATA") {
+        return PathBuf::from(d);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for candidate in [root.join("../shared/data"), root.join("../../shared/data")] {
+        if candidate.join("nab").is_dir() {
+            return candidate;
+        }
+    }
+    panic!("cannot find ../shared/data (set AUGUR_SHARED_DATA)");
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, failing after `limit` with
 /// `what` and the server's log.
 pub fn poll_until<T>(server: &Server, what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {

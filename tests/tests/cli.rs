@@ -6,11 +6,11 @@
 //! and polls the pane's contents; tmux is installed by tests/scripts/deps.sh.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use augur_tests::{augur_bin, column_values, Server};
+use augur_tests::{augur_bin, column_values, shared_data, Server};
 
 /// `augur <args>` against `server`; returns the finished process's output.
 fn augur(server: &Server, args: &[&str]) -> Output {
@@ -32,20 +32,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The shared data directory (`../shared/data` from the project root).
-fn shared_data() -> PathBuf {
-    if let Some(d) = std::env::var_os("AUGUR_SHARED_DATA") {
-        return PathBuf::from(d);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for candidate in [root.join("../shared/data"), root.join("../../shared/data")] {
-        if candidate.join("nab").is_dir() {
-            return candidate;
-        }
-    }
-    panic!("cannot find ../shared/data (set AUGUR_SHARED_DATA)");
 }
 
 /// The single number a `SELECT count(..)`/`sum(..)` query returns.

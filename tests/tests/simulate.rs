@@ -6,24 +6,9 @@
 //! Structure and orderings only, no timings: the oracle is never short,
 //! and forecasting is short less often than reacting.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use augur_tests::augur_bin;
-
-/// The shared data directory (`../shared/data` from the project root).
-fn shared_data() -> PathBuf {
-    if let Some(d) = std::env::var_os("AUGUR_SHARED_DATA") {
-        return PathBuf::from(d);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for candidate in [root.join("../shared/data"), root.join("../../shared/data")] {
-        if candidate.join("nab").is_dir() {
-            return candidate;
-        }
-    }
-    panic!("cannot find ../shared/data (set AUGUR_SHARED_DATA)");
-}
+use augur_tests::{augur_bin, shared_data};
 
 fn simulate(args: &[&str]) -> Output {
     Command::new(augur_bin()).arg("simulate").args(args).output().expect("cannot run augur")
