@@ -10,28 +10,13 @@ use std::time::Duration;
 use augur_engine::storage::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
 use crate::clock::now_ns;
 
 /// Starts the task; it ends when `shutdown` turns true (or its sender is
 /// dropped).
-pub fn spawn(store: Store, every: Duration, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            let stop = tokio::select! {
-                _ = ticker.tick() => false,
-                // Err (sender gone) also means stop.
-                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => true,
-            };
-            if stop {
-                return;
-            }
-            enforce_once(&store).await;
-        }
-    })
+pub fn spawn(store: Store, every: Duration, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move { crate::shutdown::every(every, shutdown, || enforce_once(&store)).await })
 }
 
 /// One enforcement pass, logged.

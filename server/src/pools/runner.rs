@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 
 use super::manager::PoolManager;
 use super::{exec, haproxy};
@@ -22,21 +21,8 @@ use crate::clock::now_ns;
 pub const TICK: Duration = Duration::from_millis(250);
 
 /// Starts the runner; it stops when `shutdown` turns true.
-pub fn spawn(manager: Arc<PoolManager>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            let stop = tokio::select! {
-                _ = ticker.tick() => false,
-                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => true,
-            };
-            if stop {
-                return;
-            }
-            tick(&manager).await;
-        }
-    })
+pub fn spawn(manager: Arc<PoolManager>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move { crate::shutdown::every(TICK, shutdown, || tick(&manager)).await })
 }
 
 /// One pass: due cycles, then unit moves and load-balancer sync for every pool.

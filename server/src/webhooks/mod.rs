@@ -232,17 +232,8 @@ impl Webhooks {
             *running = Some(Running { hooks: Arc::downgrade(self), shutdown: shutdown.clone(), tasks });
         }
         let hooks = Arc::clone(self);
-        let mut shutdown = shutdown;
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(PRUNE_EVERY);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => hooks.prune_once().await,
-                    // Err (sender gone) also means stop.
-                    () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
-                }
-            }
+            crate::shutdown::every(PRUNE_EVERY, shutdown, || hooks.prune_once()).await;
             let tasks = hooks.running.lock().take().map(|r| r.tasks).unwrap_or_default();
             for task in tasks {
                 if let Err(err) = task.await {
