@@ -241,18 +241,38 @@ impl PoolManager {
         Ok(record)
     }
 
+    /// Applies `change` to a copy of a pool; when the copy differs or the
+    /// change has events, stores both in one write and keeps the copy. On
+    /// any error nothing is stored and the pool is as it was.
+    fn change<T>(
+        &self,
+        tenant: &str,
+        name: &str,
+        change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<T, PoolError>,
+    ) -> Result<T, PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut next = record.clone();
+        let mut events = Vec::new();
+        let out = change(&mut next, &mut events)?;
+        if !events.is_empty() || next != *record {
+            self.commit(&next, events)?;
+            *record = next;
+        }
+        Ok(out)
+    }
+
     /// Replaces a pool's definition, keeping its units and memory.
     pub fn replace(&self, spec: PoolSpec, now: i64) -> Result<PoolRecord, PoolError> {
         spec.validate()?;
-        let mut pools = self.pools.lock();
-        let key = (spec.tenant.clone(), spec.name.clone());
-        let record = pools.get_mut(&key).ok_or_else(|| PoolError::NotFound(spec.name.clone()))?;
-        let mut changed = record.clone();
-        changed.spec = spec;
-        changed.next_run = now;
-        self.commit(&changed, vec![])?;
-        *record = changed.clone();
-        Ok(changed)
+        let (tenant, name) = (spec.tenant.clone(), spec.name.clone());
+        self.change(&tenant, &name, |next, _| {
+            next.spec = spec;
+            next.next_run = now;
+            Ok(next.clone())
+        })
     }
 
     /// Deletes a pool: its active units are released (events say so) and
@@ -269,7 +289,7 @@ impl PoolManager {
             gone.released_at = Some(now);
             gone.note = Some("pool deleted".into());
             events.push(record.unit_event(PoolEventKind::UnitReleased, &gone));
-            if let Some(job) = stop_job(&record.spec, &gone) {
+            if let Some(job) = exec_job(&record.spec, &gone, false) {
                 jobs.push(job);
             }
         }
@@ -430,43 +450,29 @@ impl PoolManager {
     /// units without a load balancer are released. Returns the `exec`
     /// commands to run (start for requested units, stop for released ones).
     pub fn advance(&self, tenant: &str, name: &str, now: i64) -> Result<Vec<ExecJob>, PoolError> {
-        let mut pools = self.pools.lock();
-        let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(vec![]) };
-        let mut next = record.clone();
-        let mut events = Vec::new();
-        let mut jobs = Vec::new();
-        for i in 0..next.units.len() {
-            let unit = &mut next.units[i];
-            match unit.state {
-                UnitState::Requested => {
-                    unit.provisioning()?;
-                    if let Provider::Exec { start, stop } = &next.spec.provider {
-                        jobs.push(ExecJob {
-                            tenant: tenant.to_string(),
-                            pool: name.to_string(),
-                            unit: unit.id.clone(),
-                            shape: unit.shape.clone(),
-                            address: None,
-                            start: true,
-                            command: start.clone(),
-                            undo: Some(stop.clone()),
-                        });
+        let result = self.change(tenant, name, |next, events| {
+            let mut jobs = Vec::new();
+            for i in 0..next.units.len() {
+                match next.units[i].state {
+                    UnitState::Requested => {
+                        next.units[i].provisioning()?;
+                        jobs.extend(exec_job(&next.spec, &next.units[i], true));
                     }
+                    UnitState::Draining if next.spec.haproxy.is_none() => {
+                        next.units[i].drained(now)?;
+                        events.push(next.unit_event(PoolEventKind::UnitReleased, &next.units[i]));
+                        jobs.extend(exec_job(&next.spec, &next.units[i], false));
+                    }
+                    _ => {}
                 }
-                UnitState::Draining if next.spec.haproxy.is_none() => {
-                    unit.drained(now)?;
-                    let unit = unit.clone();
-                    events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
-                    jobs.extend(stop_job(&next.spec, &unit));
-                }
-                _ => {}
             }
+            Ok(jobs)
+        });
+        match result {
+            // Deleted since the caller listed it: nothing to move.
+            Err(PoolError::NotFound(_)) => Ok(Vec::new()),
+            other => other,
         }
-        if next != *record {
-            self.commit(&next, events)?;
-            *record = next;
-        }
-        Ok(jobs)
     }
 
     /// Records that a unit serves at `address` (the infrastructure's
@@ -475,41 +481,45 @@ impl PoolManager {
         if !valid_address(address) {
             return Err(PoolError::InvalidAddress(address.to_string()));
         }
-        let mut pools = self.pools.lock();
-        let record = pools
-            .get_mut(&(tenant.to_string(), name.to_string()))
-            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
-        let mut next = record.clone();
-        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
-        let was_ready = unit.state == UnitState::Ready;
-        unit.ready(address.to_string(), now)?;
-        let unit = unit.clone();
-        if !was_ready {
-            let event = next.unit_event(PoolEventKind::UnitReady, &unit);
-            self.commit(&next, vec![event])?;
-            *record = next;
-        }
-        Ok(unit)
+        self.change(tenant, name, |next, events| {
+            let unit = unit_mut(next, id)?;
+            let was_ready = unit.state == UnitState::Ready;
+            unit.ready(address.to_string(), now)?;
+            let unit = unit.clone();
+            if !was_ready {
+                events.push(next.unit_event(PoolEventKind::UnitReady, &unit));
+            }
+            Ok(unit)
+        })
     }
 
     /// Records that a unit could not be started: it is released (and
     /// replaced by the next cycle).
     pub fn unit_failed(&self, tenant: &str, name: &str, id: &str, why: &str, now: i64) -> Result<(), PoolError> {
-        let mut pools = self.pools.lock();
-        let record = pools
-            .get_mut(&(tenant.to_string(), name.to_string()))
-            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
-        let mut next = record.clone();
-        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
-        if !unit.state.is_pending() {
-            return Ok(());
-        }
-        unit.release(now, Some(format!("start failed: {why}")))?;
-        let unit = unit.clone();
-        let event = next.unit_event(PoolEventKind::UnitReleased, &unit);
-        self.commit(&next, vec![event])?;
-        *record = next;
-        Ok(())
+        self.change(tenant, name, |next, events| {
+            let unit = unit_mut(next, id)?;
+            if unit.state.is_pending() {
+                unit.release(now, Some(format!("start failed: {why}")))?;
+                let unit = unit.clone();
+                events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
+            }
+            Ok(())
+        })
+    }
+
+    /// Records that a draining unit has no traffic left: it is released;
+    /// the returned job stops an `exec` unit.
+    pub fn unit_drained(&self, tenant: &str, name: &str, id: &str, now: i64) -> Result<Option<ExecJob>, PoolError> {
+        self.change(tenant, name, |next, events| {
+            let unit = unit_mut(next, id)?;
+            if unit.state != UnitState::Draining {
+                return Ok(None);
+            }
+            unit.drained(now)?;
+            let unit = unit.clone();
+            events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
+            Ok(exec_job(&next.spec, &unit, false))
+        })
     }
 
     /// Adds or replaces an account's reservation; the next cycle (due at
@@ -521,74 +531,43 @@ impl PoolManager {
         reservation: Reservation,
         now: i64,
     ) -> Result<PoolRecord, PoolError> {
-        let mut pools = self.pools.lock();
-        let record = pools
-            .get_mut(&(tenant.to_string(), name.to_string()))
-            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
-        reservation.validate(&record.spec)?;
-        if !record.reservations.contains_key(&reservation.account) && record.reservations.len() >= MAX_RESERVATIONS {
-            return Err(PoolError::TooManyReservations(MAX_RESERVATIONS));
-        }
-        let mut next = record.clone();
-        let event = next.event(
-            PoolEventKind::Reservation,
-            Some(&reservation.account),
-            serde_json::json!({"account": reservation.account, "status": "requested", "reservation": reservation}),
-        );
-        next.reservations.insert(reservation.account.clone(), reservation);
-        next.next_run = now;
-        self.commit(&next, vec![event])?;
-        *record = next.clone();
-        Ok(next)
+        self.change(tenant, name, |next, events| {
+            reservation.validate(&next.spec)?;
+            if !next.reservations.contains_key(&reservation.account) && next.reservations.len() >= MAX_RESERVATIONS {
+                return Err(PoolError::TooManyReservations(MAX_RESERVATIONS));
+            }
+            events.push(next.event(
+                PoolEventKind::Reservation,
+                Some(&reservation.account),
+                serde_json::json!({"account": reservation.account, "status": "requested", "reservation": reservation}),
+            ));
+            next.reservations.insert(reservation.account.clone(), reservation);
+            next.next_run = now;
+            Ok(next.clone())
+        })
     }
 
     /// Removes an account's reservation.
     pub fn unreserve(&self, tenant: &str, name: &str, account: &str, now: i64) -> Result<(), PoolError> {
-        let mut pools = self.pools.lock();
-        let record = pools
-            .get_mut(&(tenant.to_string(), name.to_string()))
-            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
-        if !record.reservations.contains_key(account) {
-            return Err(PoolError::ReservationNotFound(account.to_string()));
-        }
-        let mut next = record.clone();
-        next.reservations.remove(account);
-        next.reservation_status.remove(account);
-        next.next_run = now;
-        let event = next.event(
-            PoolEventKind::Reservation,
-            Some(account),
-            serde_json::json!({"account": account, "status": "released"}),
-        );
-        self.commit(&next, vec![event])?;
-        *record = next;
-        Ok(())
+        self.change(tenant, name, |next, events| {
+            if next.reservations.remove(account).is_none() {
+                return Err(PoolError::ReservationNotFound(account.to_string()));
+            }
+            next.reservation_status.remove(account);
+            next.next_run = now;
+            events.push(next.event(
+                PoolEventKind::Reservation,
+                Some(account),
+                serde_json::json!({"account": account, "status": "released"}),
+            ));
+            Ok(())
+        })
     }
+}
 
-    /// Records that a draining unit has no traffic left: it is released;
-    /// the returned job stops an `exec` unit.
-    pub fn unit_drained(&self, tenant: &str, name: &str, id: &str, now: i64) -> Result<Option<ExecJob>, PoolError> {
-        let mut pools = self.pools.lock();
-        let record = pools
-            .get_mut(&(tenant.to_string(), name.to_string()))
-            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
-        let mut next = record.clone();
-        let unit = next.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))?;
-        if unit.state != UnitState::Draining {
-            return Ok(None);
-        }
-        unit.drained(now)?;
-        let unit = unit.clone();
-        let event = next.unit_event(PoolEventKind::UnitReleased, &unit);
-        self.commit(&next, vec![event])?;
-        *record = next;
-        Ok(stop_job(&record.spec, &unit))
-    }
-
-    /// The addresses of a pool's ready units.
-    pub fn ready_units(&self, tenant: &str, name: &str) -> Option<Vec<Unit>> {
-        self.get(tenant, name).map(|r| r.units.into_iter().filter(|u| u.state == UnitState::Ready).collect())
-    }
+/// The unit `id` of a pool.
+fn unit_mut<'a>(record: &'a mut PoolRecord, id: &str) -> Result<&'a mut Unit, PoolError> {
+    record.units.iter_mut().find(|u| u.id == id).ok_or_else(|| PoolError::UnitNotFound(id.to_string()))
 }
 
 /// A reservation's demand this cycle, before the margin, and a note on
@@ -676,21 +655,24 @@ fn share_reservations(
     events
 }
 
-/// The stop command of an `exec` unit that had started.
-fn stop_job(spec: &PoolSpec, unit: &Unit) -> Option<ExecJob> {
-    match &spec.provider {
-        Provider::Exec { stop, .. } if unit.address.is_some() => Some(ExecJob {
-            tenant: spec.tenant.clone(),
-            pool: spec.name.clone(),
-            unit: unit.id.clone(),
-            shape: unit.shape.clone(),
-            address: unit.address.clone(),
-            start: false,
-            command: stop.clone(),
-            undo: None,
-        }),
-        _ => None,
+/// The `exec` command to run for a unit of `spec`: its start (with the
+/// stop to undo it), or its stop once it has an address; `None` for
+/// webhook pools and for units that never started.
+fn exec_job(spec: &PoolSpec, unit: &Unit, start: bool) -> Option<ExecJob> {
+    let Provider::Exec { start: start_command, stop } = &spec.provider else { return None };
+    if !start && unit.address.is_none() {
+        return None;
     }
+    Some(ExecJob {
+        tenant: spec.tenant.clone(),
+        pool: spec.name.clone(),
+        unit: unit.id.clone(),
+        shape: unit.shape.clone(),
+        address: if start { None } else { unit.address.clone() },
+        start,
+        command: if start { start_command.clone() } else { stop.clone() },
+        undo: start.then(|| stop.clone()),
+    })
 }
 
 /// The body of a scale event: the decision and the units it touched.
