@@ -35,7 +35,7 @@ use crate::pools::exec;
 use crate::pools::manager::{PoolError, PoolManager, PoolRecord};
 use crate::pools::mix::capacity;
 use crate::pools::reservations::{Reservation, ReservationStatus, ReservedDemand};
-use crate::pools::spec::{DemandSource, Dimension, PoolSpec, Provider, Safety};
+use crate::pools::spec::{compact_duration, DemandSource, Dimension, PoolSpec, Provider, Safety};
 use crate::pools::units::{Unit, UnitState};
 
 /// `?tenant=`: the tenant addressed (operators only; default: the caller's).
@@ -184,11 +184,11 @@ impl PoolView {
         };
         let active = counts(UnitState::is_active);
         let ready = counts(|s| s == UnitState::Ready);
-        let lead = serde_json::to_value(spec).ok().and_then(|v| v["lead_time"].as_str().map(str::to_string));
+        let lead = compact_duration(spec.lead_time);
         let next_action = format!(
             "at {}: read demand, forecast it {} ahead at {}, add {}% and scale to cover it",
             format_rfc3339_nano(record.next_run),
-            lead.clone().unwrap_or_default(),
+            lead,
             spec.safety.quantile.map_or("the mean".to_string(), |q| format!("p{q}")),
             spec.safety.margin_pct,
         );
@@ -200,7 +200,7 @@ impl PoolView {
             ready_capacity: capacity(&spec.shapes, &ready, &spec.dimensions),
             demand: record.readings.clone(),
             safety: spec.safety.clone(),
-            lead_time: lead.unwrap_or_default(),
+            lead_time: compact_duration(spec.lead_time),
             last_decision: record.last_decision.clone(),
             next_decision_at: format_rfc3339_nano(record.next_run),
             next_action,
@@ -249,14 +249,36 @@ pub async fn get(
     Path(name): Path<String>,
     Query(param): Query<TenantParam>,
 ) -> Result<Json<PoolView>, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
-    let record = manager.get(&tenant, &name).ok_or_else(|| not_found(&name))?;
+    let record = addressed_pool(&state, &principal, &name, param.tenant.as_deref())?;
     Ok(Json(PoolView::of(record)))
 }
 
 fn not_found(name: &str) -> ApiError {
     ApiError::NotFound(format!("pool not found: {name}"))
+}
+
+/// The manager and the tenant a request on pool `name` addresses; naming
+/// another tenant without being an operator looks like a missing pool.
+fn addressed<'a>(
+    state: &'a AppState,
+    principal: &Principal,
+    name: &str,
+    asked: Option<&str>,
+) -> Result<(&'a Arc<PoolManager>, String), ApiError> {
+    let manager = manager(state)?;
+    let tenant = tenant_of(principal, asked).map_err(|_| not_found(name))?;
+    Ok((manager, tenant))
+}
+
+/// The pool `name` a request addresses, or 404.
+fn addressed_pool(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    asked: Option<&str>,
+) -> Result<PoolRecord, ApiError> {
+    let (manager, tenant) = addressed(state, principal, name, asked)?;
+    manager.get(&tenant, name).ok_or_else(|| not_found(name))
 }
 
 /// `PUT /v1/pools/{name}`: replaces the definition (units are kept).
@@ -268,11 +290,8 @@ pub async fn replace(
     Query(param): Query<TenantParam>,
     body: Bytes,
 ) -> Result<Json<PoolView>, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
-    if principal.tenant == tenant || principal.is_operator() {
-        require_admin(&principal, &tenant)?;
-    }
+    let (manager, tenant) = addressed(&state, &principal, &name, param.tenant.as_deref())?;
+    require_admin(&principal, &tenant)?;
     if manager.get(&tenant, &name).is_none() {
         return Err(not_found(&name));
     }
@@ -295,8 +314,7 @@ pub async fn delete(
     Path(name): Path<String>,
     Query(param): Query<TenantParam>,
 ) -> Result<StatusCode, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    let (manager, tenant) = addressed(&state, &principal, &name, param.tenant.as_deref())?;
     require_admin(&principal, &tenant)?;
     let timeout = manager.get(&tenant, &name).map(|r| r.spec.unit_timeout).unwrap_or_default();
     let result = manager.delete(&tenant, &name, now_ns());
@@ -324,8 +342,7 @@ pub async fn unit_ready(
     Query(param): Query<TenantParam>,
     body: Bytes,
 ) -> Result<Json<Unit>, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    let (manager, tenant) = addressed(&state, &principal, &name, param.tenant.as_deref())?;
     let allowed = principal.administers(&tenant) || (principal.tenant == tenant && principal.role == Role::Writer);
     if !allowed {
         return Err(ApiError::Forbidden(format!("not authorized to report units of tenant {tenant}")));
@@ -353,9 +370,7 @@ pub async fn targets(
     Path(name): Path<String>,
     Query(param): Query<TenantParam>,
 ) -> Result<Json<Vec<TargetGroup>>, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
-    let record = manager.get(&tenant, &name).ok_or_else(|| not_found(&name))?;
+    let record = addressed_pool(&state, &principal, &name, param.tenant.as_deref())?;
     let mut groups = Vec::new();
     for shape in &record.spec.shapes {
         let targets: Vec<String> = record
@@ -367,11 +382,14 @@ pub async fn targets(
         if targets.is_empty() {
             continue;
         }
-        let labels =
-            [("augur_tenant", tenant.as_str()), ("augur_pool", name.as_str()), ("augur_shape", shape.name.as_str())]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        let labels = [
+            ("augur_tenant", record.spec.tenant.as_str()),
+            ("augur_pool", name.as_str()),
+            ("augur_shape", shape.name.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         groups.push(TargetGroup { targets, labels });
     }
     Ok(Json(groups))
@@ -411,9 +429,7 @@ pub async fn plan(
     Query(params): Query<PlanParams>,
 ) -> Result<Json<crate::pools::plan::Plan>, ApiError> {
     use crate::pools::plan::DAY;
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, params.tenant.as_deref()).map_err(|_| not_found(&name))?;
-    let record = manager.get(&tenant, &name).ok_or_else(|| not_found(&name))?;
+    let record = addressed_pool(&state, &principal, &name, params.tenant.as_deref())?;
     let horizon = duration_param("horizon", params.horizon.as_deref(), 30 * DAY)?;
     let history = duration_param("history", params.history.as_deref(), 90 * DAY)?;
     let horizon_days = (horizon + DAY - 1) / DAY;
@@ -455,9 +471,7 @@ pub async fn list_reservations(
     Path(name): Path<String>,
     Query(param): Query<TenantParam>,
 ) -> Result<Json<Vec<ReservationView>>, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
-    let record = manager.get(&tenant, &name).ok_or_else(|| not_found(&name))?;
+    let record = addressed_pool(&state, &principal, &name, param.tenant.as_deref())?;
     Ok(Json(ReservationView::all(&record)))
 }
 
@@ -470,8 +484,7 @@ pub async fn reserve(
     Query(param): Query<TenantParam>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Vec<ReservationView>>), ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    let (manager, tenant) = addressed(&state, &principal, &name, param.tenant.as_deref())?;
     require_admin(&principal, &tenant)?;
     if manager.get(&tenant, &name).is_none() {
         return Err(not_found(&name));
@@ -504,8 +517,7 @@ pub async fn unreserve(
     Path((name, account)): Path<(String, String)>,
     Query(param): Query<TenantParam>,
 ) -> Result<StatusCode, ApiError> {
-    let manager = manager(&state)?;
-    let tenant = tenant_of(&principal, param.tenant.as_deref()).map_err(|_| not_found(&name))?;
+    let (manager, tenant) = addressed(&state, &principal, &name, param.tenant.as_deref())?;
     require_admin(&principal, &tenant)?;
     let result = manager.unreserve(&tenant, &name, &account, now_ns());
     let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());

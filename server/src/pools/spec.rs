@@ -253,7 +253,7 @@ mod duration_literal {
     ];
 
     /// The shortest literal for `ns`: `5m`, `90s`, `1500ms`.
-    pub fn compact(ns: i64) -> String {
+    pub(super) fn compact(ns: i64) -> String {
         for (size, unit) in UNITS {
             if ns != 0 && ns % size == 0 {
                 return format!("{}{unit}", ns / size);
@@ -270,6 +270,12 @@ mod duration_literal {
         let text = String::deserialize(d)?;
         parse_duration(text.trim()).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e} (e.g. 30s, 5m, 1h)")))
     }
+}
+
+/// The shortest duration literal for `ns` (`5m`, `90s`), as definitions
+/// are written back.
+pub fn compact_duration(ns: i64) -> String {
+    duration_literal::compact(ns)
 }
 
 /// A definition that cannot be accepted, naming the field at fault.
