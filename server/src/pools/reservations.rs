@@ -73,13 +73,7 @@ impl Reservation {
                     return bad(format!("demand.{d}.amount"), "must be a number >= 0");
                 }
                 ReservedDemand::Fixed { .. } => {}
-                ReservedDemand::Forecast(source) => {
-                    if source.database.trim().is_empty() {
-                        return bad(format!("demand.{d}.database"), "is required");
-                    }
-                    super::demand::DemandQuery::parse(&source.query)
-                        .map_err(|e| SpecError { field: format!("demand.{d}.query"), message: e.0 })?;
-                }
+                ReservedDemand::Forecast(source) => source.validate(&format!("demand.{d}"))?,
             }
         }
         if let Some(quota) = &self.quota {

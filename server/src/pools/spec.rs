@@ -30,10 +30,6 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    /// Every dimension, in a stable order.
-    pub const ALL: [Dimension; 5] =
-        [Dimension::CpuCores, Dimension::MemoryGib, Dimension::NetworkMbps, Dimension::DiskIops, Dimension::Gpus];
-
     /// The dimension's name as written in definitions (`cpu_cores`).
     pub fn name(self) -> &'static str {
         match self {
@@ -126,6 +122,18 @@ pub struct DemandSource {
     /// `SELECT sum(cpu_cores) FROM usage WHERE service='web' GROUP BY time(1m)`.
     /// The manager adds the time range; a query that names one keeps it.
     pub query: String,
+}
+
+impl DemandSource {
+    /// Checks the database name and that the query is a usable demand
+    /// query; errors name `{field}.database` or `{field}.query`.
+    pub fn validate(&self, field: &str) -> Result<(), SpecError> {
+        if self.database.trim().is_empty() {
+            return Err(SpecError::new(format!("{field}.database"), "is required"));
+        }
+        super::demand::DemandQuery::parse(&self.query).map_err(|e| SpecError::new(format!("{field}.query"), e.0))?;
+        Ok(())
+    }
 }
 
 /// How units are started and stopped.
@@ -452,18 +460,9 @@ impl PoolSpec {
             if !self.dimensions.contains(d) {
                 return Err(SpecError::new(field, "is not one of the pool's dimensions"));
             }
-            if source.database.trim().is_empty() {
-                return Err(SpecError::new(format!("{field}.database"), "is required"));
-            }
-            super::demand::DemandQuery::parse(&source.query)
-                .map_err(|e| SpecError::new(format!("{field}.query"), e.0))?;
+            source.validate(&field)?;
         }
         Ok(())
-    }
-
-    /// The shape called `name`, if the pool has one.
-    pub fn shape(&self, name: &str) -> Option<&UnitShape> {
-        self.shapes.iter().find(|s| s.name == name)
     }
 }
 
