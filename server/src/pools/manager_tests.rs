@@ -49,6 +49,16 @@ fn store_with_ramp(dir: &std::path::Path) -> Store {
     store
 }
 
+/// A manager over [`store_with_ramp`] whose sink records events (no records
+/// stored: a restart is not part of these tests).
+fn fixture(max_pools_per_tenant: usize) -> (tempfile::TempDir, PoolManager, Arc<Recorder>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_ramp(dir.path());
+    let sink = Arc::new(Recorder::default());
+    let manager = PoolManager::open(store, sink.clone(), max_pools_per_tenant).expect("open");
+    (dir, manager, sink)
+}
+
 fn spec(query: &str) -> PoolSpec {
     let mut spec: PoolSpec = serde_json::from_value(serde_json::json!({
         "name": "web",
@@ -118,10 +128,7 @@ fn a_cycle_provisions_ahead_of_rising_demand_and_survives_a_restart() {
 
 #[test]
 fn a_failing_forecast_falls_back_says_so_and_keeps_capacity() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = store_with_ramp(dir.path());
-    let sink = Arc::new(Recorder::default());
-    let manager = PoolManager::open(store, sink.clone(), 10).expect("open");
+    let (_dir, manager, sink) = fixture(10);
     let now = T0 + 120 * MINUTE;
     let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
     // A history too short to trust a forecast: 3 buckets.
@@ -140,10 +147,7 @@ fn a_failing_forecast_falls_back_says_so_and_keeps_capacity() {
 
 #[test]
 fn units_that_never_become_ready_are_replaced_and_deleting_releases_everything() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = store_with_ramp(dir.path());
-    let sink = Arc::new(Recorder::default());
-    let manager = PoolManager::open(store, sink.clone(), 1).expect("open");
+    let (_dir, manager, sink) = fixture(1);
     let now = T0 + 120 * MINUTE;
     let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
     s.unit_timeout = 5 * MINUTE;
@@ -178,10 +182,7 @@ fn reservation(account: &str, weight: f64, cores: f64) -> Reservation {
 
 #[test]
 fn reservations_size_the_pool_and_share_it_fairly_under_shortage() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = store_with_ramp(dir.path());
-    let sink = Arc::new(Recorder::default());
-    let manager = PoolManager::open(store, sink.clone(), 10).expect("open");
+    let (_dir, manager, sink) = fixture(10);
     let now = T0 + 120 * MINUTE;
     let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
     s.shapes[0].capacity.insert(Dimension::CpuCores, 1.0);
