@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::exec;
 use super::manager::{PoolManager, PoolRecord};
@@ -58,21 +58,25 @@ pub enum HaproxyError {
 
 /// Sends one command and returns HAProxy's answer.
 pub async fn command(socket: &str, line: &str) -> Result<String, HaproxyError> {
-    let io = |reason: String| HaproxyError::Io { socket: socket.to_string(), reason };
+    let io = |e: std::io::Error| HaproxyError::Io { socket: socket.to_string(), reason: e.to_string() };
     let exchange = async {
-        let mut answer = String::new();
         if socket.starts_with('/') {
-            let mut stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| io(e.to_string()))?;
-            stream.write_all(format!("{line}\n").as_bytes()).await.map_err(|e| io(e.to_string()))?;
-            stream.take(MAX_ANSWER).read_to_string(&mut answer).await.map_err(|e| io(e.to_string()))?;
+            exchange(tokio::net::UnixStream::connect(socket).await.map_err(io)?, line).await.map_err(io)
         } else {
-            let mut stream = tokio::net::TcpStream::connect(socket).await.map_err(|e| io(e.to_string()))?;
-            stream.write_all(format!("{line}\n").as_bytes()).await.map_err(|e| io(e.to_string()))?;
-            stream.take(MAX_ANSWER).read_to_string(&mut answer).await.map_err(|e| io(e.to_string()))?;
+            exchange(tokio::net::TcpStream::connect(socket).await.map_err(io)?, line).await.map_err(io)
         }
-        Ok(answer)
     };
-    tokio::time::timeout(COMMAND_TIMEOUT, exchange).await.map_err(|_| io("timed out".to_string()))?
+    tokio::time::timeout(COMMAND_TIMEOUT, exchange)
+        .await
+        .map_err(|_| HaproxyError::Io { socket: socket.to_string(), reason: "timed out".to_string() })?
+}
+
+/// Writes one command line and reads the answer until HAProxy closes.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, line: &str) -> std::io::Result<String> {
+    stream.write_all(format!("{line}\n").as_bytes()).await?;
+    let mut answer = String::new();
+    stream.take(MAX_ANSWER).read_to_string(&mut answer).await?;
+    Ok(answer)
 }
 
 /// Sends a command whose success answer is empty or a known phrase.
