@@ -11,6 +11,7 @@
 //! * [`http`]: the InfluxDB 1.x-compatible HTTP API (every route in
 //!   [`http::routes`]).
 //! * [`webhooks`]: the event outbox and signed CloudEvents delivery.
+//! * [`monitor`]: `/metrics` and the `_internal` database.
 //!
 //! The library never panics on input and reports errors as `thiserror`
 //! enums; `anyhow` is used only by `main`.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod cq;
 pub mod http;
 pub mod listener;
+pub mod monitor;
 pub mod pools;
 pub mod retention;
 pub mod server;

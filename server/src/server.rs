@@ -21,6 +21,8 @@ use crate::auth::{Accounts, AuditLog, Auth};
 use crate::config::{Config, ENV_ADMIN_TOKEN};
 use crate::http::{self, AppState};
 use crate::listener::{LimitedListener, PeerAddr};
+use crate::monitor::internal::InternalWriter;
+use crate::monitor::{Metrics, Monitor, Sources};
 use crate::pools::events::EventSink;
 use crate::pools::manager::PoolManager;
 use crate::tls::TlsListener;
@@ -128,19 +130,42 @@ impl Server {
         if !augur_engine::forecast::pool::configure_global(config.forecast.workers) {
             tracing::warn!("the forecast worker pool was already started; forecast.workers not applied");
         }
-        let cq_task =
-            cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
+        let metrics = Arc::new(Metrics::new());
+        let cq_task = cq::spawn(
+            store.clone(),
+            config.continuous_queries.clone(),
+            config.forecast.continuous(),
+            Arc::clone(&metrics),
+            stop_rx.clone(),
+        );
 
         let webhooks_task = webhooks.start(stop_rx.clone());
         let pools = open_pools(&store, &config, Arc::clone(&webhooks)).await?;
-        let pool_task = crate::pools::runner::spawn(Arc::clone(&pools), stop_rx.clone());
+        let sources = Sources {
+            store: store.clone(),
+            auth: Some(Arc::clone(&auth)),
+            pools: Some(Arc::clone(&pools)),
+            webhooks: Some(Arc::clone(&webhooks)),
+        };
+        let monitor = Monitor::new(Arc::clone(&metrics), sources);
+        let internal = {
+            let (monitor, settings) = (monitor.clone(), config.monitor.clone());
+            Arc::new(
+                tokio::task::spawn_blocking(move || InternalWriter::open(monitor, settings))
+                    .await?
+                    .map_err(|source| ServerError::OpenStore { path: config.data_dir.clone(), source })?,
+            )
+        };
+        let monitor_task = Arc::clone(&internal).spawn(stop_rx.clone());
+        let pool_task = crate::pools::runner::spawn(Arc::clone(&pools), Some(internal), stop_rx.clone());
 
         let state = Arc::new(
             AppState::new(store.clone(), &config.http)
                 .with_query(&config.query)
                 .with_auth(auth)
                 .with_pools(pools)
-                .with_webhooks(webhooks),
+                .with_webhooks(webhooks)
+                .with_monitor(monitor),
         );
         let app = http::router(state);
         let listener = LimitedListener::new(listener, config.http.max_connections);
@@ -186,6 +211,7 @@ impl Server {
         pool_task.await?;
         // Deliveries in flight are abandoned (sent again after the restart).
         webhooks_task.await?;
+        monitor_task.await?;
 
         tracing::info!("flushing the store");
         tokio::task::spawn_blocking(move || store.flush()).await?.map_err(ServerError::Flush)?;

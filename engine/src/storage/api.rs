@@ -62,6 +62,20 @@ pub struct RetentionPolicy {
     pub default: bool,
 }
 
+/// What a store occupies, by part, in bytes (SST files plus memtables, as
+/// RocksDB estimates them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// The write-ahead log not yet checkpointed.
+    pub wal: u64,
+    /// Sealed columnar blocks.
+    pub blocks: u64,
+    /// The series catalog and the postings (tag index).
+    pub index: u64,
+    /// Databases, policies, field types, checkpoints and server records.
+    pub meta: u64,
+}
+
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -217,6 +217,17 @@ impl Kv {
         Ok(())
     }
 
+    /// Bytes `cf` holds: its SST files plus its memtables (RocksDB's own
+    /// estimates; 0 when RocksDB does not report them).
+    pub(crate) fn bytes(&self, cf: Cf) -> Result<u64, StorageError> {
+        let h = self.handle(cf)?;
+        let mut total = 0u64;
+        for property in ["rocksdb.total-sst-files-size", "rocksdb.size-all-mem-tables"] {
+            total = total.saturating_add(self.db.property_int_value_cf(h, property).map_err(engine_err)?.unwrap_or(0));
+        }
+        Ok(total)
+    }
+
     /// Fsyncs RocksDB's log (for the `interval` WAL policy).
     pub(crate) fn sync_wal(&self) -> Result<(), StorageError> {
         self.db.flush_wal(true).map_err(engine_err)

@@ -734,6 +734,16 @@ impl Store {
         self.inner.recovery_damage.clone()
     }
 
+    /// What the store occupies, by part (RocksDB's estimates, bytes).
+    pub fn disk_usage(&self) -> StorageResult<DiskUsage> {
+        Ok(DiskUsage {
+            wal: self.inner.kv.bytes(Cf::Wal)?,
+            blocks: self.inner.kv.bytes(Cf::Blocks)?,
+            index: self.inner.kv.bytes(Cf::Series)?.saturating_add(self.inner.kv.bytes(Cf::Postings)?),
+            meta: self.inner.kv.bytes(Cf::Meta)?,
+        })
+    }
+
     /// Field values currently held in memory (active and frozen heads).
     pub fn head_values(&self) -> usize {
         let active = self.inner.head.read().values();

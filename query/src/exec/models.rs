@@ -8,6 +8,7 @@
 //! drift check compares). Times are RFC 3339 strings, like the other
 //! `SHOW` statements' metadata.
 
+use augur_engine::forecast::store::challenge::ChallengeRecord;
 use augur_engine::forecast::store::{ModelHead, ModelStore, ModelStoreError};
 use augur_engine::storage::{StorageError, Store};
 use serde_json::Value as Json;
@@ -57,6 +58,19 @@ fn float(v: Option<f64>) -> Json {
     v.and_then(serde_json::Number::from_f64).map_or(Json::Null, Json::Number)
 }
 
+/// A contest in words: `2026-12-05T00:10:00Z v2 kept: MAE 3.1 (champion) vs 3.4 (challenger) over 12 steps`.
+fn describe_challenge(c: &ChallengeRecord) -> String {
+    format!(
+        "{} v{} {}: MAE {:.4} (champion) vs {:.4} (challenger) over {} steps",
+        format_rfc3339_nano(c.at_ns),
+        c.champion,
+        if c.swapped { "replaced" } else { "kept" },
+        c.champion_mae,
+        c.challenger_mae,
+        c.holdout
+    )
+}
+
 /// `SHOW MODELS [ON db]`.
 pub(super) fn show_models(
     store: &Store,
@@ -82,6 +96,9 @@ pub(super) fn show_models(
                     "training_end",
                     "training_points",
                     "updated_at",
+                    "challenges",
+                    "swaps",
+                    "last_challenge",
                 ],
             );
             for h in heads {
@@ -99,6 +116,9 @@ pub(super) fn show_models(
                     time(h.training.end_ns),
                     Json::from(h.training.points),
                     time(h.updated_ns),
+                    Json::from(h.challenges),
+                    Json::from(h.swaps),
+                    h.last_challenge.map_or(Json::Null, |c| Json::String(describe_challenge(&c))),
                 ]);
             }
             Ok(series)

@@ -51,6 +51,9 @@ pub struct FileConfig {
     /// `[webhooks]`
     #[serde(default)]
     pub webhooks: super::webhooks::WebhooksSection,
+    /// `[monitor]`
+    #[serde(default)]
+    pub monitor: super::monitor::MonitorSection,
 }
 
 /// The `[tls]` table.

@@ -32,6 +32,9 @@ pub struct ForecastSection {
     pub training_steps: Option<u64>,
     /// `backtest_origins = 10`
     pub backtest_origins: Option<u64>,
+    /// `challenge = true`: a version retrained on drift or schedule replaces
+    /// the active one only if it forecasts the newest steps better.
+    pub challenge: Option<bool>,
 }
 
 /// Resolved `[forecast]` settings.
@@ -51,6 +54,8 @@ pub struct ForecastConfig {
     pub training_steps: u64,
     /// Backtest origins per trained version.
     pub backtest_origins: usize,
+    /// Champion/challenger contest before a retrained version is swapped in.
+    pub challenge: bool,
 }
 
 impl Default for ForecastConfig {
@@ -64,6 +69,7 @@ impl Default for ForecastConfig {
             keep_versions: DEFAULT_KEEP_VERSIONS,
             training_steps: u64::try_from(DEFAULT_TRAINING_STEPS).unwrap_or(2016),
             backtest_origins: policy.backtest_origins,
+            challenge: policy.challenge,
         }
     }
 }
@@ -77,6 +83,7 @@ impl ForecastConfig {
                 drift_ratio: self.drift_ratio,
                 min_live_points: self.min_live_points,
                 backtest_origins: self.backtest_origins,
+                challenge: self.challenge,
             },
             keep_versions: self.keep_versions,
             default_training_steps: i64::try_from(self.training_steps).unwrap_or(i64::MAX),
@@ -129,6 +136,7 @@ pub(super) fn forecast_config(section: &ForecastSection) -> Result<ForecastConfi
             0,
             1000,
         )?),
+        challenge: section.challenge.unwrap_or(d.challenge),
     })
 }
 

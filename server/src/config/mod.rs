@@ -9,6 +9,7 @@
 
 mod file;
 mod forecast;
+mod monitor;
 mod pools;
 mod units;
 mod webhooks;
@@ -110,6 +111,8 @@ pub struct Config {
     pub pools: PoolsConfig,
     /// Webhook delivery (`[webhooks]`).
     pub webhooks: WebhookConfig,
+    /// Self-monitoring (`[monitor]`).
+    pub monitor: crate::monitor::internal::MonitorConfig,
 }
 
 /// The PEM files of `--tls-cert` and `--tls-key`.
@@ -291,6 +294,7 @@ impl Config {
             forecast: forecast::forecast_config(&file.forecast)?,
             pools: pools::pools_config(&file.pools, &file.pool)?,
             webhooks: webhooks::webhooks_config(&file.webhooks)?,
+            monitor: monitor::monitor_config(&file.monitor)?,
         })
     }
 

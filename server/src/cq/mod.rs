@@ -11,6 +11,7 @@
 
 mod pass;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use augur_engine::storage::Store;
@@ -21,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::now_ns;
 use crate::config::ContinuousQueriesConfig;
+use crate::monitor::Metrics;
 
 pub use pass::{pass, pass_with, PassContext};
 
@@ -30,9 +32,10 @@ pub fn spawn(
     store: Store,
     config: ContinuousQueriesConfig,
     forecast: ContinuousForecastSettings,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let ctx = PassContext { forecast, cancel: CancelToken::default() };
+    let ctx = PassContext { forecast, cancel: CancelToken::default(), metrics };
     // Shutdown also cancels a continuous forecast waiting for the fit pool.
     let (cancel, mut stopping) = (ctx.cancel.clone(), shutdown.clone());
     tokio::spawn(async move {

@@ -7,12 +7,17 @@
 //! not a second row); the reverse order could lose a range. So no interval
 //! is lost and none is stored twice.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use augur_engine::storage::Store;
 use augur_query::cq::{self, ContinuousQuery, Schedule};
 use augur_query::exec::cancel::CancelToken;
 use augur_query::exec::continuous::{self, ContinuousForecastSettings};
 use augur_query::exec::ExecError;
 use augur_query::time::format_rfc3339_nano;
+
+use crate::monitor::Metrics;
 
 /// What a pass needs besides the store and the clock.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +26,8 @@ pub struct PassContext {
     pub forecast: ContinuousForecastSettings,
     /// Fires at shutdown: continuous forecasts waiting for the fit pool stop.
     pub cancel: CancelToken,
+    /// Runs, failures, lag and training counts go here.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Runs the due queries at `now` (each reaching back at most `max_catch_up`
@@ -61,6 +68,7 @@ fn run_if_due(store: &Store, query: &ContinuousQuery, now: i64, max_catch_up: i6
     if due > now {
         return Some(due);
     }
+    ctx.metrics.cq_lag_seconds.set(now.saturating_sub(due) as f64 / 1e9);
     if let Some((start, end)) = schedule.window(due, now) {
         let start = limit_catch_up(start, end, schedule.interval, max_catch_up);
         if start < end && !run(store, query, start, end, now, ctx) {
@@ -97,9 +105,17 @@ fn limit_catch_up(start: i64, end: i64, interval: i64, max_catch_up: i64) -> i64
 /// Runs one range; false when it was cancelled (the watermark must stay).
 fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, ctx: &PassContext) -> bool {
     let (db, name) = (query.database(), query.name());
+    let metrics = &ctx.metrics;
     if continuous::is_forecast(&query.statement.select) {
-        return match continuous::run_window(store, query, end, now, &ctx.forecast, &ctx.cancel) {
+        let started = Instant::now();
+        let outcome = continuous::run_window(store, query, end, now, &ctx.forecast, &ctx.cancel);
+        if !matches!(outcome, Err(ExecError::Cancelled(_))) {
+            metrics.cq_runs.inc();
+            metrics.forecast_run_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        return match outcome {
             Ok(run) => {
+                metrics.trainings.add(run.trained as u64);
                 tracing::info!(
                     cq = name,
                     db,
@@ -114,11 +130,13 @@ fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, c
             }
             Err(ExecError::Cancelled(_)) => false,
             Err(err) => {
+                metrics.cq_failures.inc();
                 tracing::warn!(cq = name, db, end, error = %err, "continuous forecast failed");
                 true
             }
         };
     }
+    metrics.cq_runs.inc();
     match cq::run_window(store, query, start, end, now) {
         Ok(written) => tracing::info!(
             cq = name,
@@ -130,7 +148,10 @@ fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, c
             "continuous query ran"
         ),
         // InfluxDB moves on too: a failing query would fail again.
-        Err(err) => tracing::warn!(cq = name, db, start, end, error = %err, "continuous query failed"),
+        Err(err) => {
+            metrics.cq_failures.inc();
+            tracing::warn!(cq = name, db, start, end, error = %err, "continuous query failed")
+        }
     }
     true
 }

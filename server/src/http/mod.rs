@@ -13,6 +13,7 @@ pub mod body;
 pub mod error;
 pub mod export;
 pub mod headers;
+pub mod metrics;
 pub mod params;
 pub mod ping;
 pub mod pools;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::config::{HttpConfig, QueryConfig};
+use crate::monitor::{Metrics, Monitor};
 use crate::webhooks::api as hooks;
 use crate::webhooks::Webhooks;
 use error::ApiError;
@@ -54,6 +56,11 @@ pub struct AppState {
     /// The webhook outbox and subscriptions (`None`: `/v1/webhooks` answers
     /// 404 — library tests).
     pub webhooks: Option<Arc<Webhooks>>,
+    /// The instruments handlers count with (a private set in library tests).
+    pub metrics: Arc<Metrics>,
+    /// Reads everything for `GET /metrics` (`None`: only [`AppState::metrics`]
+    /// is exposed — library tests).
+    pub monitor: Option<Monitor>,
 }
 
 impl AppState {
@@ -67,6 +74,8 @@ impl AppState {
             auth: None,
             pools: None,
             webhooks: None,
+            metrics: Arc::new(Metrics::new()),
+            monitor: None,
         }
     }
 
@@ -94,6 +103,13 @@ impl AppState {
         self
     }
 
+    /// The same state counting into the monitor's instruments.
+    pub fn with_monitor(mut self, monitor: Monitor) -> AppState {
+        self.metrics = Arc::clone(&monitor.metrics);
+        self.monitor = Some(monitor);
+        self
+    }
+
     /// Takes a write slot, or fails with 429 when all are taken (clients
     /// retry after `Retry-After`; queueing would only grow memory).
     pub fn try_write_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
@@ -103,12 +119,17 @@ impl AppState {
 
 /// The complete router.
 pub fn router(state: Arc<AppState>) -> Router {
-    let probes = Router::new().route(routes::PING, get(ping::ping)).route(routes::HEALTH, get(ping::health));
+    let counted = || axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests);
+    let probes = Router::new()
+        .route(routes::PING, get(ping::ping))
+        .route(routes::HEALTH, get(ping::health))
+        .route_layer(counted());
     let data = Router::new()
         .route(routes::WRITE, post(write::v1))
         .route(routes::API_V2_WRITE, post(write::v2))
         .route(routes::QUERY, get(query::handle).post(query::handle))
         .route(routes::EXPORT, get(export::handle))
+        .route(routes::METRICS, get(metrics::handle))
         .route(routes::VERIFY, get(verify::handle))
         .route(routes::TENANTS, get(admin::list_tenants).post(admin::create_tenant))
         .route(routes::TENANT, get(admin::get_tenant).put(admin::update_tenant))
@@ -128,7 +149,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::WEBHOOK_DELIVERIES, get(hooks::deliveries))
         .route(routes::WEBHOOK_REPLAY, post(hooks::replay))
         .route(routes::WEBHOOK_TEST, post(hooks::test))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .route_layer(counted());
     Router::new()
         .merge(probes)
         .merge(data)

@@ -121,6 +121,7 @@ async fn run(
         }
         None => None,
     };
+    state.metrics.queries.with(&[&caller.principal.tenant]).inc();
     let max_select_points = match (state.query.max_select_points, limits.max_select_points) {
         (global, 0) => global,
         (0, tenant) => tenant,

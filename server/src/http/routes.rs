@@ -14,6 +14,8 @@ pub const QUERY: &str = "/query";
 pub const PING: &str = "/ping";
 /// `GET`: health check, as InfluxDB 1.8's.
 pub const HEALTH: &str = "/health";
+/// `GET`: the server's metrics in the Prometheus text format (operators).
+pub const METRICS: &str = "/metrics";
 /// `GET`: stream a database as line protocol.
 pub const EXPORT: &str = "/api/v1/export";
 /// `GET`: list damaged blocks and WAL records.

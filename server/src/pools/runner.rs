@@ -8,7 +8,7 @@
 //! more than one core from ingest and queries.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,21 +16,43 @@ use tokio::task::JoinHandle;
 use super::manager::PoolManager;
 use super::{exec, haproxy};
 use crate::clock::now_ns;
+use crate::monitor::internal::InternalWriter;
 
 /// How often the runner looks for due cycles and units to move.
 pub const TICK: Duration = Duration::from_millis(250);
 
-/// Starts the runner; it stops when `shutdown` turns true.
-pub fn spawn(manager: Arc<PoolManager>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(async move { crate::shutdown::every(TICK, shutdown, || tick(&manager)).await })
+/// Starts the runner; it stops when `shutdown` turns true. With `kpis`,
+/// each cycle's KPIs and actions are written to `_internal`.
+pub fn spawn(
+    manager: Arc<PoolManager>,
+    kpis: Option<Arc<InternalWriter>>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move { crate::shutdown::every(TICK, shutdown, || tick(&manager, kpis.as_ref())).await })
 }
 
 /// One pass: due cycles, then unit moves and load-balancer sync for every pool.
-pub async fn tick(manager: &Arc<PoolManager>) {
+pub async fn tick(manager: &Arc<PoolManager>, kpis: Option<&Arc<InternalWriter>>) {
     for (tenant, name) in manager.due(now_ns()) {
         let m = Arc::clone(manager);
         let (t, n) = (tenant.clone(), name.clone());
-        match tokio::task::spawn_blocking(move || m.cycle(&t, &n, now_ns())).await {
+        let kpis = kpis.cloned();
+        let cycle = tokio::task::spawn_blocking(move || {
+            let (started, now) = (Instant::now(), now_ns());
+            let outcome = m.cycle(&t, &n, now);
+            if let Some(writer) = kpis {
+                let metrics = &writer.monitor().metrics;
+                metrics.pool_cycles.inc();
+                metrics.pool_cycle_seconds.observe(started.elapsed().as_secs_f64());
+                match (&outcome, m.get(&t, &n)) {
+                    (Ok(Some(_)), Some(record)) => writer.record_pool(&record, now),
+                    (Err(_), _) => metrics.pool_cycle_failures.inc(),
+                    _ => {}
+                }
+            }
+            outcome
+        });
+        match cycle.await {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::error!(%tenant, pool = %name, error = %err, "pool cycle failed"),
             Err(err) => tracing::error!(%tenant, pool = %name, error = %err, "pool cycle panicked"),

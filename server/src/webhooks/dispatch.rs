@@ -203,6 +203,9 @@ async fn deliver(
             r = sender::attempt(&hooks.client, &sub.url, &sub.secret, &body, attempts) => r,
             () = stopped(shutdown) => return Err(Interrupted::Shutdown),
         };
+        if verdict != Verdict::Delivered {
+            hooks.counters.failed_attempts.with(&[&sub.id]).inc();
+        }
         let outcome = match verdict {
             Verdict::Delivered => Some(Outcome::Delivered),
             Verdict::Permanent => Some(Outcome::DeadLettered),
@@ -270,6 +273,11 @@ async fn finish(
         replay: item.replay_key.is_some(),
         last,
     };
+    let counter = match outcome {
+        Outcome::Delivered => &hooks.counters.delivered,
+        Outcome::DeadLettered => &hooks.counters.dead_lettered,
+    };
+    counter.with(&[&id]).inc();
     match outcome {
         Outcome::Delivered => tracing::debug!(subscription = %id, sequence = seq, attempts, "webhook delivered"),
         Outcome::DeadLettered => tracing::warn!(

@@ -19,6 +19,7 @@
 pub mod api;
 pub mod backoff;
 pub mod cloudevent;
+pub mod counters;
 pub mod deliveries;
 pub mod dispatch;
 pub mod error;
@@ -170,6 +171,8 @@ pub struct Webhooks {
     subs: RwLock<BTreeMap<String, Arc<SubHandle>>>,
     client: reqwest::Client,
     running: Mutex<Option<Running>>,
+    /// Delivery totals per subscription (for `/metrics` and `_internal`).
+    pub counters: counters::DeliveryCounters,
 }
 
 /// Decodes a stored cursor (decimal); 0 when absent.
@@ -189,7 +192,15 @@ impl Webhooks {
             subs.insert(sub.id.clone(), Arc::new(SubHandle::new(sub, cursor)));
         }
         let client = sender::client(config.timeout).map_err(|e| WebhookError::Client(e.to_string()))?;
-        Ok(Webhooks { store, config, outbox, subs: RwLock::new(subs), client, running: Mutex::new(None) })
+        Ok(Webhooks {
+            store,
+            config,
+            outbox,
+            subs: RwLock::new(subs),
+            client,
+            running: Mutex::new(None),
+            counters: counters::DeliveryCounters::default(),
+        })
     }
 
     /// The settings.

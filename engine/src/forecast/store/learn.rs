@@ -14,6 +14,7 @@
 //! as the schedule is long; the drift check notices within a few runs.
 
 use super::backtest::backtest;
+use super::challenge::{contest, ChallengeRecord, Contest};
 use super::live::push_pending;
 use super::{ModelHead, ModelKey, ModelStore, ModelStoreError, Pending, TrainingWindow};
 use crate::forecast::{registry, FitOptions, ForecastError, Forecaster, Prediction};
@@ -29,6 +30,10 @@ pub struct LearnPolicy {
     pub min_live_points: u64,
     /// Backtest origins per new version.
     pub backtest_origins: usize,
+    /// On drift and schedule, the retrained version replaces the active one
+    /// only if it wins a contest on the newest steps
+    /// ([`challenge`](super::challenge)); `false` swaps unconditionally.
+    pub challenge: bool,
 }
 
 impl Default for LearnPolicy {
@@ -38,6 +43,7 @@ impl Default for LearnPolicy {
             drift_ratio: 2.0,
             min_live_points: 12,
             backtest_origins: 10,
+            challenge: true,
         }
     }
 }
@@ -91,6 +97,9 @@ pub struct StepOutcome {
     pub prediction: Prediction,
     /// Time of the forecast's first step, ns.
     pub first_ns: i64,
+    /// The champion/challenger contest this step ran, if any (`swapped`:
+    /// the challenger replaced the champion).
+    pub challenge: Option<ChallengeRecord>,
 }
 
 /// Runs one step (see the module docs) and stores its effects.
@@ -122,12 +131,42 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
         Some(h) if h.last_ns > last_ns || h.last_ns < start - step || (h.last_ns - start).rem_euclid(step) != 0 => {
             Some("stale")
         }
-        Some(h) if policy.refit_every_ns > 0 && req.now_ns.saturating_sub(h.trained_ns) >= policy.refit_every_ns => {
+        Some(h) if policy.refit_every_ns > 0 && req.now_ns.saturating_sub(last_look(h)) >= policy.refit_every_ns => {
             Some("schedule")
         }
         Some(h) if drifted(h, policy) => Some("drift"),
         Some(_) => None,
     };
+    let mut challenge = None;
+    if let (Some(why @ ("drift" | "schedule")), Some(h), true) = (reason, head.as_mut(), policy.challenge) {
+        let holdout = req.horizon.max(usize::try_from(policy.min_live_points).unwrap_or(usize::MAX)).max(1);
+        if let Some(c) = run_contest(models, h, req, values, start, &options, holdout) {
+            let record = ChallengeRecord {
+                at_ns: req.now_ns,
+                champion: h.active,
+                champion_mae: c.champion_mae,
+                challenger_mae: c.challenger_mae,
+                holdout: c.holdout,
+                swapped: c.challenger_wins(),
+            };
+            h.last_challenge = Some(record);
+            h.challenges = h.challenges.saturating_add(1);
+            tracing::info!(
+                model = %req.key, reason = why, champion = h.active,
+                champion_mae = c.champion_mae, challenger_mae = c.challenger_mae,
+                swapped = record.swapped, "champion/challenger contest"
+            );
+            if record.swapped {
+                h.swaps = h.swaps.saturating_add(1);
+            } else {
+                // The champion stays: its live error is judged afresh, and
+                // the schedule counts from this contest.
+                h.live = Default::default();
+                reason = None;
+            }
+            challenge = Some(record);
+        }
+    }
     let mut updated = None;
     if let (None, Some(h)) = (reason, head.as_mut()) {
         match roll_forward(h, values, start, last_ns) {
@@ -138,32 +177,66 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
             }
         }
     }
-    let (model, mut head, action) = match (updated, head) {
+    let (model, head, action) = match (updated, head) {
         (Some((model, n)), Some(h)) => (model, h, Action::Updated(n)),
-        _ => {
-            let why = reason.unwrap_or("stale");
-            let make = || registry::by_name(&req.key.model);
-            let mut model = make().ok_or_else(|| {
-                ForecastError::InvalidParameter(format!(
-                    "unknown forecast model '{}' (expected one of: {})",
-                    req.key.model,
-                    registry::NAMES.join(", ")
-                ))
-            })?;
-            let scores = backtest(&make, values, &options, req.horizon, policy.backtest_origins);
-            model.fit(values, &options)?;
-            let training = TrainingWindow {
-                start_ns: start,
-                end_ns: last_ns,
-                points: values.iter().filter(|v| v.is_finite()).count(),
-                step_ns: step,
-            };
-            let head = models.add_version(req.key, model.save()?, training, scores, why, req.now_ns)?;
-            tracing::info!(model = %req.key, version = head.active, reason = why, mase = ?scores.mase, "trained a new model version");
-            (model, head, Action::Trained(why.to_string()))
+        (_, previous) => {
+            if let (Some(h), Some(_)) = (&previous, challenge) {
+                // The contest's record goes with the key into the new version's head.
+                models.put_head(h)?;
+            }
+            train(models, policy, req, values, start, last_ns, &options, reason)?
         }
     };
+    finish(models, req, model, head, action, last_ns, challenge)
+}
 
+/// Trains a new version for `reason` and makes it the active one.
+#[allow(clippy::too_many_arguments)]
+fn train(
+    models: &ModelStore,
+    policy: &LearnPolicy,
+    req: &StepRequest<'_>,
+    values: &[f64],
+    start: i64,
+    last_ns: i64,
+    options: &FitOptions,
+    reason: Option<&str>,
+) -> Result<(Box<dyn Forecaster>, ModelHead, Action), ModelStoreError> {
+    let step = req.grid.step_ns;
+    let why = reason.unwrap_or("stale");
+    let make = || registry::by_name(&req.key.model);
+    let mut model = make().ok_or_else(|| {
+        ForecastError::InvalidParameter(format!(
+            "unknown forecast model '{}' (expected one of: {})",
+            req.key.model,
+            registry::NAMES.join(", ")
+        ))
+    })?;
+    let scores = backtest(&make, values, options, req.horizon, policy.backtest_origins);
+    model.fit(values, options)?;
+    let training = TrainingWindow {
+        start_ns: start,
+        end_ns: last_ns,
+        points: values.iter().filter(|v| v.is_finite()).count(),
+        step_ns: step,
+    };
+    let head = models.add_version(req.key, model.save()?, training, scores, why, req.now_ns)?;
+    tracing::info!(model = %req.key, version = head.active, reason = why, mase = ?scores.mase, "trained a new model version");
+    Ok((model, head, Action::Trained(why.to_string())))
+}
+
+/// Forecasts with `model`, remembers the forecast for live scoring, and
+/// stores the head.
+fn finish(
+    models: &ModelStore,
+    req: &StepRequest<'_>,
+    model: Box<dyn Forecaster>,
+    mut head: ModelHead,
+    action: Action,
+    last_ns: i64,
+    challenge: Option<ChallengeRecord>,
+) -> Result<StepOutcome, ModelStoreError> {
+    let step = req.grid.step_ns;
     let mut levels = req.levels.to_vec();
     if !levels.iter().any(|l| (l - 95.0).abs() < 1e-9) {
         levels.push(95.0);
@@ -182,7 +255,33 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
     prediction.bands.truncate(req.levels.len());
     head.updated_ns = req.now_ns;
     models.put_head(&head)?;
-    Ok(StepOutcome { head, action, prediction, first_ns: at(0) })
+    Ok(StepOutcome { head, action, prediction, first_ns: at(0), challenge })
+}
+
+/// When the key was last looked at afresh: trained, rolled back, or
+/// challenged (the refit schedule counts from here).
+fn last_look(h: &ModelHead) -> i64 {
+    h.last_challenge.map_or(h.trained_ns, |c| c.at_ns.max(h.trained_ns))
+}
+
+/// The champion/challenger contest for `h` on the newest `holdout` steps
+/// of `values` (`None`: no fair contest; see [`challenge`](super::challenge)).
+fn run_contest(
+    models: &ModelStore,
+    h: &ModelHead,
+    req: &StepRequest<'_>,
+    values: &[f64],
+    start: i64,
+    options: &FitOptions,
+    holdout: usize,
+) -> Option<Contest> {
+    let step = req.grid.step_ns;
+    let version = models.version(&h.key, h.active).ok()?;
+    let end = version.training.end_ns;
+    let champion_end =
+        (end >= start && (end - start) % step == 0).then(|| usize::try_from((end - start) / step).ok()).flatten();
+    let holdout = holdout.min(values.len() / 4);
+    contest(&req.key.model, &version.model, champion_end, values, options, holdout)
 }
 
 /// Whether the live error has drifted above the backtest's.
@@ -243,8 +342,13 @@ mod tests {
         let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
         let models = ModelStore::new(store, 5);
         let key = ModelKey { database: "d".into(), group: "cf/m".into(), model: "ets".into() };
-        let policy =
-            LearnPolicy { refit_every_ns: 1_000 * STEP, drift_ratio: 2.0, min_live_points: 6, backtest_origins: 8 };
+        let policy = LearnPolicy {
+            refit_every_ns: 1_000 * STEP,
+            drift_ratio: 2.0,
+            min_live_points: 6,
+            backtest_origins: 8,
+            challenge: true,
+        };
 
         let first = step(&models, &policy, &req(&key, seasonal(0, 240, 100.0), 0, 0)).expect("trains");
         assert_eq!(first.action, Action::Trained("initial".into()));
@@ -274,15 +378,34 @@ mod tests {
         assert_eq!(out.action, Action::Trained("drift".into()));
         assert_eq!((out.head.active, out.head.latest), (2, 2));
         assert_eq!(out.head.live.points, 0, "live error starts afresh");
+        let contest = out.challenge.expect("a drift holds a contest");
+        assert!(contest.swapped && contest.challenger_mae < contest.champion_mae, "{contest:?}");
+        assert_eq!((contest.champion, out.head.challenges, out.head.swaps), (1, 1, 1));
 
-        // The schedule: a version older than refit_every is retrained.
+        // The schedule: the version is old, a challenger is trained, but on
+        // an unchanged pattern it does not beat the champion, which stays.
         shifted.extend(seasonal(276, 282, 160.0));
-        let out = step(&models, &policy, &req(&key, shifted, 0, 2_000 * STEP)).expect("steps");
+        let out = step(&models, &policy, &req(&key, shifted.clone(), 0, 2_000 * STEP)).expect("steps");
+        assert_eq!(out.action, Action::Updated(6));
+        let contest = out.challenge.expect("the schedule holds a contest");
+        assert!(!contest.swapped && contest.challenger_mae >= contest.champion_mae, "{contest:?}");
+        assert_eq!((out.head.active, out.head.challenges, out.head.swaps), (2, 2, 1));
+        assert_eq!(models.versions(&key).expect("versions").len(), 2);
+        // The schedule counts from the contest: the next run only updates.
+        shifted.extend(seasonal(282, 288, 160.0));
+        let out = step(&models, &policy, &req(&key, shifted.clone(), 0, 2_001 * STEP)).expect("steps");
+        assert_eq!((out.action, out.challenge), (Action::Updated(6), None));
+
+        // Without contests the schedule retrains unconditionally.
+        let always = LearnPolicy { challenge: false, ..policy };
+        shifted.extend(seasonal(288, 294, 160.0));
+        let out = step(&models, &always, &req(&key, shifted, 0, 4_000 * STEP)).expect("steps");
         assert_eq!(out.action, Action::Trained("schedule".into()));
+        assert_eq!((out.head.active, out.head.challenges, out.head.swaps), (3, 2, 1), "the record stays with the key");
         assert_eq!(models.versions(&key).expect("versions").len(), 3);
 
         // A history that does not follow the stored one (time went back) retrains.
-        let out = step(&models, &policy, &req(&key, seasonal(0, 100, 1.0), 0, 2_001 * STEP)).expect("steps");
+        let out = step(&models, &policy, &req(&key, seasonal(0, 100, 1.0), 0, 4_001 * STEP)).expect("steps");
         assert_eq!(out.action, Action::Trained("stale".into()));
     }
 

@@ -25,6 +25,7 @@
 //! * [`backtest`]: the rolling-origin scores a new version is stored with.
 
 pub mod backtest;
+pub mod challenge;
 pub mod learn;
 pub mod live;
 
@@ -184,6 +185,15 @@ pub struct ModelHead {
     pub pending: Vec<Pending>,
     /// When a run last used this model, ns.
     pub updated_ns: i64,
+    /// The last champion/challenger contest, if any ran since the key was created.
+    #[serde(default)]
+    pub last_challenge: Option<challenge::ChallengeRecord>,
+    /// Contests run for this key.
+    #[serde(default)]
+    pub challenges: u32,
+    /// Contests the challenger won (versions swapped in).
+    #[serde(default)]
+    pub swaps: u32,
 }
 
 impl ModelHead {
@@ -262,7 +272,8 @@ impl ModelStore {
         now_ns: i64,
     ) -> Result<ModelHead, ModelStoreError> {
         let existing = self.versions(key)?;
-        let from_head = self.head(key)?.map_or(0, |h| h.latest);
+        let previous = self.head(key)?;
+        let from_head = previous.as_ref().map_or(0, |h| h.latest);
         let version = existing.iter().map(|v| v.version).max().unwrap_or(0).max(from_head) + 1;
         let record = ModelVersion {
             version,
@@ -290,6 +301,10 @@ impl ModelStore {
             live: LiveStats::default(),
             pending: Vec::new(),
             updated_ns: now_ns,
+            // The contest history belongs to the key, not to one version.
+            last_challenge: previous.as_ref().and_then(|h| h.last_challenge),
+            challenges: previous.as_ref().map_or(0, |h| h.challenges),
+            swaps: previous.as_ref().map_or(0, |h| h.swaps),
         };
         self.put_head(&head)?;
         self.prune(key, version)?;

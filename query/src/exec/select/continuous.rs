@@ -31,6 +31,7 @@
 
 use std::sync::Arc;
 
+use augur_engine::forecast::store::challenge::ChallengeRecord;
 use augur_engine::forecast::store::learn::{self, Action, Grid, LearnPolicy, StepRequest};
 use augur_engine::forecast::store::{ModelKey, ModelStore, ModelStoreError, DEFAULT_KEEP_VERSIONS};
 use augur_engine::model::{FieldValue, Point};
@@ -68,7 +69,7 @@ impl Default for ContinuousForecastSettings {
 }
 
 /// What one continuous forecast run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ForecastRun {
     /// Points written into the target.
     pub written: usize,
@@ -78,6 +79,9 @@ pub struct ForecastRun {
     pub updated: usize,
     /// Series groups that could not be forecast (too short, ...).
     pub failed: usize,
+    /// Champion/challenger contests this run held, by model key (a swap
+    /// is one whose `swapped` is true).
+    pub contests: Vec<(ModelKey, ChallengeRecord)>,
 }
 
 /// Whether a select is a `forecast()` (a continuous forecast when it is a
@@ -183,6 +187,9 @@ pub fn run_window(
                 continue;
             }
         };
+        if let Some(contest) = outcome.challenge {
+            run.contests.push((key.clone(), contest));
+        }
         match outcome.action {
             Action::Trained(_) => run.trained += 1,
             Action::Updated(_) => run.updated += 1,

@@ -110,8 +110,15 @@ async fn write(
     if target.account_tags {
         policy.add_tags = account_tags(principal);
     }
+    state.metrics.write_bytes.add(raw.len() as u64);
+    let counted_tenant = tenant.as_ref().map_or_else(|| principal.tenant.clone(), |t| t.name.clone());
     let job = Ingest { store: state.store.clone(), target, raw, encoding, limit, now_ns: received_at, policy };
     let report = tokio::task::spawn_blocking(move || job.run()).await??;
+    state.metrics.points_written.with(&[&counted_tenant]).add(report.points_written as u64);
+    let refused = report.parse_errors.len() + report.rejected.len();
+    if refused > 0 {
+        state.metrics.points_rejected.with(&[&counted_tenant]).add(refused as u64);
+    }
     if let (Some(auth), Some(tenant)) = (&state.auth, &tenant) {
         auth.limits.count_dropped(&tenant.name, report.tags_dropped);
     }

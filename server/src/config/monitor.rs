@@ -1,0 +1,47 @@
+//! The `[monitor]` section: whether and how often the server writes its own
+//! health and KPIs to the `_internal` database, and how long it keeps them.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{invalid, parse_positive_duration, ConfigError};
+use crate::monitor::internal::MonitorConfig;
+
+/// The `[monitor]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSection {
+    /// `enabled = true`: write `_internal` (`/metrics` is always served).
+    pub enabled: Option<bool>,
+    /// `interval = "10s"`: how often server health is written.
+    pub interval: Option<String>,
+    /// `retention = "7d"`: how long `_internal` keeps points (its default
+    /// retention policy `monitor`, created with the database).
+    pub retention: Option<String>,
+}
+
+fn duration(key: &'static str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    let d = match value {
+        Some(text) => parse_positive_duration(text).map_err(|m| invalid(key, m))?,
+        None => default,
+    };
+    if i64::try_from(d.as_nanos()).is_err() {
+        return Err(invalid(key, "too large"));
+    }
+    Ok(d)
+}
+
+/// Validates the section.
+pub(super) fn monitor_config(section: &MonitorSection) -> Result<MonitorConfig, ConfigError> {
+    let d = MonitorConfig::default();
+    let retention = duration("monitor.retention", &section.retention, d.retention)?;
+    if retention < Duration::from_secs(3600) {
+        return Err(invalid("monitor.retention", "must be at least 1h (as InfluxDB's shortest retention)"));
+    }
+    Ok(MonitorConfig {
+        enabled: section.enabled.unwrap_or(d.enabled),
+        interval: duration("monitor.interval", &section.interval, d.interval)?,
+        retention,
+    })
+}

@@ -1,0 +1,141 @@
+//! The `_internal` database: the server's health, per-tenant usage, webhook
+//! deliveries, model accuracy and every pool cycle's KPIs, as series.
+//!
+//! Why a database and not only `/metrics`: the feedback loop is Augur's own
+//! product. Written here, a pool's utilization or a model's live error can
+//! be queried with AQL, forecast, put behind a continuous query or shown by
+//! the dashboard like any tenant series. InfluxDB 1.x users know the name:
+//! it keeps its own statistics in a database of that name.
+//!
+//! The database belongs to the default tenant (operators only when
+//! authentication is on) and keeps points for `[monitor] retention` (7 days
+//! by default) under its retention policy `monitor`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use augur_engine::model::Point;
+use augur_engine::storage::{RetentionPolicy, StorageError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::snapshot::pool_points;
+use super::Monitor;
+use crate::auth::model::DEFAULT_TENANT;
+use crate::clock::now_ns;
+use crate::pools::manager::PoolRecord;
+
+/// The database's name.
+pub const INTERNAL_DATABASE: &str = "_internal";
+
+/// Its retention policy's name.
+pub const INTERNAL_POLICY: &str = "monitor";
+
+/// The `[monitor]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorConfig {
+    /// Write `_internal` at all.
+    pub enabled: bool,
+    /// How often the server health points are written.
+    pub interval: Duration,
+    /// How long `_internal` keeps points (applied when the database is created).
+    pub retention: Duration,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            enabled: true,
+            interval: Duration::from_secs(10),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Writes points into `_internal`; cheap to clone.
+#[derive(Clone)]
+pub struct InternalWriter {
+    monitor: Monitor,
+    config: MonitorConfig,
+}
+
+impl InternalWriter {
+    /// Creates `_internal` (with its retention policy, owned by the default
+    /// tenant) when it does not exist. Blocking: it writes the store.
+    pub fn open(monitor: Monitor, config: MonitorConfig) -> Result<InternalWriter, StorageError> {
+        let writer = InternalWriter { monitor, config };
+        if writer.config.enabled {
+            writer.ensure_database()?;
+        }
+        Ok(writer)
+    }
+
+    fn ensure_database(&self) -> Result<(), StorageError> {
+        let store = &self.monitor.sources.store;
+        if !store.database_exists(INTERNAL_DATABASE) {
+            let day = 24 * 3600 * 1_000_000_000;
+            let rp = RetentionPolicy {
+                name: INTERNAL_POLICY.to_string(),
+                duration_ns: Some(i64::try_from(self.config.retention.as_nanos()).unwrap_or(i64::MAX)),
+                shard_group_duration_ns: day,
+                replication: 1,
+                default: true,
+            };
+            store.create_database_with_policy(INTERNAL_DATABASE, rp)?;
+            tracing::info!(database = INTERNAL_DATABASE, retention = ?self.config.retention, "created the monitoring database");
+        }
+        if let Some(auth) = &self.monitor.sources.auth {
+            if auth.accounts.owner(INTERNAL_DATABASE).is_none() {
+                if let Err(err) = auth.accounts.claim(INTERNAL_DATABASE, DEFAULT_TENANT) {
+                    tracing::error!(error = %err, "cannot give _internal to the default tenant");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The monitor it writes from.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
+    }
+
+    /// Writes `points` (blocking); failures are logged, never raised: the
+    /// monitor must not take anything else down.
+    pub fn write(&self, points: &[Point]) {
+        if !self.config.enabled || points.is_empty() {
+            return;
+        }
+        match self.monitor.sources.store.write(INTERNAL_DATABASE, None, points, now_ns()) {
+            Ok(_) => self.monitor.metrics.internal_points.add(points.len() as u64),
+            Err(err) => tracing::warn!(error = %err, "cannot write to _internal"),
+        }
+    }
+
+    /// Writes one pool's KPIs after its cycle at `now_ns` (blocking).
+    pub fn record_pool(&self, record: &PoolRecord, now_ns: i64) {
+        self.write(&pool_points(record, now_ns));
+    }
+
+    /// Writes the server's health every `interval` until `shutdown`.
+    pub fn spawn(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        let interval = self.config.interval;
+        tokio::spawn(async move {
+            if !self.config.enabled {
+                return;
+            }
+            crate::shutdown::every(interval, shutdown, || {
+                let writer = Arc::clone(&self);
+                async move {
+                    let job = tokio::task::spawn_blocking(move || {
+                        let points = writer.monitor.points(now_ns());
+                        writer.write(&points);
+                    });
+                    if let Err(err) = job.await {
+                        tracing::error!(error = %err, "the monitor's snapshot failed");
+                    }
+                }
+            })
+            .await
+        })
+    }
+}
