@@ -106,7 +106,9 @@ fn write_data(server: &Server, times: &[i64]) -> Receiver {
             ));
         }
     }
-    for (db, body) in [(DB, load), (DB, anomalies), ("_internal", pool), ("_internal", actions), ("_internal", accuracy)] {
+    for (db, body) in
+        [(DB, load), (DB, anomalies), ("_internal", pool), ("_internal", actions), ("_internal", accuracy)]
+    {
         let r = server.write_precision(db, "s", body);
         assert_eq!(r.status, 204, "write to {db}: {r}");
     }

@@ -19,7 +19,7 @@ async function accuracy(ctx) {
     `SELECT "${metric}" FROM forecast_accuracy WHERE "database" = ${str(db)} AND time > now() - ${ctx.range()} GROUP BY "model", "key"`,
     '_internal',
   );
-  const lines = linesOf(series).map((l, i) => ({ ...l, label: `${series[i].tags?.model ?? ''} ${series[i].tags?.key ?? ''}` }));
+  const lines = series.flatMap((s) => linesOf([s]).map((l) => ({ ...l, label: `${s.tags?.model ?? ''} ${s.tags?.key ?? ''}` })));
   timeChart(byId('md-chart'), { data: align(lines), series: lines.map((l) => ({ label: l.label })), yLabel: metric });
 }
 

@@ -62,7 +62,11 @@ const ASSETS: &[Asset] = &[
     Asset { name: "models.js", content_type: JS, body: include_bytes!("../../assets/dashboard/models.js") },
     Asset { name: "webhooks.js", content_type: JS, body: include_bytes!("../../assets/dashboard/webhooks.js") },
     Asset { name: "anomalies.js", content_type: JS, body: include_bytes!("../../assets/dashboard/anomalies.js") },
-    Asset { name: "favicon.svg", content_type: "image/svg+xml", body: include_bytes!("../../assets/dashboard/favicon.svg") },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../assets/dashboard/favicon.svg"),
+    },
     Asset {
         name: "uPlot.iife.min.js",
         content_type: JS,

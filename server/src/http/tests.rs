@@ -452,12 +452,15 @@ async fn dashboard_page_and_files_are_served_with_types_etags_and_a_csp() {
         assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
         // The same version again: 304 without a body.
         let etag = reply.headers[header::ETAG].clone();
-        let again = app.send(Request::get(uri).header(header::IF_NONE_MATCH, etag.clone()).body(Body::empty()).expect("req")).await;
+        let again = app
+            .send(Request::get(uri).header(header::IF_NONE_MATCH, etag.clone()).body(Body::empty()).expect("req"))
+            .await;
         assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{uri}");
         assert!(again.body.is_empty(), "{uri}");
         assert_eq!(again.headers[header::ETAG], etag, "{uri}");
         // Another version: the file.
-        let stale = app.send(Request::get(uri).header(header::IF_NONE_MATCH, "\"0\"").body(Body::empty()).expect("req")).await;
+        let stale =
+            app.send(Request::get(uri).header(header::IF_NONE_MATCH, "\"0\"").body(Body::empty()).expect("req")).await;
         assert_eq!(stale.status, StatusCode::OK, "{uri}");
     }
     // `/` and `/ui/index.html` are the same page.
