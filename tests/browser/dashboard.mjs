@@ -97,6 +97,7 @@ async function steps() {
   check('forecast forecast points', fcChart.forecastPoints, fc.horizon);
   check('forecast chart points', fcChart.points, fc.points);
   check('forecast chart series', fcChart.series, 4);
+  check('forecast chart anomaly markers', fcChart.markers, spec.anomalies.rows);
   await shot('02-forecast');
 
   // Pools: demand, forecast, allocated, ready, with the scaling actions.

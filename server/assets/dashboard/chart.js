@@ -65,6 +65,8 @@ function markerHook(markers) {
     ctx.save();
     ctx.lineWidth = 2 * devicePixelRatio;
     ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
     for (const m of markers) {
       const x = Math.round(u.valToPos(m.t / 1000, 'x', true));
       if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
@@ -75,7 +77,7 @@ function markerHook(markers) {
       ctx.moveTo(x, top);
       ctx.lineTo(x, top + height);
       ctx.stroke();
-      if (m.label) ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
+      if (m.label) ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 2 * devicePixelRatio);
     }
     ctx.restore();
   };

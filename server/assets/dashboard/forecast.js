@@ -1,17 +1,22 @@
 // Forecast: the actuals of one field (mean per bucket) with forecast()'s
-// prediction and its band (lower_<level> .. upper_<level>) ahead of them.
+// prediction and its band (lower_<level> .. upper_<level>) ahead of them,
+// and the anomalies flagged on the series marked.
 
-import { ident, measurements, numericFields, queryAll } from './api.js';
+import { ident, measurements, numericFields, queryAll, str } from './api.js';
 import { align, timeChart } from './chart.js';
 import { byId, fillSelect, showError } from './dom.js';
 
-/** The two statements: actuals per bucket, then the forecast. */
+/**
+ * The three statements: actuals per bucket, the forecast, and the anomalies
+ * flagged on the series (they carry its tags, so the same condition applies).
+ */
 export function forecastQueries({ measurement, field, where, range, every, horizon, model, level }) {
   const cond = `time > now() - ${range}${where ? ` AND (${where})` : ''}`;
   const from = `FROM ${ident(measurement)} WHERE ${cond}`;
   return [
     `SELECT mean(${ident(field)}) AS actual ${from} GROUP BY time(${every}) fill(none)`,
     `SELECT forecast(mean(${ident(field)}), ${horizon}, model => '${model}', level => ${level}) ${from} GROUP BY time(${every})`,
+    `SELECT "value" FROM anomalies WHERE "measurement" = ${str(measurement)} AND "field" = ${str(field)} AND ${cond} GROUP BY "kind"`,
   ];
 }
 
@@ -41,8 +46,10 @@ async function run(ctx) {
   const qs = forecastQueries(params);
   byId('fc-query').textContent = qs.join(';\n');
   try {
-    const [actual, forecast] = await queryAll(qs.join('; '), ctx.db());
-    for (const r of [actual, forecast]) if (r?.error) throw new Error(r.error);
+    const [actual, forecast, anomalies] = await queryAll(qs.join('; '), ctx.db());
+    for (const r of [actual, forecast, anomalies]) if (r?.error) throw new Error(r.error);
+    const markers = (anomalies?.series ?? []).flatMap((s) =>
+      s.values.map((r) => ({ t: r[0], color: '#9467bd', label: `anomaly (${s.tags?.kind ?? ''})` })));
     const lines = [
       { label: 'actual', points: column(actual, 'actual') },
       { label: 'forecast', points: column(forecast, 'forecast') },
@@ -59,6 +66,7 @@ async function run(ctx) {
         { label: lines[3].label, stroke: '#f4a6a6', width: 1 },
       ],
       bands: [{ series: [4, 3], fill: 'rgba(214, 39, 40, 0.15)' }],
+      markers,
     });
     chart.dataset.actualPoints = String(lines[0].points.length);
     chart.dataset.forecastPoints = String(lines[1].points.length);
