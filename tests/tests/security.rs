@@ -215,6 +215,12 @@ fn probes_for(
                 open: true,
             }]
         }
+        // The dashboard's page and files hold no data: open to everyone
+        // (what it shows comes from the routes below, with the caller's token).
+        "DASHBOARD" | "DASHBOARD_ASSET" => {
+            let path = if route == "DASHBOARD" { "/" } else { "/ui/app.js" };
+            vec![Probe { method: "GET", path: path.into(), body: None, expect: |_, _| 200, open: true }]
+        }
         "WRITE" => vec![probe("POST", "/write?db={db}", lp(), |r, s| data(r, s, 204, &["admin", "writer"]))],
         "API_V2_WRITE" => {
             vec![probe("POST", "/api/v2/write?bucket={db}", lp(), |r, s| data(r, s, 204, &["admin", "writer"]))]

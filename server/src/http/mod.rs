@@ -3,13 +3,15 @@
 //! [`router`] assembles the routes (paths in [`routes`]) with the layers
 //! every response needs: request tracing, the `X-Influxdb-*` version headers,
 //! and JSON errors for unknown routes and methods. Routes come in two
-//! groups: probes (`/ping`, `/health`), which stay open, and everything
+//! groups: probes (`/ping`, `/health`) and the dashboard's static files
+//! ([`dashboard`]: they hold no data), which stay open, and everything
 //! else, which passes the authentication layer ([`auth::authenticate`])
 //! and then authorizes per database in its handler.
 
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod headers;
@@ -123,6 +125,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let probes = Router::new()
         .route(routes::PING, get(ping::ping))
         .route(routes::HEALTH, get(ping::health))
+        .route(routes::DASHBOARD, get(dashboard::index))
+        .route(routes::DASHBOARD_ASSET, get(dashboard::asset))
         .route_layer(counted());
     let data = Router::new()
         .route(routes::WRITE, post(write::v1))

@@ -56,3 +56,7 @@ pub const WEBHOOK_DELIVERIES: &str = "/v1/webhooks/{id}/deliveries";
 pub const WEBHOOK_REPLAY: &str = "/v1/webhooks/{id}/replay";
 /// `POST`: send a subscription an `io.augur.webhook.test` event.
 pub const WEBHOOK_TEST: &str = "/v1/webhooks/{id}/test";
+/// `GET`: the dashboard's page (no credentials: it holds no data; docs/dashboard.md).
+pub const DASHBOARD: &str = "/";
+/// `GET`: one of the dashboard's embedded files (scripts, styles, uPlot).
+pub const DASHBOARD_ASSET: &str = "/ui/{file}";

@@ -431,3 +431,49 @@ async fn verify_lists_no_damage_on_a_healthy_store() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json(), json!({"damaged": []}));
 }
+
+#[tokio::test]
+async fn dashboard_page_and_files_are_served_with_types_etags_and_a_csp() {
+    let app = app();
+    for (uri, content_type, needle) in [
+        (routes::DASHBOARD, "text/html; charset=utf-8", "<title>Augur</title>"),
+        ("/ui/app.js", "text/javascript; charset=utf-8", "import"),
+        ("/ui/app.css", "text/css; charset=utf-8", "body"),
+        ("/ui/uPlot.iife.min.js", "text/javascript; charset=utf-8", "uPlot"),
+        ("/ui/uPlot.min.css", "text/css; charset=utf-8", ".uplot"),
+    ] {
+        let reply = app.get(uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.headers[header::CONTENT_TYPE], content_type, "{uri}");
+        assert!(reply.text().contains(needle), "{uri} lacks {needle:?}");
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-cache", "{uri}");
+        let csp = reply.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
+        assert!(csp.starts_with("default-src 'self'") && !csp.contains("unsafe"), "{uri}: {csp}");
+        assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        // The same version again: 304 without a body.
+        let etag = reply.headers[header::ETAG].clone();
+        let again = app
+            .send(Request::get(uri).header(header::IF_NONE_MATCH, etag.clone()).body(Body::empty()).expect("req"))
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{uri}");
+        assert!(again.body.is_empty(), "{uri}");
+        assert_eq!(again.headers[header::ETAG], etag, "{uri}");
+        // Another version: the file.
+        let stale =
+            app.send(Request::get(uri).header(header::IF_NONE_MATCH, "\"0\"").body(Body::empty()).expect("req")).await;
+        assert_eq!(stale.status, StatusCode::OK, "{uri}");
+    }
+    // `/` and `/ui/index.html` are the same page.
+    assert_eq!(app.get(routes::DASHBOARD).await.body, app.get("/ui/index.html").await.body);
+}
+
+#[tokio::test]
+async fn dashboard_unknown_files_are_404_and_paths_do_not_escape() {
+    let app = app();
+    for uri in ["/ui/nothing.js", "/ui/", "/ui/..%2FCargo.toml", "/ui/../Cargo.toml", "/ui/vendor/uplot/LICENSE"] {
+        let reply = app.get(uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text());
+    }
+    let reply = app.post("/ui/app.js", Body::empty()).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
