@@ -92,6 +92,10 @@ pub struct ServerOptions {
     /// `None`: authentication off (`AUGUR_AUTH_ENABLED=false`), as most
     /// suites need; the security suite turns it on.
     pub admin_token: Option<String>,
+    /// Whether the server writes its `_internal` database (`[monitor]`).
+    /// Off unless a suite asks: most suites compare database lists and
+    /// exports with InfluxDB's, whose own `_internal` is off in the tests.
+    pub monitor: bool,
 }
 
 impl ServerOptions {
@@ -228,6 +232,7 @@ impl Server {
         for var in ["AUGUR_DATA_DIR", "AUGUR_LISTEN", "AUGUR_CONFIG", "AUGUR_ADMIN_TOKEN", "AUGUR_AUTH_ENABLED"] {
             cmd.env_remove(var);
         }
+        cmd.env("AUGUR_MONITOR_ENABLED", if self.options.monitor { "true" } else { "false" });
         match &self.options.admin_token {
             Some(token) => cmd.env("AUGUR_ADMIN_TOKEN", token),
             None => cmd.env("AUGUR_AUTH_ENABLED", "false"),

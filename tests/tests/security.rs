@@ -247,6 +247,8 @@ fn probes_for(
             vec![probe("GET", "/api/v1/export?db={db}", None, |r, s| data(r, s, 200, &["admin", "writer", "reader"]))]
         }
         "VERIFY" => vec![probe("GET", "/api/v1/verify", None, |r, _| if r == "operator" { 200 } else { 403 })],
+        // Names every tenant, pool and database: operators only.
+        "METRICS" => vec![probe("GET", "/metrics", None, |r, _| if r == "operator" { 200 } else { 403 })],
         "TENANTS" => vec![
             probe("GET", "/v1/tenants", None, |r, _| if r == "operator" || r == "admin" { 200 } else { 403 }),
             probe("POST", "/v1/tenants", json_body(serde_json::json!({"name": "probe_tenant_{n}"})), |r, _| {

@@ -39,6 +39,9 @@ pub const ENV_LISTEN: &str = "AUGUR_LISTEN";
 pub const ENV_CONFIG: &str = "AUGUR_CONFIG";
 /// Environment variable switching authentication on or off.
 pub const ENV_AUTH_ENABLED: &str = "AUGUR_AUTH_ENABLED";
+/// Environment variable switching the `_internal` database on or off
+/// (overrides `[monitor] enabled`).
+pub const ENV_MONITOR_ENABLED: &str = "AUGUR_MONITOR_ENABLED";
 /// Environment variable naming the TLS certificate (PEM).
 pub const ENV_TLS_CERT: &str = "AUGUR_TLS_CERT";
 /// Environment variable naming the TLS private key (PEM).
@@ -294,7 +297,15 @@ impl Config {
             forecast: forecast::forecast_config(&file.forecast)?,
             pools: pools::pools_config(&file.pools, &file.pool)?,
             webhooks: webhooks::webhooks_config(&file.webhooks)?,
-            monitor: monitor::monitor_config(&file.monitor)?,
+            monitor: {
+                let mut monitor = monitor::monitor_config(&file.monitor)?;
+                if let Some(text) = env(ENV_MONITOR_ENABLED) {
+                    monitor.enabled = parse_bool(&text).ok_or_else(|| {
+                        invalid("monitor.enabled", format!("{ENV_MONITOR_ENABLED}={text:?} is not true or false"))
+                    })?;
+                }
+                monitor
+            },
         })
     }
 

@@ -203,10 +203,10 @@ impl Monitor {
             ("points_written".to_string(), int(sum(&m.points_written))),
             ("points_rejected".to_string(), int(sum(&m.points_rejected))),
             ("write_bytes".to_string(), int(m.write_bytes.get())),
-            ("queries".to_string(), int(sum(&m.queries))),
+            ("query_count".to_string(), int(sum(&m.queries))),
             ("query_seconds".to_string(), FieldValue::Float(query_seconds)),
             ("query_requests".to_string(), int(queries_total)),
-            ("series".to_string(), int(r.series.members().iter().map(|(_, g)| g.get() as u64).sum())),
+            ("series_count".to_string(), int(r.series.members().iter().map(|(_, g)| g.get() as u64).sum())),
             ("head_values".to_string(), int(r.head_values as u64)),
             ("wal_bytes".to_string(), int(storage("wal") as u64)),
             ("block_bytes".to_string(), int(storage("blocks") as u64)),
@@ -223,9 +223,11 @@ impl Monitor {
         out.push(point("server", vec![], server, now_ns));
 
         let mut tenants: BTreeMap<String, Vec<(String, FieldValue)>> = BTreeMap::new();
-        for (field, family) in
-            [("points_written", &m.points_written), ("points_rejected", &m.points_rejected), ("queries", &m.queries)]
-        {
+        for (field, family) in [
+            ("points_written", &m.points_written),
+            ("points_rejected", &m.points_rejected),
+            ("query_count", &m.queries),
+        ] {
             for (labels, c) in family.members() {
                 if let Some(tenant) = labels.into_iter().next() {
                     tenants.entry(tenant).or_default().push((field.to_string(), int(c.get())));
@@ -249,7 +251,7 @@ impl Monitor {
                 let tenant = sub.tenant.clone().unwrap_or_else(|| sub.owner.clone());
                 out.push(point(
                     "webhooks",
-                    vec![("subscription".into(), sub.id.clone()), ("tenant".into(), tenant)],
+                    vec![("tenant".into(), tenant), ("webhook".into(), sub.id.clone())],
                     fields,
                     now_ns,
                 ));
