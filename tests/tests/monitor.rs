@@ -130,6 +130,17 @@ fn every_pool_cycle_lands_in_internal() {
     let body: String =
         (0..120).map(|i| format!("usage,service=web cpu={} {}\n", 6 + i % 3, last - (119 - i) * MINUTE_NS)).collect();
     server.write_ok("infra", body);
+    // The service's request latency, as the tenant writes it: two hosts, the worst counts.
+    let requests: String = (0..120)
+        .flat_map(|i| {
+            let t = last - (119 - i) * MINUTE_NS;
+            [
+                format!("requests,service=web,host=a latency_ms={} {t}\n", 40 + i % 5),
+                format!("requests,service=web,host=b latency_ms=30 {t}\n"),
+            ]
+        })
+        .collect();
+    server.write_ok("infra", requests);
     let pool = json!({
         "name": "web",
         "dimensions": ["cpu_cores"],
@@ -139,6 +150,8 @@ fn every_pool_cycle_lands_in_internal() {
         "demand": {"cpu_cores": {"database": "infra",
             "query": "SELECT sum(cpu) FROM usage WHERE service = 'web' GROUP BY time(1m)"}},
         "provider": {"kind": "webhook"},
+        "latency": {"database": "infra",
+            "query": "SELECT percentile(latency_ms, 99) FROM requests WHERE service = 'web' GROUP BY time(1m), host"},
     });
     let created = server.send(server.client().post(server.url("/v1/pools")).json(&pool));
     assert_eq!(created.status, 201, "{created}");
@@ -162,8 +175,15 @@ fn every_pool_cycle_lands_in_internal() {
     assert!(allocated >= usage, "capacity ahead of demand: {row}");
     assert!((row["utilization"].as_f64().expect("utilization") - usage / allocated).abs() < 1e-9, "{row}");
 
-    let units = internal(&server, "SELECT last(active) AS active, last(starting) AS starting, last(cost_per_hour) AS cost FROM pool_units WHERE pool = 'web'")
-        .expect("pool_units");
+    let units = internal(
+        &server,
+        "SELECT last(active) AS active, last(starting) AS starting, last(cost_per_hour) AS cost, last(latency) AS latency \
+         FROM pool_units WHERE pool = 'web'",
+    )
+    .expect("pool_units");
+    // The newest closed minute is i = 119 (or 118 when the minute turned meanwhile): host a's 44 or 43 ms.
+    let latency = units["latency"].as_f64().expect("latency");
+    assert!(latency == 44.0 || latency == 43.0, "{units}");
     let active = units["active"].as_i64().expect("active");
     assert_eq!(units["starting"].as_i64(), Some(active), "{units}");
     assert!((units["cost"].as_f64().expect("cost") - 0.1 * active as f64).abs() < 1e-9, "{units}");

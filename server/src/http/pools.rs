@@ -110,26 +110,32 @@ fn parse_spec(state: &AppState, principal: &Principal, tenant: &str, body: &[u8]
             return Err(ApiError::Forbidden("haproxy: only operators may define HAProxy targets".into()));
         }
     }
-    check_sources(state, principal, &spec.tenant, spec.demand.iter())?;
+    let mut sources: Vec<(String, &DemandSource)> =
+        spec.demand.iter().map(|(d, source)| (format!("demand.{d}"), source)).collect();
+    if let Some(latency) = &spec.latency {
+        sources.push(("latency".to_string(), latency));
+    }
+    check_sources(state, principal, &spec.tenant, sources)?;
     Ok(spec)
 }
 
 /// Refuses demand queries that read databases outside `tenant` or that
 /// the caller may not read.
-fn check_sources<'a>(
+/// Each source comes with the field it was given in (`demand.cpu_cores`).
+fn check_sources(
     state: &AppState,
     principal: &Principal,
     tenant: &str,
-    sources: impl Iterator<Item = (&'a Dimension, &'a DemandSource)>,
+    sources: Vec<(String, &DemandSource)>,
 ) -> Result<(), ApiError> {
     let Some(auth) = &state.auth else { return Ok(()) };
-    for (dimension, source) in sources {
+    for (field, source) in sources {
         let query = DemandQuery::parse(&source.query).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         for db in query.databases(&source.database) {
             let owner = auth.accounts.owner(&db);
             if owner.as_deref() != Some(tenant) || !principal.may(Access::Read, &db, owner.as_deref()) {
                 return Err(ApiError::Forbidden(format!(
-                    "demand.{dimension}.query: not authorized to read database {db} for tenant {tenant}"
+                    "{field}.query: not authorized to read database {db} for tenant {tenant}"
                 )));
             }
         }
@@ -492,15 +498,15 @@ pub async fn reserve(
     let mut decoder = serde_json::Deserializer::from_slice(&body);
     let reservation: Reservation = serde_path_to_error::deserialize(&mut decoder)
         .map_err(|e| ApiError::BadRequest(format!("invalid reservation: {}: {}", e.path(), e.inner())))?;
-    let sources: Vec<(&Dimension, &DemandSource)> = reservation
+    let sources: Vec<(String, &DemandSource)> = reservation
         .demand
         .iter()
         .filter_map(|(d, r)| match r {
-            ReservedDemand::Forecast(source) => Some((d, source)),
+            ReservedDemand::Forecast(source) => Some((format!("demand.{d}"), source)),
             ReservedDemand::Fixed { .. } => None,
         })
         .collect();
-    check_sources(&state, &principal, &tenant, sources.into_iter())?;
+    check_sources(&state, &principal, &tenant, sources)?;
     let account = reservation.account.clone();
     let result = manager.reserve(&tenant, &name, reservation, now_ns());
     let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());

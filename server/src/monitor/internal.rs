@@ -23,6 +23,7 @@ use super::snapshot::pool_points;
 use super::Monitor;
 use crate::auth::model::DEFAULT_TENANT;
 use crate::clock::now_ns;
+use crate::pools::demand::latest_worst;
 use crate::pools::manager::PoolRecord;
 
 /// The database's name.
@@ -111,9 +112,18 @@ impl InternalWriter {
         }
     }
 
-    /// Writes one pool's KPIs after its cycle at `now_ns` (blocking).
+    /// Writes one pool's KPIs after its cycle at `now_ns` (blocking; it
+    /// runs the pool's latency query, if it has one).
     pub fn record_pool(&self, record: &PoolRecord, now_ns: i64) {
-        self.write(&pool_points(record, now_ns));
+        let latency = record.spec.latency.as_ref().and_then(|source| {
+            latest_worst(&self.monitor.sources.store, source, now_ns)
+                .map_err(|err| {
+                    tracing::warn!(tenant = %record.spec.tenant, pool = %record.spec.name, error = %err, "latency KPI query failed")
+                })
+                .ok()
+                .flatten()
+        });
+        self.write(&pool_points(record, latency, now_ns));
     }
 
     /// Writes the server's health every `interval` until `shutdown`.

@@ -301,8 +301,10 @@ pub(super) fn point(
 }
 
 /// The KPI points of one pool after a cycle: per dimension `pool`, the
-/// pool's `pool_units`, and a `pool_action` when the fleet changed.
-pub fn pool_points(record: &PoolRecord, now_ns: i64) -> Vec<Point> {
+/// pool's `pool_units` (with the service's `latency` when the pool names
+/// a latency query and it had a value), and a `pool_action` when the fleet
+/// changed.
+pub fn pool_points(record: &PoolRecord, latency: Option<f64>, now_ns: i64) -> Vec<Point> {
     let spec = &record.spec;
     let base = vec![("pool".to_string(), spec.name.clone()), ("tenant".to_string(), spec.tenant.clone())];
     let mut out = Vec::new();
@@ -351,12 +353,15 @@ pub fn pool_points(record: &PoolRecord, now_ns: i64) -> Vec<Point> {
         .filter_map(|u| shape_of(&u.shape))
         .map(|s| s.hourly_cost)
         .sum();
-    let fields = vec![
+    let mut fields = vec![
         ("active".to_string(), FieldValue::Integer(active as i64)),
         ("cost_per_hour".to_string(), FieldValue::Float(cost)),
         ("ready".to_string(), n("ready")),
         ("starting".to_string(), FieldValue::Integer(starting as i64)),
     ];
+    if let Some(latency) = latency.filter(|l| l.is_finite()) {
+        fields.insert(2, ("latency".to_string(), FieldValue::Float(latency)));
+    }
     out.push(point("pool_units", base.clone(), fields, now_ns));
     if let Some(d) = record.last_decision.as_ref().filter(|d| d.at == now_ns) {
         for (action, units) in

@@ -166,6 +166,25 @@ pub fn history_of(
     Ok((sum_values(&series), query.step))
 }
 
+/// The newest closed bucket of `source` as of `now`, the largest across
+/// its groups (`None`: no data in the last ten buckets). For KPIs such as
+/// latency, where the worst group matters and a sum means nothing.
+pub fn latest_worst(store: &Store, source: &DemandSource, now: i64) -> Result<Option<f64>, String> {
+    let query = DemandQuery::parse(&source.query).map_err(|e| e.0)?;
+    let series = run(store, &source.database, query.bounded(10 * query.step), now)?;
+    let mut worst: BTreeMap<i64, f64> = BTreeMap::new();
+    for s in &series {
+        for row in &s.values {
+            let (Some(t), Some(v)) = (row.first().and_then(|t| t.as_i64()), row.get(1).and_then(|v| v.as_f64())) else {
+                continue;
+            };
+            let slot = worst.entry(t).or_insert(f64::NEG_INFINITY);
+            *slot = slot.max(v);
+        }
+    }
+    Ok(worst.range(..=now - query.step).next_back().map(|(_, v)| *v).filter(|v| v.is_finite()))
+}
+
 /// Reads the demand of one dimension as of `now`.
 pub fn read(
     store: &Store,

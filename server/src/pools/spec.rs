@@ -219,6 +219,12 @@ pub struct PoolSpec {
     /// The load balancer the ready units are routed through, if any.
     #[serde(default)]
     pub haproxy: Option<HaproxyTarget>,
+    /// The service's request latency, when the tenant writes it (e.g.
+    /// `SELECT percentile(latency_ms, 99) FROM requests WHERE service='web'
+    /// GROUP BY time(1m)`): recorded with the pool's KPIs after every cycle
+    /// (the worst group's newest closed bucket), never used to decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<DemandSource>,
 }
 
 const SECOND: i64 = 1_000_000_000;
@@ -461,6 +467,9 @@ impl PoolSpec {
                 return Err(SpecError::new(field, "is not one of the pool's dimensions"));
             }
             source.validate(&field)?;
+        }
+        if let Some(latency) = &self.latency {
+            latency.validate("latency")?;
         }
         Ok(())
     }

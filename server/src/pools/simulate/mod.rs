@@ -312,6 +312,7 @@ impl Config {
             .collect(),
             provider: Default::default(),
             haproxy: None,
+            latency: None,
         };
         spec.validate()?;
         Ok(spec)
