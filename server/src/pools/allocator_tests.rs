@@ -32,6 +32,7 @@ fn pool() -> PoolSpec {
         .collect(),
         provider: Default::default(),
         haproxy: None,
+        latency: None,
     }
 }
 
