@@ -9,12 +9,13 @@
 #   tmux              a pseudo-terminal for the `augur query` REPL test
 #   openssl, curl     a self-signed certificate and an HTTP/2 client for the TLS test
 #   haproxy           the load balancer the pool manager drives (its Runtime API), in the pools test
+#   prometheus        the real Prometheus whose remote_write feeds /api/v1/write, in the prometheus test
 #   mesa-vulkan-drivers, libvulkan1
 #                     Mesa's software Vulkan driver (lavapipe): the LSTM's `gpu`
 #                     feature (Burn's wgpu backend) is tested on it without a GPU
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl mesa-vulkan-drivers libvulkan1 haproxy)
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl mesa-vulkan-drivers libvulkan1 haproxy prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
