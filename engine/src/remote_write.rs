@@ -229,7 +229,8 @@ pub fn to_points(request: WriteRequest) -> Decoded {
                 out.skipped_samples += 1;
                 continue;
             }
-            let Some(ns) = sample.timestamp.checked_mul(NS_PER_MS).filter(|ns| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(ns))
+            let Some(ns) =
+                sample.timestamp.checked_mul(NS_PER_MS).filter(|ns| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(ns))
             else {
                 bad_timestamp.get_or_insert(sample.timestamp);
                 continue;
@@ -262,8 +263,13 @@ pub fn to_points(request: WriteRequest) -> Decoded {
     out
 }
 
+/// A series' measurement and sorted tags.
+type Names = (String, Vec<(String, String)>);
+/// What is wrong with a series, and where (the label or sample).
+type Fault = (SeriesErrorKind, String);
+
 /// Measurement and sorted tags of a series, or what is wrong with its labels.
-fn series_names(labels: &[Label]) -> Result<(String, Vec<(String, String)>), (SeriesErrorKind, String)> {
+fn series_names(labels: &[Label]) -> Result<Names, Fault> {
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len());
     for (i, label) in labels.iter().enumerate() {
         let utf8 = |bytes: &[u8], what: &str| {

@@ -201,6 +201,41 @@ fn body_limits_hold_for_remote_write() {
     assert!(server.export("prom").is_empty());
 }
 
+#[test]
+fn tenant_limits_apply_to_remote_write_as_to_write() {
+    let server = Server::start(ServerOptions::with_auth(TOKEN));
+    server.create_database("prom");
+    let put_limits = |limits: Value| {
+        let body = serde_json::json!({ "limits": limits });
+        let r = server.send(server.client().put(server.url("/v1/tenants/default")).json(&body));
+        assert_eq!(r.status, 200, "{r}");
+    };
+    // max_series: the first three series fit; the others are named and dropped.
+    put_limits(serde_json::json!({"max_series": 3}));
+    let body = encode(&WriteRequest {
+        timeseries: (0..5).map(|i| series(&[("__name__", "card"), ("host", &format!("h{i}"))], &[(1.0, 1)])).collect(),
+    });
+    let r = remote_write(&server, "/api/v1/write?db=prom", body);
+    assert_eq!(r.status, 400, "{r}");
+    let text = r.error_text();
+    assert!(text.starts_with("partial write: timeseries 3: max-series-per-tenant limit exceeded"), "{r}");
+    assert!(text.contains("timeseries 4:") && text.ends_with("dropped=2"), "{r}");
+    assert_eq!(series_of(&server, "prom", "SELECT count(value) FROM card")[0]["values"][0][1], 3);
+    // max_points_per_second: the first second's worth is admitted, then 429
+    // naming the limit (Prometheus retries it), and nothing of it is stored.
+    put_limits(serde_json::json!({"max_series": 0, "max_points_per_second": 100}));
+    let flood = |start: i64| {
+        let samples: Vec<(f64, i64)> = (start..start + 100).map(|i| (i as f64, 1_000 + i)).collect();
+        encode(&WriteRequest { timeseries: vec![series(&[("__name__", "flood")], &samples)] })
+    };
+    let r = remote_write(&server, "/api/v1/write?db=prom", flood(0));
+    assert_eq!(r.status, 204, "{r}");
+    let r = remote_write(&server, "/api/v1/write?db=prom", flood(100));
+    assert_eq!(r.status, 429, "{r}");
+    assert!(r.error_text().contains("max_points_per_second"), "{r}");
+    assert_eq!(series_of(&server, "prom", "SELECT count(value) FROM flood")[0]["values"][0][1], 100);
+}
+
 // ---------------------------------------------------------------------------
 // The real Prometheus.
 // ---------------------------------------------------------------------------

@@ -11,8 +11,11 @@ fn label_name() -> impl Strategy<Value = String> {
     "[a-zA-Z_][a-zA-Z0-9_]{0,8}|[^\\x00]{1,4}".prop_filter("not the metric name", |n| n != METRIC_NAME_LABEL)
 }
 
+/// A generated series: metric name, labels, samples `(value, ms)`.
+type Generated = (String, Vec<(String, String)>, Vec<(f64, i64)>);
+
 /// A series with unique label names and finite samples in range.
-fn series() -> impl Strategy<Value = (String, Vec<(String, String)>, Vec<(f64, i64)>)> {
+fn series() -> impl Strategy<Value = Generated> {
     let metric = "[a-zA-Z_:][a-zA-Z0-9_:]{0,12}|\\PC{1,6}";
     let labels = prop::collection::btree_map(label_name(), "\\PC{0,10}", 0..6);
     let value = prop_oneof![any::<f64>().prop_filter("finite", |v| v.is_finite()), Just(0.0), Just(-1.5)];

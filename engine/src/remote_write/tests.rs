@@ -121,7 +121,8 @@ fn size_limits_hold_before_allocating() {
 fn unknown_fields_are_skipped() {
     // A WriteRequest with metadata (field 3) and a series with an exemplar
     // (field 3), both as opaque length-delimited fields.
-    let mut series_bytes = TimeSeries { labels: vec![Label::new("__name__", "m")], ..Default::default() }.encode_to_vec();
+    let mut series_bytes =
+        TimeSeries { labels: vec![Label::new("__name__", "m")], ..Default::default() }.encode_to_vec();
     series_bytes.extend([0x1a, 0x00]);
     let mut request = vec![0x0a, series_bytes.len() as u8];
     request.extend(&series_bytes);

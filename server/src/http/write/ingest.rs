@@ -178,8 +178,13 @@ impl Ingest {
                 return Err(ApiError::RetentionPolicyNotFound(rp.clone()));
             }
         }
-        let mut report =
-            Report { parse_errors: batch.invalid, unit: batch.unit, tags_dropped, samples_skipped, ..Report::default() };
+        let mut report = Report {
+            parse_errors: batch.invalid,
+            unit: batch.unit,
+            tags_dropped,
+            samples_skipped,
+            ..Report::default()
+        };
         if batch.points.is_empty() {
             return Ok(report);
         }
@@ -278,7 +283,10 @@ mod tests {
             ..Report::default()
         };
         let message = report.into_result().expect_err("partial").to_string();
-        assert_eq!(message, "partial write: timeseries 2: field type conflict; timeseries 4: field type conflict dropped=3");
+        assert_eq!(
+            message,
+            "partial write: timeseries 2: field type conflict; timeseries 4: field type conflict dropped=3"
+        );
     }
 
     #[test]

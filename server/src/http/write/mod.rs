@@ -267,8 +267,7 @@ mod tests {
     fn remote_write_headers() {
         let ok = |pairs: &[(header::HeaderName, &str)]| remote_write_payload(&headers(pairs)).map_err(|e| e.status());
         // What Prometheus sends, and a bare request.
-        let prometheus =
-            [(header::CONTENT_ENCODING, "snappy"), (header::CONTENT_TYPE, "application/x-protobuf")];
+        let prometheus = [(header::CONTENT_ENCODING, "snappy"), (header::CONTENT_TYPE, "application/x-protobuf")];
         assert_eq!(ok(&prometheus), Ok(Payload::RemoteWrite));
         assert_eq!(ok(&[]), Ok(Payload::RemoteWrite));
         let v1 = [(header::CONTENT_TYPE, "application/x-protobuf;proto=prometheus.WriteRequest")];
