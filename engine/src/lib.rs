@@ -2,6 +2,7 @@
 //!
 //! * [`model`]: points, series keys, field types (InfluxDB 1.x data model).
 //! * [`lineproto`]: the InfluxDB line-protocol parser.
+//! * [`remote_write`]: the Prometheus remote_write 1.0 decoder (snappy + protobuf → points).
 //! * [`codec`]: our own column codecs (Gorilla, decimal/ALP, integers, booleans, strings).
 //! * [`block`]: the versioned, checksummed columnar block format.
 //! * [`forecast`]: forecasting models (naive, seasonal, ETS, MSTL, ARIMA, LSTM, ensembles) with prediction bands.
@@ -14,4 +15,5 @@ pub mod codec;
 pub mod forecast;
 pub mod lineproto;
 pub mod model;
+pub mod remote_write;
 pub mod storage;

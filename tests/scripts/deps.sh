@@ -11,12 +11,13 @@
 #   haproxy           the load balancer the pool manager drives (its Runtime API), in the pools test
 #   chromium          the browser the dashboard test drives (tests/browser, through playwright-core)
 #   nodejs, npm       run that test's script; `npm ci` installs its pinned playwright-core
+#   prometheus        the real Prometheus whose remote_write feeds /api/v1/write (prometheus test), and promtool for /metrics
 #   mesa-vulkan-drivers, libvulkan1
 #                     Mesa's software Vulkan driver (lavapipe): the LSTM's `gpu`
 #                     feature (Burn's wgpu backend) is tested on it without a GPU
 # Then `npm ci` in tests/browser. Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl mesa-vulkan-drivers libvulkan1 haproxy chromium)
+pkgs=(libclang-dev librocksdb-dev influxdb-client influxdb pkg-config python3-venv tmux openssl curl mesa-vulkan-drivers libvulkan1 haproxy chromium prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -222,6 +222,13 @@ fn probes_for(
             vec![Probe { method: "GET", path: path.into(), body: None, expect: |_, _| 200, open: true }]
         }
         "WRITE" => vec![probe("POST", "/write?db={db}", lp(), |r, s| data(r, s, 204, &["admin", "writer"]))],
+        // The snappy block of an empty WriteRequest is the single byte 0.
+        "REMOTE_WRITE" => vec![probe(
+            "POST",
+            "/api/v1/write?db={db}",
+            Some(("application/x-protobuf", "\u{0}".to_string())),
+            |r, s| data(r, s, 204, &["admin", "writer"]),
+        )],
         "API_V2_WRITE" => {
             vec![probe("POST", "/api/v2/write?bucket={db}", lp(), |r, s| data(r, s, 204, &["admin", "writer"]))]
         }

@@ -59,6 +59,15 @@ pub enum ApiError {
     /// A `Content-Encoding` other than gzip or identity.
     #[error("unsupported Content-Encoding {0:?}: use gzip or identity")]
     UnsupportedEncoding(String),
+    /// A Prometheus remote_write body that is not snappy or not protobuf.
+    #[error("{0}")]
+    BadRemoteWrite(String),
+    /// A remote_write request whose points would take too much memory.
+    #[error("{0}")]
+    TooManyPoints(String),
+    /// A `Content-Type` the endpoint does not read (remote_write 2.0 bodies).
+    #[error("unsupported Content-Type {0:?}: {1}")]
+    UnsupportedContentType(String, &'static str),
     /// The body could not be read (client went away, bad chunking).
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
@@ -135,6 +144,7 @@ impl ApiError {
             | ApiError::MissingParameter(_)
             | ApiError::InvalidParameter { .. }
             | ApiError::BadGzip(_)
+            | ApiError::BadRemoteWrite(_)
             | ApiError::BodyRead(_)
             | ApiError::PartialWrite(_)
             | ApiError::QueryParse(_)
@@ -149,8 +159,10 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTooLarge { .. } | ApiError::TooManyPoints(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) | ApiError::UnsupportedContentType(..) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::TooManyWrites => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Storage(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -131,6 +131,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let data = Router::new()
         .route(routes::WRITE, post(write::v1))
         .route(routes::API_V2_WRITE, post(write::v2))
+        .route(routes::REMOTE_WRITE, post(write::remote_write))
         .route(routes::QUERY, get(query::handle).post(query::handle))
         .route(routes::EXPORT, get(export::handle))
         .route(routes::METRICS, get(metrics::handle))

@@ -8,6 +8,8 @@
 pub const WRITE: &str = "/write";
 /// `POST`: InfluxDB 2.x-compatible line-protocol write (`bucket=db/rp`).
 pub const API_V2_WRITE: &str = "/api/v2/write";
+/// `POST`: Prometheus remote_write 1.0 (`db=`, `rp=`; snappy protobuf body).
+pub const REMOTE_WRITE: &str = "/api/v1/write";
 /// `GET`, `POST`: InfluxQL (AQL) queries.
 pub const QUERY: &str = "/query";
 /// `GET`, `HEAD`: liveness probe, as InfluxDB's.

@@ -4,9 +4,13 @@
 //! InfluxDB's partial-write semantics: valid lines are stored even when
 //! others are malformed or rejected by the store, and the response lists
 //! what was dropped, by line number, so the client can fix exactly those.
+//! A Prometheus remote_write body ([`Payload::RemoteWrite`]) takes the same
+//! path from its points on; its errors name the series by index instead of
+//! a line.
 
-use augur_engine::lineproto::{self, LineError};
-use augur_engine::model::Precision;
+use augur_engine::lineproto;
+use augur_engine::model::{Point, Precision};
+use augur_engine::remote_write::{self, DecodeError};
 use augur_engine::storage::Store;
 use bytes::Bytes;
 
@@ -16,17 +20,58 @@ use super::super::error::ApiError;
 /// Most dropped lines listed in one error message.
 const MAX_LISTED: usize = 100;
 
-/// Where the points go and how their timestamps read.
+/// Where the points go.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Database.
     pub db: String,
     /// Retention policy; `None` = the database's default.
     pub rp: Option<String>,
-    /// Timestamp precision.
-    pub precision: Precision,
     /// `account_tags=true`: tag points with the writer's account.
     pub account_tags: bool,
+}
+
+/// How a body carries its points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// Line protocol (maybe gzip), timestamps in this precision.
+    LineProtocol {
+        /// The body's `Content-Encoding`.
+        encoding: Encoding,
+        /// Timestamp precision.
+        precision: Precision,
+    },
+    /// A Prometheus remote_write 1.0 body (snappy block of protobuf).
+    RemoteWrite,
+}
+
+/// What a write's errors call one item of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unit {
+    /// A line-protocol line, numbered from 1.
+    #[default]
+    Line,
+    /// A remote_write series, numbered from 0 (its index in the request).
+    TimeSeries,
+}
+
+impl Unit {
+    /// The word in messages.
+    fn word(self) -> &'static str {
+        match self {
+            Unit::Line => "line",
+            Unit::TimeSeries => "timeseries",
+        }
+    }
+}
+
+/// A body turned into points: each with the line or series it came from,
+/// and one message per item that could not be read.
+struct Parsed {
+    points: Vec<Point>,
+    origins: Vec<usize>,
+    invalid: Vec<String>,
+    unit: Unit,
 }
 
 /// One write request's work, moved onto the blocking pool.
@@ -35,10 +80,10 @@ pub struct Ingest {
     pub store: Store,
     /// Destination.
     pub target: Target,
-    /// The body as received (maybe gzip).
+    /// The body as received (maybe compressed).
     pub raw: Bytes,
-    /// Its encoding.
-    pub encoding: Encoding,
+    /// Its format and encoding.
+    pub payload: Payload,
     /// `max_body_size`, enforced on the decoded body too.
     pub limit: usize,
     /// Timestamp for points that carry none.
@@ -63,26 +108,50 @@ pub struct WritePolicy {
     pub add_tags: Vec<(String, String)>,
 }
 
-/// What happened to the lines of one write.
+/// What happened to the lines (or series) of one write.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Points stored.
     pub points_written: usize,
-    /// Lines that did not parse.
-    pub parse_errors: Vec<LineError>,
-    /// Points the store refused: (line number, reason).
+    /// Lines (series) that did not parse, as messages.
+    pub parse_errors: Vec<String>,
+    /// Points the store refused: (line number or series index, reason).
     pub rejected: Vec<(usize, String)>,
+    /// What `rejected` numbers.
+    pub unit: Unit,
     /// Location tags dropped for privacy.
     pub tags_dropped: u64,
+    /// remote_write samples left out (NaN, staleness markers, ±Inf).
+    pub samples_skipped: usize,
 }
 
 impl Ingest {
     /// Runs the write. `Err` means nothing was stored (unknown database,
     /// bad body, store failure); a `Report` with errors means a partial write.
     pub fn run(self) -> Result<Report, ApiError> {
-        let body = body::decode(self.raw, self.encoding, self.limit)?;
-        let mut batch = lineproto::parse(&body, self.target.precision);
-        drop(body);
+        let mut samples_skipped = 0;
+        let mut batch = match self.payload {
+            Payload::LineProtocol { encoding, precision } => {
+                let body = body::decode(self.raw, encoding, self.limit)?;
+                let parsed = lineproto::parse(&body, precision);
+                Parsed {
+                    points: parsed.points,
+                    origins: parsed.line_numbers,
+                    invalid: parsed.errors.iter().map(ToString::to_string).collect(),
+                    unit: Unit::Line,
+                }
+            }
+            Payload::RemoteWrite => {
+                let decoded = remote_write::decode(&self.raw, self.limit).map_err(remote_write_error)?;
+                samples_skipped = decoded.skipped_samples;
+                Parsed {
+                    points: decoded.points,
+                    origins: decoded.series_of,
+                    invalid: decoded.errors.iter().map(ToString::to_string).collect(),
+                    unit: Unit::TimeSeries,
+                }
+            }
+        };
         let mut tags_dropped = 0u64;
         if !self.policy.drop_tags.is_empty() {
             for point in &mut batch.points {
@@ -109,7 +178,13 @@ impl Ingest {
                 return Err(ApiError::RetentionPolicyNotFound(rp.clone()));
             }
         }
-        let mut report = Report { parse_errors: batch.errors, tags_dropped, ..Report::default() };
+        let mut report = Report {
+            parse_errors: batch.invalid,
+            unit: batch.unit,
+            tags_dropped,
+            samples_skipped,
+            ..Report::default()
+        };
         if batch.points.is_empty() {
             return Ok(report);
         }
@@ -122,35 +197,50 @@ impl Ingest {
         report.rejected = outcome
             .rejected
             .into_iter()
-            .map(|r| (batch.line_numbers.get(r.index).copied().unwrap_or(0), r.reason))
+            .map(|r| (batch.origins.get(r.index).copied().unwrap_or(0), r.reason))
             .collect();
         Ok(report)
+    }
+}
+
+/// A remote_write body refused as a whole: 413 for the size limits, 400 for
+/// the rest (Prometheus retries neither).
+fn remote_write_error(err: DecodeError) -> ApiError {
+    match err {
+        DecodeError::TooLarge { limit, .. } => ApiError::BodyTooLarge { limit },
+        DecodeError::TooManyPoints { .. } => ApiError::TooManyPoints(err.to_string()),
+        DecodeError::Snappy(_) | DecodeError::Protobuf(_) => ApiError::BadRemoteWrite(err.to_string()),
     }
 }
 
 impl Report {
     /// `Ok` if every line was stored; otherwise the 400 that lists the
     /// malformed lines (one per line of the message) and then the rejected
-    /// points (`partial write: line N: <reason>; ... dropped=K`).
+    /// points (`partial write: line N: <reason>; ... dropped=K`; for
+    /// remote_write `timeseries N: <reason>`, once per series and reason).
     pub fn into_result(self) -> Result<(), ApiError> {
         if self.parse_errors.is_empty() && self.rejected.is_empty() {
             return Ok(());
         }
         let mut parts: Vec<String> = Vec::new();
         if !self.parse_errors.is_empty() {
-            let mut lines: Vec<String> = self.parse_errors.iter().take(MAX_LISTED).map(ToString::to_string).collect();
+            let mut lines: Vec<String> = self.parse_errors.iter().take(MAX_LISTED).cloned().collect();
             if self.parse_errors.len() > MAX_LISTED {
                 lines.push(format!("and {} more", self.parse_errors.len() - MAX_LISTED));
             }
             parts.push(lines.join("\n"));
         }
         if !self.rejected.is_empty() {
+            let word = self.unit.word();
+            let dropped = self.rejected.len();
+            let mut distinct = self.rejected;
+            distinct.dedup();
             let mut reasons: Vec<String> =
-                self.rejected.iter().take(MAX_LISTED).map(|(line, reason)| format!("line {line}: {reason}")).collect();
-            if self.rejected.len() > MAX_LISTED {
-                reasons.push(format!("and {} more", self.rejected.len() - MAX_LISTED));
+                distinct.iter().take(MAX_LISTED).map(|(at, reason)| format!("{word} {at}: {reason}")).collect();
+            if distinct.len() > MAX_LISTED {
+                reasons.push(format!("and {} more", distinct.len() - MAX_LISTED));
             }
-            parts.push(format!("partial write: {} dropped={}", reasons.join("; "), self.rejected.len()));
+            parts.push(format!("partial write: {} dropped={}", reasons.join("; "), dropped));
         }
         Err(ApiError::PartialWrite(parts.join("\n")))
     }
@@ -160,8 +250,8 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn parse_errors(input: &str) -> Vec<LineError> {
-        lineproto::parse(input.as_bytes(), Precision::Nanoseconds).errors
+    fn parse_errors(input: &str) -> Vec<String> {
+        lineproto::parse(input.as_bytes(), Precision::Nanoseconds).errors.iter().map(ToString::to_string).collect()
     }
 
     #[test]
@@ -175,13 +265,28 @@ mod tests {
             points_written: 1,
             parse_errors: parse_errors("cpu v=1\ncpu v=\n"),
             rejected: vec![(3, "field type conflict".into()), (5, "max series".into())],
-            tags_dropped: 0,
+            ..Report::default()
         };
         let message = report.into_result().expect_err("partial").to_string();
         let lines: Vec<&str> = message.lines().collect();
         assert_eq!(lines.len(), 2, "{message}");
         assert!(lines[0].starts_with("unable to parse 'cpu v=': line 2"), "{message}");
         assert_eq!(lines[1], "partial write: line 3: field type conflict; line 5: max series dropped=2");
+    }
+
+    #[test]
+    fn names_remote_write_series_once_per_reason() {
+        let conflict = || "field type conflict".to_string();
+        let report = Report {
+            rejected: vec![(2, conflict()), (2, conflict()), (4, conflict())],
+            unit: Unit::TimeSeries,
+            ..Report::default()
+        };
+        let message = report.into_result().expect_err("partial").to_string();
+        assert_eq!(
+            message,
+            "partial write: timeseries 2: field type conflict; timeseries 4: field type conflict dropped=3"
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! `POST /write` (InfluxDB 1.x) and `POST /api/v2/write` (2.x).
+//! `POST /write` (InfluxDB 1.x), `POST /api/v2/write` (2.x) and
+//! `POST /api/v1/write` (Prometheus remote_write 1.0).
 //!
-//! Both endpoints share one pipeline and differ only in how they name the
+//! All three share one pipeline and differ only in how they name the
 //! target (`db`/`rp` versus `bucket=db/rp`), which precisions they accept,
-//! and how errors are shaped. The handler takes a write slot (429 when
+//! how the body carries its points ([`Payload`]: line protocol, or a snappy
+//! block of protobuf decoded by [`augur_engine::remote_write`]), and how
+//! errors are shaped. The handler takes a write slot (429 when
 //! `max_concurrent_writes` are in flight), reads the body within
 //! `max_body_size`, and hands the rest — decompress, parse, store — to
-//! [`ingest`] on the blocking pool, because it is CPU work and fsyncs.
+//! [`ingest`] on the blocking pool, because it is CPU work and fsyncs. The
+//! tenant's limits (points per second, series) and partial-write reporting
+//! are the same whatever the format.
 //!
 //! Authentication happened in the layer before (see [`super::auth`]); the
 //! handler only checks that the caller may write to the target database.
@@ -18,7 +23,7 @@ use augur_engine::model::Precision;
 use augur_query::privileges::Access;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Extension;
 
 use super::body;
@@ -28,12 +33,23 @@ use super::AppState;
 use crate::auth::model::Tenant;
 use crate::auth::Principal;
 use crate::clock::now_ns;
-use ingest::{Admit, Ingest, Target, WritePolicy};
+use ingest::{Admit, Ingest, Payload, Target, WritePolicy};
 
 /// Precisions `/write` accepts, for the error message.
 const V1_PRECISIONS: &str = "use n, ns, u, us, ms, s, m or h";
 /// Precisions `/api/v2/write` accepts, for the error message.
 const V2_PRECISIONS: &str = "use ns, us, ms or s";
+/// What `/api/v1/write` reads, for the error message.
+const REMOTE_WRITE_FORMAT: &str = "use Prometheus remote_write 1.0 (application/x-protobuf, snappy)";
+
+/// How a body is to be read, before its headers are checked.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    /// Line protocol in this precision; gzip or identity.
+    LineProtocol(Precision),
+    /// Prometheus remote_write 1.0.
+    RemoteWrite,
+}
 
 /// `POST /write?db=&rp=&precision=`: 204 when every line was stored.
 pub async fn v1(
@@ -47,8 +63,8 @@ pub async fn v1(
     let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
     let precision = parse_precision(params.get("precision").unwrap_or(""), false)?;
     let account_tags = params.flag("account_tags");
-    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), precision, account_tags };
-    write(&state, &principal, target, headers, body).await
+    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), account_tags };
+    write(&state, &principal, target, Format::LineProtocol(precision), headers, body).await
 }
 
 /// `POST /api/v2/write?bucket=db[/rp]&org=&precision=`: 204 when every line
@@ -71,8 +87,48 @@ pub async fn v2(
     }
     let precision = parse_precision(params.get("precision").unwrap_or(""), true)?;
     let account_tags = params.flag("account_tags");
-    let target = Target { db: db.to_string(), rp: rp.map(str::to_string), precision, account_tags };
-    Ok(write(&state, &principal, target, headers, body).await?)
+    let target = Target { db: db.to_string(), rp: rp.map(str::to_string), account_tags };
+    Ok(write(&state, &principal, target, Format::LineProtocol(precision), headers, body).await?)
+}
+
+/// `POST /api/v1/write?db=&rp=`: Prometheus remote_write 1.0. 204 when every
+/// series was stored; 400 naming the series that were not (the others are
+/// stored); `__name__` is the measurement, the other labels are tags, and a
+/// sample's value is the float field `value`.
+pub async fn remote_write(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let params = Params::from_query(query.as_deref());
+    let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
+    let account_tags = params.flag("account_tags");
+    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), account_tags };
+    write(&state, &principal, target, Format::RemoteWrite, headers, body).await
+}
+
+/// Checks the headers of a remote_write request: `Content-Encoding` is
+/// `snappy` (or absent), and `Content-Type` is not another protocol's, so a
+/// remote_write 2.0 sender gets the 415 that makes it fall back to 1.0.
+fn remote_write_payload(headers: &HeaderMap) -> Result<Payload, ApiError> {
+    let text = |name: header::HeaderName| {
+        headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
+    };
+    if let Some(encoding) = text(header::CONTENT_ENCODING).filter(|e| !e.is_empty() && e != "snappy") {
+        return Err(ApiError::UnsupportedEncoding(encoding));
+    }
+    if let Some(content_type) = text(header::CONTENT_TYPE) {
+        let mut parts = content_type.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let proto = parts.find_map(|p| p.strip_prefix("proto=")).unwrap_or("prometheus.writerequest");
+        let protobuf = matches!(media, "" | "application/x-protobuf" | "application/octet-stream");
+        if !protobuf || proto != "prometheus.writerequest" {
+            return Err(ApiError::UnsupportedContentType(content_type, REMOTE_WRITE_FORMAT));
+        }
+    }
+    Ok(Payload::RemoteWrite)
 }
 
 /// The `precision` parameter; the 2.x API accepts only `ns|us|ms|s`.
@@ -93,13 +149,19 @@ async fn write(
     state: &AppState,
     principal: &Principal,
     target: Target,
+    format: Format,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(principal, Access::Write, &target.db)?;
     let _slot = state.try_write_slot()?;
     let received_at = now_ns();
-    let encoding = body::content_encoding(&headers)?;
+    let payload = match format {
+        Format::LineProtocol(precision) => {
+            Payload::LineProtocol { encoding: body::content_encoding(&headers)?, precision }
+        }
+        Format::RemoteWrite => remote_write_payload(&headers)?,
+    };
     let limit = state.limits.max_body_size;
     let raw = body::read_limited(body, &headers, limit).await?;
     let tenant = state.auth.as_ref().and_then(|auth| {
@@ -112,7 +174,7 @@ async fn write(
     }
     state.metrics.write_bytes.add(raw.len() as u64);
     let counted_tenant = tenant.as_ref().map_or_else(|| principal.tenant.clone(), |t| t.name.clone());
-    let job = Ingest { store: state.store.clone(), target, raw, encoding, limit, now_ns: received_at, policy };
+    let job = Ingest { store: state.store.clone(), target, raw, payload, limit, now_ns: received_at, policy };
     let report = tokio::task::spawn_blocking(move || job.run()).await??;
     state.metrics.points_written.with(&[&counted_tenant]).add(report.points_written as u64);
     let refused = report.parse_errors.len() + report.rejected.len();
@@ -129,6 +191,7 @@ async fn write(
         points = report.points_written,
         bad_lines = report.parse_errors.len(),
         rejected = report.rejected.len(),
+        samples_skipped = report.samples_skipped,
         "write"
     );
     report.into_result()?;
@@ -201,5 +264,25 @@ mod tests {
         assert_eq!(err.to_string(), "invalid precision \"h\": use ns, us, ms or s");
         let err = parse_precision("x", false).expect_err("unknown");
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (k.clone(), v.parse().expect("value"))).collect()
+    }
+
+    #[test]
+    fn remote_write_headers() {
+        let ok = |pairs: &[(header::HeaderName, &str)]| remote_write_payload(&headers(pairs)).map_err(|e| e.status());
+        // What Prometheus sends, and a bare request.
+        let prometheus = [(header::CONTENT_ENCODING, "snappy"), (header::CONTENT_TYPE, "application/x-protobuf")];
+        assert_eq!(ok(&prometheus), Ok(Payload::RemoteWrite));
+        assert_eq!(ok(&[]), Ok(Payload::RemoteWrite));
+        let v1 = [(header::CONTENT_TYPE, "application/x-protobuf;proto=prometheus.WriteRequest")];
+        assert_eq!(ok(&v1), Ok(Payload::RemoteWrite));
+        // remote_write 2.0 and other formats: 415, so a 2.0 sender falls back.
+        let v2 = [(header::CONTENT_TYPE, "application/x-protobuf;proto=io.prometheus.write.v2.Request")];
+        assert_eq!(ok(&v2), Err(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        assert_eq!(ok(&[(header::CONTENT_TYPE, "text/plain")]), Err(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        assert_eq!(ok(&[(header::CONTENT_ENCODING, "gzip")]), Err(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
 }
