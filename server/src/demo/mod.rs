@@ -305,7 +305,7 @@ fn banner(
     let kept = if data.remove_on_exit { "removed on exit" } else { "kept" };
     let mut text = format!(
         "\nAugur demo: predicted demand, capacity arriving before it, webhooks firing\n\n  \
-         dashboard  http://{addr}/\n  \
+         dashboard  http://{addr}/  (database acme, then the Pools, Forecast and Models views)\n  \
          data       {} ({kept}); authentication off, loopback only\n  \
          traces     {} (1 trace step = {step}s of wall time)\n",
         data.root.display(),
