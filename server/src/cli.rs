@@ -1,5 +1,5 @@
-//! The command line: `augur serve`, `augur version`, the client commands
-//! and `augur simulate`.
+//! The command line: `augur serve`, `augur version`, the client commands,
+//! `augur simulate` and `augur demo`.
 //!
 //! Only the shape of the command line lives here (clap derive); how flags,
 //! environment and the configuration file combine is [`crate::config`]'s
@@ -34,6 +34,8 @@ pub enum Command {
     Query(crate::client::query::QueryArgs),
     /// Replay a demand trace through the allocator: predictive vs reactive vs oracle.
     Simulate(crate::pools::simulate::SimulateArgs),
+    /// A live demo: replay real traces, forecast them, scale a pool ahead of demand.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Flags of `augur serve`. Every flag is optional: an absent flag falls back
@@ -96,6 +98,16 @@ mod tests {
                 .expect("parses");
         let Command::Simulate(args) = cli.command else { panic!("not simulate") };
         assert_eq!(args.lead_time, 600_000_000_000);
+    }
+
+    #[test]
+    fn parses_demo_flags() {
+        let cli =
+            Cli::try_parse_from(["augur", "demo", "--listen", "127.0.0.1:0", "--duration", "45s"]).expect("parses");
+        let Command::Demo(args) = cli.command else { panic!("not demo") };
+        assert_eq!(args.duration, Some(std::time::Duration::from_secs(45)));
+        assert_eq!(args.step, std::time::Duration::from_secs(1));
+        assert!(Cli::try_parse_from(["augur", "demo", "--step", "0.5s"]).is_err());
     }
 
     #[test]

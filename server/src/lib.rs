@@ -12,6 +12,7 @@
 //!   [`http::routes`]).
 //! * [`webhooks`]: the event outbox and signed CloudEvents delivery.
 //! * [`monitor`]: `/metrics` and the `_internal` database.
+//! * [`demo`]: `augur demo`, the whole loop on real traces in a minute.
 //!
 //! The library never panics on input and reports errors as `thiserror`
 //! enums; `anyhow` is used only by `main`.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod cq;
+pub mod demo;
 pub mod http;
 pub mod listener;
 pub mod monitor;

@@ -2,9 +2,10 @@
 //!
 //! This is the only place that uses `anyhow`: errors from the library are
 //! typed, and here they become one readable message on stderr and a
-//! non-zero exit status. Logs go to stderr; stdout carries exactly one line,
-//! `augur listening on <ip:port>`, once the server is ready (scripts and
-//! tests wait for it).
+//! non-zero exit status. Logs go to stderr; `augur serve`'s stdout carries
+//! exactly one line, `augur listening on <ip:port>`, once the server is
+//! ready (scripts and tests wait for it). `augur demo` prints the same line
+//! first, then its story.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ fn main() -> ExitCode {
         Command::Export(args) => augur_server::client::export::run(&args).map_err(anyhow::Error::from),
         Command::Query(args) => augur_server::client::query::run(&args).map_err(anyhow::Error::from),
         Command::Simulate(args) => augur_server::pools::simulate::run(&args).map_err(anyhow::Error::from),
+        Command::Demo(args) => {
+            init_logging("warn").and_then(|()| augur_server::demo::run(&args).map_err(anyhow::Error::from))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,7 +51,7 @@ fn main() -> ExitCode {
 
 /// `augur serve`.
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    init_logging()?;
+    init_logging("info")?;
     let config = Config::load(args, &|key| std::env::var(key).ok())?;
     tracing::debug!(?config, "configuration");
     let runtime =
@@ -67,13 +71,14 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Logs to stderr, filtered by `AUGUR_LOG` (default `info`).
-fn init_logging() -> anyhow::Result<()> {
+/// Logs to stderr, filtered by `AUGUR_LOG` (default `default`: `info` for
+/// `serve`, `warn` for `demo`, whose story is on stdout).
+fn init_logging(default: &str) -> anyhow::Result<()> {
     let filter = match std::env::var(ENV_LOG) {
         Ok(spec) if !spec.is_empty() => {
             EnvFilter::try_new(&spec).with_context(|| format!("invalid {ENV_LOG}={spec:?}"))?
         }
-        _ => EnvFilter::new("info"),
+        _ => EnvFilter::new(default),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
