@@ -15,7 +15,9 @@
 
 use super::backtest::backtest;
 use super::live::push_pending;
+use super::watch;
 use super::{ModelHead, ModelKey, ModelStore, ModelStoreError, Pending, TrainingWindow};
+use crate::forecast::anomaly::{Anomaly, DetectorConfig};
 use crate::forecast::{registry, FitOptions, ForecastError, Forecaster, Prediction};
 
 /// When to train a new version.
@@ -29,6 +31,8 @@ pub struct LearnPolicy {
     pub min_live_points: u64,
     /// Backtest origins per new version.
     pub backtest_origins: usize,
+    /// Anomaly detection on the scored actuals (`None` = off).
+    pub anomaly: Option<DetectorConfig>,
 }
 
 impl Default for LearnPolicy {
@@ -38,6 +42,7 @@ impl Default for LearnPolicy {
             drift_ratio: 2.0,
             min_live_points: 12,
             backtest_origins: 10,
+            anomaly: None,
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct StepOutcome {
     pub prediction: Prediction,
     /// Time of the forecast's first step, ns.
     pub first_ns: i64,
+    /// Anomalies found among the actuals this step scored.
+    pub anomalies: Vec<Anomaly>,
 }
 
 /// Runs one step (see the module docs) and stores its effects.
@@ -112,7 +119,11 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
         FitOptions { seasons: req.seasons.clone(), origin_index: Some(start.div_euclid(step)), step_ns: Some(step) };
 
     let mut head = models.head(req.key)?;
+    let mut anomalies = Vec::new();
     if let Some(h) = head.as_mut() {
+        if let Some(cfg) = &policy.anomaly {
+            anomalies = watch::detect(h, cfg, last_ns, actual);
+        }
         let (live, pending) = (&mut h.live, &mut h.pending);
         live.score(pending, last_ns, actual);
     }
@@ -138,9 +149,12 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
             }
         }
     }
+    let detector = head.as_ref().map(|h| h.anomaly.clone());
     let (model, mut head, action) = match (updated, head) {
         (Some((model, n)), Some(h)) => (model, h, Action::Updated(n)),
         _ => {
+            let fit_values = watch::training_values(values, start, step, detector.as_ref());
+            let values = &fit_values[..];
             let why = reason.unwrap_or("stale");
             let make = || registry::by_name(&req.key.model);
             let mut model = make().ok_or_else(|| {
@@ -158,7 +172,8 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
                 points: values.iter().filter(|v| v.is_finite()).count(),
                 step_ns: step,
             };
-            let head = models.add_version(req.key, model.save()?, training, scores, why, req.now_ns)?;
+            let mut head = models.add_version(req.key, model.save()?, training, scores, why, req.now_ns)?;
+            head.anomaly = detector.unwrap_or_default();
             tracing::info!(model = %req.key, version = head.active, reason = why, mase = ?scores.mase, "trained a new model version");
             (model, head, Action::Trained(why.to_string()))
         }
@@ -182,7 +197,7 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
     prediction.bands.truncate(req.levels.len());
     head.updated_ns = req.now_ns;
     models.put_head(&head)?;
-    Ok(StepOutcome { head, action, prediction, first_ns: at(0) })
+    Ok(StepOutcome { head, action, prediction, first_ns: at(0), anomalies })
 }
 
 /// Whether the live error has drifted above the backtest's.
@@ -244,7 +259,13 @@ mod tests {
         let models = ModelStore::new(store, 5);
         let key = ModelKey { database: "d".into(), group: "cf/m".into(), model: "ets".into() };
         let policy =
-            LearnPolicy { refit_every_ns: 1_000 * STEP, drift_ratio: 2.0, min_live_points: 6, backtest_origins: 8 };
+            LearnPolicy {
+            refit_every_ns: 1_000 * STEP,
+            drift_ratio: 2.0,
+            min_live_points: 6,
+            backtest_origins: 8,
+            anomaly: None,
+        };
 
         let first = step(&models, &policy, &req(&key, seasonal(0, 240, 100.0), 0, 0)).expect("trains");
         assert_eq!(first.action, Action::Trained("initial".into()));

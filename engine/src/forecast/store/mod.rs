@@ -23,13 +23,17 @@
 //!   or on drift) for one series group.
 //! * [`live`]: scoring earlier forecasts against the actuals.
 //! * [`backtest`]: the rolling-origin scores a new version is stored with.
+//! * [`watch`]: anomaly detection on the scored forecasts, and masking of
+//!   flagged points at refit.
 
 pub mod backtest;
 pub mod learn;
 pub mod live;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 
+use super::anomaly::DetectorState;
 use super::{ForecastError, SavedModel};
 use crate::storage::{StorageError, Store};
 
@@ -184,6 +188,10 @@ pub struct ModelHead {
     pub pending: Vec<Pending>,
     /// When a run last used this model, ns.
     pub updated_ns: i64,
+    /// The anomaly detector's state over this key's actuals (kept across
+    /// versions; absent in heads written before detection existed).
+    #[serde(default)]
+    pub anomaly: DetectorState,
 }
 
 impl ModelHead {
@@ -290,6 +298,7 @@ impl ModelStore {
             live: LiveStats::default(),
             pending: Vec::new(),
             updated_ns: now_ns,
+            anomaly: DetectorState::default(),
         };
         self.put_head(&head)?;
         self.prune(key, version)?;
