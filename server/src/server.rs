@@ -128,8 +128,11 @@ impl Server {
         if !augur_engine::forecast::pool::configure_global(config.forecast.workers) {
             tracing::warn!("the forecast worker pool was already started; forecast.workers not applied");
         }
+        let mut continuous = config.forecast.continuous();
+        continuous.policy.anomaly = config.anomaly.detector();
+        let notices = Arc::new(cq::NoticeSink::new(Arc::clone(&webhooks), Some(Arc::clone(&auth.accounts))));
         let cq_task =
-            cq::spawn(store.clone(), config.continuous_queries.clone(), config.forecast.continuous(), stop_rx.clone());
+            cq::spawn(store.clone(), config.continuous_queries.clone(), continuous, Some(notices), stop_rx.clone());
 
         let webhooks_task = webhooks.start(stop_rx.clone());
         let pools = open_pools(&store, &config, Arc::clone(&webhooks)).await?;

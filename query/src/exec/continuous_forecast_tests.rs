@@ -55,7 +55,13 @@ fn continuous_forecast_updates_then_retrains_on_drift() {
     let cq = crate::cq::list(&store).expect("list").remove(0);
     assert!(continuous::is_forecast(&cq.statement.select));
     let settings = ContinuousForecastSettings {
-        policy: LearnPolicy { refit_every_ns: 10_000 * MIN, drift_ratio: 2.0, min_live_points: 6, backtest_origins: 8 },
+        policy: LearnPolicy {
+            refit_every_ns: 10_000 * MIN,
+            drift_ratio: 2.0,
+            min_live_points: 6,
+            backtest_origins: 8,
+            anomaly: None,
+        },
         ..Default::default()
     };
     let cancel = cancel::CancelToken::default();

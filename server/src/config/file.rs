@@ -51,6 +51,9 @@ pub struct FileConfig {
     /// `[webhooks]`
     #[serde(default)]
     pub webhooks: super::webhooks::WebhooksSection,
+    /// `[anomaly]`
+    #[serde(default)]
+    pub anomaly: super::anomaly::AnomalySection,
 }
 
 /// The `[tls]` table.

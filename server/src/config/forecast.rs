@@ -77,6 +77,8 @@ impl ForecastConfig {
                 drift_ratio: self.drift_ratio,
                 min_live_points: self.min_live_points,
                 backtest_origins: self.backtest_origins,
+                // Set from `[anomaly]` by the server (server.rs).
+                anomaly: None,
             },
             keep_versions: self.keep_versions,
             default_training_steps: i64::try_from(self.training_steps).unwrap_or(i64::MAX),

@@ -7,6 +7,7 @@
 //! unit-tested without racing other tests. Every key is documented in
 //! docs/configuration.md.
 
+mod anomaly;
 mod file;
 mod forecast;
 mod pools;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use augur_engine::storage::{StoreOptions, WalSync};
 
+pub use anomaly::{AnomalyConfig, AnomalySection};
 pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
 pub use forecast::{ForecastConfig, ForecastSection};
@@ -110,6 +112,8 @@ pub struct Config {
     pub pools: PoolsConfig,
     /// Webhook delivery (`[webhooks]`).
     pub webhooks: WebhookConfig,
+    /// Anomaly detection on continuous forecasts (`[anomaly]`).
+    pub anomaly: AnomalyConfig,
 }
 
 /// The PEM files of `--tls-cert` and `--tls-key`.
@@ -291,6 +295,7 @@ impl Config {
             forecast: forecast::forecast_config(&file.forecast)?,
             pools: pools::pools_config(&file.pools, &file.pool)?,
             webhooks: webhooks::webhooks_config(&file.webhooks)?,
+            anomaly: anomaly::anomaly_config(&file.anomaly)?,
         })
     }
 

@@ -8,8 +8,13 @@
 //! business; this module only decides *when to look* and stops cleanly: a
 //! pass in progress finishes (its watermark written) before the task ends,
 //! so the store is flushed after the last write of the last run.
+//! What continuous forecasts report (anomalies) goes to a
+//! [`NoticeSink`], which publishes webhook events.
 
+mod notices;
 mod pass;
+
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -22,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::clock::now_ns;
 use crate::config::ContinuousQueriesConfig;
 
+pub use notices::NoticeSink;
 pub use pass::{pass, pass_with, PassContext};
 
 /// Starts the scheduler; it ends when `shutdown` turns true (or its sender
@@ -30,9 +36,10 @@ pub fn spawn(
     store: Store,
     config: ContinuousQueriesConfig,
     forecast: ContinuousForecastSettings,
+    notices: Option<Arc<NoticeSink>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let ctx = PassContext { forecast, cancel: CancelToken::default() };
+    let ctx = PassContext { forecast, cancel: CancelToken::default(), notices };
     // Shutdown also cancels a continuous forecast waiting for the fit pool.
     let (cancel, mut stopping) = (ctx.cancel.clone(), shutdown.clone());
     tokio::spawn(async move {

@@ -7,6 +7,8 @@
 //! not a second row); the reverse order could lose a range. So no interval
 //! is lost and none is stored twice.
 
+use std::sync::Arc;
+
 use augur_engine::storage::Store;
 use augur_query::cq::{self, ContinuousQuery, Schedule};
 use augur_query::exec::cancel::CancelToken;
@@ -21,6 +23,8 @@ pub struct PassContext {
     pub forecast: ContinuousForecastSettings,
     /// Fires at shutdown: continuous forecasts waiting for the fit pool stop.
     pub cancel: CancelToken,
+    /// Where continuous forecasts' notices (anomalies) go; `None` = dropped.
+    pub notices: Option<Arc<super::NoticeSink>>,
 }
 
 /// Runs the due queries at `now` (each reaching back at most `max_catch_up`
@@ -99,7 +103,14 @@ fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, c
     let (db, name) = (query.database(), query.name());
     if continuous::is_forecast(&query.statement.select) {
         return match continuous::run_window(store, query, end, now, &ctx.forecast, &ctx.cancel) {
-            Ok(run) => {
+            Ok(mut run) => {
+                let notices = std::mem::take(&mut run.notices);
+                if !notices.is_empty() {
+                    tracing::info!(cq = name, db, anomalies = notices.len(), "continuous forecast found anomalies");
+                }
+                if let Some(sink) = &ctx.notices {
+                    sink.publish(notices);
+                }
                 tracing::info!(
                     cq = name,
                     db,

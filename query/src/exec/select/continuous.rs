@@ -28,9 +28,17 @@
 //! or train a new version (none yet, on schedule, or on drift). Every step
 //! runs on the bounded forecast worker pool and gives up when `cancel`
 //! fires (the scheduler's shutdown).
+//!
+//! Anomalies: when the settings' policy carries a detector, each step also
+//! judges the actuals it scored (see `forecast::store::watch`); what it
+//! finds is written into the `anomalies` measurement of the continuous
+//! query's database and returned as [`ForecastNotice`]s, which the server
+//! publishes as `io.augur.anomaly.detected` events (this crate knows
+//! nothing of webhooks).
 
 use std::sync::Arc;
 
+use augur_engine::forecast::anomaly::Anomaly;
 use augur_engine::forecast::store::learn::{self, Action, Grid, LearnPolicy, StepRequest};
 use augur_engine::forecast::store::{ModelKey, ModelStore, ModelStoreError, DEFAULT_KEEP_VERSIONS};
 use augur_engine::model::{FieldValue, Point};
@@ -67,8 +75,56 @@ impl Default for ContinuousForecastSettings {
     }
 }
 
+/// The measurement anomalies are written to.
+pub const ANOMALIES_MEASUREMENT: &str = "anomalies";
+
+/// Something a continuous forecast run reports to the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForecastNotice {
+    /// An anomaly among the actuals a run scored.
+    Anomaly(AnomalyNotice),
+}
+
+/// An anomaly in one series of a continuous forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyNotice {
+    /// The database of the series (where `anomalies` is written).
+    pub database: String,
+    /// The continuous query.
+    pub cq: String,
+    /// The source measurement.
+    pub measurement: String,
+    /// The source field.
+    pub field: String,
+    /// The series group's tags.
+    pub tags: Vec<(String, String)>,
+    /// What was found.
+    pub anomaly: Anomaly,
+}
+
+impl AnomalyNotice {
+    /// The `anomalies` point of this notice (schema in docs/operations.md).
+    pub fn point(&self) -> Point {
+        let a = &self.anomaly;
+        let mut tags = vec![
+            ("measurement".to_string(), self.measurement.clone()),
+            ("field".to_string(), self.field.clone()),
+            ("kind".to_string(), a.kind.as_str().to_string()),
+        ];
+        tags.extend(self.tags.iter().filter(|(k, _)| !matches!(k.as_str(), "measurement" | "field" | "kind")).cloned());
+        let mut fields: Vec<(String, FieldValue)> =
+            [("value", a.value), ("expected", a.expected), ("lower", a.lower), ("upper", a.upper), ("score", a.score)]
+                .into_iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.to_string(), FieldValue::Float(v)))
+                .collect();
+        fields.push(("steps".to_string(), FieldValue::Integer(i64::try_from(a.steps).unwrap_or(i64::MAX))));
+        Point { measurement: ANOMALIES_MEASUREMENT.to_string(), tags, fields, timestamp: Some(a.time_ns) }
+    }
+}
+
 /// What one continuous forecast run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ForecastRun {
     /// Points written into the target.
     pub written: usize,
@@ -78,12 +134,29 @@ pub struct ForecastRun {
     pub updated: usize,
     /// Series groups that could not be forecast (too short, ...).
     pub failed: usize,
+    /// What the server should publish (anomalies found).
+    pub notices: Vec<ForecastNotice>,
 }
 
 /// Whether a select is a `forecast()` (a continuous forecast when it is a
 /// continuous query's).
 pub fn is_forecast(select: &Select) -> bool {
     matches!(forecast::spec(&select.fields), Ok(Some(spec)) if spec.is_forecast())
+}
+
+/// The field a forecast reads: the first variable of its inner
+/// expression (`v` of `mean(v)`), else `value`.
+fn source_field(expr: &Expr) -> String {
+    fn first(expr: &Expr) -> Option<&str> {
+        match expr {
+            Expr::VarRef { name, .. } => Some(name),
+            Expr::Call { args, .. } => args.iter().find_map(first),
+            Expr::Binary { lhs, rhs, .. } => first(lhs).or_else(|| first(rhs)),
+            Expr::Paren(inner) => first(inner),
+            _ => None,
+        }
+    }
+    first(expr).unwrap_or("value").to_string()
 }
 
 /// The registry group of a result series: `<cq>/<measurement>,k=v,...`.
@@ -160,6 +233,7 @@ pub fn run_window(
     let mut run = ForecastRun::default();
     let mut first_error = None;
     let mut points = Vec::new();
+    let mut anomaly_points = Vec::new();
     for history in histories {
         let Some(grid) = grid(&history, interval) else { continue };
         let key = ModelKey {
@@ -193,6 +267,18 @@ pub fn run_window(
         };
         let tags: Vec<(String, String)> =
             history.tags.iter().flatten().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        for anomaly in &outcome.anomalies {
+            let notice = AnomalyNotice {
+                database: cq.database().to_string(),
+                cq: cq.name().to_string(),
+                measurement: history.name.clone().unwrap_or_default(),
+                field: source_field(spec.inner()),
+                tags: tags.clone(),
+                anomaly: *anomaly,
+            };
+            anomaly_points.push(notice.point());
+            run.notices.push(ForecastNotice::Anomaly(notice));
+        }
         let band = outcome.prediction.bands.first();
         for (k, mean) in outcome.prediction.mean.iter().enumerate() {
             let cells =
@@ -215,6 +301,16 @@ pub fn run_window(
             tracing::warn!(reason = %first.reason, dropped = outcome.rejected.len(), "continuous forecast points rejected");
         }
         run.written = outcome.points_written;
+    }
+    if !anomaly_points.is_empty() {
+        // Into the source database's default retention policy, next to the series.
+        match store.write(cq.database(), None, &anomaly_points, now_ns) {
+            Ok(outcome) if outcome.rejected.is_empty() => {}
+            Ok(outcome) => {
+                tracing::warn!(dropped = outcome.rejected.len(), "anomaly points rejected")
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot write anomaly points"),
+        }
     }
     match first_error {
         Some(err) if run.written == 0 && run.trained + run.updated == 0 => Err(model_error(err)),
