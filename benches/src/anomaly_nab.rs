@@ -110,7 +110,13 @@ impl Score {
     fn median_delay(&self) -> Option<f64> {
         let mut d = self.delays.clone();
         d.sort_by(f64::total_cmp);
-        (!d.is_empty()).then(|| if d.len() % 2 == 1 { d[d.len() / 2] } else { (d[d.len() / 2 - 1] + d[d.len() / 2]) / 2.0 })
+        (!d.is_empty()).then(|| {
+            if d.len() % 2 == 1 {
+                d[d.len() / 2]
+            } else {
+                (d[d.len() / 2 - 1] + d[d.len() / 2]) / 2.0
+            }
+        })
     }
 
     fn row(&self, name: &str) -> String {
@@ -231,12 +237,8 @@ fn forecasts(s: &Series, opts: &Options) -> Result<Vec<(usize, Observation)>> {
         if model.is_none() || since_fit >= opts.refit_every.max(1) {
             let from = i.saturating_sub(opts.training);
             let from_ns = s.start_ns + s.step_ns * from as i64;
-            let (history, _) = augur_engine::forecast::anomaly::mask_flagged(
-                &s.values[from..i],
-                from_ns,
-                s.step_ns,
-                state.flagged(),
-            );
+            let (history, _) =
+                augur_engine::forecast::anomaly::mask_flagged(&s.values[from..i], from_ns, s.step_ns, state.flagged());
             let mut m = make()?;
             let options = FitOptions {
                 seasons: Vec::new(),

@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 
 const S: i64 = 1_000_000_000;
 
-const CONFIG: &str = "[continuous_queries]\nrun_interval = \"100ms\"\n\n[forecast]\nworkers = 1\nrefit_every = \"1h\"\n\
+const CONFIG: &str =
+    "[continuous_queries]\nrun_interval = \"100ms\"\n\n[forecast]\nworkers = 1\nrefit_every = \"1h\"\n\
                       drift_ratio = 0\ntraining_steps = 300\n\n[anomaly]\nenabled = true\nlevel = 99.0\n\
                       consecutive = 3\n\n[webhooks]\ninitial_backoff = \"20ms\"\nmax_backoff = \"100ms\"\n";
 
@@ -58,7 +59,11 @@ fn a_level_shift_is_written_to_anomalies_and_sent_as_an_event_once() {
     let receiver = Receiver::start();
     let body = json!({"url": receiver.url(), "types": ["io.augur.anomaly.detected"]});
     let r = server.send(
-        server.client().post(server.url("/v1/webhooks")).header(CONTENT_TYPE, "application/json").body(body.to_string()),
+        server
+            .client()
+            .post(server.url("/v1/webhooks"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string()),
     );
     assert_eq!(r.status, 201, "{r}");
 

@@ -286,7 +286,8 @@ fn sigmas(obs: &Observation) -> (f64, f64) {
 /// The residual in sigmas (`None` when anything is not finite).
 fn standardized(obs: &Observation) -> Option<f64> {
     let finite = [obs.value, obs.mean, obs.lower, obs.upper, obs.band_level].iter().all(|v| v.is_finite());
-    if !finite || !(obs.band_level > 0.0 && obs.band_level < 100.0) {
+    let level_ok = obs.band_level > 0.0 && obs.band_level < 100.0;
+    if !(finite && level_ok) {
         return None;
     }
     let (lo, hi) = sigmas(obs);
@@ -460,9 +461,9 @@ mod tests {
             let noise = crate::forecast::test_util::noise(400, noise_seed);
             let mut s = DetectorState::default();
             let mut first = None;
-            for t in 0..400usize {
+            for (t, n) in noise.iter().enumerate() {
                 let shift = if t >= 300 { shift_sigmas } else { 0.0 };
-                let value = level + shift + 2.0 * noise[t]; // |noise| < 1 sigma
+                let value = level + shift + 2.0 * n; // |noise| < 1 sigma
                 let found = s.observe(&cfg, &obs(t as i64, value, level, 1.959964));
                 if !found.is_empty() && first.is_none() {
                     first = Some(t);

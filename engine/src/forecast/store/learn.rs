@@ -258,8 +258,7 @@ mod tests {
         let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
         let models = ModelStore::new(store, 5);
         let key = ModelKey { database: "d".into(), group: "cf/m".into(), model: "ets".into() };
-        let policy =
-            LearnPolicy {
+        let policy = LearnPolicy {
             refit_every_ns: 1_000 * STEP,
             drift_ratio: 2.0,
             min_live_points: 6,
