@@ -9,9 +9,12 @@
 //! - `forecast-accuracy` writes the real traces of `../shared/data` to a
 //!   running server and scores its `forecast()` by rolling origin against
 //!   the statistical baselines of `BASELINES.md`.
+//! - `anomaly-nab` scores the anomaly detector on the NAB series against
+//!   their labelled windows, with a rolling 3-sigma baseline.
 //!
 //! See `docs/benchmarks.md` for the commands behind the published figures.
 
+mod anomaly_nab;
 mod auth;
 mod compress;
 mod dataset;
@@ -58,6 +61,45 @@ enum Command {
     Generate(GenerateArgs),
     /// Score a server's `forecast()` on the real traces by rolling origin (through /write and /query).
     ForecastAccuracy(ForecastAccuracyArgs),
+    /// Precision, recall and delay of the anomaly detector on the NAB series (in-process).
+    AnomalyNab(AnomalyNabArgs),
+}
+
+#[derive(Args, Debug)]
+struct AnomalyNabArgs {
+    /// The traces (reads `nab/`).
+    #[arg(long, default_value = "../shared/data")]
+    data_dir: PathBuf,
+    /// Only the series whose file name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// The forecasting model.
+    #[arg(long, default_value = "ets")]
+    model: String,
+    /// Band level of the band rule, percent.
+    #[arg(long, default_value_t = augur_engine::forecast::anomaly::DetectorConfig::default().level)]
+    level: f64,
+    /// Points outside the band in a row (k).
+    #[arg(long, default_value_t = augur_engine::forecast::anomaly::DetectorConfig::default().consecutive)]
+    consecutive: usize,
+    /// CUSUM threshold of the level-shift rule, sigmas (0 = off).
+    #[arg(long, default_value_t = augur_engine::forecast::anomaly::DetectorConfig::default().shift_threshold)]
+    shift_threshold: f64,
+    /// CUSUM allowance per step, sigmas.
+    #[arg(long, default_value_t = augur_engine::forecast::anomaly::DetectorConfig::default().shift_drift)]
+    shift_drift: f64,
+    /// Training window, steps.
+    #[arg(long, default_value_t = 2016)]
+    training: usize,
+    /// Steps between refits.
+    #[arg(long, default_value_t = 288)]
+    refit_every: usize,
+    /// False positives closer than this many steps count once.
+    #[arg(long, default_value_t = 12)]
+    merge: usize,
+    /// Also score a grid of detector settings on the same forecasts.
+    #[arg(long)]
+    sweep: bool,
 }
 
 #[derive(Args, Debug)]
@@ -212,6 +254,22 @@ fn main() {
             model: args.model,
             level: args.level,
             skip_load: args.skip_load,
+        })
+        .map(|()| 0),
+        Command::AnomalyNab(args) => anomaly_nab::run(&anomaly_nab::Options {
+            data_dir: args.data_dir,
+            only: args.only,
+            model: args.model,
+            detector: augur_engine::forecast::anomaly::DetectorConfig {
+                level: args.level,
+                consecutive: args.consecutive,
+                shift_threshold: args.shift_threshold,
+                shift_drift: args.shift_drift,
+            },
+            training: args.training,
+            refit_every: args.refit_every,
+            merge: args.merge,
+            sweep: args.sweep,
         })
         .map(|()| 0),
     };

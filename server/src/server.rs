@@ -131,11 +131,15 @@ impl Server {
             tracing::warn!("the forecast worker pool was already started; forecast.workers not applied");
         }
         let metrics = Arc::new(Metrics::new());
+        let mut continuous = config.forecast.continuous();
+        continuous.policy.anomaly = config.anomaly.detector();
+        let notices = Arc::new(cq::NoticeSink::new(Arc::clone(&webhooks), Some(Arc::clone(&auth.accounts))));
         let cq_task = cq::spawn(
             store.clone(),
             config.continuous_queries.clone(),
-            config.forecast.continuous(),
+            continuous,
             Arc::clone(&metrics),
+            Some(notices),
             stop_rx.clone(),
         );
 

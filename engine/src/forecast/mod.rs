@@ -13,6 +13,7 @@
 //!   97.5% quantiles).
 //! * Errors are [`ForecastError`]; nothing reachable from user input panics.
 
+pub mod anomaly;
 pub mod auto;
 pub mod bands;
 pub mod ensemble;

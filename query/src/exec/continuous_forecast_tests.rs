@@ -61,6 +61,7 @@ fn continuous_forecast_updates_then_retrains_on_drift() {
             min_live_points: 6,
             backtest_origins: 8,
             challenge: true,
+            anomaly: None,
         },
         ..Default::default()
     };
@@ -107,6 +108,20 @@ fn continuous_forecast_updates_then_retrains_on_drift() {
         let r = run_window(&store, &cq, end * MIN, end * MIN, &settings, &cancel).expect("runs");
         if r.trained == 2 {
             retrained = true;
+            // Each swap won its contest and is reported for the event stream.
+            let swaps: Vec<_> = r
+                .notices
+                .iter()
+                .filter_map(|n| match n {
+                    crate::exec::continuous::ForecastNotice::ModelSwapped(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(swaps.len(), 2, "{:?}", r.notices);
+            for s in swaps {
+                assert_eq!((s.version, s.contest.champion, s.reason.as_str()), (2, 1, "drift"), "{s:?}");
+                assert!(s.contest.swapped && s.contest.challenger_mae < s.contest.champion_mae, "{s:?}");
+            }
             break;
         }
     }
@@ -119,6 +134,16 @@ fn continuous_forecast_updates_then_retrains_on_drift() {
     let models = run(&store, "SHOW MODELS", end * MIN);
     assert_eq!(models["series"][0]["values"][0][6], "drift", "{models}");
     assert_eq!(models["series"][0]["values"][0][5], Value::from(2), "both versions kept");
+    let columns = &models["series"][0]["columns"];
+    assert_eq!(
+        (&columns[12], &columns[13], &columns[14]),
+        (&"challenges".into(), &"swaps".into(), &"last_challenge".into())
+    );
+    let row = &models["series"][0]["values"][0];
+    // A contest right at the shift can go to the champion (both models
+    // miss the new level); the one after it goes to the challenger.
+    assert!(row[12].as_u64() >= Some(1) && row[13].as_u64() == Some(1), "{models}");
+    assert!(row[14].as_str().is_some_and(|t| t.contains("v1 replaced: MAE")), "{models}");
     // Roll host a back to version 1; the next run rolls it forward from there.
     let post = |q: &str| run(&store, q, end * MIN);
     assert_eq!(post("ALTER MODEL \"cf/load,host=a\" ON d ROLLBACK TO 1"), serde_json::json!({"statement_id": 0}));

@@ -54,6 +54,9 @@ pub struct FileConfig {
     /// `[monitor]`
     #[serde(default)]
     pub monitor: super::monitor::MonitorSection,
+    /// `[anomaly]`
+    #[serde(default)]
+    pub anomaly: super::anomaly::AnomalySection,
 }
 
 /// The `[tls]` table.

@@ -84,6 +84,8 @@ impl ForecastConfig {
                 min_live_points: self.min_live_points,
                 backtest_origins: self.backtest_origins,
                 challenge: self.challenge,
+                // Set from `[anomaly]` by the server (server.rs).
+                anomaly: None,
             },
             keep_versions: self.keep_versions,
             default_training_steps: i64::try_from(self.training_steps).unwrap_or(i64::MAX),

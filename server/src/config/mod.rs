@@ -7,6 +7,7 @@
 //! unit-tested without racing other tests. Every key is documented in
 //! docs/configuration.md.
 
+mod anomaly;
 mod file;
 mod forecast;
 mod monitor;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use augur_engine::storage::{StoreOptions, WalSync};
 
+pub use anomaly::{AnomalyConfig, AnomalySection};
 pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
 pub use forecast::{ForecastConfig, ForecastSection};
@@ -116,6 +118,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// Self-monitoring (`[monitor]`).
     pub monitor: crate::monitor::internal::MonitorConfig,
+    /// Anomaly detection on continuous forecasts (`[anomaly]`).
+    pub anomaly: AnomalyConfig,
 }
 
 /// The PEM files of `--tls-cert` and `--tls-key`.
@@ -306,6 +310,7 @@ impl Config {
                 }
                 monitor
             },
+            anomaly: anomaly::anomaly_config(&file.anomaly)?,
         })
     }
 

@@ -8,7 +8,10 @@
 //! business; this module only decides *when to look* and stops cleanly: a
 //! pass in progress finishes (its watermark written) before the task ends,
 //! so the store is flushed after the last write of the last run.
+//! What continuous forecasts report (anomalies) goes to a
+//! [`NoticeSink`], which publishes webhook events.
 
+mod notices;
 mod pass;
 
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use crate::clock::now_ns;
 use crate::config::ContinuousQueriesConfig;
 use crate::monitor::Metrics;
 
+pub use notices::NoticeSink;
 pub use pass::{pass, pass_with, PassContext};
 
 /// Starts the scheduler; it ends when `shutdown` turns true (or its sender
@@ -33,9 +37,10 @@ pub fn spawn(
     config: ContinuousQueriesConfig,
     forecast: ContinuousForecastSettings,
     metrics: Arc<Metrics>,
+    notices: Option<Arc<NoticeSink>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let ctx = PassContext { forecast, cancel: CancelToken::default(), metrics };
+    let ctx = PassContext { forecast, cancel: CancelToken::default(), metrics, notices };
     // Shutdown also cancels a continuous forecast waiting for the fit pool.
     let (cancel, mut stopping) = (ctx.cancel.clone(), shutdown.clone());
     tokio::spawn(async move {

@@ -28,6 +28,8 @@ pub struct PassContext {
     pub cancel: CancelToken,
     /// Runs, failures, lag and training counts go here.
     pub metrics: Arc<Metrics>,
+    /// Where continuous forecasts' notices (anomalies) go; `None` = dropped.
+    pub notices: Option<Arc<super::NoticeSink>>,
 }
 
 /// Runs the due queries at `now` (each reaching back at most `max_catch_up`
@@ -114,8 +116,15 @@ fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, c
             metrics.forecast_run_seconds.observe(started.elapsed().as_secs_f64());
         }
         return match outcome {
-            Ok(run) => {
+            Ok(mut run) => {
                 metrics.trainings.add(run.trained as u64);
+                let notices = std::mem::take(&mut run.notices);
+                if !notices.is_empty() {
+                    tracing::info!(cq = name, db, notices = notices.len(), "continuous forecast has notices");
+                }
+                if let Some(sink) = &ctx.notices {
+                    sink.publish(notices);
+                }
                 tracing::info!(
                     cq = name,
                     db,

@@ -48,13 +48,15 @@ pub enum EventKind {
     ForecastThresholdCrossed,
     /// An observed value fell outside its prediction band (`io.augur.anomaly.detected`).
     AnomalyDetected,
+    /// A retrained model replaced the active one after winning a contest (`io.augur.model.swapped`).
+    ModelSwapped,
     /// A ping sent by `POST /v1/webhooks/{id}/test` (`io.augur.webhook.test`).
     WebhookTest,
 }
 
 impl EventKind {
     /// Every kind, in documentation order.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::PoolScaleUp,
         EventKind::PoolScaleDown,
         EventKind::PoolUnitRequested,
@@ -65,6 +67,7 @@ impl EventKind {
         EventKind::PoolForecastFallback,
         EventKind::ForecastThresholdCrossed,
         EventKind::AnomalyDetected,
+        EventKind::ModelSwapped,
         EventKind::WebhookTest,
     ];
 
@@ -81,6 +84,7 @@ impl EventKind {
             EventKind::PoolForecastFallback => "io.augur.pool.forecast_fallback",
             EventKind::ForecastThresholdCrossed => "io.augur.forecast.threshold_crossed",
             EventKind::AnomalyDetected => "io.augur.anomaly.detected",
+            EventKind::ModelSwapped => "io.augur.model.swapped",
             EventKind::WebhookTest => "io.augur.webhook.test",
         }
     }

@@ -16,7 +16,9 @@
 use super::backtest::backtest;
 use super::challenge::{contest, ChallengeRecord, Contest};
 use super::live::push_pending;
+use super::watch;
 use super::{ModelHead, ModelKey, ModelStore, ModelStoreError, Pending, TrainingWindow};
+use crate::forecast::anomaly::{Anomaly, DetectorConfig, DetectorState};
 use crate::forecast::{registry, FitOptions, ForecastError, Forecaster, Prediction};
 
 /// When to train a new version.
@@ -34,6 +36,8 @@ pub struct LearnPolicy {
     /// only if it wins a contest on the newest steps
     /// ([`challenge`](super::challenge)); `false` swaps unconditionally.
     pub challenge: bool,
+    /// Anomaly detection on the scored actuals (`None` = off).
+    pub anomaly: Option<DetectorConfig>,
 }
 
 impl Default for LearnPolicy {
@@ -44,6 +48,7 @@ impl Default for LearnPolicy {
             min_live_points: 12,
             backtest_origins: 10,
             challenge: true,
+            anomaly: None,
         }
     }
 }
@@ -100,6 +105,8 @@ pub struct StepOutcome {
     /// The champion/challenger contest this step ran, if any (`swapped`:
     /// the challenger replaced the champion).
     pub challenge: Option<ChallengeRecord>,
+    /// Anomalies found among the actuals this step scored.
+    pub anomalies: Vec<Anomaly>,
 }
 
 /// Runs one step (see the module docs) and stores its effects.
@@ -121,7 +128,11 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
         FitOptions { seasons: req.seasons.clone(), origin_index: Some(start.div_euclid(step)), step_ns: Some(step) };
 
     let mut head = models.head(req.key)?;
+    let mut anomalies = Vec::new();
     if let Some(h) = head.as_mut() {
+        if let Some(cfg) = &policy.anomaly {
+            anomalies = watch::detect(h, cfg, last_ns, actual);
+        }
         let (live, pending) = (&mut h.live, &mut h.pending);
         live.score(pending, last_ns, actual);
     }
@@ -177,6 +188,7 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
             }
         }
     }
+    let detector = head.as_ref().map(|h| h.anomaly.clone());
     let (model, head, action) = match (updated, head) {
         (Some((model, n)), Some(h)) => (model, h, Action::Updated(n)),
         (_, previous) => {
@@ -184,26 +196,41 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
                 // The contest's record goes with the key into the new version's head.
                 models.put_head(h)?;
             }
-            train(models, policy, req, values, start, last_ns, &options, reason)?
+            let fit = Fit { values, start, last_ns, options: &options, reason, detector };
+            train(models, policy, req, fit)?
         }
     };
-    finish(models, req, model, head, action, last_ns, challenge)
+    let mut outcome = finish(models, req, model, head, action, last_ns, challenge)?;
+    outcome.anomalies = anomalies;
+    Ok(outcome)
 }
 
-/// Trains a new version for `reason` and makes it the active one.
-#[allow(clippy::too_many_arguments)]
+/// What a new version is trained on.
+struct Fit<'a> {
+    /// The history (flagged anomalies not yet masked).
+    values: &'a [f64],
+    /// Time of `values[0]` and of its last step, ns.
+    start: i64,
+    last_ns: i64,
+    options: &'a FitOptions,
+    /// Why (`None`: stale).
+    reason: Option<&'a str>,
+    /// The anomaly detector's state before the training (its flagged
+    /// points are masked; it carries over to the new version).
+    detector: Option<DetectorState>,
+}
+
+/// Trains a new version for `fit.reason` and makes it the active one.
 fn train(
     models: &ModelStore,
     policy: &LearnPolicy,
     req: &StepRequest<'_>,
-    values: &[f64],
-    start: i64,
-    last_ns: i64,
-    options: &FitOptions,
-    reason: Option<&str>,
+    fit: Fit<'_>,
 ) -> Result<(Box<dyn Forecaster>, ModelHead, Action), ModelStoreError> {
     let step = req.grid.step_ns;
-    let why = reason.unwrap_or("stale");
+    let fit_values = watch::training_values(fit.values, fit.start, step, fit.detector.as_ref());
+    let values = &fit_values[..];
+    let why = fit.reason.unwrap_or("stale");
     let make = || registry::by_name(&req.key.model);
     let mut model = make().ok_or_else(|| {
         ForecastError::InvalidParameter(format!(
@@ -212,15 +239,16 @@ fn train(
             registry::NAMES.join(", ")
         ))
     })?;
-    let scores = backtest(&make, values, options, req.horizon, policy.backtest_origins);
-    model.fit(values, options)?;
+    let scores = backtest(&make, values, fit.options, req.horizon, policy.backtest_origins);
+    model.fit(values, fit.options)?;
     let training = TrainingWindow {
-        start_ns: start,
-        end_ns: last_ns,
+        start_ns: fit.start,
+        end_ns: fit.last_ns,
         points: values.iter().filter(|v| v.is_finite()).count(),
         step_ns: step,
     };
-    let head = models.add_version(req.key, model.save()?, training, scores, why, req.now_ns)?;
+    let mut head = models.add_version(req.key, model.save()?, training, scores, why, req.now_ns)?;
+    head.anomaly = fit.detector.unwrap_or_default();
     tracing::info!(model = %req.key, version = head.active, reason = why, mase = ?scores.mase, "trained a new model version");
     Ok((model, head, Action::Trained(why.to_string())))
 }
@@ -255,7 +283,7 @@ fn finish(
     prediction.bands.truncate(req.levels.len());
     head.updated_ns = req.now_ns;
     models.put_head(&head)?;
-    Ok(StepOutcome { head, action, prediction, first_ns: at(0), challenge })
+    Ok(StepOutcome { head, action, prediction, first_ns: at(0), challenge, anomalies: Vec::new() })
 }
 
 /// When the key was last looked at afresh: trained, rolled back, or
@@ -348,6 +376,7 @@ mod tests {
             min_live_points: 6,
             backtest_origins: 8,
             challenge: true,
+            anomaly: None,
         };
 
         let first = step(&models, &policy, &req(&key, seasonal(0, 240, 100.0), 0, 0)).expect("trains");

@@ -23,14 +23,18 @@
 //!   or on drift) for one series group.
 //! * [`live`]: scoring earlier forecasts against the actuals.
 //! * [`backtest`]: the rolling-origin scores a new version is stored with.
+//! * [`watch`]: anomaly detection on the scored forecasts, and masking of
+//!   flagged points at refit.
 
 pub mod backtest;
 pub mod challenge;
 pub mod learn;
 pub mod live;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 
+use super::anomaly::DetectorState;
 use super::{ForecastError, SavedModel};
 use crate::storage::{StorageError, Store};
 
@@ -194,6 +198,10 @@ pub struct ModelHead {
     /// Contests the challenger won (versions swapped in).
     #[serde(default)]
     pub swaps: u32,
+    /// The anomaly detector's state over this key's actuals (kept across
+    /// versions; absent in heads written before detection existed).
+    #[serde(default)]
+    pub anomaly: DetectorState,
 }
 
 impl ModelHead {
@@ -305,6 +313,7 @@ impl ModelStore {
             last_challenge: previous.as_ref().and_then(|h| h.last_challenge),
             challenges: previous.as_ref().map_or(0, |h| h.challenges),
             swaps: previous.as_ref().map_or(0, |h| h.swaps),
+            anomaly: DetectorState::default(),
         };
         self.put_head(&head)?;
         self.prune(key, version)?;

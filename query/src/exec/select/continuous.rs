@@ -28,9 +28,17 @@
 //! or train a new version (none yet, on schedule, or on drift). Every step
 //! runs on the bounded forecast worker pool and gives up when `cancel`
 //! fires (the scheduler's shutdown).
+//!
+//! Anomalies: when the settings' policy carries a detector, each step also
+//! judges the actuals it scored (see `forecast::store::watch`); what it
+//! finds is written into the `anomalies` measurement of the continuous
+//! query's database and returned as [`ForecastNotice`]s, which the server
+//! publishes as `io.augur.anomaly.detected` events (this crate knows
+//! nothing of webhooks).
 
 use std::sync::Arc;
 
+use augur_engine::forecast::anomaly::Anomaly;
 use augur_engine::forecast::store::challenge::ChallengeRecord;
 use augur_engine::forecast::store::learn::{self, Action, Grid, LearnPolicy, StepRequest};
 use augur_engine::forecast::store::{ModelKey, ModelStore, ModelStoreError, DEFAULT_KEEP_VERSIONS};
@@ -68,6 +76,71 @@ impl Default for ContinuousForecastSettings {
     }
 }
 
+/// The measurement anomalies are written to.
+pub const ANOMALIES_MEASUREMENT: &str = "anomalies";
+
+/// Something a continuous forecast run reports to the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForecastNotice {
+    /// An anomaly among the actuals a run scored.
+    Anomaly(AnomalyNotice),
+    /// A retrained version replaced a series group's active model.
+    ModelSwapped(SwapNotice),
+}
+
+/// A champion/challenger contest the challenger won.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwapNotice {
+    /// The continuous query.
+    pub cq: String,
+    /// The model's key (database, series group, model name).
+    pub key: ModelKey,
+    /// The new active version.
+    pub version: u32,
+    /// Why the challenger was trained (`drift` or `schedule`).
+    pub reason: String,
+    /// The contest.
+    pub contest: ChallengeRecord,
+}
+
+/// An anomaly in one series of a continuous forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyNotice {
+    /// The database of the series (where `anomalies` is written).
+    pub database: String,
+    /// The continuous query.
+    pub cq: String,
+    /// The source measurement.
+    pub measurement: String,
+    /// The source field.
+    pub field: String,
+    /// The series group's tags.
+    pub tags: Vec<(String, String)>,
+    /// What was found.
+    pub anomaly: Anomaly,
+}
+
+impl AnomalyNotice {
+    /// The `anomalies` point of this notice (schema in docs/operations.md).
+    pub fn point(&self) -> Point {
+        let a = &self.anomaly;
+        let mut tags = vec![
+            ("measurement".to_string(), self.measurement.clone()),
+            ("field".to_string(), self.field.clone()),
+            ("kind".to_string(), a.kind.as_str().to_string()),
+        ];
+        tags.extend(self.tags.iter().filter(|(k, _)| !matches!(k.as_str(), "measurement" | "field" | "kind")).cloned());
+        let mut fields: Vec<(String, FieldValue)> =
+            [("value", a.value), ("expected", a.expected), ("lower", a.lower), ("upper", a.upper), ("score", a.score)]
+                .into_iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.to_string(), FieldValue::Float(v)))
+                .collect();
+        fields.push(("steps".to_string(), FieldValue::Integer(i64::try_from(a.steps).unwrap_or(i64::MAX))));
+        Point { measurement: ANOMALIES_MEASUREMENT.to_string(), tags, fields, timestamp: Some(a.time_ns) }
+    }
+}
+
 /// What one continuous forecast run did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ForecastRun {
@@ -79,15 +152,29 @@ pub struct ForecastRun {
     pub updated: usize,
     /// Series groups that could not be forecast (too short, ...).
     pub failed: usize,
-    /// Champion/challenger contests this run held, by model key (a swap
-    /// is one whose `swapped` is true).
-    pub contests: Vec<(ModelKey, ChallengeRecord)>,
+    /// What the server should publish (anomalies found).
+    pub notices: Vec<ForecastNotice>,
 }
 
 /// Whether a select is a `forecast()` (a continuous forecast when it is a
 /// continuous query's).
 pub fn is_forecast(select: &Select) -> bool {
     matches!(forecast::spec(&select.fields), Ok(Some(spec)) if spec.is_forecast())
+}
+
+/// The field a forecast reads: the first variable of its inner
+/// expression (`v` of `mean(v)`), else `value`.
+fn source_field(expr: &Expr) -> String {
+    fn first(expr: &Expr) -> Option<&str> {
+        match expr {
+            Expr::VarRef { name, .. } => Some(name),
+            Expr::Call { args, .. } => args.iter().find_map(first),
+            Expr::Binary { lhs, rhs, .. } => first(lhs).or_else(|| first(rhs)),
+            Expr::Paren(inner) => first(inner),
+            _ => None,
+        }
+    }
+    first(expr).unwrap_or("value").to_string()
 }
 
 /// The registry group of a result series: `<cq>/<measurement>,k=v,...`.
@@ -164,6 +251,7 @@ pub fn run_window(
     let mut run = ForecastRun::default();
     let mut first_error = None;
     let mut points = Vec::new();
+    let mut anomaly_points = Vec::new();
     for history in histories {
         let Some(grid) = grid(&history, interval) else { continue };
         let key = ModelKey {
@@ -187,8 +275,14 @@ pub fn run_window(
                 continue;
             }
         };
-        if let Some(contest) = outcome.challenge {
-            run.contests.push((key.clone(), contest));
+        if let (Some(contest), Action::Trained(reason)) = (outcome.challenge.filter(|c| c.swapped), &outcome.action) {
+            run.notices.push(ForecastNotice::ModelSwapped(SwapNotice {
+                cq: cq.name().to_string(),
+                key: key.clone(),
+                version: outcome.head.active,
+                reason: reason.clone(),
+                contest,
+            }));
         }
         match outcome.action {
             Action::Trained(_) => run.trained += 1,
@@ -200,6 +294,18 @@ pub fn run_window(
         };
         let tags: Vec<(String, String)> =
             history.tags.iter().flatten().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        for anomaly in &outcome.anomalies {
+            let notice = AnomalyNotice {
+                database: cq.database().to_string(),
+                cq: cq.name().to_string(),
+                measurement: history.name.clone().unwrap_or_default(),
+                field: source_field(spec.inner()),
+                tags: tags.clone(),
+                anomaly: *anomaly,
+            };
+            anomaly_points.push(notice.point());
+            run.notices.push(ForecastNotice::Anomaly(notice));
+        }
         let band = outcome.prediction.bands.first();
         for (k, mean) in outcome.prediction.mean.iter().enumerate() {
             let cells =
@@ -222,6 +328,16 @@ pub fn run_window(
             tracing::warn!(reason = %first.reason, dropped = outcome.rejected.len(), "continuous forecast points rejected");
         }
         run.written = outcome.points_written;
+    }
+    if !anomaly_points.is_empty() {
+        // Into the source database's default retention policy, next to the series.
+        match store.write(cq.database(), None, &anomaly_points, now_ns) {
+            Ok(outcome) if outcome.rejected.is_empty() => {}
+            Ok(outcome) => {
+                tracing::warn!(dropped = outcome.rejected.len(), "anomaly points rejected")
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot write anomaly points"),
+        }
     }
     match first_error {
         Some(err) if run.written == 0 && run.trained + run.updated == 0 => Err(model_error(err)),
