@@ -196,3 +196,64 @@ fn every_pool_cycle_lands_in_internal() {
     assert!(metrics.contains("augur_pool_units{tenant=\"default\",pool=\"web\",state=\"requested\"}"), "{metrics}");
     assert!(!metrics.contains("augur_pool_cycles_total 0\n"), "{metrics}");
 }
+
+#[test]
+fn a_tenant_whose_ingest_bursts_is_flagged() {
+    let options = ServerOptions {
+        config: Some(
+            "[monitor]\ninterval = \"1s\"\ntenant_watch = \"2s\"\n[continuous_queries]\nrun_interval = \"1s\"\n".into(),
+        ),
+        monitor: true,
+        ..ServerOptions::default()
+    };
+    let server = Server::start(options);
+    server.create_database("app");
+    let receiver = Receiver::start();
+    let sub = server.send(
+        server
+            .client()
+            .post(server.url("/v1/webhooks"))
+            .json(&json!({"url": receiver.url(), "types": ["io.augur.anomaly.detected"]})),
+    );
+    assert_eq!(sub.status, 201, "{sub}");
+    let cqs = server.query("SHOW CONTINUOUS QUERIES").to_string();
+    assert!(cqs.contains("tenant_ingest_watch") && cqs.contains("tenant_query_watch"), "{cqs}");
+
+    // The usual load: a few points twice a second, for long enough to learn it
+    // (pacing the workload, not waiting for the server).
+    let batch = |n: usize, round: usize| -> String { (0..n).map(|j| format!("cpu,host=h{j} v={round}\n")).collect() };
+    let mut round = 0;
+    let learned = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < learned {
+        server.write_ok("app", batch(5, round));
+        round += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Then a burst a hundred times the usual rate.
+    let burst = std::time::Instant::now() + Duration::from_secs(8);
+    while std::time::Instant::now() < burst {
+        server.write_ok("app", batch(500, round));
+        round += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let row = poll_until(&server, "the burst to be flagged", Duration::from_secs(30), || {
+        let row = internal(
+            &server,
+            "SELECT \"value\", expected, kind FROM anomalies WHERE \"field\" = 'points_written' AND tenant = 'default' \
+             AND \"value\" > 100",
+        )?;
+        Some(row)
+    });
+    // The k-th point in a row outside the band is reported, when the forecast
+    // has begun to follow the burst: still far below it.
+    assert!(row["value"].as_f64().expect("value") > 3.0 * row["expected"].as_f64().expect("expected"), "{row}");
+    let event = poll_until(&server, "the anomaly event", Duration::from_secs(30), || {
+        receiver.delivered().into_iter().map(|r| r.json()).find(|e| {
+            e["data"]["measurement"] == "tenant_usage"
+                && e["data"]["tags"]["tenant"] == "default"
+                && e["data"]["value"].as_f64().is_some_and(|v| v > 100.0)
+        })
+    });
+    assert_eq!(event["type"], "io.augur.anomaly.detected", "{event}");
+    assert_eq!(event["data"]["database"], "_internal", "{event}");
+}

@@ -19,6 +19,9 @@ pub struct MonitorSection {
     /// `retention = "7d"`: how long `_internal` keeps points (its default
     /// retention policy `monitor`, created with the database).
     pub retention: Option<String>,
+    /// `tenant_watch = "1m"`: bucket of the continuous forecasts that watch
+    /// each tenant's ingest and query rate for anomalies (`"0s"`: none).
+    pub tenant_watch: Option<String>,
 }
 
 fn duration(key: &'static str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
@@ -43,5 +46,16 @@ pub(super) fn monitor_config(section: &MonitorSection) -> Result<MonitorConfig, 
         enabled: section.enabled.unwrap_or(d.enabled),
         interval: duration("monitor.interval", &section.interval, d.interval)?,
         retention,
+        tenant_watch: match section.tenant_watch.as_deref().map(str::trim) {
+            None => d.tenant_watch,
+            Some("0" | "0s") => Duration::ZERO,
+            Some(text) => {
+                let bucket = duration("monitor.tenant_watch", &Some(text.to_string()), d.tenant_watch)?;
+                if bucket < Duration::from_secs(1) {
+                    return Err(invalid("monitor.tenant_watch", "must be at least 1s (or \"0s\" for none)"));
+                }
+                bucket
+            }
+        },
     })
 }

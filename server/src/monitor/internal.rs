@@ -41,6 +41,9 @@ pub struct MonitorConfig {
     pub interval: Duration,
     /// How long `_internal` keeps points (applied when the database is created).
     pub retention: Duration,
+    /// The bucket of the per-tenant usage watch (`Duration::ZERO`: no
+    /// watch; see [`TENANT_WATCHES`]).
+    pub tenant_watch: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -49,8 +52,32 @@ impl Default for MonitorConfig {
             enabled: true,
             interval: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 3600),
+            tenant_watch: Duration::from_secs(60),
         }
     }
+}
+
+/// The continuous forecasts on `_internal` that watch every tenant's
+/// usage: `(name, tenant_usage field, target measurement)`. Each forecasts
+/// the per-second rate of the field per tenant, so the anomaly detector
+/// ([operations](../../../docs/operations.md#anomaly-detection)) flags a
+/// tenant whose ingest or query rate leaves its usual band — resource
+/// abuse or a leaked credential — as `anomalies` in `_internal` and an
+/// `io.augur.anomaly.detected` event for operators.
+pub const TENANT_WATCHES: [(&str, &str, &str); 2] = [
+    ("tenant_ingest_watch", "points_written", "tenant_ingest_forecast"),
+    ("tenant_query_watch", "query_count", "tenant_query_forecast"),
+];
+
+/// The `CREATE CONTINUOUS QUERY` of one tenant watch with `bucket` ns buckets.
+fn tenant_watch_statement(name: &str, field: &str, target: &str, bucket: i64) -> String {
+    let b = augur_query::duration::format_duration(bucket);
+    let horizon = augur_query::duration::format_duration(bucket.saturating_mul(5));
+    format!(
+        "CREATE CONTINUOUS QUERY {name} ON {INTERNAL_DATABASE} RESAMPLE EVERY {b} BEGIN \
+         SELECT forecast(non_negative_derivative(last({field}), 1s), {horizon}, model => 'ets', level => 99) \
+         INTO {target} FROM tenant_usage GROUP BY time({b}), tenant END"
+    )
 }
 
 /// Writes points into `_internal`; cheap to clone.
@@ -85,6 +112,7 @@ impl InternalWriter {
             store.create_database_with_policy(INTERNAL_DATABASE, rp)?;
             tracing::info!(database = INTERNAL_DATABASE, retention = ?self.config.retention, "created the monitoring database");
         }
+        self.ensure_tenant_watches();
         if let Some(auth) = &self.monitor.sources.auth {
             if auth.accounts.owner(INTERNAL_DATABASE).is_none() {
                 if let Err(err) = auth.accounts.claim(INTERNAL_DATABASE, DEFAULT_TENANT) {
@@ -93,6 +121,48 @@ impl InternalWriter {
             }
         }
         Ok(())
+    }
+
+    /// Creates the continuous forecasts that watch each tenant's usage
+    /// ([`TENANT_WATCHES`]) when they do not exist yet. An operator may drop
+    /// or replace them; a dropped one comes back at the next start unless
+    /// `[monitor] tenant_watch = "0s"`.
+    fn ensure_tenant_watches(&self) {
+        let bucket = i64::try_from(self.config.tenant_watch.as_nanos()).unwrap_or(i64::MAX);
+        if bucket <= 0 {
+            return;
+        }
+        let store = &self.monitor.sources.store;
+        let existing: Vec<String> = match augur_query::cq::list_database(store, INTERNAL_DATABASE) {
+            Ok(list) => list.iter().map(|q| q.name().to_string()).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list _internal's continuous queries");
+                return;
+            }
+        };
+        for (name, field, target) in TENANT_WATCHES {
+            if existing.iter().any(|e| e == name) {
+                continue;
+            }
+            let text = tenant_watch_statement(name, field, target, bucket);
+            let outcome = augur_query::parse_query(&text).map_err(|e| e.to_string()).and_then(|query| {
+                let ctx = augur_query::ExecutionContext {
+                    database: Some(INTERNAL_DATABASE.to_string()),
+                    now: Some(now_ns()),
+                    ..Default::default()
+                };
+                let response = augur_query::execute(store, &query, &ctx);
+                match serde_json::to_value(&response) {
+                    Ok(json) if json.to_string().contains("\"error\"") => Err(json.to_string()),
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            });
+            match outcome {
+                Ok(()) => tracing::info!(cq = name, "watching every tenant's usage for anomalies"),
+                Err(err) => tracing::warn!(cq = name, error = %err, "cannot create the tenant usage watch"),
+            }
+        }
     }
 
     /// The monitor it writes from.
