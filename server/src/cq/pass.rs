@@ -118,6 +118,9 @@ fn run(store: &Store, query: &ContinuousQuery, start: i64, end: i64, now: i64, c
         return match outcome {
             Ok(mut run) => {
                 metrics.trainings.add(run.trained as u64);
+                for seconds in &run.training_seconds {
+                    metrics.training_seconds.observe(*seconds);
+                }
                 let notices = std::mem::take(&mut run.notices);
                 if !notices.is_empty() {
                     tracing::info!(cq = name, db, notices = notices.len(), "continuous forecast has notices");

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub cq_lag_seconds: Gauge,
     /// Continuous forecast model versions trained.
     pub trainings: Counter,
+    /// Time of each continuous-forecast step that trained a new version, seconds.
+    pub training_seconds: Histogram,
     /// Time continuous forecasts spent per run (fitting, updating, forecasting), seconds.
     pub forecast_run_seconds: Histogram,
     /// Pool cycles run.
@@ -91,6 +93,7 @@ impl Metrics {
             cq_lag_seconds: Gauge::default(),
             trainings: Counter::default(),
             forecast_run_seconds: Histogram::new(TRAINING_BUCKETS),
+            training_seconds: Histogram::new(TRAINING_BUCKETS),
             pool_cycles: Counter::default(),
             pool_cycle_failures: Counter::default(),
             pool_cycle_seconds: Histogram::new(TRAINING_BUCKETS),

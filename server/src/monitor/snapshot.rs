@@ -126,6 +126,11 @@ impl Monitor {
         );
         e.counter("augur_model_trainings_total", "Model versions trained by continuous forecasts.", m.trainings.get());
         e.histogram(
+            "augur_model_training_duration_seconds",
+            "Time of each continuous-forecast step that trained a new model version (fit, backtest, contest), seconds.",
+            &m.training_seconds,
+        );
+        e.histogram(
             "augur_forecast_run_duration_seconds",
             "Time per continuous forecast run (training, updating, forecasting), seconds.",
             &m.forecast_run_seconds,
@@ -216,6 +221,7 @@ impl Monitor {
             ("cq_lag_seconds".to_string(), FieldValue::Float(m.cq_lag_seconds.get())),
             ("model_trainings".to_string(), int(m.trainings.get())),
             ("forecast_run_seconds".to_string(), FieldValue::Float(m.forecast_run_seconds.sum())),
+            ("training_seconds".to_string(), FieldValue::Float(m.training_seconds.sum())),
             ("pool_cycles".to_string(), int(m.pool_cycles.get())),
             ("pool_cycle_failures".to_string(), int(m.pool_cycle_failures.get())),
         ];

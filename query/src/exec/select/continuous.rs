@@ -152,6 +152,9 @@ pub struct ForecastRun {
     pub updated: usize,
     /// Series groups that could not be forecast (too short, ...).
     pub failed: usize,
+    /// Per series group that trained a new version: how long its step took
+    /// (fit, backtest, contest, forecast), seconds.
+    pub training_seconds: Vec<f64>,
     /// What the server should publish (anomalies found).
     pub notices: Vec<ForecastNotice>,
 }
@@ -264,10 +267,16 @@ pub fn run_window(
         let job_key = key.clone();
         let job = move || {
             let req = StepRequest { key: &job_key, seasons, horizon, levels: &levels[..], grid, now_ns };
-            learn::step(&models, &policy, &req)
+            let started = std::time::Instant::now();
+            learn::step(&models, &policy, &req).map(|outcome| (outcome, started.elapsed().as_secs_f64()))
         };
         let outcome = match run_on_pool(job, cancel)? {
-            Ok(outcome) => outcome,
+            Ok((outcome, seconds)) => {
+                if matches!(outcome.action, Action::Trained(_)) {
+                    run.training_seconds.push(seconds);
+                }
+                outcome
+            }
             Err(err) => {
                 tracing::warn!(model = %key, error = %err, "continuous forecast failed for a series group");
                 run.failed += 1;
