@@ -192,6 +192,25 @@ fn every_pool_cycle_lands_in_internal() {
     assert_eq!(action["units"].as_i64(), Some(active), "{action}");
     assert!(action["reason"].as_str().is_some_and(|r| !r.is_empty()), "{action}");
 
+    // A pool with a short lead time: its forecasts come due and are scored
+    // against the peak usage of their window.
+    let mut quick = pool.clone();
+    quick["name"] = json!("quick");
+    quick["lead_time"] = json!("2s");
+    let created = server.send(server.client().post(server.url("/v1/pools")).json(&quick));
+    assert_eq!(created.status, 201, "{created}");
+    let scored = poll_until(&server, "the quick pool's forecasts to be scored", Duration::from_secs(60), || {
+        internal(
+            &server,
+            "SELECT last(forecast) AS forecast, last(actual_peak) AS peak, last(error) AS error, \
+             last(covered) AS covered FROM pool_accuracy WHERE pool = 'quick' AND dimension = 'cpu_cores'",
+        )
+    });
+    let (forecast, peak) = (scored["forecast"].as_f64().expect("forecast"), scored["peak"].as_f64().expect("peak"));
+    assert!((6.0..=8.0).contains(&peak), "the peak of the usage: {scored}");
+    assert!((scored["error"].as_f64().expect("error") - (peak - forecast)).abs() < 1e-9, "{scored}");
+    assert_eq!(scored["covered"].as_i64(), Some(i64::from(peak <= forecast)), "{scored}");
+
     let metrics = server.get("/metrics").body;
     assert!(metrics.contains("augur_pool_units{tenant=\"default\",pool=\"web\",state=\"requested\"}"), "{metrics}");
     assert!(!metrics.contains("augur_pool_cycles_total 0\n"), "{metrics}");

@@ -19,6 +19,7 @@ use augur_engine::storage::{RetentionPolicy, StorageError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::pool_accuracy::PoolAccuracy;
 use super::snapshot::pool_points;
 use super::Monitor;
 use crate::auth::model::DEFAULT_TENANT;
@@ -85,13 +86,15 @@ fn tenant_watch_statement(name: &str, field: &str, target: &str, bucket: i64) ->
 pub struct InternalWriter {
     monitor: Monitor,
     config: MonitorConfig,
+    /// Pools' forecasts waiting to be scored.
+    accuracy: Arc<PoolAccuracy>,
 }
 
 impl InternalWriter {
     /// Creates `_internal` (with its retention policy, owned by the default
     /// tenant) when it does not exist. Blocking: it writes the store.
     pub fn open(monitor: Monitor, config: MonitorConfig) -> Result<InternalWriter, StorageError> {
-        let writer = InternalWriter { monitor, config };
+        let writer = InternalWriter { monitor, config, accuracy: Arc::new(PoolAccuracy::new()) };
         if writer.config.enabled {
             writer.ensure_database()?;
         }
@@ -193,7 +196,9 @@ impl InternalWriter {
                 .ok()
                 .flatten()
         });
-        self.write(&pool_points(record, latency, now_ns));
+        let mut points = pool_points(record, latency, now_ns);
+        points.extend(self.accuracy.observe(record, now_ns));
+        self.write(&points);
     }
 
     /// Writes the server's health every `interval` until `shutdown`.

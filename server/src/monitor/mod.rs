@@ -17,6 +17,7 @@
 
 pub mod internal;
 pub mod metrics;
+pub mod pool_accuracy;
 mod snapshot;
 
 use std::sync::Arc;
