@@ -151,7 +151,10 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
     let mut challenge = None;
     if let (Some(why @ ("drift" | "schedule")), Some(h), true) = (reason, head.as_mut(), policy.challenge) {
         let holdout = req.horizon.max(usize::try_from(policy.min_live_points).unwrap_or(usize::MAX)).max(1);
-        if let Some(c) = run_contest(models, h, req, values, start, &options, holdout) {
+        // Both sides see the history a refit would: flagged anomalies masked
+        // (and so left out of the holdout's error too).
+        let masked = watch::training_values(values, start, step, Some(&h.anomaly)).into_owned();
+        if let Some(c) = run_contest(models, h, req, &masked, start, &options, holdout) {
             let record = ChallengeRecord {
                 at_ns: req.now_ns,
                 champion: h.active,
