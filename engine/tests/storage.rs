@@ -349,3 +349,22 @@ fn all_field_types_survive_sealing() {
     let ColumnData::Float(v) = get("f") else { panic!() };
     assert_eq!(v[0].to_bits(), (-0.0f64).to_bits());
 }
+
+#[test]
+fn disk_usage_follows_the_data_from_wal_to_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    // Empty memtables already count their arena blocks: compare with this.
+    let empty = store.disk_usage().unwrap();
+    let pts: Vec<Point> =
+        (0..5_000).map(|i| point("cpu", &[("host", &format!("h{}", i % 50))], &[("v", f(i as f64))], i)).collect();
+    store.write("db", None, &pts, 0).unwrap();
+    let written = store.disk_usage().unwrap();
+    assert!(written.wal > empty.wal, "the write is in the WAL: {empty:?} -> {written:?}");
+    assert!(written.index > empty.index, "50 series in the catalog: {empty:?} -> {written:?}");
+    store.flush().unwrap();
+    let sealed = store.disk_usage().unwrap();
+    assert!(sealed.blocks > empty.blocks, "sealed into blocks: {empty:?} -> {sealed:?}");
+    assert!(sealed.wal < written.wal, "the checkpoint trimmed the WAL: {written:?} -> {sealed:?}");
+}
