@@ -345,11 +345,21 @@ fn parse_listen(s: &str) -> Result<SocketAddr, ConfigError> {
     })
 }
 
-fn duration_key(key: &'static str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
-    match value {
-        Some(s) => parse_positive_duration(s).map_err(|m| invalid(key, m)),
-        None => Ok(default),
+/// The duration under `key` (`default` when absent); refused when it does
+/// not fit in i64 nanoseconds, the form the server computes with.
+pub(super) fn duration_key(
+    key: &'static str,
+    value: &Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let d = match value {
+        Some(s) => parse_positive_duration(s).map_err(|m| invalid(key, m))?,
+        None => default,
+    };
+    if i64::try_from(d.as_nanos()).is_err() {
+        return Err(invalid(key, "too large"));
     }
+    Ok(d)
 }
 
 fn count_key(key: &'static str, value: Option<u64>, default: usize, min: u64) -> Result<usize, ConfigError> {

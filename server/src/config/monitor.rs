@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{invalid, parse_positive_duration, ConfigError};
+use super::{duration_key, invalid, ConfigError};
 use crate::monitor::internal::MonitorConfig;
 
 /// The `[monitor]` table as written.
@@ -24,33 +24,22 @@ pub struct MonitorSection {
     pub tenant_watch: Option<String>,
 }
 
-fn duration(key: &'static str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
-    let d = match value {
-        Some(text) => parse_positive_duration(text).map_err(|m| invalid(key, m))?,
-        None => default,
-    };
-    if i64::try_from(d.as_nanos()).is_err() {
-        return Err(invalid(key, "too large"));
-    }
-    Ok(d)
-}
-
 /// Validates the section.
 pub(super) fn monitor_config(section: &MonitorSection) -> Result<MonitorConfig, ConfigError> {
     let d = MonitorConfig::default();
-    let retention = duration("monitor.retention", &section.retention, d.retention)?;
+    let retention = duration_key("monitor.retention", &section.retention, d.retention)?;
     if retention < Duration::from_secs(3600) {
         return Err(invalid("monitor.retention", "must be at least 1h (as InfluxDB's shortest retention)"));
     }
     Ok(MonitorConfig {
         enabled: section.enabled.unwrap_or(d.enabled),
-        interval: duration("monitor.interval", &section.interval, d.interval)?,
+        interval: duration_key("monitor.interval", &section.interval, d.interval)?,
         retention,
         tenant_watch: match section.tenant_watch.as_deref().map(str::trim) {
             None => d.tenant_watch,
             Some("0" | "0s") => Duration::ZERO,
             Some(text) => {
-                let bucket = duration("monitor.tenant_watch", &Some(text.to_string()), d.tenant_watch)?;
+                let bucket = duration_key("monitor.tenant_watch", &Some(text.to_string()), d.tenant_watch)?;
                 if bucket < Duration::from_secs(1) {
                     return Err(invalid("monitor.tenant_watch", "must be at least 1s (or \"0s\" for none)"));
                 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{invalid, parse_positive_duration, ConfigError};
+use super::{duration_key, invalid, parse_positive_duration, ConfigError};
 use crate::webhooks::WebhookConfig;
 
 /// The `[webhooks]` table as written.
@@ -34,17 +34,6 @@ pub struct WebhooksSection {
     pub retry_for: Option<String>,
 }
 
-fn duration(key: &'static str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
-    let d = match value {
-        Some(text) => parse_positive_duration(text).map_err(|m| invalid(key, m))?,
-        None => default,
-    };
-    if i64::try_from(d.as_nanos()).is_err() {
-        return Err(invalid(key, "too large"));
-    }
-    Ok(d)
-}
-
 /// Validates the section.
 pub(super) fn webhooks_config(section: &WebhooksSection) -> Result<WebhookConfig, ConfigError> {
     let d = WebhookConfig::default();
@@ -54,8 +43,8 @@ pub(super) fn webhooks_config(section: &WebhooksSection) -> Result<WebhookConfig
         Some(n) if n > 1000 => return Err(invalid("webhooks.max_attempts", "must be at most 1000")),
         Some(n) => u32::try_from(n).unwrap_or(1000),
     };
-    let initial_backoff = duration("webhooks.initial_backoff", &section.initial_backoff, d.initial_backoff)?;
-    let max_backoff = duration("webhooks.max_backoff", &section.max_backoff, d.max_backoff)?;
+    let initial_backoff = duration_key("webhooks.initial_backoff", &section.initial_backoff, d.initial_backoff)?;
+    let max_backoff = duration_key("webhooks.max_backoff", &section.max_backoff, d.max_backoff)?;
     if max_backoff < initial_backoff {
         return Err(invalid("webhooks.max_backoff", "must be at least webhooks.initial_backoff"));
     }
@@ -68,9 +57,9 @@ pub(super) fn webhooks_config(section: &WebhooksSection) -> Result<WebhookConfig
         max_attempts,
         initial_backoff,
         max_backoff,
-        timeout: duration("webhooks.timeout", &section.timeout, d.timeout)?,
+        timeout: duration_key("webhooks.timeout", &section.timeout, d.timeout)?,
         max_subscriptions_per_tenant,
-        outbox_retention: duration("webhooks.outbox_retention", &section.outbox_retention, d.outbox_retention)?,
+        outbox_retention: duration_key("webhooks.outbox_retention", &section.outbox_retention, d.outbox_retention)?,
         retry_for: match section.retry_for.as_deref().map(str::trim) {
             None => d.retry_for,
             Some("0" | "0s") => Duration::ZERO,
