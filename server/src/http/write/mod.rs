@@ -60,10 +60,8 @@ pub async fn v1(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let params = Params::from_query(query.as_deref());
-    let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
+    let target = db_target(&params)?;
     let precision = parse_precision(params.get("precision").unwrap_or(""), false)?;
-    let account_tags = params.flag("account_tags");
-    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), account_tags };
     write(&state, &principal, target, Format::LineProtocol(precision), headers, body).await
 }
 
@@ -102,11 +100,16 @@ pub async fn remote_write(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let params = Params::from_query(query.as_deref());
-    let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
-    let account_tags = params.flag("account_tags");
-    let target = Target { db: db.to_string(), rp: params.non_empty("rp").map(str::to_string), account_tags };
+    let target = db_target(&Params::from_query(query.as_deref()))?;
     write(&state, &principal, target, Format::RemoteWrite, headers, body).await
+}
+
+/// The target named by `db=`, `rp=` and `account_tags=` (the 1.x spelling
+/// `/write` and `/api/v1/write` share).
+fn db_target(params: &Params) -> Result<Target, ApiError> {
+    let db = params.non_empty("db").ok_or(ApiError::DatabaseRequired)?;
+    let rp = params.non_empty("rp").map(str::to_string);
+    Ok(Target { db: db.to_string(), rp, account_tags: params.flag("account_tags") })
 }
 
 /// Checks the headers of a remote_write request: `Content-Encoding` is
