@@ -454,7 +454,7 @@ pub fn run_policies(
     }
     let mut report = Report::new(trace, config, &runs);
     if let (Some(pred), Some(_)) = (report.policy(PolicyKind::Predictive), report.policy(PolicyKind::Oracle)) {
-        let (tau_u, cost) = (pred.tau_u, pred.cost);
+        let (tau_u, cost) = (pred.elasticity.tau_u, pred.cost);
         let matched = matched_oracle(trace, config, tau_u)?;
         report.set_matched_oracle(matched, cost);
     }
@@ -474,7 +474,7 @@ pub fn matched_oracle(trace: &Trace, config: &Config, tau_u: f64) -> Result<repo
     for _ in 0..14 {
         let mid = (low + high) / 2.0;
         let r = score(mid)?;
-        if r.tau_u <= tau_u + 1e-9 {
+        if r.elasticity.tau_u <= tau_u + 1e-9 {
             high = mid;
             if r.cost < best.1.cost {
                 best = (mid, r);
@@ -483,7 +483,7 @@ pub fn matched_oracle(trace: &Trace, config: &Config, tau_u: f64) -> Result<repo
             low = mid;
         }
     }
-    Ok(report::MatchedOracle { scale: best.0, tau_u: best.1.tau_u, cost: best.1.cost })
+    Ok(report::MatchedOracle { scale: best.0, tau_u: best.1.elasticity.tau_u, cost: best.1.cost })
 }
 
 /// `augur simulate`.

@@ -5,7 +5,7 @@
 use augur_query::duration::format_duration;
 use serde::Serialize;
 
-use super::metrics::{elasticity, units_needed};
+use super::metrics::{elasticity, units_needed, Elasticity};
 use super::policy::PolicyKind;
 use super::{Config, Run, Trace, HOUR};
 
@@ -66,18 +66,9 @@ pub struct Setup {
 pub struct PolicyReport {
     /// The policy.
     pub policy: PolicyKind,
-    /// θ_U, %.
-    pub theta_u: f64,
-    /// θ_O, %.
-    pub theta_o: f64,
-    /// τ_U, %.
-    pub tau_u: f64,
-    /// τ_O, %.
-    pub tau_o: f64,
-    /// Instability υ, %.
-    pub instability: f64,
-    /// Jitter, adaptations per hour.
-    pub jitter: f64,
+    /// θ_U, θ_O, τ_U, τ_O, instability υ and jitter (inlined in the JSON).
+    #[serde(flatten)]
+    pub elasticity: Elasticity,
     /// Decisions that requested units.
     pub scale_ups: usize,
     /// Decisions that released units.
@@ -161,12 +152,7 @@ fn score(trace: &Trace, config: &Config, run: &Run, from: usize) -> PolicyReport
     let scale_downs = run.scale_downs[from..].iter().filter(|x| **x).count();
     PolicyReport {
         policy: run.policy,
-        theta_u: e.theta_u,
-        theta_o: e.theta_o,
-        tau_u: e.tau_u,
-        tau_o: e.tau_o,
-        instability: e.instability,
-        jitter: e.jitter,
+        elasticity: e,
         scale_ups,
         scale_downs,
         scaling_actions: scale_ups + scale_downs,
@@ -209,8 +195,8 @@ impl Report {
             if let Some(re) = find(PolicyKind::Reactive) {
                 targets.push(Target::new(
                     "predictive tau_u / reactive tau_u",
-                    pred.tau_u,
-                    re.tau_u,
+                    pred.elasticity.tau_u,
+                    re.elasticity.tau_u,
                     TARGET_TAU_U_VS_REACTIVE,
                 ));
                 targets.push(Target::new(
@@ -301,12 +287,12 @@ impl Report {
         for p in &self.policies {
             rows.push(vec![
                 p.policy.name().to_string(),
-                format!("{:.2}", p.theta_u),
-                format!("{:.2}", p.theta_o),
-                format!("{:.2}", p.tau_u),
-                format!("{:.2}", p.tau_o),
-                format!("{:.2}", p.instability),
-                format!("{:.2}", p.jitter),
+                format!("{:.2}", p.elasticity.theta_u),
+                format!("{:.2}", p.elasticity.theta_o),
+                format!("{:.2}", p.elasticity.tau_u),
+                format!("{:.2}", p.elasticity.tau_o),
+                format!("{:.2}", p.elasticity.instability),
+                format!("{:.2}", p.elasticity.jitter),
                 p.scale_ups.to_string(),
                 p.scale_downs.to_string(),
                 format!("{:.1}", p.unit_hours),

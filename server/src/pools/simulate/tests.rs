@@ -45,11 +45,11 @@ fn reactive_pays_one_lead_time_of_shortage_at_a_jump() {
     assert_eq!(run.ready[10], 2, "units requested at the jump are not ready yet");
     assert_eq!(run.ready[11], 15);
     // Under at step 10 only (2 of 10 units): τ_U 1/20, θ_U 80% / 20.
-    assert!(close(r.tau_u, 5.0), "{r:?}");
-    assert!(close(r.theta_u, 4.0), "{r:?}");
+    assert!(close(r.elasticity.tau_u, 5.0), "{r:?}");
+    assert!(close(r.elasticity.theta_u, 4.0), "{r:?}");
     // Over at steps 1-9 (2 for 1: 100%) and 11-19 (15 for 10: 50%).
-    assert!(close(r.tau_o, 90.0), "{r:?}");
-    assert!(close(r.theta_o, 67.5), "{r:?}");
+    assert!(close(r.elasticity.tau_o, 90.0), "{r:?}");
+    assert!(close(r.elasticity.theta_o, 67.5), "{r:?}");
     // Billed: 2 units for steps 0-9, 15 for steps 10-19, 5 minutes each.
     assert!(close(r.unit_hours, 170.0 / 12.0), "{r:?}");
     assert!(close(r.cost, r.unit_hours));
@@ -65,7 +65,10 @@ fn the_oracle_is_ready_exactly_in_time() {
     assert_eq!(run.ready[9], 1);
     assert_eq!(run.ready[10], 10, "requested one lead time before the jump");
     assert!(run.scale_ups[9]);
-    assert_eq!((r.tau_u, r.tau_o, r.theta_u, r.theta_o), (0.0, 0.0, 0.0, 0.0));
+    assert_eq!(
+        (r.elasticity.tau_u, r.elasticity.tau_o, r.elasticity.theta_u, r.elasticity.theta_o),
+        (0.0, 0.0, 0.0, 0.0)
+    );
     // Billed: 1 unit for steps 0-8, 10 from step 9 (provisioning) on.
     assert!(close(r.unit_hours, (9.0 + 110.0) / 12.0), "{r:?}");
 }
@@ -74,15 +77,15 @@ fn the_oracle_is_ready_exactly_in_time() {
 fn a_longer_provisioning_delay_lengthens_the_shortage() {
     let (run, r) = report_of(&jump(), &config(10 * MIN), PolicyKind::Reactive);
     assert_eq!(run.ready[10..13], [2, 2, 15]);
-    assert!(close(r.tau_u, 10.0), "{r:?}");
+    assert!(close(r.elasticity.tau_u, 10.0), "{r:?}");
     // The oracle looks two steps ahead and still makes it.
     let (run, r) = report_of(&jump(), &config(10 * MIN), PolicyKind::Oracle);
     assert_eq!(run.ready[10], 10);
     assert!(run.scale_ups[8]);
-    assert_eq!(r.tau_u, 0.0);
+    assert_eq!(r.elasticity.tau_u, 0.0);
     // No delay: even the reactive rule is never short.
     let (_, r) = report_of(&jump(), &config(0), PolicyKind::Reactive);
-    assert_eq!(r.tau_u, 0.0);
+    assert_eq!(r.elasticity.tau_u, 0.0);
 }
 
 #[test]
@@ -106,7 +109,7 @@ fn the_warm_up_is_simulated_but_not_scored() {
     c.warmup = 55 * MIN;
     let (_, r) = report_of(&jump(), &c, PolicyKind::Reactive);
     // Steps 11-19 are scored: never under.
-    assert_eq!(r.tau_u, 0.0);
+    assert_eq!(r.elasticity.tau_u, 0.0);
     let report = Report::new(&jump(), &c, &[simulate(&jump(), &c, PolicyKind::Reactive).expect("runs")]);
     assert_eq!(report.setup.scored_steps, 9);
 }
@@ -127,14 +130,14 @@ fn the_forecast_sees_a_recurring_burst_coming() {
     c.refit = 48 * 5 * MIN;
     let (report, runs) = run_policies(&trace, &c, &PolicyKind::ALL).expect("runs");
     let [pred, reactive, oracle] = &report.policies[..] else { panic!("three policies") };
-    assert_eq!(oracle.tau_u, 0.0, "{report:?}");
-    assert!(reactive.tau_u > 0.0, "{report:?}");
-    assert!(pred.tau_u < reactive.tau_u, "{}", report.to_table());
+    assert_eq!(oracle.elasticity.tau_u, 0.0, "{report:?}");
+    assert!(reactive.elasticity.tau_u > 0.0, "{report:?}");
+    assert!(pred.elasticity.tau_u < reactive.elasticity.tau_u, "{}", report.to_table());
     assert!(pred.fits >= 5, "{pred:?}");
     assert!(runs[0].forecast.iter().any(Option::is_some));
     assert_eq!(report.targets.len(), 4);
     let matched = report.matched_oracle.expect("matched oracle");
-    assert!(matched.tau_u <= pred.tau_u && matched.cost <= oracle.cost + 1e-9, "{matched:?}");
+    assert!(matched.tau_u <= pred.elasticity.tau_u && matched.cost <= oracle.cost + 1e-9, "{matched:?}");
     let table = report.to_table();
     for needle in ["predictive", "reactive", "oracle", "τ_U %", "targets"] {
         assert!(table.contains(needle), "{needle} missing from\n{table}");
