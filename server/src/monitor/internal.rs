@@ -155,10 +155,9 @@ impl InternalWriter {
                     ..Default::default()
                 };
                 let response = augur_query::execute(store, &query, &ctx);
-                match serde_json::to_value(&response) {
-                    Ok(json) if json.to_string().contains("\"error\"") => Err(json.to_string()),
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e.to_string()),
+                match response.results.into_iter().find_map(|r| r.error) {
+                    Some(error) => Err(error),
+                    None => Ok(()),
                 }
             });
             match outcome {
