@@ -160,6 +160,12 @@ impl<M> Family<M> {
         Arc::clone(members.entry(key).or_insert_with(|| Arc::new((self.make)())))
     }
 
+    /// The member for these label values, if it exists (never creates one).
+    pub fn get(&self, values: &[&str]) -> Option<Arc<M>> {
+        let key: Vec<String> = values.iter().map(|v| (*v).to_string()).collect();
+        self.members.read().get(&key).cloned()
+    }
+
     /// The label names.
     pub fn label_names(&self) -> &'static [&'static str] {
         self.labels

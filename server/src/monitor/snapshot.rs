@@ -196,13 +196,9 @@ impl Monitor {
         let mut out = Vec::new();
         let int = |v: u64| FieldValue::Integer(i64::try_from(v).unwrap_or(i64::MAX));
         let sum = |f: &CounterFamily| f.members().iter().map(|(_, c)| c.get()).sum::<u64>();
-        let (queries_total, query_seconds) = m
-            .http_duration
-            .members()
-            .iter()
-            .find(|(route, _)| route.first().map(String::as_str) == Some(crate::http::routes::QUERY))
-            .map_or((0, 0.0), |(_, h)| (h.count(), h.sum()));
-        let storage = |part: &str| r.storage.members().iter().find(|(k, _)| k[0] == part).map_or(0.0, |(_, g)| g.get());
+        let (queries_total, query_seconds) =
+            m.http_duration.get(&[crate::http::routes::QUERY]).map_or((0, 0.0), |h| (h.count(), h.sum()));
+        let storage = |part: &str| r.storage.get(&[part]).map_or(0.0, |g| g.get());
         let mut server = vec![
             ("uptime_seconds".to_string(), FieldValue::Float(m.uptime_seconds())),
             ("points_written".to_string(), int(sum(&m.points_written))),
@@ -245,8 +241,7 @@ impl Monitor {
         }
 
         if let Some(hooks) = &self.sources.webhooks {
-            let count =
-                |f: &CounterFamily, id: &str| f.members().iter().find(|(k, _)| k[0] == id).map_or(0, |(_, c)| c.get());
+            let count = |f: &CounterFamily, id: &str| f.get(&[id]).map_or(0, |c| c.get());
             for sub in hooks.list() {
                 let c = &hooks.counters;
                 let fields = vec![
