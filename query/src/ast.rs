@@ -125,6 +125,16 @@ pub enum Statement {
         /// The version to make active.
         version: u32,
     },
+    /// `SHOW QUERIES`: the queries running now (of the caller's tenant).
+    ShowQueries,
+    /// `KILL QUERY <qid> [ON "<host>"]`: stops a running query.
+    KillQuery {
+        /// The id `SHOW QUERIES` lists.
+        qid: u64,
+        /// `ON "<host>"` (InfluxDB Enterprise's node; Augur is one node and
+        /// only checks that the id exists).
+        host: Option<String>,
+    },
     /// A statement of the InfluxQL language that Augur parses no further yet.
     Unsupported {
         /// Its text, as sent.
@@ -149,7 +159,8 @@ impl Statement {
             Statement::ShowContinuousQueries => false,
             Statement::Account(a) => !matches!(a, AccountStatement::ShowUsers | AccountStatement::ShowGrants { .. }),
             Statement::ShowModels { .. } | Statement::ShowForecastAccuracy { .. } => false,
-            Statement::RollbackModel { .. } => true,
+            Statement::RollbackModel { .. } | Statement::KillQuery { .. } => true,
+            Statement::ShowQueries => false,
             Statement::ShowDatabases
             | Statement::ShowRetentionPolicies { .. }
             | Statement::ShowMeasurements(_)
@@ -340,6 +351,11 @@ impl fmt::Display for Statement {
             }
             Statement::RollbackModel { group, database, version } => {
                 write!(f, "ALTER MODEL {} ON {} ROLLBACK TO {version}", Ident(group), Ident(database))
+            }
+            Statement::ShowQueries => f.write_str("SHOW QUERIES"),
+            Statement::KillQuery { qid, host } => {
+                write!(f, "KILL QUERY {qid}")?;
+                write_on(f, host)
             }
             Statement::Unsupported { text } => f.write_str(text),
         }

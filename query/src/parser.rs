@@ -165,7 +165,8 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Grant) => self.grant_or_revoke(true),
             TokenKind::Keyword(Keyword::Revoke) => self.grant_or_revoke(false),
             TokenKind::Keyword(Keyword::Set) => self.set_password(),
-            TokenKind::Keyword(Keyword::Explain | Keyword::Kill) => Ok(self.unsupported(start)),
+            TokenKind::Keyword(Keyword::Kill) => self.kill_query(),
+            TokenKind::Keyword(Keyword::Explain) => Ok(self.unsupported(start)),
             _ => Err(ParseError::unexpected(&token, STATEMENT_STARTS)),
         }
     }
@@ -207,13 +208,9 @@ impl<'a> Parser<'a> {
             TokenKind::Keyword(Keyword::Continuous) => self.show_continuous_queries(),
             TokenKind::Ident if token.is_word("MODELS") => self.show_models(),
             TokenKind::Ident if token.is_word("FORECAST") => self.show_forecast_accuracy(),
+            TokenKind::Keyword(Keyword::Queries) => Ok(Statement::ShowQueries),
             TokenKind::Keyword(
-                Keyword::Diagnostics
-                | Keyword::Queries
-                | Keyword::Shard
-                | Keyword::Shards
-                | Keyword::Stats
-                | Keyword::Subscriptions,
+                Keyword::Diagnostics | Keyword::Shard | Keyword::Shards | Keyword::Stats | Keyword::Subscriptions,
             ) => Ok(self.unsupported(start)),
             TokenKind::Keyword(Keyword::Users) => Ok(Statement::Account(crate::ast::AccountStatement::ShowUsers)),
             TokenKind::Keyword(Keyword::Grants) => self.show_grants(),
@@ -409,6 +406,20 @@ impl<'a> Parser<'a> {
         Ok(self.duration()?.unwrap_or(0))
     }
 
+    /// `KILL QUERY <qid> [ON <host>]` (after `KILL`).
+    fn kill_query(&mut self) -> Result<Statement, ParseError> {
+        self.expect(Keyword::Query)?;
+        let token = self.bump();
+        if token.kind != TokenKind::Integer {
+            return Err(ParseError::unexpected(&token, &["integer"]));
+        }
+        let qid = token.lit.parse::<u64>().map_err(|_| {
+            ParseError::message(format!("strconv.ParseUint: parsing {:?}: value out of range", token.lit), token.pos)
+        })?;
+        let host = self.on_clause()?;
+        Ok(Statement::KillQuery { qid, host })
+    }
+
     /// A replication factor: an integer in `1..=i32::MAX`.
     fn replication(&mut self) -> Result<u32, ParseError> {
         let token = self.bump();
@@ -551,9 +562,25 @@ mod tests {
             Statement::Unsupported { text: "CREATE SUBSCRIPTION s ON db.rp DESTINATIONS ALL 'a;b'".into() }
         );
         assert_eq!(q.statements[1], Statement::ShowDatabases);
-        for s in ["KILL QUERY 1", "SHOW QUERIES"] {
-            assert_eq!(one(s), Statement::Unsupported { text: s.into() });
-        }
+        assert_eq!(one("EXPLAIN SELECT v FROM m"), Statement::Unsupported { text: "EXPLAIN SELECT v FROM m".into() });
+    }
+
+    #[test]
+    fn query_management_statements() {
+        assert_eq!(one("SHOW QUERIES"), Statement::ShowQueries);
+        assert_eq!(one("KILL QUERY 42"), Statement::KillQuery { qid: 42, host: None });
+        assert_eq!(one("kill query 7 ON \"node-1\""), Statement::KillQuery { qid: 7, host: Some("node-1".into()) });
+        assert_eq!(one("KILL QUERY 7 ON \"node-1\"").to_string(), "KILL QUERY 7 ON \"node-1\"");
+        assert!(one("KILL QUERY 1").is_write());
+        assert!(!Statement::ShowQueries.is_write());
+        assert!(err("KILL QUERY").starts_with("found EOF, expected integer at line 1, char "));
+        assert_eq!(err("KILL QUERY abc"), "found abc, expected integer at line 1, char 12");
+        assert_eq!(err("KILL QUERY -1"), "found -, expected integer at line 1, char 12");
+        assert_eq!(err("KILL 1"), "found 1, expected QUERY at line 1, char 6");
+        assert_eq!(
+            err("KILL QUERY 99999999999999999999"),
+            "strconv.ParseUint: parsing \"99999999999999999999\": value out of range at line 1, char 12"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub enum Requirement {
         /// Which database.
         database: Option<String>,
     },
-    /// Administering the users of the caller's tenant.
+    /// Being an admin of the caller's tenant: managing its users, `KILL QUERY`.
     UserAdmin,
     /// Changing `user`'s password: that user itself or a user admin.
     SelfOrUserAdmin(String),
@@ -57,7 +57,7 @@ impl Requirement {
 
 /// Everything `statement` needs, with `default_db` the request's `db`
 /// parameter. Statements that list things (`SHOW DATABASES`, `SHOW
-/// CONTINUOUS QUERIES`) need nothing: their output is filtered to what the
+/// CONTINUOUS QUERIES`, `SHOW QUERIES`) need nothing: their output is filtered to what the
 /// caller can see instead.
 pub fn required(statement: &Statement, default_db: Option<&str>) -> Vec<Requirement> {
     let own_or_default = |own: &Option<String>| own.as_deref().or(default_db).map(str::to_string);
@@ -66,7 +66,11 @@ pub fn required(statement: &Statement, default_db: Option<&str>) -> Vec<Requirem
     match statement {
         Statement::CreateDatabase(c) => vec![Requirement::db(Access::Admin, Some(&c.name))],
         Statement::DropDatabase { name } => vec![Requirement::db(Access::Admin, Some(name))],
-        Statement::ShowDatabases | Statement::ShowContinuousQueries | Statement::Unsupported { .. } => Vec::new(),
+        Statement::ShowDatabases
+        | Statement::ShowContinuousQueries
+        | Statement::ShowQueries
+        | Statement::Unsupported { .. } => Vec::new(),
+        Statement::KillQuery { .. } => vec![Requirement::UserAdmin],
         Statement::CreateRetentionPolicy(c) => vec![Requirement::db(Access::Admin, Some(&c.database))],
         Statement::AlterRetentionPolicy(a) => vec![Requirement::db(Access::Admin, Some(&a.database))],
         Statement::DropRetentionPolicy { database, .. } => vec![Requirement::db(Access::Admin, Some(database))],

@@ -639,6 +639,15 @@ fn tenants_see_only_their_own_databases_users_and_audit() {
     // Another tenant's pool of the same name is a different pool.
     let r = send(&world.server, &world.cred("globex_admin"), "GET", "/v1/pools/p", None);
     assert_eq!(r.json()["spec"]["demand"]["cpu_cores"]["database"], "globex_db", "{r}");
+    // SHOW QUERIES lists the caller's tenant's requests (here: itself);
+    // KILL QUERY needs a tenant admin and cannot reach another tenant's.
+    let shown = world.query_ok("acme_reader", "SHOW QUERIES");
+    assert_eq!(shown["results"][0]["series"][0]["values"][0][1], "SHOW QUERIES", "{shown}");
+    let r = send(&world.server, &world.cred("acme_writer"), "POST", "/query", form("KILL QUERY 1"));
+    assert_eq!(r.status, 403, "{r}");
+    assert!(r.error_text().contains("requires admin privilege"), "{r}");
+    let r = send(&world.server, &world.cred("acme_admin"), "POST", "/query", form("KILL QUERY 999999"));
+    assert_eq!(r.json()["results"][0]["error"], "no such query id: 999999", "{r}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod cq;
 mod database;
 pub(crate) mod into;
 mod models;
+pub mod queries;
 mod retention;
 mod schema;
 mod select;
@@ -27,6 +28,7 @@ pub mod value;
 
 pub use account::{AccountExecutor, Accounts};
 pub use into::IntoError;
+pub use queries::{QueryTable, RunningQueries, RunningQuery};
 pub use select::continuous;
 pub use select::SelectError;
 
@@ -65,6 +67,9 @@ pub struct ExecutionContext {
     /// The caller's accounts: runs user statements and filters listings
     /// (`None`: no accounts; every database is visible).
     pub accounts: Option<Accounts>,
+    /// The running queries the caller may see and stop (`SHOW QUERIES`,
+    /// `KILL QUERY`; `None`: those statements fail).
+    pub queries: Option<RunningQueries>,
 }
 
 impl Default for ExecutionContext {
@@ -79,6 +84,7 @@ impl Default for ExecutionContext {
             max_select_buckets: DEFAULT_MAX_SELECT_BUCKETS,
             cancel: cancel::CancelToken::default(),
             accounts: None,
+            queries: None,
         }
     }
 }
@@ -242,6 +248,8 @@ pub fn execute_statement(
         Statement::RollbackModel { group, database, version } => {
             models::rollback(store, database, group, *version, ctx.now())
         }
+        Statement::ShowQueries => queries::show(ctx.queries.as_ref()),
+        Statement::KillQuery { qid, .. } => queries::kill(ctx.queries.as_ref(), *qid),
         Statement::Unsupported { text } => Err(ExecError::Unsupported(text.clone())),
     }
 }

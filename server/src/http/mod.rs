@@ -22,6 +22,7 @@ pub mod pools;
 pub mod query;
 pub mod query_format;
 pub mod routes;
+pub mod running;
 pub mod verify;
 pub mod write;
 
@@ -63,6 +64,8 @@ pub struct AppState {
     /// Reads everything for `GET /metrics` (`None`: only [`AppState::metrics`]
     /// is exposed — library tests).
     pub monitor: Option<Monitor>,
+    /// The `/query` requests in flight (`SHOW QUERIES`, `KILL QUERY`).
+    pub running: Arc<running::QueryRegistry>,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             webhooks: None,
             metrics: Arc::new(Metrics::new()),
             monitor: None,
+            running: Arc::default(),
         }
     }
 

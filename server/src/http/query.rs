@@ -129,6 +129,13 @@ async fn run(
     };
     let cancel = CancelToken::with_deadline(state.query.timeout.map(|t| Instant::now() + t));
     let _guard = CancelOnDrop(cancel.clone());
+    let parsed = Arc::new(parsed);
+    let _listed = state.running.register(
+        Arc::clone(&parsed),
+        default_db.unwrap_or_default(),
+        &caller.principal.tenant,
+        cancel.clone(),
+    );
     let epoch = params.non_empty("epoch").and_then(augur_query::exec::epoch_divisor);
     let ctx = ExecutionContext {
         database: params.non_empty("db").map(str::to_string),
@@ -145,6 +152,7 @@ async fn run(
                 principal: caller.principal.clone(),
             }))
         }),
+        queries: Some(state.running.view(&caller.principal)),
         ..ExecutionContext::default()
     };
     tracing::debug!(query = text, db = ?ctx.database, "query");

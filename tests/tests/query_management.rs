@@ -1,0 +1,129 @@
+//! `SHOW QUERIES`, `KILL QUERY` and client-disconnect cancellation through
+//! the real binary: a long request is listed while it runs, `KILL QUERY`
+//! stops it (the client reads `query interrupted`), and a client that hangs
+//! up takes its query off the table.
+
+use std::time::Duration;
+
+use augur_tests::{poll_until, Reply, Server, ServerOptions};
+use serde_json::Value;
+
+/// How `SHOW QUERIES` starts the long request's text (it prints statements
+/// as InfluxDB does: `10000s` becomes `2h46m40s`).
+const LISTED_PREFIX: &str = "SELECT count(v) FROM cpu WHERE time >= 0s AND time < 2h46m40s GROUP BY time(1s);\n";
+
+/// Points written (one per second).
+const POINTS: usize = 10_000;
+
+/// Statements in the long request: each aggregates every point into
+/// one-second buckets, so the request runs for minutes unless stopped.
+const STATEMENTS: usize = 5_000;
+
+/// The statement the long request repeats.
+const LONG_STATEMENT: &str = "SELECT count(v) FROM cpu WHERE time >= 0s AND time < 10000s GROUP BY time(1s)";
+
+fn server_with_data() -> Server {
+    let server = Server::start(ServerOptions::default());
+    server.create_database("db");
+    let lines: Vec<String> = (0..POINTS).map(|i| format!("cpu,host=a v={i} {}", i as i64 * 1_000_000_000)).collect();
+    server.write_ok("db", lines.join("\n"));
+    server
+}
+
+fn long_request() -> String {
+    vec![LONG_STATEMENT; STATEMENTS].join("; ")
+}
+
+/// The `SHOW QUERIES` rows as `(qid, query, database, status)`.
+fn running(server: &Server) -> Vec<(u64, String, String, String)> {
+    let json = server.query("SHOW QUERIES");
+    let series = &json["results"][0]["series"][0];
+    assert_eq!(series["columns"], serde_json::json!(["qid", "query", "database", "duration", "status"]), "{json}");
+    series["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            let text = |i: usize| row[i].as_str().unwrap_or_default().to_string();
+            (row[0].as_u64().unwrap_or_default(), text(1), text(2), text(4))
+        })
+        .collect()
+}
+
+/// Waits until the long request is listed; returns its id.
+fn wait_for_long_query(server: &Server) -> u64 {
+    poll_until(server, "the long request in SHOW QUERIES", Duration::from_secs(30), || {
+        running(server).into_iter().find(|(_, query, _, _)| query.starts_with(LISTED_PREFIX)).map(
+            |(qid, _, db, status)| {
+                assert_eq!(db, "db");
+                assert_eq!(status, "running");
+                qid
+            },
+        )
+    })
+}
+
+fn errors(reply: &Reply) -> Vec<String> {
+    reply.json()["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("error").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn show_queries_lists_itself() {
+    let server = Server::start(ServerOptions::default());
+    let rows = running(&server);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "SHOW QUERIES");
+    assert_eq!(rows[0].3, "running");
+    assert!(rows[0].0 >= 1);
+}
+
+#[test]
+fn kill_query_stops_a_running_request() {
+    let server = server_with_data();
+    std::thread::scope(|scope| {
+        let long = scope.spawn(|| server.query_raw(&long_request(), Some("db")));
+        let qid = wait_for_long_query(&server);
+
+        let get = server.get(&format!("/query?q={}", augur_tests::encode(&format!("KILL QUERY {qid}"))));
+        assert_eq!(get.status, 200, "{get}");
+        assert_eq!(errors(&get), vec![format!("'KILL QUERY {qid}' requires a POST request")]);
+
+        server.query(&format!("KILL QUERY {qid}"));
+        let reply = long.join().expect("the long request's thread");
+        assert_eq!(reply.status, 200, "{reply}");
+        let failures = errors(&reply);
+        assert_eq!(failures.first().map(String::as_str), Some("query interrupted"), "{failures:?}");
+        assert!(failures.iter().skip(1).all(|e| e == "not executed"), "{failures:?}");
+
+        assert!(running(&server).iter().all(|(id, ..)| *id != qid));
+        let again = server.query_raw(&format!("KILL QUERY {qid}"), None);
+        assert_eq!(errors(&again), vec![format!("no such query id: {qid}")]);
+    });
+}
+
+#[test]
+fn a_client_that_hangs_up_takes_its_query_off_the_table() {
+    let server = server_with_data();
+    let impatient = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
+    std::thread::scope(|scope| {
+        let long = scope.spawn(|| {
+            impatient
+                .post(server.url("/query"))
+                .form(&[("q", long_request()), ("db", "db".to_string())])
+                .send()
+                .and_then(|r| r.text())
+        });
+        let qid = wait_for_long_query(&server);
+        assert!(long.join().expect("the long request's thread").is_err(), "the long request finished in 2 s");
+        poll_until(&server, "the abandoned query to leave SHOW QUERIES", Duration::from_secs(30), || {
+            running(&server).iter().all(|(id, ..)| *id != qid).then_some(())
+        });
+    });
+    // The server is still healthy and answers.
+    assert_eq!(running(&server).len(), 1);
+}
