@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::duration::format_duration;
+use crate::duration::format_influxql_duration;
 
 mod account;
 mod admin;
@@ -260,7 +260,7 @@ impl fmt::Display for Ident<'_> {
 fn duration_or_inf(d: Option<i64>) -> String {
     match d {
         None | Some(0) => "INF".to_string(),
-        Some(ns) => format_duration(ns),
+        Some(ns) => format_influxql_duration(ns),
     }
 }
 
@@ -282,7 +282,7 @@ impl fmt::Display for Statement {
                         write!(f, " REPLICATION {n}")?;
                     }
                     if let Some(d) = with.shard_duration {
-                        write!(f, " SHARD DURATION {}", format_duration(d))?;
+                        write!(f, " SHARD DURATION {}", format_influxql_duration(d))?;
                     }
                     if let Some(name) = &with.name {
                         write!(f, " NAME {}", Ident(name))?;
@@ -302,7 +302,7 @@ impl fmt::Display for Statement {
                     c.replication
                 )?;
                 if let Some(d) = c.shard_duration {
-                    write!(f, " SHARD DURATION {}", format_duration(d))?;
+                    write!(f, " SHARD DURATION {}", format_influxql_duration(d))?;
                 }
                 if c.default {
                     f.write_str(" DEFAULT")?;

@@ -113,6 +113,29 @@ pub fn format_duration(ns: i64) -> String {
     }
 }
 
+/// A duration as InfluxQL prints it: the largest unit that divides it
+/// (`1h`, `90m`, `1500ms`), as `influxql.FormatDuration` does.
+pub fn format_influxql_duration(ns: i64) -> String {
+    const UNITS: [(i64, &str); 7] = [
+        (7 * 24 * 3_600_000_000_000, "w"),
+        (24 * 3_600_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "u"),
+    ];
+    if ns == 0 {
+        return "0s".to_string();
+    }
+    for (unit, suffix) in UNITS {
+        if ns % unit == 0 {
+            return format!("{}{suffix}", ns / unit);
+        }
+    }
+    format!("{ns}ns")
+}
+
 /// `whole.frac` with the fraction's trailing zeros (and a bare dot) removed.
 fn fixed(whole: u64, frac: u64, denominator: u64) -> String {
     if frac == 0 {
@@ -148,6 +171,16 @@ mod tests {
         }
         assert_eq!(parse_duration("99999999999999999999s"), Err(DurationError::Overflow));
         assert_eq!(parse_duration("9999999w"), Err(DurationError::Overflow));
+    }
+
+    #[test]
+    fn formats_like_influxql() {
+        assert_eq!(format_influxql_duration(1_000_000_000), "1s");
+        assert_eq!(format_influxql_duration(3_600_000_000_000), "1h");
+        assert_eq!(format_influxql_duration(90 * 60_000_000_000), "90m");
+        assert_eq!(format_influxql_duration(1_500_000_000), "1500ms");
+        assert_eq!(format_influxql_duration(14 * 24 * 3_600_000_000_000), "2w");
+        assert_eq!(format_influxql_duration(7), "7ns");
     }
 
     #[test]

@@ -514,7 +514,7 @@ mod tests {
         assert!(c.default);
         assert_eq!(
             s.to_string(),
-            "CREATE RETENTION POLICY r1 ON db1 DURATION 1h30m0s REPLICATION 2 SHARD DURATION 30m0s DEFAULT"
+            "CREATE RETENTION POLICY r1 ON db1 DURATION 90m REPLICATION 2 SHARD DURATION 30m DEFAULT"
         );
         assert_eq!(
             one("SHOW RETENTION POLICIES ON \"db 1\""),
@@ -633,7 +633,7 @@ mod tests {
         for q in [
             "SHOW DATABASES",
             "CREATE DATABASE \"my db\"",
-            "CREATE DATABASE x WITH DURATION 168h0m0s REPLICATION 1 SHARD DURATION 1h0m0s NAME r",
+            "CREATE DATABASE x WITH DURATION 1w REPLICATION 1 SHARD DURATION 1h NAME r",
             "DROP DATABASE \"select\"",
             "SHOW MEASUREMENTS ON db",
             "SHOW FIELD KEYS ON db FROM cpu, rp.mem",

@@ -8,10 +8,6 @@ use std::time::Duration;
 use augur_tests::{poll_until, Reply, Server, ServerOptions};
 use serde_json::Value;
 
-/// How `SHOW QUERIES` starts the long request's text (it prints statements
-/// as InfluxDB does: `10000s` becomes `2h46m40s`).
-const LISTED_PREFIX: &str = "SELECT count(v) FROM cpu WHERE time >= 0s AND time < 2h46m40s GROUP BY time(1s);\n";
-
 /// Points written (one per second).
 const POINTS: usize = 10_000;
 
@@ -53,7 +49,7 @@ fn running(server: &Server) -> Vec<(u64, String, String, String)> {
 /// Waits until the long request is listed; returns its id.
 fn wait_for_long_query(server: &Server) -> u64 {
     poll_until(server, "the long request in SHOW QUERIES", Duration::from_secs(30), || {
-        running(server).into_iter().find(|(_, query, _, _)| query.starts_with(LISTED_PREFIX)).map(
+        running(server).into_iter().find(|(_, query, _, _)| query.starts_with(&format!("{LONG_STATEMENT};\n"))).map(
             |(qid, _, db, status)| {
                 assert_eq!(db, "db");
                 assert_eq!(status, "running");

@@ -9,7 +9,7 @@ use std::fmt;
 
 use super::select::{Expr, ShowTags, Source};
 use super::{duration_or_inf, write_ident};
-use crate::duration::format_duration;
+use crate::duration::format_influxql_duration;
 
 /// `DELETE` and `DROP SERIES`: which series (and, for `DELETE`, which time range).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -120,7 +120,7 @@ impl fmt::Display for AlterRetentionPolicy {
             write!(f, " REPLICATION {n}")?;
         }
         if let Some(d) = self.shard_duration {
-            write!(f, " SHARD DURATION {}", format_duration(d))?;
+            write!(f, " SHARD DURATION {}", format_influxql_duration(d))?;
         }
         if self.default {
             f.write_str(" DEFAULT")?;

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::{write_ident, Select};
+use crate::duration::format_influxql_duration;
 
 /// `CREATE CONTINUOUS QUERY <name> ON <db> [RESAMPLE [EVERY d] [FOR d]] BEGIN <select> END`.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,29 +32,6 @@ pub struct Resample {
     pub for_: Option<i64>,
 }
 
-/// A duration as InfluxQL prints it: the largest unit that divides it
-/// (`1h`, `90m`, `1500ms`), as `influxql.FormatDuration` does.
-pub fn format_influxql_duration(ns: i64) -> String {
-    const UNITS: [(i64, &str); 7] = [
-        (7 * 24 * 3_600_000_000_000, "w"),
-        (24 * 3_600_000_000_000, "d"),
-        (3_600_000_000_000, "h"),
-        (60_000_000_000, "m"),
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "u"),
-    ];
-    if ns == 0 {
-        return "0s".to_string();
-    }
-    for (unit, suffix) in UNITS {
-        if ns % unit == 0 {
-            return format!("{}{suffix}", ns / unit);
-        }
-    }
-    format!("{ns}ns")
-}
-
 impl fmt::Display for CreateContinuousQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CREATE CONTINUOUS QUERY ")?;
@@ -70,20 +48,5 @@ impl fmt::Display for CreateContinuousQuery {
             }
         }
         write!(f, " BEGIN {} END", self.select)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_print_like_influxql() {
-        assert_eq!(format_influxql_duration(1_000_000_000), "1s");
-        assert_eq!(format_influxql_duration(3_600_000_000_000), "1h");
-        assert_eq!(format_influxql_duration(90 * 60_000_000_000), "90m");
-        assert_eq!(format_influxql_duration(1_500_000_000), "1500ms");
-        assert_eq!(format_influxql_duration(14 * 24 * 3_600_000_000_000), "2w");
-        assert_eq!(format_influxql_duration(7), "7ns");
     }
 }

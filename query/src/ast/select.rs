@@ -9,7 +9,7 @@
 use std::fmt;
 
 use super::{write_ident, MeasurementName};
-use crate::duration::format_duration;
+use crate::duration::format_influxql_duration;
 
 /// `SELECT <fields> FROM <sources> [WHERE] [GROUP BY] [FILL] [ORDER BY] [LIMIT] [OFFSET] [SLIMIT] [SOFFSET] [tz()]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -442,7 +442,7 @@ impl fmt::Display for Expr {
             Expr::Number(n) => write!(f, "{n:?}"),
             Expr::String(s) => write_string(f, s),
             Expr::Boolean(b) => write!(f, "{b}"),
-            Expr::Duration(ns) => f.write_str(&format_duration(*ns)),
+            Expr::Duration(ns) => f.write_str(&format_influxql_duration(*ns)),
             Expr::Regex(p) => write_regex(f, p),
             Expr::Call { name, args, named } => {
                 write!(f, "{name}(")?;
@@ -463,6 +463,20 @@ impl fmt::Display for Expr {
                     write!(f, " => {value}")?;
                 }
                 f.write_str(")")
+            }
+            // `-x` parses as `-1 * x` (as in InfluxDB); print it back as
+            // `-x` so that `m * -x` does not come back as `(m * -1) * x`
+            // (but never `--x`, which starts a comment).
+            Expr::Binary { op: BinaryOp::Mul, lhs, rhs }
+                if matches!(**lhs, Expr::Integer(-1))
+                    && !matches!(**rhs, Expr::Integer(_) | Expr::Number(_) | Expr::Duration(_)) =>
+            {
+                let operand = rhs.to_string();
+                if operand.starts_with('-') {
+                    write!(f, "-1 * {operand}")
+                } else {
+                    write!(f, "-{operand}")
+                }
             }
             Expr::Binary { op, lhs, rhs } => write!(f, "{lhs} {} {rhs}", op.as_str()),
             Expr::Paren(inner) => write!(f, "({inner})"),
@@ -535,9 +549,9 @@ impl fmt::Display for Select {
             f.write_str(if i == 0 { " GROUP BY " } else { ", " })?;
             match d {
                 Dimension::Time { interval, offset } => {
-                    write!(f, "time({}", format_duration(*interval))?;
+                    write!(f, "time({}", format_influxql_duration(*interval))?;
                     if *offset != 0 {
-                        write!(f, ", {}", format_duration(*offset))?;
+                        write!(f, ", {}", format_influxql_duration(*offset))?;
                     }
                     f.write_str(")")?;
                 }

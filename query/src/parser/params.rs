@@ -132,7 +132,7 @@ mod tests {
         );
         assert_eq!(
             with("SELECT v FROM cpu WHERE time > now() - $d", serde_json::json!({"d": {"duration": "1h"}})),
-            Ok("SELECT v FROM cpu WHERE time > now() - 1h0m0s".to_string())
+            Ok("SELECT v FROM cpu WHERE time > now() - 1h".to_string())
         );
         assert_eq!(
             with("SELECT v FROM cpu WHERE host = $h", serde_json::json!({"x": "a"})),

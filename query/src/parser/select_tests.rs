@@ -65,7 +65,7 @@ fn calls_with_named_arguments() {
         named,
         &vec![("model".to_string(), Expr::String("ets".into())), ("level".to_string(), Expr::Integer(95))]
     );
-    assert_eq!(s.fields[0].expr.to_string(), "forecast(mean(v), 30m0s, model => 'ets', level => 95)");
+    assert_eq!(s.fields[0].expr.to_string(), "forecast(mean(v), 30m, model => 'ets', level => 95)");
     assert_eq!(err("SELECT f(a => 1, 2) FROM m"), "positional argument after named argument at line 1, char 18");
 }
 
@@ -78,7 +78,7 @@ fn where_clause() {
     let cond = s.condition.expect("where").to_string();
     assert_eq!(
         cond,
-        "host = 'a' AND (region =~ /us-.*/ OR region !~ /eu/) AND time > now() - 1h0m0s \
+        "host = 'a' AND (region =~ /us-.*/ OR region !~ /eu/) AND time > now() - 1h \
          AND time <= '2024-01-01T00:00:00Z' AND v != 3 AND w >= 1.5"
     );
     // `a OR b AND c` is `a OR (b AND c)`.
@@ -116,7 +116,7 @@ fn group_by_fill_order_limits_tz() {
     let printed = select("SELECT mean(v) FROM cpu GROUP BY time(5m), host fill(linear) ORDER BY time DESC LIMIT 1");
     assert_eq!(
         printed.to_string(),
-        "SELECT mean(v) FROM cpu GROUP BY time(5m0s), host fill(linear) ORDER BY time DESC LIMIT 1"
+        "SELECT mean(v) FROM cpu GROUP BY time(5m), host fill(linear) ORDER BY time DESC LIMIT 1"
     );
 }
 
@@ -193,7 +193,7 @@ fn subqueries_parse_and_print() {
     .expect("parses");
     assert_eq!(
         q.statements[0].to_string(),
-        "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM cpu WHERE host = 'a') GROUP BY time(1m0s), host) GROUP BY time(5m0s)"
+        "SELECT max(m) FROM (SELECT mean(v) AS m FROM (SELECT v FROM cpu WHERE host = 'a') GROUP BY time(1m), host) GROUP BY time(5m)"
     );
     // influxd
     assert_eq!(err("SELECT v FROM (SHOW DATABASES)"), "found SHOW, expected SELECT at line 1, char 16");
