@@ -6,10 +6,13 @@
 //! so the tests need no async runtime. [`Receiver::stop`] closes the
 //! socket (the consumer is down: connections are refused) and
 //! [`Receiver::resume`] listens again on the same port.
+//! [`Receiver::start_tls`] serves HTTPS (rustls) with a certificate the
+//! test made, for the `https://` delivery path.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -47,6 +50,8 @@ struct Shared {
     status: AtomicU16,
     requests: Mutex<Vec<Received>>,
     stop: AtomicBool,
+    /// `Some`: HTTPS with this configuration.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The receiver.
@@ -59,20 +64,51 @@ pub struct Receiver {
 impl Receiver {
     /// Starts listening on a free loopback port, answering 200.
     pub fn start() -> Receiver {
+        Receiver::listen(None)
+    }
+
+    /// Starts an HTTPS receiver with this certificate chain and key (PEM
+    /// files), answering 200.
+    pub fn start_tls(cert: &Path, key: &Path) -> Receiver {
+        use rustls_pki_types::pem::PemObject as _;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .expect("read the receiver's certificate")
+            .collect::<Result<_, _>>()
+            .expect("parse the receiver's certificate");
+        let key = PrivateKeyDer::from_pem_file(key).expect("read the receiver's key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("the receiver's certificate and key");
+        Receiver::listen(Some(Arc::new(config)))
+    }
+
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
         let shared = Arc::new(Shared {
             status: AtomicU16::new(200),
             requests: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            tls,
         });
         let thread = Some(spawn(listener, Arc::clone(&shared)));
         Receiver { addr, shared, thread }
     }
 
-    /// `http://127.0.0.1:PORT/hook`.
+    /// `http://127.0.0.1:PORT/hook` (`https://` for a TLS receiver).
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/hook", self.addr)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// The status later requests are answered with.
@@ -125,15 +161,21 @@ fn spawn(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {
             }
             if let Ok(stream) = stream {
                 // One request per connection; a broken one is just dropped.
-                let _ = serve(stream, &shared);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = match &shared.tls {
+                    None => serve(stream, &shared),
+                    Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                        Ok(connection) => serve(rustls::StreamOwned::new(connection, stream), &shared),
+                        Err(e) => Err(std::io::Error::other(e)),
+                    },
+                };
             }
         }
     })
 }
 
-fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn serve(stream: impl Read + Write, shared: &Shared) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -154,7 +196,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     reader.read_exact(&mut body)?;
     let status = shared.status.load(Ordering::SeqCst);
     shared.requests.lock().expect("receiver lock").push(Received { method, path, headers, body, status });
-    let mut stream = stream;
+    let stream = reader.get_mut();
     write!(stream, "HTTP/1.1 {status} Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
     stream.flush()
 }

@@ -393,7 +393,7 @@ fn probes_for(
             probe(
                 "POST",
                 "/v1/webhooks",
-                json_body(serde_json::json!({"url": "http://127.0.0.1:9/probe", "types": ["io.augur.pool.*"]})),
+                json_body(serde_json::json!({"url": "https://hooks.example.com/probe", "types": ["io.augur.pool.*"]})),
                 |r, _| if r == "operator" || r == "admin" { 201 } else { 403 },
             ),
         ],
@@ -479,7 +479,7 @@ fn every_route_enforces_its_policy_for_every_role_tenant_and_credential() {
     };
     let fresh_webhook_id = |tenant: &str| {
         let admin = if tenant == "acme" { "acme_admin" } else { "globex_admin" };
-        let body = json_body(serde_json::json!({"url": "http://127.0.0.1:9/probe"}));
+        let body = json_body(serde_json::json!({"url": "https://hooks.example.com/probe"}));
         let r = send(server, &world.cred(admin), "POST", "/v1/webhooks", body);
         assert_eq!(r.status, 201, "{r}");
         r.json()["id"].as_str().expect("id").to_string()

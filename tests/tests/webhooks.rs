@@ -7,6 +7,7 @@
 //! the same outbox and dispatcher as every other event). Retry timings are
 //! shrunk by configuration; every wait is a bounded poll.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use augur_tests::receiver::{Received, Receiver};
@@ -335,6 +336,15 @@ fn a_crash_between_publish_and_delivery_loses_no_event() {
     assert_eq!(sequences(&delivered[published.len()..]), [next]);
 }
 
+/// Tenants' webhooks may reach only public addresses unless the operator
+/// allows a network (`allowed_networks`); the receivers are on loopback.
+const LOOPBACK_ALLOWED: &str = "[webhooks]\nallowed_networks = [\"127.0.0.0/8\", \"::1/128\"]\n";
+
+/// A server with authentication on whose tenants may reach loopback.
+fn tenant_server() -> Server {
+    Server::start(ServerOptions { config: Some(LOOPBACK_ALLOWED.to_string()), ..ServerOptions::with_auth(ADMIN_TOKEN) })
+}
+
 /// Operator, two tenants with an admin and a writer each.
 fn tenants(server: &Server) -> std::collections::BTreeMap<&'static str, String> {
     let op = Some(ADMIN_TOKEN);
@@ -358,7 +368,7 @@ fn tenants(server: &Server) -> std::collections::BTreeMap<&'static str, String> 
 
 #[test]
 fn tenants_only_see_and_receive_their_own() {
-    let server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    let server = tenant_server();
     let tokens = tenants(&server);
     let (acme, globex) = (Some(tokens["acme_admin"].as_str()), Some(tokens["globex_admin"].as_str()));
     let (ra, rb) = (Receiver::start(), Receiver::start());
@@ -409,7 +419,7 @@ fn tenants_only_see_and_receive_their_own() {
 /// every event reaches its own tenant's subscriber only.
 #[test]
 fn pool_events_stay_within_their_tenant() {
-    let server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    let server = tenant_server();
     let tokens = tenants(&server);
     let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
     let minute = 60_000_000_000i64;
@@ -555,4 +565,126 @@ fn pool_events_reach_the_subscribers_of_that_pool() {
     let seqs = sequences(&events);
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in sequence order: {seqs:?}");
     assert!(other.requests().is_empty(), "the db pool's subscriber got {:?}", other.requests());
+}
+
+/// A private CA and a server certificate it signed for `localhost` and
+/// `127.0.0.1`: (dir, CA certificate, server certificate, server key).
+fn private_ca_and_localhost_certificate() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name);
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run openssl (tests/scripts/deps.sh installs it)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=augur-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    std::fs::write(
+        path("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    let (ca, cert, key) = (path("ca.pem"), path("cert.pem"), path("key.pem"));
+    (dir, ca, cert, key)
+}
+
+/// An `https://` receiver whose certificate a private CA (`ca_file`)
+/// vouches for gets signed events; a tenant cannot point a webhook at an
+/// internal address, neither as an IP literal (400 at creation) nor through
+/// a name (refused at connection time once the network is no longer
+/// allowed).
+#[test]
+fn https_receivers_and_the_internal_address_guard() {
+    let (_certs, ca, cert, key) = private_ca_and_localhost_certificate();
+    let receiver = Receiver::start_tls(&cert, &key);
+    let config = |allowed: &str| {
+        format!(
+            "[webhooks]\ninitial_backoff = \"20ms\"\nmax_backoff = \"100ms\"\nmax_attempts = 1000\n\
+             ca_file = \"{}\"\n{allowed}",
+            ca.display()
+        )
+    };
+    let mut server = Server::start(ServerOptions {
+        config: Some(config("allowed_networks = [\"127.0.0.0/8\", \"::1/128\"]\n")),
+        ..ServerOptions::with_auth(ADMIN_TOKEN)
+    });
+    let tokens = tenants(&server);
+    let acme = Some(tokens["acme_admin"].as_str());
+
+    // Through the name `localhost` (the guarded resolver) and over TLS.
+    let url = format!("https://localhost:{}/hook", receiver.port());
+    let (id, secret) = subscribe(&server, acme, json!({"url": url}));
+    let seq = ping(&server, acme, &id);
+    let got = poll_until(&server, "the event over https", WAIT, || receiver.delivered().into_iter().next());
+    assert_eq!(got.json()["augursequence"], seq);
+    assert_signed(&got, &secret);
+
+    // Internal addresses outside the allowed networks: refused at creation.
+    for internal in ["http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data", "http://[fd00::1]/hook"] {
+        let r = send_json(&server, acme, "POST", "/v1/webhooks", Some(json!({"url": internal})));
+        assert_eq!(r.status, 400, "{internal}: {r}");
+        assert!(r.error_text().contains("url") && r.error_text().contains("internal address"), "{r}");
+    }
+    // The operators' own subscriptions may reach them.
+    let r = send_json(&server, Some(ADMIN_TOKEN), "POST", "/v1/webhooks", Some(json!({"url": "http://10.1.2.3/"})));
+    assert_eq!(r.status, 201, "{r}");
+
+    // Without the allowed network, the existing subscription's name now
+    // resolves only to internal addresses: no connection is made.
+    server.set_options(ServerOptions { config: Some(config("")), ..ServerOptions::with_auth(ADMIN_TOKEN) });
+    server.restart();
+    let before = receiver.requests().len();
+    ping(&server, acme, &id);
+    let refused = poll_until(&server, "a refused attempt", WAIT, || {
+        let pending = send_json(&server, acme, "GET", &format!("/v1/webhooks/{id}/deliveries"), None).json();
+        let text = pending.to_string();
+        text.contains("internal addresses").then_some(text)
+    });
+    assert!(refused.contains("localhost"), "{refused}");
+    assert_eq!(receiver.requests().len(), before, "a request reached the receiver");
 }

@@ -1,5 +1,6 @@
-//! The `[webhooks]` section: delivery retries, timeouts, limits and how
-//! long delivered events stay in the outbox.
+//! The `[webhooks]` section: delivery retries, timeouts, limits, how long
+//! delivered events stay in the outbox, which addresses tenants may target
+//! and which extra CAs `https://` receivers may use.
 //!
 //! Kept in its own file so the section, its defaults and its validation sit
 //! together; the resolved settings are [`WebhookConfig`], which the webhook
@@ -10,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{duration_key, invalid, parse_positive_duration, ConfigError};
+use crate::webhooks::targets::{PrivateTargets, TargetPolicy};
 use crate::webhooks::WebhookConfig;
 
 /// The `[webhooks]` table as written.
@@ -32,6 +34,16 @@ pub struct WebhooksSection {
     /// `max_attempts` **and** this long since its first attempt (`"0s"`:
     /// attempts alone decide).
     pub retry_for: Option<String>,
+    /// `private_targets = "operators"`: whose subscriptions may target
+    /// internal addresses (`"operators"`: the default tenant's; `"all"`;
+    /// `"none"`).
+    pub private_targets: Option<String>,
+    /// `allowed_networks = ["10.20.0.0/16"]`: internal networks every
+    /// tenant's subscriptions may target.
+    pub allowed_networks: Option<Vec<String>>,
+    /// `ca_file = "/etc/augur/webhook-ca.pem"`: extra trusted CA
+    /// certificates (PEM) for `https://` receivers.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Validates the section.
@@ -65,6 +77,22 @@ pub(super) fn webhooks_config(section: &WebhooksSection) -> Result<WebhookConfig
             Some("0" | "0s") => Duration::ZERO,
             Some(text) => parse_positive_duration(text).map_err(|m| invalid("webhooks.retry_for", m))?,
         },
+        targets: TargetPolicy {
+            private_targets: match section.private_targets.as_deref() {
+                None => PrivateTargets::default(),
+                Some(text) => text.parse().map_err(|m| invalid("webhooks.private_targets", m))?,
+            },
+            allowed_networks: section
+                .allowed_networks
+                .iter()
+                .flatten()
+                .map(|net| {
+                    net.parse()
+                        .map_err(|e| invalid("webhooks.allowed_networks", format!("{net:?} is not a network: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        ca_file: section.ca_file.clone(),
     })
 }
 
@@ -97,10 +125,20 @@ mod tests {
             ("[webhooks]\ninitial_backoff = \"2m\"\n", "webhooks.max_backoff"),
             ("[webhooks]\ntimeout = \"never\"\n", "webhooks.timeout"),
             ("[webhooks]\nmax_subscriptions_per_tenant = 0\n", "webhooks.max_subscriptions_per_tenant"),
+            ("[webhooks]\nprivate_targets = \"some\"\n", "webhooks.private_targets"),
+            ("[webhooks]\nallowed_networks = [\"10.0.0.0/33\"]\n", "webhooks.allowed_networks"),
         ] {
             let err = load_text(text).expect_err(text);
             assert!(err.to_string().contains(key), "{text}: {err}");
         }
         assert!(matches!(load_text("[webhooks]\nretries = 2\n"), Err(ConfigError::Parse { .. })));
+        let c = load_text(
+            "[webhooks]\nprivate_targets = \"none\"\nallowed_networks = [\"10.20.0.0/16\", \"fd00::/8\"]\n\
+             ca_file = \"/etc/augur/ca.pem\"\n",
+        )
+        .expect("loads");
+        assert_eq!(c.targets.private_targets, PrivateTargets::None);
+        assert_eq!(c.targets.allowed_networks.len(), 2);
+        assert_eq!(c.ca_file.as_deref(), Some(std::path::Path::new("/etc/augur/ca.pem")));
     }
 }

@@ -199,9 +199,13 @@ async fn deliver(
             last: None,
             next_attempt: None,
         });
-        let (verdict, result) = tokio::select! {
-            r = sender::attempt(&hooks.client, &sub.url, &sub.secret, &body, attempts) => r,
-            () = stopped(shutdown) => return Err(Interrupted::Shutdown),
+        let (verdict, result) = match hooks.clients.policy().refuses_literal(&sub.owner, &sub.url) {
+            // The rules changed since the subscription was made: never connect.
+            Some(reason) => (Verdict::Permanent, sender::refused(reason)),
+            None => tokio::select! {
+                r = sender::attempt(hooks.clients.for_owner(&sub.owner), &sub.url, &sub.secret, &body, attempts) => r,
+                () = stopped(shutdown) => return Err(Interrupted::Shutdown),
+            },
         };
         if verdict != Verdict::Delivered {
             hooks.counters.failed_attempts.with(&[&sub.id]).inc();

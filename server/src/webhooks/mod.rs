@@ -30,6 +30,7 @@ pub mod pool_sink;
 pub mod sender;
 pub mod signature;
 pub mod subscription;
+pub mod targets;
 
 #[cfg(test)]
 mod tests;
@@ -74,6 +75,11 @@ pub struct WebhookConfig {
     /// since its first attempt, so a consumer down for a while (an
     /// upgrade, an outage) gets every event when it returns.
     pub retry_for: Duration,
+    /// Which addresses each tenant's subscriptions may reach (SSRF guard).
+    pub targets: targets::TargetPolicy,
+    /// A PEM file of extra CA certificates to trust for `https://`
+    /// receivers (a private CA); the system's roots are trusted as well.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for WebhookConfig {
@@ -86,6 +92,8 @@ impl Default for WebhookConfig {
             max_subscriptions_per_tenant: 20,
             outbox_retention: Duration::from_secs(7 * 86_400),
             retry_for: Duration::from_secs(3_600),
+            targets: targets::TargetPolicy::default(),
+            ca_file: None,
         }
     }
 }
@@ -169,7 +177,7 @@ pub struct Webhooks {
     config: WebhookConfig,
     outbox: Outbox,
     subs: RwLock<BTreeMap<String, Arc<SubHandle>>>,
-    client: reqwest::Client,
+    clients: targets::Clients,
     running: Mutex<Option<Running>>,
     /// Delivery totals per subscription (for `/metrics` and `_internal`).
     pub counters: counters::DeliveryCounters,
@@ -191,13 +199,24 @@ impl Webhooks {
             let cursor = decode_cursor(store.get_meta_record(&keys::cursor(&sub.id))?);
             subs.insert(sub.id.clone(), Arc::new(SubHandle::new(sub, cursor)));
         }
-        let client = sender::client(config.timeout).map_err(|e| WebhookError::Client(e.to_string()))?;
+        let roots = match &config.ca_file {
+            None => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    WebhookError::Client(format!("cannot read webhooks.ca_file {}: {e}", path.display()))
+                })?;
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| WebhookError::Client(format!("webhooks.ca_file {}: {e}", path.display())))?
+            }
+        };
+        let clients = targets::Clients::new(config.targets.clone(), config.timeout, &roots)
+            .map_err(|e| WebhookError::Client(e.to_string()))?;
         Ok(Webhooks {
             store,
             config,
             outbox,
             subs: RwLock::new(subs),
-            client,
+            clients,
             running: Mutex::new(None),
             counters: counters::DeliveryCounters::default(),
         })
@@ -291,6 +310,7 @@ impl Webhooks {
     /// on. Returns it with its secret. Blocks (fsync).
     pub fn create(&self, new: NewSubscription) -> Result<Subscription, WebhookError> {
         subscription::validate_url(&new.url)?;
+        self.clients.policy().check_url(&new.owner, &new.url)?;
         let types = if new.types.is_empty() { vec!["*".to_string()] } else { new.types };
         subscription::validate_types(&types)?;
         if let Some(secret) = &new.secret {
@@ -351,6 +371,7 @@ impl Webhooks {
         let mut sub = handle.snapshot();
         if let Some(url) = patch.url {
             subscription::validate_url(&url)?;
+            self.clients.policy().check_url(&sub.owner, &url)?;
             sub.url = url;
         }
         if let Some(types) = patch.types {

@@ -43,14 +43,18 @@ pub fn classify(status: u16) -> Verdict {
     }
 }
 
-/// The client every delivery uses: no redirects, bounded connect time.
-pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// How every delivery client is built: no redirects, bounded connect
+/// time, and `roots` trusted besides the system's (`[webhooks] ca_file`).
+pub fn client_builder(timeout: Duration, roots: &[reqwest::Certificate]) -> reqwest::ClientBuilder {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeout)
         .timeout(timeout)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()
+        .pool_idle_timeout(Duration::from_secs(30));
+    for root in roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder
 }
 
 /// POSTs `body` to `url`, signed with `secret`, as attempt `attempt`.
@@ -91,6 +95,11 @@ pub async fn attempt(
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     (verdict, AttemptResult { status, error, time: rfc3339(now), duration_ms })
+}
+
+/// The result of an attempt refused before any connection.
+pub fn refused(reason: String) -> AttemptResult {
+    AttemptResult { status: None, error: Some(reason), time: rfc3339(now_ns()), duration_ms: 0 }
 }
 
 /// An error with its causes, `a: b: c`.

@@ -13,6 +13,17 @@ use tokio::sync::watch;
 
 use super::*;
 
+/// Settings that let every tenant deliver to the loopback receivers.
+fn loopback_config() -> WebhookConfig {
+    WebhookConfig {
+        targets: targets::TargetPolicy {
+            private_targets: targets::PrivateTargets::All,
+            ..targets::TargetPolicy::default()
+        },
+        ..WebhookConfig::default()
+    }
+}
+
 /// Requests received: (signature header, body as JSON, raw body).
 type Received = Arc<Mutex<Vec<(String, serde_json::Value, Bytes)>>>;
 
@@ -65,7 +76,7 @@ async fn delivers_matching_events_in_order_and_resumes_from_the_durable_cursor()
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
     let (url, received) = receiver().await;
-    let hooks = Arc::new(Webhooks::new(store.clone(), WebhookConfig::default()).expect("webhooks"));
+    let hooks = Arc::new(Webhooks::new(store.clone(), loopback_config()).expect("webhooks"));
     // Published before the subscription exists: never delivered to it.
     hooks.publish(vec![event(EventKind::PoolScaleUp, "acme", 0)], Vec::new(), Vec::new()).expect("publish");
     let sub = hooks.create(new_sub("acme", &url, &["io.augur.pool.*"])).expect("create");
@@ -114,7 +125,7 @@ async fn delivers_matching_events_in_order_and_resumes_from_the_durable_cursor()
     drop(hooks);
 
     // Reopened: the subscription and its cursor are back, nothing is sent twice.
-    let hooks = Arc::new(Webhooks::new(store.clone(), WebhookConfig::default()).expect("reopen"));
+    let hooks = Arc::new(Webhooks::new(store.clone(), loopback_config()).expect("reopen"));
     assert_eq!(hooks.get(&sub.id).map(|s| s.secret), Some(sub.secret.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = hooks.start(stop_rx);
@@ -138,7 +149,7 @@ async fn delivers_matching_events_in_order_and_resumes_from_the_durable_cursor()
 async fn limits_and_validation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
-    let config = WebhookConfig { max_subscriptions_per_tenant: 1, ..WebhookConfig::default() };
+    let config = WebhookConfig { max_subscriptions_per_tenant: 1, ..loopback_config() };
     let hooks = Webhooks::new(store, config).expect("webhooks");
     let sub = hooks.create(new_sub("acme", "http://127.0.0.1:9/", &[])).expect("create");
     assert_eq!(sub.types, ["*"], "no types means all");
@@ -156,4 +167,23 @@ async fn limits_and_validation() {
     let updated = hooks.update(&sub.id, patch).expect("update");
     assert_eq!((updated.enabled, updated.pool.as_deref()), (false, Some("db")));
     assert!(matches!(hooks.send_test("wh_missing"), Err(WebhookError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn by_default_only_operators_may_target_internal_addresses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
+    let hooks = Webhooks::new(store, WebhookConfig::default()).expect("webhooks");
+    for url in ["http://127.0.0.1:9/", "http://169.254.169.254/latest/meta-data", "http://localhost:9/"] {
+        let err = hooks.create(new_sub("acme", url, &[])).expect_err(url);
+        assert!(matches!(&err, WebhookError::Invalid(f) if f.field == "url"), "{url}: {err}");
+    }
+    let sub = hooks.create(new_sub(crate::auth::model::DEFAULT_TENANT, "http://127.0.0.1:9/", &[])).expect("operators");
+    let mut acme = hooks.create(new_sub("acme", "https://8.8.8.8/hook", &[])).expect("a public address");
+    let patch = SubscriptionPatch { url: Some("http://10.0.0.1/".into()), ..SubscriptionPatch::default() };
+    let err = hooks.update(&acme.id, patch).expect_err("moved inside");
+    assert!(matches!(&err, WebhookError::Invalid(f) if f.field == "url"), "{err}");
+    acme = hooks.update(&acme.id, SubscriptionPatch::default()).expect("unchanged");
+    assert_eq!(acme.url, "https://8.8.8.8/hook");
+    assert_eq!(sub.url, "http://127.0.0.1:9/");
 }
