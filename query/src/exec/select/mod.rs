@@ -18,6 +18,8 @@ mod grouped;
 mod math;
 mod raw;
 mod raw_transform;
+#[cfg(test)]
+mod read_tests;
 mod subquery;
 mod top;
 mod transform;
@@ -461,8 +463,18 @@ impl Rows<'_> {
     }
 }
 
-/// Reads the given series in batches of [`BATCH`] and calls `each` with
-/// the rows of every series that has some in `range`.
+/// Reads the given series in batches of at most [`BATCH`] and calls `each`
+/// with the rows of every series that has some in `range`, in the order of
+/// `series`.
+///
+/// Why two threads: reading a batch (RocksDB, block decoding, turning
+/// columns into values) and consuming it (aggregating, evaluating) take
+/// comparable time, so a second thread reads and decodes the next batch
+/// while this one consumes the current: on two cores a query with several
+/// batches runs on both. The reader stays at most one batch ahead (a
+/// bounded channel), so memory stays bounded by two batches; it stops
+/// when the consumer stops (an error, the point budget) or the query is
+/// cancelled.
 pub(crate) fn read_rows(
     env: &Env<'_>,
     target: &Target,
@@ -478,25 +490,82 @@ pub(crate) fn read_rows(
     if let Some(mem) = env.mem {
         return mem.read(target, series, range, fields, budget, each);
     }
-    for batch in series.chunks(BATCH) {
-        env.cancel.check()?;
-        let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
-        for damage in &read.damaged {
-            tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
+    let batches: Vec<&[SeriesInfo]> = series.chunks(batch_size(series.len())).collect();
+    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, range, fields);
+    let mut consume = |batch: &[SeriesInfo], decoded: Vec<DecodedSeries>| -> Result<(), ExecError> {
+        for d in decoded {
+            budget.take(d.timestamps.len())?;
+            let Some(info) = batch.get(d.index) else { continue };
+            each(Rows { series: info, timestamps: d.timestamps, columns: d.columns })?;
         }
-        for data in read.series {
-            budget.take(data.timestamps.len())?;
-            let rows = data.timestamps.len();
-            let columns = data
-                .columns
-                .iter()
-                .map(|c| (c.name.clone(), column_values(&c.data, c.presence.as_deref(), rows)))
-                .collect();
-            let Some(info) = batch.iter().find(|s| s.id == data.series.id) else { continue };
-            each(Rows { series: info, timestamps: data.timestamps, columns })?;
+        Ok(())
+    };
+    if batches.len() < 2 {
+        for batch in batches {
+            env.cancel.check()?;
+            consume(batch, read(batch)?)?;
         }
+        return Ok(());
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<DecodedSeries>, ExecError>>(1);
+        let batches_ahead = &batches;
+        scope.spawn(move || {
+            for batch in batches_ahead {
+                let decoded = env.cancel.check().map_err(ExecError::from).and_then(|()| read(batch));
+                let failed = decoded.is_err();
+                // A closed channel: the consumer stopped; so does the reader.
+                if sender.send(decoded).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for batch in &batches {
+            let decoded = receiver.recv().map_err(|_| ExecError::Plain("query reader stopped".to_string()))??;
+            consume(batch, decoded)?;
+        }
+        Ok(())
+    })
+}
+
+/// Series per read: [`BATCH`], or fewer so that a query over a few dozen
+/// series still has several batches to overlap (at least 4 series each).
+fn batch_size(series: usize) -> usize {
+    (series / 8).clamp(4, BATCH)
+}
+
+/// One series of a batch, decoded into values.
+struct DecodedSeries {
+    /// Its position in the batch.
+    index: usize,
+    timestamps: Vec<i64>,
+    columns: HashMap<String, Vec<Value>>,
+}
+
+/// Reads one batch of series and decodes every column.
+fn read_batch(
+    env: &Env<'_>,
+    target: &Target,
+    batch: &[SeriesInfo],
+    range: TimeRange,
+    fields: &[String],
+) -> Result<Vec<DecodedSeries>, ExecError> {
+    let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
+    for damage in &read.damaged {
+        tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
+    }
+    let mut out = Vec::with_capacity(read.series.len());
+    for data in read.series {
+        let Some(index) = batch.iter().position(|s| s.id == data.series.id) else { continue };
+        let rows = data.timestamps.len();
+        let columns = data
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), column_values(&c.data, c.presence.as_deref(), rows)))
+            .collect();
+        out.push(DecodedSeries { index, timestamps: data.timestamps, columns });
+    }
+    Ok(out)
 }
 
 /// Tags of a group as the result's `tags` object (`None` without `GROUP BY` tags).
