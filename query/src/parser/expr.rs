@@ -19,7 +19,7 @@ use crate::token::{Keyword, Pos, TokenKind};
 pub(super) const MAX_DEPTH: usize = 256;
 
 /// What InfluxDB lists when an operand is missing.
-const OPERAND: &[&str] = &["identifier", "string", "number", "bool"];
+pub(super) const OPERAND: &[&str] = &["identifier", "string", "number", "bool"];
 
 impl Parser<'_> {
     /// A full expression.
@@ -115,10 +115,12 @@ impl Parser<'_> {
             }
             TokenKind::Duration => {
                 self.bump();
+                // InfluxDB reports a bad duration literal in an expression
+                // without a position (unlike one in a retention policy).
                 match parse_duration(&token.lit) {
                     Ok(ns) => Ok(Expr::Duration(ns)),
-                    Err(DurationError::Invalid) => Err(ParseError::message("invalid duration", token.pos)),
-                    Err(DurationError::Overflow) => Err(ParseError::message("overflowed duration", token.pos)),
+                    Err(DurationError::Invalid) => Err(ParseError::bare("invalid duration", token.pos)),
+                    Err(DurationError::Overflow) => Err(ParseError::bare("overflowed duration", token.pos)),
                 }
             }
             TokenKind::String => {
@@ -243,6 +245,12 @@ impl Parser<'_> {
         let Some(end) = end else {
             return Err(ParseError::message("unterminated regex", open.pos));
         };
+        if let Some(message) = super::regex::regex_error(&pattern) {
+            // InfluxDB reports it one character before the opening slash.
+            let mut pos = open.pos;
+            pos.char = pos.char.saturating_sub(1);
+            return Err(ParseError::message(message, pos));
+        }
         self.relex_from(end);
         Ok(pattern)
     }

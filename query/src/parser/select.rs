@@ -13,6 +13,9 @@ use crate::ast::{
 use crate::error::ParseError;
 use crate::token::{Keyword, TokenKind};
 
+/// InfluxDB's refusal of any `ORDER BY` but one `time` field.
+const ONLY_ORDER_BY_TIME: &str = "only ORDER BY time supported at this time";
+
 impl Parser<'_> {
     /// After `SELECT`.
     pub(super) fn select(&mut self, _start: usize) -> Result<Statement, ParseError> {
@@ -138,7 +141,8 @@ impl Parser<'_> {
                     self.bump();
                     Dimension::Tag(token.lit)
                 }
-                _ => return Err(ParseError::unexpected(&token, &["identifier", "*", "regex"])),
+                // InfluxDB parses a dimension as an expression.
+                _ => return Err(ParseError::unexpected(&token, super::expr::OPERAND)),
             };
             dims.push(dim);
             if self.peek().kind != TokenKind::Comma {
@@ -198,26 +202,47 @@ impl Parser<'_> {
         Ok(fill)
     }
 
-    /// `ORDER BY time [ASC|DESC]`; returns whether descending.
+    /// `ORDER BY time [ASC|DESC]`; returns whether descending. As in
+    /// InfluxDB, a list of sort fields parses and anything but one `time`
+    /// field is refused after it.
     fn order_by(&mut self) -> Result<bool, ParseError> {
         if !self.eat(Keyword::Order) {
             return Ok(false);
         }
         self.expect(Keyword::By)?;
         let token = self.peek().clone();
-        if token.is(Keyword::Asc) || token.is(Keyword::Desc) {
+        let descending = if token.is(Keyword::Asc) || token.is(Keyword::Desc) {
             self.bump();
-            return Ok(token.is(Keyword::Desc));
+            token.is(Keyword::Desc)
+        } else if token.kind.is_ident() {
+            let (name, descending) = self.sort_field()?;
+            if !name.eq_ignore_ascii_case("time") {
+                return Err(ParseError::bare(ONLY_ORDER_BY_TIME, token.pos));
+            }
+            descending
+        } else {
+            return Err(ParseError::unexpected(&token, &["identifier", "ASC", "DESC"]));
+        };
+        let mut more = false;
+        while self.peek().kind == TokenKind::Comma {
+            self.bump();
+            self.sort_field()?;
+            more = true;
         }
-        if !(token.kind.is_ident() && token.lit.eq_ignore_ascii_case("time")) {
-            return Err(ParseError::bare("only ORDER BY time supported at this time", token.pos));
+        if more {
+            return Err(ParseError::bare(ONLY_ORDER_BY_TIME, token.pos));
         }
-        self.bump();
+        Ok(descending)
+    }
+
+    /// `name [ASC|DESC]`: the name and whether descending.
+    fn sort_field(&mut self) -> Result<(String, bool), ParseError> {
+        let name = self.ident()?;
         if self.eat(Keyword::Desc) {
-            return Ok(true);
+            return Ok((name, true));
         }
         self.eat(Keyword::Asc);
-        Ok(false)
+        Ok((name, false))
     }
 
     /// An optional `KW <non-negative integer>`.
@@ -338,7 +363,8 @@ impl Parser<'_> {
                 self.expect_kind(TokenKind::RParen, ")")?;
                 Ok(TagKeySelector::In(keys))
             }
-            _ => Err(ParseError::unexpected(&token, &["=", "!=", "=~", "!~", "IN"])),
+            // InfluxDB lists only these, though it accepts `!=` and `!~` too.
+            _ => Err(ParseError::unexpected(&token, &["IN", "=", "=~"])),
         }
     }
 

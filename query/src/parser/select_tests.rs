@@ -134,6 +134,18 @@ fn select_errors() {
         "time dimension must have duration argument at line 1, char 31"
     );
     assert_eq!(err("SELECT v FROM m LIMIT 1 GROUP BY host"), "found GROUP, expected ; at line 1, char 25");
+    // influxd
+    assert_eq!(err("SELECT v FROM m ORDER BY time DESC, host"), "only ORDER BY time supported at this time");
+    assert_eq!(err("SELECT v FROM m ORDER BY 1"), "found 1, expected identifier, ASC, DESC at line 1, char 26");
+    assert_eq!(err("SELECT v FROM m GROUP BY"), "found EOF, expected identifier, string, number, bool at line 1, char 26");
+    assert_eq!(err("SELECT v FROM m WHERE time > 5x"), "invalid duration");
+    assert_eq!(err("SELECT *"), "found EOF, expected FROM at line 1, char 9");
+    assert_eq!(err("SHOW TAG VALUES WITH KEY"), "found EOF, expected IN, =, =~ at line 1, char 26");
+    assert_eq!(
+        err("SELECT v FROM m WHERE s =~ /[/"),
+        "error parsing regexp: missing closing ]: `[` at line 1, char 27"
+    );
+    assert_eq!(err("SELECT v FROM /[/"), "error parsing regexp: missing closing ]: `[` at line 1, char 14");
     for q in [
         "SELECT (",
         "SELECT v FROM m WHERE",
