@@ -161,14 +161,16 @@ fn raw_group_by_tags_and_slimit() {
 #[test]
 fn epoch_formats_time_as_integers() {
     let db = sample();
-    let ctx = ExecutionContext { epoch: epoch_divisor("ms"), ..ctx() };
+    let ctx = ExecutionContext { epoch: Some(epoch_divisor("ms")), ..ctx() };
     // influxd (epoch=ms)
     assert_eq!(
         run_with(&db, "SELECT v FROM cpu WHERE time <= 61s", &ctx)["results"][0]["series"],
         json!([{"name":"cpu","columns":["time","v"],"values":[[1000,1],[1000,2],[61000,3]]}])
     );
-    assert_eq!(epoch_divisor("h"), Some(3_600_000_000_000));
-    assert_eq!(epoch_divisor("rfc3339"), None);
+    assert_eq!(epoch_divisor("h"), 3_600_000_000_000);
+    // influxd: an unknown unit gives nanoseconds.
+    assert_eq!(epoch_divisor("rfc3339"), 1);
+    assert_eq!(epoch_divisor("bogus"), 1);
 }
 
 #[test]
