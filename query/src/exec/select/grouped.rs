@@ -21,7 +21,7 @@ use super::condition::arithmetic;
 use super::math;
 use super::transform::Transform;
 use super::window::{Buckets, Span};
-use super::{group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
+use super::{group_tags, read_rows, unique_names, field_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, Field, Fill, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -123,7 +123,7 @@ pub(super) fn run(
         return Ok(Vec::new());
     }
 
-    let names = unique_names(select_fields.iter().map(|f| f.column_name()).collect());
+    let names = unique_names(field_names(&select_fields));
     let mut columns = vec!["time".to_string()];
     columns.extend(names);
     let lone_selector =

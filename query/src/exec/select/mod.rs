@@ -330,7 +330,7 @@ fn subqueries(
 fn selected_tags(store: &Store, select: &Select, ctx: &ExecutionContext) -> HashSet<String> {
     let targets = resolve_sources(store, ctx, &select.sources).unwrap_or_default();
     let mut out = HashSet::new();
-    let names = unique_names(select.fields.iter().map(|f| f.column_name()).collect());
+    let names = unique_names(field_names(&select.fields));
     for (field, column) in select.fields.iter().zip(names) {
         if let Expr::VarRef { name, kind } = &field.expr {
             let tag = match kind {
@@ -505,18 +505,42 @@ pub(crate) fn group_tags(env: &Env<'_>, group: &Group) -> Option<BTreeMap<String
     has_tag_dims.then(|| group.tags.iter().cloned().collect())
 }
 
-/// Makes column names unique the way InfluxDB does (`mean`, `mean_1`).
-pub(crate) fn unique_names(names: Vec<String>) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let n = seen.entry(name.clone()).or_insert(0);
-        if *n == 0 {
-            out.push(name);
-        } else {
-            out.push(format!("{name}_{n}"));
+/// Makes column names unique the way InfluxDB does: aliases (`AS x`, the
+/// `true` ones) keep their names, then every other name is taken in
+/// order, a repeat getting the first free `_N` suffix (`mean`, `mean_1`;
+/// `v, v, v AS v` gives `v_1, v_2, v`).
+pub(crate) fn unique_names(names: Vec<(String, bool)>) -> Vec<String> {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for (name, aliased) in &names {
+        if *aliased {
+            taken.insert(name.clone(), 1);
         }
-        *n += 1;
     }
-    out
+    names
+        .into_iter()
+        .map(|(name, aliased)| {
+            if aliased {
+                return name;
+            }
+            let resolved = match taken.get(&name).copied() {
+                None => name,
+                Some(mut count) => loop {
+                    let candidate = format!("{name}_{count}");
+                    if !taken.contains_key(&candidate) {
+                        taken.insert(name, count + 1);
+                        break candidate;
+                    }
+                    count += 1;
+                },
+            };
+            *taken.entry(resolved.clone()).or_insert(0) += 1;
+            resolved
+        })
+        .collect()
+}
+
+/// The column names of the select list, with whether each is an alias
+/// (the input of [`unique_names`]).
+pub(crate) fn field_names(fields: &[crate::ast::Field]) -> Vec<(String, bool)> {
+    fields.iter().map(|f| (f.column_name(), f.alias.is_some())).collect()
 }

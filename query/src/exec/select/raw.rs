@@ -128,7 +128,7 @@ fn columns(
     target: &Target,
     tag_keys: &BTreeSet<String>,
     grouped: &BTreeSet<&str>,
-) -> (Vec<String>, Vec<Column>) {
+) -> (Vec<(String, bool)>, Vec<Column>) {
     let mut names = Vec::new();
     let mut columns = Vec::new();
     for field in &env.select.fields {
@@ -143,7 +143,7 @@ fn columns(
                 }
                 all.sort();
                 for (name, is_tag) in all {
-                    names.push(name.clone());
+                    names.push((name.clone(), false));
                     columns.push(if is_tag {
                         Column::Tag(name)
                     } else {
@@ -152,11 +152,11 @@ fn columns(
                 }
             }
             Expr::VarRef { name, kind } if target.is_tag(name, *kind) => {
-                names.push(field.column_name());
+                names.push((field.column_name(), field.alias.is_some()));
                 columns.push(Column::Tag(name.clone()));
             }
             expr => {
-                names.push(field.column_name());
+                names.push((field.column_name(), field.alias.is_some()));
                 columns.push(Column::Expr(expr.clone()));
             }
         }

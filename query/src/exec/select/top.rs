@@ -173,9 +173,9 @@ pub(super) fn run(
     // The tag arguments become columns right after the call, as in InfluxDB.
     let mut names = Vec::new();
     for (i, f) in select.fields.iter().enumerate() {
-        names.push(f.column_name());
+        names.push((f.column_name(), f.alias.is_some()));
         if i == spec.at {
-            names.extend(spec.tags.iter().cloned());
+            names.extend(spec.tags.iter().map(|t| (t.clone(), false)));
         }
     }
     let mut columns = vec!["time".to_string()];
