@@ -439,6 +439,31 @@ fn limits_give_clear_errors() {
 }
 
 #[test]
+fn duplicate_columns_are_named_as_influxdb_names_them() {
+    let db = sample();
+    // influxd: the alias keeps its name, the others get the free suffixes.
+    assert_eq!(
+        series(&db, "SELECT v, v, v AS v FROM cpu WHERE host = 'a' LIMIT 1"),
+        json!([{"name":"cpu","columns":["time","v_1","v_2","v"],"values":[["1970-01-01T00:00:01Z",1,1,1]]}])
+    );
+    let names = |n: &[(&str, bool)]| {
+        crate::exec::select::unique_names(n.iter().map(|(s, a)| (s.to_string(), *a)).collect())
+    };
+    assert_eq!(names(&[("mean", false), ("mean", false), ("mean_1", true)]), ["mean", "mean_2", "mean_1"]);
+    assert_eq!(names(&[("v", false), ("v", false)]), ["v", "v_1"]);
+}
+
+#[test]
+fn group_by_time_zero_is_one_bucket() {
+    let db = sample();
+    // influxd: time(0s) groups nothing by time.
+    assert_eq!(
+        series(&db, "SELECT count(v) FROM cpu WHERE time >= 0s AND time < 10m GROUP BY time(0s)"),
+        json!([{"name":"cpu","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",4]]}])
+    );
+}
+
+#[test]
 fn select_errors() {
     let db = sample();
     let e = |q: &str| first(&db, q)["error"].clone();
@@ -449,10 +474,22 @@ fn select_errors() {
         e("SELECT exponential_moving_average(v, 2) FROM cpu"),
         json!("function exponential_moving_average() is not supported yet")
     );
-    assert_eq!(e("SELECT top(v, 0) FROM cpu"), json!("expected positive integer as last argument in top()"));
+    // influxd
+    assert_eq!(e("SELECT top(v, 0) FROM cpu"), json!("limit (0) in top function must be at least 1"));
+    assert_eq!(e("SELECT top(v) FROM cpu"), json!("invalid number of arguments for top, expected at least 2, got 1"));
     assert_eq!(
         e("SELECT top(v, 2), mean(v) FROM cpu"),
-        json!("not supported yet: top() together with other functions or expressions")
+        json!("selector function top() cannot be combined with other functions")
+    );
+    assert_eq!(
+        e("SELECT bottom(v, 3) FROM cpu LIMIT 2"),
+        json!("limit (3) in bottom function can not be larger than the LIMIT (2) in the select statement")
+    );
+    assert_eq!(e("SELECT top(s, 1) FROM cpu"), json!("unsupported top iterator type: string"));
+    assert_eq!(e("SELECT v FROM cpu GROUP BY time(1m)"), json!("GROUP BY requires at least one aggregate function"));
+    assert_eq!(
+        e("SELECT mean(v) FROM cpu WHERE time < 1m GROUP BY time(1m), time(2m)"),
+        json!("multiple time dimensions not allowed")
     );
     assert_eq!(e("SELECT mean(v, 2) FROM cpu"), json!("invalid number of arguments for mean, expected 1, got 2"));
     assert_eq!(

@@ -45,7 +45,7 @@ impl Parser<'_> {
             return Err(ParseError::unexpected(&from.clone(), &["INTO"]));
         }
         let interval = select.dimensions.iter().find_map(|d| match d {
-            Dimension::Time { interval, .. } => Some(*interval),
+            Dimension::Time { interval, .. } if *interval > 0 => Some(*interval),
             _ => None,
         });
         let aggregate = select.fields.iter().any(|f| f.expr.has_call());

@@ -155,8 +155,9 @@ impl Parser<'_> {
     /// After `time(`: `interval [, offset])`.
     fn time_dimension(&mut self) -> Result<Dimension, ParseError> {
         let at = self.peek().pos;
+        // `time(0s)` is accepted, as in InfluxDB: it groups nothing by time.
         let interval = match self.expr()? {
-            Expr::Duration(ns) if ns > 0 => ns,
+            Expr::Duration(ns) if ns >= 0 => ns,
             _ => return Err(ParseError::message("time dimension must have duration argument", at)),
         };
         let mut offset = 0;

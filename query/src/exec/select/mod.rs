@@ -55,6 +55,12 @@ pub enum SelectError {
     /// Functions and bare fields in one select list.
     #[error("mixing aggregate and non-aggregate queries is not supported")]
     Mixing,
+    /// `GROUP BY time(...)` over raw fields.
+    #[error("GROUP BY requires at least one aggregate function")]
+    GroupByWithoutAggregate,
+    /// Two `time(...)` dimensions.
+    #[error("multiple time dimensions not allowed")]
+    MultipleTimeDimensions,
     /// A function InfluxQL does not have.
     #[error("undefined function {0}()")]
     UndefinedFunction(String),
@@ -218,6 +224,7 @@ pub(crate) fn run(
     if let Some(spec) = forecast::spec(&select.fields)? {
         return forecast::run(store, select, ctx, &spec);
     }
+    check_time_dimensions(&select.dimensions)?;
     let now = ctx.now();
     let cond = Condition::new(select.condition.as_ref(), now)?;
     let mem = subqueries(store, select, ctx, now, &cond)?;
@@ -238,7 +245,10 @@ pub(crate) fn run(
     };
     let aggregate = select.fields.iter().any(|f| has_aggregate(&f.expr));
     let raw_transform = select.fields.iter().any(|f| has_raw_transform(&f.expr));
-    let top = top::spec(&select.fields)?;
+    let top = top::spec(&select.fields, select.limit)?;
+    if !aggregate && top.is_none() && has_time_interval(&select.dimensions) {
+        return Err(SelectError::GroupByWithoutAggregate.into());
+    }
     let mut budget = Budget { used: 0, max: ctx.max_select_points };
     let mut out = Vec::new();
     for target in &targets {
@@ -261,6 +271,26 @@ pub(crate) fn run(
         out.reverse();
     }
     Ok(out)
+}
+
+/// Refuses a second `GROUP BY time(...)` after one with an interval, as
+/// InfluxDB does (`time(0s)` sets none).
+fn check_time_dimensions(dims: &[Dimension]) -> Result<(), SelectError> {
+    let mut interval = false;
+    for d in dims {
+        if let Dimension::Time { interval: i, .. } = d {
+            if interval {
+                return Err(SelectError::MultipleTimeDimensions);
+            }
+            interval = *i > 0;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the dimensions group by time (`time(0s)` does not).
+fn has_time_interval(dims: &[Dimension]) -> bool {
+    dims.iter().any(|d| matches!(d, Dimension::Time { interval, .. } if *interval > 0))
 }
 
 /// Whether an expression calls an aggregate, selector or transformation

@@ -74,7 +74,7 @@ pub(super) fn run(
         collect(&field.expr, &mut calls)?;
     }
     if let Some(call) = calls.first() {
-        if select.dimensions.iter().any(|d| matches!(d, crate::ast::Dimension::Time { .. })) {
+        if select.dimensions.iter().any(|d| matches!(d, crate::ast::Dimension::Time { interval, .. } if *interval > 0)) {
             let name = call.transform.name();
             return Err(SelectError::Message(format!("aggregate function required inside the call to {name}")).into());
         }
