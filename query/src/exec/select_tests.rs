@@ -464,6 +464,73 @@ fn group_by_time_zero_is_one_bucket() {
 }
 
 #[test]
+fn lone_selector_reads_tags_and_fields_at_its_point() {
+    let db = sample();
+    // influxd
+    assert_eq!(
+        series(&db, "SELECT max(v), host FROM cpu"),
+        json!([{"name":"cpu","columns":["time","max","host"],"values":[["1970-01-01T00:03:20Z",5,"b"]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT min(v), host, w FROM cpu"),
+        json!([{"name":"cpu","columns":["time","min","host","w"],"values":[["1970-01-01T00:00:01Z",1,"a",10]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT percentile(v, 50), host FROM cpu"),
+        json!([{"name":"cpu","columns":["time","percentile","host"],"values":[["1970-01-01T00:00:01Z",2,"b"]]}])
+    );
+    let e = |q: &str| first(&db, q)["error"].clone();
+    assert_eq!(e("SELECT mean(v), host FROM cpu"), json!("mixing aggregate and non-aggregate queries is not supported"));
+    assert_eq!(
+        e("SELECT max(v), min(v), host FROM cpu"),
+        json!("mixing multiple selector functions with tags or fields is not supported")
+    );
+}
+
+#[test]
+fn empty_buckets_count_and_fill_like_influxdb() {
+    let db = sample();
+    let q = |fill: &str| {
+        series(
+            &db,
+            &format!("SELECT count(w), max(v) FROM cpu WHERE time >= 0s AND time < 2m GROUP BY time(1m) {fill}"),
+        )[0]["values"]
+            .clone()
+    };
+    // influxd: fill(null) turns an empty count into 0; other fills leave it empty.
+    assert_eq!(q(""), json!([["1970-01-01T00:00:00Z",2,2],["1970-01-01T00:01:00Z",0,3]]));
+    assert_eq!(q("fill(none)"), json!([["1970-01-01T00:00:00Z",2,2],["1970-01-01T00:01:00Z",null,3]]));
+    assert_eq!(q("fill(linear)"), json!([["1970-01-01T00:00:00Z",2,2],["1970-01-01T00:01:00Z",null,3]]));
+    // influxd: fill(<number>) takes each column's type.
+    assert_eq!(
+        series(&db, "SELECT count(v), last(s), mean(v) FROM cpu WHERE time >= 2m AND time < 4m GROUP BY time(1m) fill(-1.5)")
+            [0]["values"],
+        json!([["1970-01-01T00:02:00Z",-1,"",-1.5],["1970-01-01T00:03:00Z",1,"x",5]])
+    );
+    // influxd: percentile's rank 0 selects no point, so no row.
+    assert_eq!(first(&db, "SELECT percentile(v, 0) FROM cpu"), json!({"statement_id":0}));
+}
+
+#[test]
+fn first_and_last_prefer_false_at_equal_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default()).expect("open");
+    store.create_database("d").expect("create");
+    let points = vec![
+        point("m", "a", vec![("b", FieldValue::Boolean(true))], S),
+        point("m", "b", vec![("b", FieldValue::Boolean(false))], S),
+        point("m", "c", vec![("b", FieldValue::Boolean(true))], S),
+    ];
+    store.write("d", None, &points, 0).expect("write");
+    let db = Db { store, _dir: dir };
+    // influxd
+    assert_eq!(
+        series(&db, "SELECT first(b), last(b) FROM m"),
+        json!([{"name":"m","columns":["time","first","last"],"values":[["1970-01-01T00:00:00Z",false,false]]}])
+    );
+}
+
+#[test]
 fn select_errors() {
     let db = sample();
     let e = |q: &str| first(&db, q)["error"].clone();

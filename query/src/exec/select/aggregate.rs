@@ -8,8 +8,9 @@
 //! Semantics follow InfluxDB 1.x: `stddev` is the sample deviation,
 //! `median` of an even count averages the middle two, `percentile` picks
 //! the point at rank `floor(n * p / 100 + 0.5)`, `mode` breaks ties by the
-//! value seen first, `first`/`last` on equal times keep the greater value,
-//! `distinct` lists values in the order they were first seen.
+//! value seen first, `first`/`last` on equal times keep the greater value
+//! (`false` over `true` for booleans), `distinct` lists values in the
+//! order they were first seen.
 
 use std::cmp::Ordering;
 
@@ -77,6 +78,15 @@ impl Func {
     /// `GROUP BY time`, that point's time).
     pub(crate) fn is_selector(self) -> bool {
         matches!(self, Func::Min | Func::Max | Func::First | Func::Last | Func::Percentile(_))
+    }
+}
+
+/// Whether `value` replaces `held` as `first`/`last` at an equal time:
+/// InfluxDB keeps the greater value, but `false` over `true`.
+fn wins_tie(value: &Value, held: &Value) -> bool {
+    match (value, held) {
+        (Value::Boolean(new), Value::Boolean(old)) => !*new && *old,
+        _ => value.compare(held) == Some(Ordering::Greater),
     }
 }
 
@@ -246,9 +256,8 @@ impl State {
                 let replace = match best {
                     None => matches!(func, Func::First | Func::Last) || orderable,
                     Some((v, bt)) => match func {
-                        // Equal times: InfluxDB keeps the greater value.
-                        Func::First => t < *bt || (t == *bt && value.compare(v) == Some(Ordering::Greater)),
-                        Func::Last => t > *bt || (t == *bt && value.compare(v) == Some(Ordering::Greater)),
+                        Func::First => t < *bt || (t == *bt && wins_tie(value, v)),
+                        Func::Last => t > *bt || (t == *bt && wins_tie(value, v)),
                         Func::Min => match value.compare(v) {
                             Some(Ordering::Less) => true,
                             Some(Ordering::Equal) => t < *bt,
