@@ -531,6 +531,52 @@ fn first_and_last_prefer_false_at_equal_times() {
 }
 
 #[test]
+fn slimit_counts_series_in_influxdb_tag_set_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default()).expect("open");
+    store.create_database("d").expect("create");
+    let p = |tags: &[(&str, &str)], v: f64, t: i64| Point {
+        measurement: "cpu".into(),
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        fields: vec![("v".into(), FieldValue::Float(v))],
+        timestamp: Some(t),
+    };
+    let points = vec![
+        p(&[("host", "a"), ("region", "eu")], 1.0, S),
+        p(&[("host", "b"), ("region", "us")], 2.0, S),
+        p(&[("host", "c")], 3.0, S),
+    ];
+    store.write("d", None, &points, 0).expect("write");
+    let db = Db { store, _dir: dir };
+    let hosts = |q: &str| -> Vec<Value> {
+        series(&db, q).as_array().expect("series").iter().map(|s| s["tags"]["host"].clone()).collect()
+    };
+    // influxd: c (no region) counts first, the kept series keep their order.
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY * SLIMIT 1"), [json!("c")]);
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY * SLIMIT 1 SOFFSET 1"), [json!("a")]);
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY host, region SLIMIT 2"), [json!("a"), json!("c")]);
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY host, region"), [json!("a"), json!("b"), json!("c")]);
+}
+
+#[test]
+fn raw_star_over_measurements_and_null_expressions() {
+    let db = sample();
+    // influxd: every series gets the columns of all measurements.
+    let all = series(&db, "SELECT * FROM cpu, mem");
+    assert_eq!(all[0]["columns"], json!(["time","host","s","used","v","w"]));
+    assert_eq!(all[1], json!({"name":"mem","columns":["time","host","s","used","v","w"],"values":[
+        ["1970-01-01T00:00:05Z","a",null,7,null,null]]}));
+    // influxd: a row stays while a field it reads has a value.
+    assert_eq!(
+        series(&db, "SELECT v + w FROM cpu")[0]["values"],
+        json!([["1970-01-01T00:00:01Z",11],["1970-01-01T00:00:01Z",22],["1970-01-01T00:01:01Z",null],
+            ["1970-01-01T00:03:20Z",null]])
+    );
+    // influxd: no row where the cast field has no value of that type.
+    assert_eq!(first(&db, "SELECT v::string FROM cpu"), json!({"statement_id":0}));
+}
+
+#[test]
 fn select_errors() {
     let db = sample();
     let e = |q: &str| first(&db, q)["error"].clone();

@@ -260,17 +260,48 @@ pub(crate) fn run(
         } else if aggregate {
             out.extend(grouped::run(&env, target, &groups, &mut budget)?);
         } else {
-            out.extend(raw::run(&env, target, &groups, &mut budget)?);
+            out.extend(raw::run(&env, target, &groups, &wildcard, &mut budget)?);
         }
     }
-    let skip = usize::try_from(select.soffset).unwrap_or(usize::MAX);
-    let take = if select.slimit == 0 { usize::MAX } else { usize::try_from(select.slimit).unwrap_or(usize::MAX) };
-    let mut out: Vec<_> = out.into_iter().skip(skip).take(take).collect();
+    let mut out = series_page(out, select.slimit, select.soffset);
     if select.descending {
         // InfluxDB also lists the series in reverse order (after SLIMIT).
         out.reverse();
     }
     Ok(out)
+}
+
+/// The series `SLIMIT`/`SOFFSET` keep, in their output order. InfluxDB
+/// counts them in the order of its tag set identifiers (the present tag
+/// keys, then their values, `\0`-separated), so a series that lacks a
+/// `GROUP BY` tag comes before the others there, though it is listed in
+/// tag value order like every series.
+fn series_page(out: Vec<crate::result::Series>, slimit: u64, soffset: u64) -> Vec<crate::result::Series> {
+    if slimit == 0 && soffset == 0 {
+        return out;
+    }
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by_cached_key(|&i| (out[i].name.clone(), tags_id(out[i].tags.as_ref())));
+    let kept: HashSet<usize> = page(order.into_iter(), slimit, soffset).collect();
+    out.into_iter().enumerate().filter(|(i, _)| kept.contains(i)).map(|(_, s)| s).collect()
+}
+
+/// InfluxDB's identifier of a tag set: each present key and `\0`, then
+/// the values joined by `\0` (a missing tag is an empty value here).
+fn tags_id(tags: Option<&BTreeMap<String, String>>) -> Vec<u8> {
+    let present: Vec<(&String, &String)> = tags.into_iter().flatten().filter(|(_, v)| !v.is_empty()).collect();
+    let mut id = Vec::new();
+    for (k, _) in &present {
+        id.extend_from_slice(k.as_bytes());
+        id.push(0);
+    }
+    for (i, (_, v)) in present.iter().enumerate() {
+        if i > 0 {
+            id.push(0);
+        }
+        id.extend_from_slice(v.as_bytes());
+    }
+    id
 }
 
 /// Refuses a second `GROUP BY time(...)` after one with an interval, as
