@@ -33,7 +33,7 @@ use serde_json::Value as Json;
 pub(crate) use condition::{tag_filter, Condition};
 
 use super::value::{column_values, Value};
-use super::{ExecError, ExecutionContext};
+use super::{page, ExecError, ExecutionContext};
 use crate::ast::{Dimension, Expr, RefKind, Select, Source};
 use crate::time::format_rfc3339_nano;
 
@@ -251,8 +251,11 @@ pub(crate) fn run(
     }
     let mut budget = Budget { used: 0, max: ctx.max_select_points };
     let mut out = Vec::new();
-    for target in &targets {
-        let groups = groups_of(&env, target)?;
+    let all_groups = targets.iter().map(|t| groups_of(&env, t)).collect::<Result<Vec<_>, _>>()?;
+    let raw = top.is_none() && !raw_transform && !aggregate;
+    // `*` over several measurements: every series gets the columns of all.
+    let wildcard = if raw { raw::Wildcard::of(&targets, &all_groups) } else { raw::Wildcard::default() };
+    for (target, groups) in targets.iter().zip(all_groups) {
         if let Some(top) = &top {
             out.extend(top::run(&env, target, &groups, &mut budget, top)?);
         } else if raw_transform {
