@@ -364,7 +364,9 @@ pub(crate) fn integral_windows(
         }
         if t >= end {
             if prev_t != end {
-                let at_end = prev_v + (v - prev_v) * ((end as f64 - prev_t as f64) / (t as f64 - prev_t as f64));
+                // InfluxDB's linearFloat: slope * elapsed + start.
+                let slope = (v - prev_v) / t.saturating_sub(prev_t) as f64;
+                let at_end = slope * end.saturating_sub(prev_t) as f64 + prev_v;
                 sum += 0.5 * (at_end + prev_v) * ((end as f64 - prev_t as f64) / unit);
                 prev_v = at_end;
                 prev_t = end;
@@ -377,7 +379,11 @@ pub(crate) fn integral_windows(
         prev_t = t;
         prev_v = v;
     }
-    out.push((start, sum));
+    // InfluxDB drops the last window when its last point is at the
+    // window's start: there is no area in it.
+    if prev_t != start {
+        out.push((start, sum));
+    }
     out
 }
 
@@ -474,5 +480,14 @@ mod tests {
         assert_eq!(run(Func::Count, &[]), Value::Integer(0));
         assert_eq!(run(Func::Stddev, &[Value::Float(1.0)]), Value::Null);
         assert_eq!(run(Func::Percentile(0.0), &v), Value::Null);
+    }
+
+    #[test]
+    fn integral_windows_follow_influxdb_reducer() {
+        let window = |t: i64| (t - t.rem_euclid(10), t - t.rem_euclid(10) + 10);
+        // The area from 5 to 15 is split at 10 (value 2 there).
+        assert_eq!(integral_windows(&[(5, 1.0), (15, 3.0)], 1, window), [(0, 7.5), (10, 12.5)]);
+        // A last window whose only point is at its start holds no area: no window.
+        assert_eq!(integral_windows(&[(5, 1.0), (10, 2.0)], 1, window), [(0, 7.5)]);
     }
 }

@@ -231,6 +231,12 @@ fn integrate_across_buckets(calls: &[Call], buckets_of: &Buckets, buckets: &mut 
             let start = buckets_of.start_of(t);
             (start, if buckets_of.tz.is_some() { buckets_of.next(start) } else { start.saturating_add(interval) })
         };
+        // A bucket InfluxDB emits no window for has no integral.
+        for states in buckets.values_mut() {
+            if let Some(state) = states.get_mut(k) {
+                *state = State::Done(Value::Null);
+            }
+        }
         for (start, area) in aggregate::integral_windows(&points, unit, window) {
             if let Some(state) = buckets.get_mut(&start).and_then(|states| states.get_mut(k)) {
                 *state = State::Done(Value::Float(area));
