@@ -113,7 +113,8 @@ impl Catalog {
             AUTOGEN.to_string(),
             RpMeta { ns, duration_ns, shard_group_duration_ns: default_shard_duration(duration_ns), replication: 1 },
         );
-        self.databases.insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps, created: Some(ns) });
+        self.databases
+            .insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps, created: Some(ns) });
         Ok(true)
     }
 

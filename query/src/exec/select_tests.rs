@@ -446,9 +446,8 @@ fn duplicate_columns_are_named_as_influxdb_names_them() {
         series(&db, "SELECT v, v, v AS v FROM cpu WHERE host = 'a' LIMIT 1"),
         json!([{"name":"cpu","columns":["time","v_1","v_2","v"],"values":[["1970-01-01T00:00:01Z",1,1,1]]}])
     );
-    let names = |n: &[(&str, bool)]| {
-        crate::exec::select::unique_names(n.iter().map(|(s, a)| (s.to_string(), *a)).collect())
-    };
+    let names =
+        |n: &[(&str, bool)]| crate::exec::select::unique_names(n.iter().map(|(s, a)| (s.to_string(), *a)).collect());
     assert_eq!(names(&[("mean", false), ("mean", false), ("mean_1", true)]), ["mean", "mean_2", "mean_1"]);
     assert_eq!(names(&[("v", false), ("v", false)]), ["v", "v_1"]);
 }
@@ -480,7 +479,10 @@ fn lone_selector_reads_tags_and_fields_at_its_point() {
         json!([{"name":"cpu","columns":["time","percentile","host"],"values":[["1970-01-01T00:00:01Z",2,"b"]]}])
     );
     let e = |q: &str| first(&db, q)["error"].clone();
-    assert_eq!(e("SELECT mean(v), host FROM cpu"), json!("mixing aggregate and non-aggregate queries is not supported"));
+    assert_eq!(
+        e("SELECT mean(v), host FROM cpu"),
+        json!("mixing aggregate and non-aggregate queries is not supported")
+    );
     assert_eq!(
         e("SELECT max(v), min(v), host FROM cpu"),
         json!("mixing multiple selector functions with tags or fields is not supported")
@@ -498,14 +500,16 @@ fn empty_buckets_count_and_fill_like_influxdb() {
             .clone()
     };
     // influxd: fill(null) turns an empty count into 0; other fills leave it empty.
-    assert_eq!(q(""), json!([["1970-01-01T00:00:00Z",2,2],["1970-01-01T00:01:00Z",0,3]]));
-    assert_eq!(q("fill(none)"), json!([["1970-01-01T00:00:00Z",2,2],["1970-01-01T00:01:00Z",null,3]]));
-    assert_eq!(q("fill(linear)"), json!([["1970-01-01T00:00:00Z",2,2],["1970-01-01T00:01:00Z",null,3]]));
+    assert_eq!(q(""), json!([["1970-01-01T00:00:00Z", 2, 2], ["1970-01-01T00:01:00Z", 0, 3]]));
+    assert_eq!(q("fill(none)"), json!([["1970-01-01T00:00:00Z", 2, 2], ["1970-01-01T00:01:00Z", null, 3]]));
+    assert_eq!(q("fill(linear)"), json!([["1970-01-01T00:00:00Z", 2, 2], ["1970-01-01T00:01:00Z", null, 3]]));
     // influxd: fill(<number>) takes each column's type.
     assert_eq!(
-        series(&db, "SELECT count(v), last(s), mean(v) FROM cpu WHERE time >= 2m AND time < 4m GROUP BY time(1m) fill(-1.5)")
-            [0]["values"],
-        json!([["1970-01-01T00:02:00Z",-1,"",-1.5],["1970-01-01T00:03:00Z",1,"x",5]])
+        series(
+            &db,
+            "SELECT count(v), last(s), mean(v) FROM cpu WHERE time >= 2m AND time < 4m GROUP BY time(1m) fill(-1.5)"
+        )[0]["values"],
+        json!([["1970-01-01T00:02:00Z", -1, "", -1.5], ["1970-01-01T00:03:00Z", 1, "x", 5]])
     );
     // influxd: percentile's rank 0 selects no point, so no row.
     assert_eq!(first(&db, "SELECT percentile(v, 0) FROM cpu"), json!({"statement_id":0}));
@@ -563,14 +567,21 @@ fn raw_star_over_measurements_and_null_expressions() {
     let db = sample();
     // influxd: every series gets the columns of all measurements.
     let all = series(&db, "SELECT * FROM cpu, mem");
-    assert_eq!(all[0]["columns"], json!(["time","host","s","used","v","w"]));
-    assert_eq!(all[1], json!({"name":"mem","columns":["time","host","s","used","v","w"],"values":[
-        ["1970-01-01T00:00:05Z","a",null,7,null,null]]}));
+    assert_eq!(all[0]["columns"], json!(["time", "host", "s", "used", "v", "w"]));
+    assert_eq!(
+        all[1],
+        json!({"name":"mem","columns":["time","host","s","used","v","w"],"values":[
+        ["1970-01-01T00:00:05Z","a",null,7,null,null]]})
+    );
     // influxd: a row stays while a field it reads has a value.
     assert_eq!(
         series(&db, "SELECT v + w FROM cpu")[0]["values"],
-        json!([["1970-01-01T00:00:01Z",11],["1970-01-01T00:00:01Z",22],["1970-01-01T00:01:01Z",null],
-            ["1970-01-01T00:03:20Z",null]])
+        json!([
+            ["1970-01-01T00:00:01Z", 11],
+            ["1970-01-01T00:00:01Z", 22],
+            ["1970-01-01T00:01:01Z", null],
+            ["1970-01-01T00:03:20Z", null]
+        ])
     );
     // influxd: no row where the cast field has no value of that type.
     assert_eq!(first(&db, "SELECT v::string FROM cpu"), json!({"statement_id":0}));

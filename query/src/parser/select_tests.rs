@@ -137,7 +137,10 @@ fn select_errors() {
     // influxd
     assert_eq!(err("SELECT v FROM m ORDER BY time DESC, host"), "only ORDER BY time supported at this time");
     assert_eq!(err("SELECT v FROM m ORDER BY 1"), "found 1, expected identifier, ASC, DESC at line 1, char 26");
-    assert_eq!(err("SELECT v FROM m GROUP BY"), "found EOF, expected identifier, string, number, bool at line 1, char 26");
+    assert_eq!(
+        err("SELECT v FROM m GROUP BY"),
+        "found EOF, expected identifier, string, number, bool at line 1, char 26"
+    );
     assert_eq!(err("SELECT v FROM m WHERE time > 5x"), "invalid duration");
     assert_eq!(err("SELECT *"), "found EOF, expected FROM at line 1, char 9");
     assert_eq!(err("SHOW TAG VALUES WITH KEY"), "found EOF, expected IN, =, =~ at line 1, char 26");

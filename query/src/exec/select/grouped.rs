@@ -21,7 +21,7 @@ use super::condition::{arithmetic, eval};
 use super::math;
 use super::transform::Transform;
 use super::window::{Buckets, Span};
-use super::{group_tags, read_rows, unique_names, field_names, Budget, Env, Group, SelectError, Target};
+use super::{field_names, group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, Field, Fill, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -166,7 +166,8 @@ pub(super) fn run(
     let kinds: Vec<Option<FieldType>> = select_fields.iter().map(|f| result_type(&f.expr, target)).collect();
     // InfluxDB fills an empty count() bucket with 0 under fill(null) only
     // (its fill iterator turns fill(null) into fill(0) for count).
-    let count_empty = if buckets_of.dim.is_some() && select.fill == Fill::Null { Value::Integer(0) } else { Value::Null };
+    let count_empty =
+        if buckets_of.dim.is_some() && select.fill == Fill::Null { Value::Integer(0) } else { Value::Null };
     let mut out = Vec::new();
     for ((group, buckets), aux_points) in groups.iter().zip(folded).zip(folded_aux) {
         if buckets.is_empty() {
@@ -690,7 +691,9 @@ fn check_aux(calls: &[Call], aux: &[(usize, Expr)]) -> Result<(), SelectError> {
         return Err(SelectError::Mixing);
     }
     if calls.len() > 1 {
-        return Err(SelectError::Message("mixing multiple selector functions with tags or fields is not supported".into()));
+        return Err(SelectError::Message(
+            "mixing multiple selector functions with tags or fields is not supported".into(),
+        ));
     }
     let _ = aux;
     Ok(())

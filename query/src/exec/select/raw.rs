@@ -165,11 +165,7 @@ fn columns(
                 }
                 if *kind != Some(RefKind::Field) {
                     all.extend(
-                        wildcard
-                            .tags
-                            .iter()
-                            .filter(|k| !grouped.contains(k.as_str()))
-                            .map(|k| (k.clone(), true)),
+                        wildcard.tags.iter().filter(|k| !grouped.contains(k.as_str())).map(|k| (k.clone(), true)),
                     );
                 }
                 all.sort();
@@ -197,12 +193,7 @@ fn columns(
 
 /// Field names an expression reads, and the references as written (with
 /// their casts: `v::string` of a float field has no value).
-fn field_refs(
-    expr: &Expr,
-    target: &Target,
-    out: &mut BTreeSet<String>,
-    refs: &mut Vec<(String, Option<RefKind>)>,
-) {
+fn field_refs(expr: &Expr, target: &Target, out: &mut BTreeSet<String>, refs: &mut Vec<(String, Option<RefKind>)>) {
     match expr {
         Expr::VarRef { name, kind } if !target.is_tag(name, *kind) => {
             out.insert(name.clone());

@@ -97,7 +97,9 @@ pub(super) fn spec(fields: &[Field], limit: u64) -> Result<Option<TopSpec>, Sele
         match arg {
             Expr::VarRef { name: tag, .. } => tags.push(tag.clone()),
             other => {
-                return Err(SelectError::Message(format!("only fields or tags are allowed in {name}(), found {other}")));
+                return Err(SelectError::Message(format!(
+                    "only fields or tags are allowed in {name}(), found {other}"
+                )));
             }
         }
     }
