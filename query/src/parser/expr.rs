@@ -44,6 +44,7 @@ impl Parser<'_> {
             self.deeper()?;
             self.bump();
             let rhs = if matches!(op, BinaryOp::EqRegex | BinaryOp::NeqRegex) {
+                self.regex_may_follow();
                 if self.peek().kind != TokenKind::Div {
                     return Err(ParseError::unexpected(self.peek(), &["regex"]));
                 }
@@ -83,6 +84,19 @@ impl Parser<'_> {
             }
             TokenKind::Sub => {
                 self.bump();
+                let next = self.peek();
+                let operand = matches!(
+                    next.kind,
+                    TokenKind::Integer
+                        | TokenKind::Number
+                        | TokenKind::Duration
+                        | TokenKind::Ident
+                        | TokenKind::QuotedIdent
+                        | TokenKind::LParen
+                );
+                if !operand {
+                    return Err(ParseError::unexpected(next, &["identifier", "number", "duration", "("]));
+                }
                 match self.unary_expr()? {
                     Expr::Integer(n) => Ok(Expr::Integer(n.wrapping_neg())),
                     Expr::Number(n) => Ok(Expr::Number(-n)),
@@ -160,6 +174,7 @@ impl Parser<'_> {
 
     /// After `name(`: positional arguments, then `key => value` ones.
     fn call(&mut self, name: String) -> Result<Expr, ParseError> {
+        self.regex_may_follow();
         let mut args = Vec::new();
         let mut named = Vec::new();
         if self.peek().kind == TokenKind::RParen {
@@ -179,7 +194,10 @@ impl Parser<'_> {
             }
             let token = self.bump();
             match token.kind {
-                TokenKind::Comma => continue,
+                TokenKind::Comma => {
+                    self.regex_may_follow();
+                    continue;
+                }
                 TokenKind::RParen => return Ok(Expr::Call { name, args, named }),
                 _ => return Err(ParseError::unexpected(&token, &[",", ")"])),
             }
@@ -207,6 +225,10 @@ impl Parser<'_> {
             "unsigned" => Ok(Some(RefKind::Unsigned)),
             "string" => Ok(Some(RefKind::String)),
             "boolean" => Ok(Some(RefKind::Boolean)),
+            // InfluxDB leaves `unsigned` out of the list at the end of the text.
+            _ if token.kind == TokenKind::Eof => {
+                Err(ParseError::unexpected(&token, &["float", "integer", "string", "boolean", "field", "tag"]))
+            }
             _ => Err(ParseError::unexpected(
                 &token,
                 &["float", "integer", "unsigned", "string", "boolean", "field", "tag"],
@@ -253,6 +275,20 @@ impl Parser<'_> {
         }
         self.relex_from(end);
         Ok(pattern)
+    }
+
+    /// Where InfluxDB's parser looks for a regex it peeks at the next
+    /// character, and at the end of the text that read moves EOF one
+    /// character further (once): `SELECT f(` ends at char 13, not 12.
+    pub(super) fn regex_may_follow(&mut self) {
+        let Some(last) = self.tokens.len().checked_sub(1) else { return };
+        if self.at < last || self.tokens[last].kind != TokenKind::Eof {
+            return;
+        }
+        let eof = &mut self.tokens[last];
+        if eof.pos == pos_of(self.input, eof.offset) {
+            eof.pos.char += 1;
+        }
     }
 
     /// Replaces the tokens from the current one on with a fresh lexing of

@@ -36,6 +36,7 @@ fn go_wording(pattern: &str, error: &regex_syntax::ast::Error) -> String {
         ErrorKind::ClassRangeInvalid => format!("invalid character class range: `{spanned}`"),
         ErrorKind::EscapeUnrecognized => format!("invalid escape sequence: `{spanned}`"),
         ErrorKind::EscapeUnexpectedEof => "trailing backslash at end of expression: ``".to_string(),
+        ErrorKind::RepetitionCountInvalid => format!("invalid repeat count: `{spanned}`"),
         other => other.to_string(),
     }
 }
@@ -56,5 +57,6 @@ mod tests {
             Some("error parsing regexp: missing argument to repetition operator: `*`")
         );
         assert_eq!(regex_error("[z-a]").as_deref(), Some("error parsing regexp: invalid character class range: `z-a`"));
+        assert_eq!(regex_error("a{2,1}").as_deref(), Some("error parsing regexp: invalid repeat count: `{2,1}`"));
     }
 }

@@ -51,6 +51,7 @@ impl Parser<'_> {
     fn select_fields(&mut self) -> Result<Vec<Field>, ParseError> {
         let mut fields = Vec::new();
         loop {
+            self.regex_may_follow();
             let expr = self.expr()?;
             let alias = if self.eat(Keyword::As) { Some(self.ident()?) } else { None };
             fields.push(Field { expr, alias });
@@ -75,6 +76,7 @@ impl Parser<'_> {
 
     /// `m`, `"m"`, `rp.m`, `db.rp.m`, `db..m`, `/re/`, `db.rp./re/`, `(SELECT ...)`.
     fn source(&mut self) -> Result<Source, ParseError> {
+        self.regex_may_follow();
         let first = self.peek().pos;
         if self.peek().kind == TokenKind::LParen {
             self.bump();
@@ -102,6 +104,7 @@ impl Parser<'_> {
                 break;
             }
             self.bump();
+            self.regex_may_follow();
         }
         let name = segments.pop().unwrap_or_default();
         let (database, retention_policy) = qualifiers(segments, first)?;
@@ -123,6 +126,7 @@ impl Parser<'_> {
         }
         self.expect(Keyword::By)?;
         loop {
+            self.regex_may_follow();
             let token = self.peek().clone();
             let dim = match token.kind {
                 TokenKind::Mul => {
@@ -154,6 +158,7 @@ impl Parser<'_> {
 
     /// After `time(`: `interval [, offset])`.
     fn time_dimension(&mut self) -> Result<Dimension, ParseError> {
+        self.regex_may_follow();
         let at = self.peek().pos;
         // `time(0s)` is accepted, as in InfluxDB: it groups nothing by time.
         let interval = match self.expr()? {
@@ -163,6 +168,7 @@ impl Parser<'_> {
         let mut offset = 0;
         if self.peek().kind == TokenKind::Comma {
             self.bump();
+            self.regex_may_follow();
             let at = self.peek().pos;
             offset = match self.expr()? {
                 Expr::Duration(ns) => ns,
@@ -180,6 +186,11 @@ impl Parser<'_> {
         }
         self.bump();
         self.bump();
+        // InfluxDB parses the argument as an expression.
+        self.regex_may_follow();
+        if self.peek().kind == TokenKind::Eof {
+            return Err(ParseError::unexpected(self.peek(), super::expr::OPERAND));
+        }
         let token = self.bump();
         let fill = match token.kind {
             TokenKind::Ident => match token.lit.to_ascii_lowercase().as_str() {
@@ -264,15 +275,20 @@ impl Parser<'_> {
         }
         self.bump();
         self.bump();
+        // InfluxDB parses the argument as an expression, then wants a string.
+        self.regex_may_follow();
+        if self.peek().kind == TokenKind::Eof {
+            return Err(ParseError::unexpected(self.peek(), super::expr::OPERAND));
+        }
         let token = self.bump();
         if token.kind != TokenKind::String {
-            return Err(ParseError::unexpected(&token, &["string"]));
+            return Err(ParseError::bare("expected string argument in tz()", token.pos));
         }
+        self.expect_kind(TokenKind::RParen, ")")?;
         // The IANA database bundled into the binary (jiff), as InfluxDB's Go loads it.
         if jiff::tz::TimeZone::get(&token.lit).is_err() {
             return Err(ParseError::bare(format!("unable to find time zone {}", token.lit), token.pos));
         }
-        self.expect_kind(TokenKind::RParen, ")")?;
         Ok(Some(token.lit))
     }
 
@@ -283,10 +299,15 @@ impl Parser<'_> {
         if self.eat(Keyword::With) {
             self.expect(Keyword::Measurement)?;
             let token = self.bump();
-            with = Some(match token.kind {
-                TokenKind::Eq => MeasurementSelector::Eq(self.ident()?),
-                TokenKind::EqRegex => MeasurementSelector::Regex(self.regex_operand()?),
-                _ => return Err(ParseError::unexpected(&token, &["=", "=~"])),
+            if !matches!(token.kind, TokenKind::Eq | TokenKind::EqRegex) {
+                return Err(ParseError::unexpected(&token, &["=", "=~"]));
+            }
+            // As in InfluxDB, either operator takes a name or a regex.
+            self.regex_may_follow();
+            with = Some(if self.peek().kind == TokenKind::Div {
+                MeasurementSelector::Regex(self.regex()?)
+            } else {
+                MeasurementSelector::Eq(self.ident()?)
             });
         }
         let condition = self.where_clause()?;
@@ -370,6 +391,7 @@ impl Parser<'_> {
     }
 
     fn regex_operand(&mut self) -> Result<String, ParseError> {
+        self.regex_may_follow();
         if self.peek().kind != TokenKind::Div {
             return Err(ParseError::unexpected(self.peek(), &["regex"]));
         }
