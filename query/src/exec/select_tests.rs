@@ -588,6 +588,35 @@ fn raw_star_over_measurements_and_null_expressions() {
 }
 
 #[test]
+fn integral_reports_at_time_zero_and_fills_only_rows_others_make() {
+    let db = sample();
+    // As influxd answers (group_by_time.test): integral() at time 0, the
+    // others at the lower bound.
+    assert_eq!(
+        series(&db, "SELECT integral(v), max(v) FROM cpu WHERE host = 'a' AND time >= 1s")[0]["values"],
+        json!([["1970-01-01T00:00:00Z", 120, null], ["1970-01-01T00:00:01Z", null, 3]])
+    );
+    assert_eq!(
+        series(&db, "SELECT integral(v) FROM cpu WHERE host = 'a' AND time >= 1s")[0]["values"],
+        json!([["1970-01-01T00:00:00Z", 120]])
+    );
+    // fill(100) fills integral() in the rows count() makes, makes none for it alone.
+    let q = "FROM cpu WHERE host = 'a' AND time >= 0s AND time < 3m GROUP BY time(1m) fill(100)";
+    assert_eq!(
+        series(&db, &format!("SELECT integral(v), count(v) {q}"))[0]["values"],
+        json!([
+            ["1970-01-01T00:00:00Z", 117.01666666666667, 1],
+            ["1970-01-01T00:01:00Z", 2.9833333333333334, 1],
+            ["1970-01-01T00:02:00Z", 100, 100]
+        ])
+    );
+    assert_eq!(
+        series(&db, &format!("SELECT integral(v) {q}"))[0]["values"],
+        json!([["1970-01-01T00:00:00Z", 117.01666666666667], ["1970-01-01T00:01:00Z", 2.9833333333333334]])
+    );
+}
+
+#[test]
 fn select_errors() {
     let db = sample();
     let e = |q: &str| first(&db, q)["error"].clone();

@@ -153,16 +153,27 @@ pub(super) fn run(
         && calls[0].func.is_selector()
         && calls[0].transform.is_none();
 
+    let parts: Vec<IntegralPart> = select_fields.iter().map(|f| IntegralPart::of(&f.expr)).collect();
+    // Without GROUP BY time, float integral() cells move to a row at time 0.
+    let split_parts: Vec<IntegralPart> = select_fields
+        .iter()
+        .zip(&parts)
+        .map(|(f, part)| if IntegralPart::at_time_zero(&f.expr, target) { *part } else { IntegralPart::Without })
+        .collect();
+    // InfluxDB fills integral() cells (but not by fill(linear)), yet a row
+    // only integral() cells would hold is not made up.
     let fillable: Vec<bool> = select_fields
         .iter()
-        .map(|f| {
+        .zip(&parts)
+        .map(|(f, part)| {
             let mut calls = Vec::new();
             !is_aux(&f.expr)
                 && collect_calls(&f.expr, &mut calls).is_ok()
-                && !calls.iter().all(|c| matches!(c.func, Func::Integral(_)))
+                && (*part != IntegralPart::Only || select.fill != Fill::Linear)
                 && !calls.iter().any(|c| c.transform.is_some())
         })
         .collect();
+    let makes_rows = fillable.iter().zip(&parts).any(|(f, part)| *f && *part != IntegralPart::Only);
     let kinds: Vec<Option<FieldType>> = select_fields.iter().map(|f| result_type(&f.expr, target)).collect();
     // InfluxDB fills an empty count() bucket with 0 under fill(null) only
     // (its fill iterator turns fill(null) into fill(0) for count).
@@ -189,6 +200,7 @@ pub(super) fn run(
             }
         }
         if span == Span::Single {
+            rows = split_integral(rows, &split_parts);
             // Without GROUP BY time nothing is filled: a group whose
             // functions selected no point has no row (InfluxDB).
             rows.retain(|r: &Row| !r.empty.iter().all(|e| *e));
@@ -197,7 +209,7 @@ pub(super) fn run(
         if select.descending {
             rows.reverse();
         }
-        let rows = fill(rows, select.fill, &fillable, &kinds);
+        let rows = fill(rows, select.fill, &fillable, makes_rows, &kinds);
         let values: Vec<Vec<Json>> = page(rows.into_iter(), select.limit, select.offset)
             .map(|r| {
                 let mut row = vec![env.time_json(r.time)];
@@ -399,7 +411,7 @@ fn transform_calls(
             if select.descending {
                 rows.reverse();
             }
-            let points: Vec<(i64, Value)> = fill(rows, select.fill, &[true], &[None])
+            let points: Vec<(i64, Value)> = fill(rows, select.fill, &[true], true, &[None])
                 .into_iter()
                 .filter_map(|r| r.values.into_iter().next().filter(|v| !v.is_null()).map(|v| (r.time, v)))
                 .filter(|(_, v)| t.accepts(v))
@@ -521,14 +533,14 @@ pub(super) fn eval_field(expr: &Expr, results: &[Value], next: &mut usize) -> Va
 }
 
 /// Applies `FILL` to the empty cells of the rows of one group. Columns
-/// that are not `fillable` (only `integral()`, which InfluxDB never fills)
-/// stay null, and a row whose cells are all empty goes when none of them
-/// may be filled.
+/// that are not `fillable` (`integral()` under `fill(linear)`) stay null,
+/// and a row whose cells are all empty goes unless a column that
+/// `makes_rows` may be filled (`fill(none)`, or only `integral()` cells).
 /// A `fill(<number>)` is cast to each column's type (`kinds`, when known),
 /// as InfluxDB's fill iterators cast it: truncated for integers, `""` for
 /// strings, `false` for booleans.
-fn fill(mut rows: Vec<Row>, mode: Fill, fillable: &[bool], kinds: &[Option<FieldType>]) -> Vec<Row> {
-    let drop_empty = mode == Fill::None || !fillable.iter().any(|f| *f);
+fn fill(mut rows: Vec<Row>, mode: Fill, fillable: &[bool], makes_rows: bool, kinds: &[Option<FieldType>]) -> Vec<Row> {
+    let drop_empty = mode == Fill::None || !makes_rows;
     if drop_empty {
         rows.retain(|r| !r.empty.iter().all(|e| *e));
     }
@@ -769,4 +781,77 @@ mod tests {
         assert_eq!(cast_fill(&Value::Integer(100), Some(FieldType::Float)), Value::Float(100.0));
         assert_eq!(cast_fill(&v, None), v);
     }
+}
+
+/// How a select field relates to `integral()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IntegralPart {
+    /// Its functions are all `integral()`.
+    Only,
+    /// It calls no `integral()` (or nothing at all).
+    Without,
+    /// It mixes `integral()` with other functions.
+    Mixed,
+}
+
+impl IntegralPart {
+    fn of(expr: &Expr) -> IntegralPart {
+        let mut calls = Vec::new();
+        if collect_calls(expr, &mut calls).is_err() || calls.is_empty() {
+            return IntegralPart::Without;
+        }
+        let integral = calls.iter().filter(|c| matches!(c.func, Func::Integral(_)) && c.transform.is_none()).count();
+        match integral {
+            0 => IntegralPart::Without,
+            n if n == calls.len() => IntegralPart::Only,
+            _ => IntegralPart::Mixed,
+        }
+    }
+
+    /// Whether, without `GROUP BY time`, the field is reported at time 0:
+    /// InfluxDB's float integral does that, its integer and unsigned ones
+    /// report at the query's start like every other function.
+    fn at_time_zero(expr: &Expr, target: &Target) -> bool {
+        let mut calls = Vec::new();
+        if collect_calls(expr, &mut calls).is_err() {
+            return false;
+        }
+        calls.iter().any(|c| {
+            let ty = super::cast::cast_type(target.fields.get(&c.field).copied(), c.cast);
+            matches!(c.func, Func::Integral(_)) && !matches!(ty, Some(FieldType::Integer | FieldType::Unsigned))
+        })
+    }
+}
+
+/// Without `GROUP BY time`, InfluxDB reports `integral()` of a float at
+/// time 0 while the other functions report the query's start: with a lower
+/// time bound that makes two rows (integral cells in the first, the others
+/// in the second; a field mixing both is null in each).
+fn split_integral(rows: Vec<Row>, parts: &[IntegralPart]) -> Vec<Row> {
+    if !parts.iter().any(|p| *p != IntegralPart::Without) {
+        return rows;
+    }
+    let others = parts.iter().any(|p| *p != IntegralPart::Only);
+    let mut out = Vec::with_capacity(rows.len() * 2);
+    for row in rows {
+        if !others || row.time == 0 {
+            out.push(Row { time: 0, ..row });
+            continue;
+        }
+        let keep = |want: IntegralPart| {
+            let mut values = Vec::with_capacity(parts.len());
+            let mut empty = Vec::with_capacity(parts.len());
+            for ((v, e), part) in row.values.iter().zip(&row.empty).zip(parts) {
+                let kept = *part == want;
+                values.push(if kept { v.clone() } else { Value::Null });
+                empty.push(if kept { *e } else { true });
+            }
+            (values, empty)
+        };
+        let (values, empty) = keep(IntegralPart::Only);
+        out.push(Row { time: 0, values, empty });
+        let (values, empty) = keep(IntegralPart::Without);
+        out.push(Row { time: row.time, values, empty });
+    }
+    out
 }
