@@ -516,22 +516,25 @@ fn empty_buckets_count_and_fill_like_influxdb() {
 }
 
 #[test]
-fn first_and_last_prefer_false_at_equal_times() {
+fn boolean_first_prefers_false_and_last_true_at_equal_times() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), Default::default()).expect("open");
     store.create_database("d").expect("create");
     let points = vec![
-        point("m", "a", vec![("b", FieldValue::Boolean(true))], S),
-        point("m", "b", vec![("b", FieldValue::Boolean(false))], S),
-        point("m", "c", vec![("b", FieldValue::Boolean(true))], S),
+        point("m", "a", vec![("b", FieldValue::Boolean(true)), ("w", FieldValue::Integer(20))], S),
+        point("m", "b", vec![("b", FieldValue::Boolean(false)), ("w", FieldValue::Integer(30))], S),
+        point("n", "a", vec![("b", FieldValue::Boolean(false))], S),
+        point("n", "b", vec![("b", FieldValue::Boolean(true))], S),
     ];
     store.write("d", None, &points, 0).expect("write");
     let db = Db { store, _dir: dir };
-    // influxd
+    // influxd, in either order of the series.
+    let values = |q: &str| series(&db, q)[0]["values"].clone();
     assert_eq!(
-        series(&db, "SELECT first(b), last(b) FROM m"),
-        json!([{"name":"m","columns":["time","first","last"],"values":[["1970-01-01T00:00:00Z",false,false]]}])
+        values("SELECT first(b), last(b), first(w), last(w) FROM m"),
+        json!([["1970-01-01T00:00:00Z", false, true, 30, 30]])
     );
+    assert_eq!(values("SELECT first(b), last(b) FROM n"), json!([["1970-01-01T00:00:00Z", false, true]]));
 }
 
 #[test]

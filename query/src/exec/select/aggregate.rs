@@ -9,8 +9,8 @@
 //! `median` of an even count averages the middle two, `percentile` picks
 //! the point at rank `floor(n * p / 100 + 0.5)`, `mode` breaks ties by the
 //! value seen first, `first`/`last` on equal times keep the greater value
-//! (`false` over `true` for booleans), `distinct` lists values in the
-//! order they were first seen.
+//! (but `first` of booleans `false`), `distinct` lists values in the order
+//! they were first seen.
 
 use std::cmp::Ordering;
 
@@ -81,11 +81,13 @@ impl Func {
     }
 }
 
-/// Whether `value` replaces `held` as `first`/`last` at an equal time:
-/// InfluxDB keeps the greater value, but `false` over `true`.
-fn wins_tie(value: &Value, held: &Value) -> bool {
+/// Whether `value` replaces `held` as `first` (`last`: `!first`) at an
+/// equal time: InfluxDB keeps the greater value, except that its boolean
+/// `first` keeps `false` (its reducers' tie rules; with points of more
+/// than two series at one time its answer also depends on its merge order).
+fn wins_tie(value: &Value, held: &Value, first: bool) -> bool {
     match (value, held) {
-        (Value::Boolean(new), Value::Boolean(old)) => !*new && *old,
+        (Value::Boolean(new), Value::Boolean(old)) if first => !*new && *old,
         _ => value.compare(held) == Some(Ordering::Greater),
     }
 }
@@ -256,8 +258,8 @@ impl State {
                 let replace = match best {
                     None => matches!(func, Func::First | Func::Last) || orderable,
                     Some((v, bt)) => match func {
-                        Func::First => t < *bt || (t == *bt && wins_tie(value, v)),
-                        Func::Last => t > *bt || (t == *bt && wins_tie(value, v)),
+                        Func::First => t < *bt || (t == *bt && wins_tie(value, v, true)),
+                        Func::Last => t > *bt || (t == *bt && wins_tie(value, v, false)),
                         Func::Min => match value.compare(v) {
                             Some(Ordering::Less) => true,
                             Some(Ordering::Equal) => t < *bt,
