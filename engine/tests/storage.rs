@@ -185,6 +185,33 @@ fn tag_filters_select_series() {
 }
 
 #[test]
+fn databases_and_policies_keep_creation_order_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        for db in ["zeta", "alpha", "mid"] {
+            store.create_database(db).unwrap();
+        }
+        for rp in ["r2", "b1"] {
+            let policy = RetentionPolicy {
+                name: rp.into(),
+                duration_ns: None,
+                shard_group_duration_ns: HOUR,
+                replication: 1,
+                default: false,
+            };
+            store.create_retention_policy("zeta", policy).unwrap();
+        }
+        store.drop_database("alpha").unwrap();
+        store.create_database("alpha").unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.databases(), ["zeta", "mid", "alpha"]);
+    let rps: Vec<String> = store.retention_policies("zeta").unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(rps, ["autogen", "r2", "b1"]);
+}
+
+#[test]
 fn drop_database_removes_everything() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -222,7 +222,7 @@ impl Schedule {
     /// The schedule of a definition (`None` without `GROUP BY time`).
     pub fn of(statement: &CreateContinuousQuery) -> Option<Schedule> {
         let (interval, offset) = statement.select.dimensions.iter().find_map(|d| match d {
-            Dimension::Time { interval, offset } => Some((*interval, *offset)),
+            Dimension::Time { interval, offset } if *interval > 0 => Some((*interval, *offset)),
             _ => None,
         })?;
         let every = statement.resample.every.unwrap_or(interval);

@@ -29,11 +29,16 @@ struct Lexer<'a> {
     input: &'a str,
     offset: usize,
     pos: Pos,
+    /// Whether the last token (or trivia) read past the end of the text.
+    /// InfluxDB's scanner then reports EOF one character further: a name,
+    /// a keyword, whitespace and a `--` comment read the end marker while
+    /// looking for their own end, the other tokens stop before it.
+    read_past_end: bool,
 }
 
 impl<'a> Lexer<'a> {
     fn new(input: &'a str) -> Self {
-        Lexer { input, offset: 0, pos: Pos::default() }
+        Lexer { input, offset: 0, pos: Pos::default(), read_past_end: false }
     }
 
     fn peek(&self) -> Option<char> {
@@ -70,9 +75,14 @@ impl<'a> Lexer<'a> {
             match (self.peek(), self.peek_second()) {
                 (Some(c), _) if c.is_whitespace() => {
                     self.bump();
+                    self.read_past_end = self.peek().is_none();
                 }
-                (Some('-'), Some('-')) => self.bump_while(|c| c != '\n'),
+                (Some('-'), Some('-')) => {
+                    self.bump_while(|c| c != '\n');
+                    self.read_past_end = self.peek().is_none();
+                }
                 (Some('/'), Some('*')) => {
+                    self.read_past_end = false;
                     self.bump();
                     self.bump();
                     while let Some(c) = self.bump() {
@@ -93,11 +103,13 @@ impl<'a> Lexer<'a> {
         let pos = self.pos;
         let make = |kind: TokenKind, lit: String| Token { kind, lit, pos, offset: start };
         let Some(c) = self.bump() else {
-            // InfluxDB's scanner reports EOF one character past the end.
             let mut eof = make(TokenKind::Eof, String::new());
-            eof.pos.char += 1;
+            if self.read_past_end {
+                eof.pos.char += 1;
+            }
             return eof;
         };
+        self.read_past_end = false;
         let punct = |lexer: &mut Self, kind: TokenKind, extra: usize| {
             for _ in 0..extra {
                 lexer.bump();
@@ -108,6 +120,7 @@ impl<'a> Lexer<'a> {
         match c {
             c if is_ident_first(c) => {
                 self.bump_while(is_ident_char);
+                self.read_past_end = self.peek().is_none();
                 let word = &self.input[start..self.offset];
                 match Keyword::lookup(word) {
                     Some(kw) => make(TokenKind::Keyword(kw), word.to_string()),
@@ -303,6 +316,21 @@ mod tests {
         assert_eq!(toks[0].pos, Pos { line: 1, char: 0 });
         assert_eq!(toks[1].pos, Pos { line: 1, char: 13 });
         assert_eq!(toks[1].offset, 21);
+    }
+
+    #[test]
+    fn eof_position_follows_influxdb() {
+        // A name, a keyword, whitespace or a `--` comment read past the
+        // end, so EOF is one character further; other tokens do not.
+        let eof = |input: &str| tokenize(input).last().map(|t| t.pos.char);
+        assert_eq!(eof("SELECT *"), Some(8));
+        assert_eq!(eof("SELECT * "), Some(10));
+        assert_eq!(eof("GROUP BY"), Some(9));
+        assert_eq!(eof("f(x)"), Some(4));
+        assert_eq!(eof("x = 'a'"), Some(7));
+        assert_eq!(eof("x = 1"), Some(5));
+        assert_eq!(eof("x -- c"), Some(7));
+        assert_eq!(eof("x /* c */"), Some(9));
     }
 
     #[test]

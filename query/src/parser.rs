@@ -20,6 +20,7 @@ mod expr;
 mod into;
 mod models;
 mod params;
+mod regex;
 mod select;
 
 pub use params::parse_query_with_params;

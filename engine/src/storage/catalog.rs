@@ -41,6 +41,18 @@ fn one() -> u32 {
 pub(crate) struct DatabaseMeta {
     pub(crate) default_rp: String,
     pub(crate) rps: BTreeMap<String, RpMeta>,
+    /// The namespace id allocated when the database was created: ids only
+    /// grow, so it orders databases by creation (as InfluxDB lists them).
+    /// Catalogs written before it was kept use the smallest policy id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) created: Option<u32>,
+}
+
+impl DatabaseMeta {
+    /// The key that orders databases by creation.
+    fn creation(&self) -> u32 {
+        self.created.or_else(|| self.rps.values().map(|r| r.ns).min()).unwrap_or(u32::MAX)
+    }
 }
 
 /// Every database.
@@ -101,7 +113,8 @@ impl Catalog {
             AUTOGEN.to_string(),
             RpMeta { ns, duration_ns, shard_group_duration_ns: default_shard_duration(duration_ns), replication: 1 },
         );
-        self.databases.insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps });
+        self.databases
+            .insert(name.to_string(), DatabaseMeta { default_rp: AUTOGEN.to_string(), rps, created: Some(ns) });
         Ok(true)
     }
 
@@ -124,7 +137,7 @@ impl Catalog {
                 replication: rp.replication.max(1),
             },
         );
-        self.databases.insert(name.to_string(), DatabaseMeta { default_rp: rp.name.clone(), rps });
+        self.databases.insert(name.to_string(), DatabaseMeta { default_rp: rp.name.clone(), rps, created: Some(ns) });
         Ok(true)
     }
 
@@ -171,11 +184,21 @@ impl Catalog {
         self.databases.get(db).map(|d| d.rps.values().map(|r| r.ns).collect()).unwrap_or_default()
     }
 
-    /// Policies of a database, as the API reports them.
+    /// Database names in creation order (InfluxDB's order).
+    pub(crate) fn database_names(&self) -> Vec<String> {
+        let mut dbs: Vec<(&String, &DatabaseMeta)> = self.databases.iter().collect();
+        dbs.sort_by_key(|(name, d)| (d.creation(), (*name).clone()));
+        dbs.into_iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// Policies of a database, as the API reports them, in creation order
+    /// (namespace ids only grow).
     pub(crate) fn policies(&self, db: &str) -> StorageResult<Vec<RetentionPolicy>> {
         let d = self.databases.get(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
-        Ok(d.rps
-            .iter()
+        let mut rps: Vec<(&String, &RpMeta)> = d.rps.iter().collect();
+        rps.sort_by_key(|(_, r)| r.ns);
+        Ok(rps
+            .into_iter()
             .map(|(name, r)| RetentionPolicy {
                 name: name.clone(),
                 duration_ns: r.duration_ns,
@@ -220,5 +243,34 @@ mod tests {
         assert!(matches!(c.resolve("nope", None), Err(StorageError::DatabaseNotFound(_))));
         let back = Catalog::from_bytes(&c.to_bytes()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn databases_and_policies_list_in_creation_order() {
+        let mut c = Catalog::default();
+        for db in ["b", "a", "c"] {
+            c.create_database(db, None).unwrap();
+        }
+        c.databases.remove("a");
+        c.create_database("a", None).unwrap();
+        assert_eq!(c.database_names(), ["b", "c", "a"]);
+        let rp = |name: &str| RetentionPolicy {
+            name: name.into(),
+            duration_ns: None,
+            shard_group_duration_ns: WEEK_NS,
+            replication: 1,
+            default: false,
+        };
+        for name in ["r1", "my rp", "a0"] {
+            c.create_rp("b", &rp(name)).unwrap();
+        }
+        let names: Vec<String> = c.policies("b").unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["autogen", "r1", "my rp", "a0"]);
+        // The order survives a restart (the catalog as persisted).
+        let back = Catalog::from_bytes(&c.to_bytes()).unwrap();
+        assert_eq!(back.database_names(), ["b", "c", "a"]);
+        // A catalog written before `created` existed orders by policy ids.
+        let old = br#"{"databases":{"x":{"default_rp":"autogen","rps":{"autogen":{"ns":5,"duration_ns":null,"shard_group_duration_ns":1}}},"y":{"default_rp":"autogen","rps":{"autogen":{"ns":2,"duration_ns":null,"shard_group_duration_ns":1}}}},"next_ns":6}"#;
+        assert_eq!(Catalog::from_bytes(old).unwrap().database_names(), ["y", "x"]);
     }
 }

@@ -321,9 +321,9 @@ impl Store {
         Ok(())
     }
 
-    /// Database names, sorted.
+    /// Database names, in creation order (as InfluxDB lists them).
     pub fn databases(&self) -> Vec<String> {
-        self.inner.catalog.read().databases.keys().cloned().collect()
+        self.inner.catalog.read().database_names()
     }
 
     /// Whether the database exists.
@@ -344,7 +344,7 @@ impl Store {
         Ok(())
     }
 
-    /// The database's retention policies.
+    /// The database's retention policies, in creation order.
     pub fn retention_policies(&self, db: &str) -> StorageResult<Vec<RetentionPolicy>> {
         self.inner.catalog.read().policies(db)
     }

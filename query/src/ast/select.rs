@@ -304,7 +304,7 @@ impl Expr {
 pub enum Dimension {
     /// `time(interval[, offset])`, nanoseconds.
     Time {
-        /// Bucket width.
+        /// Bucket width (0 for `time(0s)`, which groups nothing by time).
         interval: i64,
         /// Bucket offset from the epoch.
         offset: i64,

@@ -97,18 +97,18 @@ pub(crate) fn page<I: Iterator>(rows: I, limit: u64, offset: u64) -> std::iter::
     rows.skip(skip).take(take)
 }
 
-/// Nanoseconds per unit of an `epoch` parameter (`ns`, `n`, `u`, `µ`, `ms`,
-/// `s`, `m`, `h`); `None` for anything else (InfluxDB then writes RFC 3339).
-pub fn epoch_divisor(epoch: &str) -> Option<i64> {
-    Some(match epoch {
-        "n" | "ns" => 1,
-        "u" | "µ" | "us" => 1_000,
+/// Nanoseconds per unit of a non-empty `epoch` parameter (`u`, `ms`, `s`,
+/// `m`, `h`). Any other value, `ns` included, means nanoseconds: as in
+/// InfluxDB, an `epoch` parameter always turns times into integers.
+pub fn epoch_divisor(epoch: &str) -> i64 {
+    match epoch {
+        "u" => 1_000,
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         "m" => 60_000_000_000,
         "h" => 3_600_000_000_000,
-        _ => return None,
-    })
+        _ => 1,
+    }
 }
 
 impl ExecutionContext {

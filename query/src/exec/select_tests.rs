@@ -161,14 +161,16 @@ fn raw_group_by_tags_and_slimit() {
 #[test]
 fn epoch_formats_time_as_integers() {
     let db = sample();
-    let ctx = ExecutionContext { epoch: epoch_divisor("ms"), ..ctx() };
+    let ctx = ExecutionContext { epoch: Some(epoch_divisor("ms")), ..ctx() };
     // influxd (epoch=ms)
     assert_eq!(
         run_with(&db, "SELECT v FROM cpu WHERE time <= 61s", &ctx)["results"][0]["series"],
         json!([{"name":"cpu","columns":["time","v"],"values":[[1000,1],[1000,2],[61000,3]]}])
     );
-    assert_eq!(epoch_divisor("h"), Some(3_600_000_000_000));
-    assert_eq!(epoch_divisor("rfc3339"), None);
+    assert_eq!(epoch_divisor("h"), 3_600_000_000_000);
+    // influxd: an unknown unit gives nanoseconds.
+    assert_eq!(epoch_divisor("rfc3339"), 1);
+    assert_eq!(epoch_divisor("bogus"), 1);
 }
 
 #[test]
@@ -437,6 +439,187 @@ fn limits_give_clear_errors() {
 }
 
 #[test]
+fn duplicate_columns_are_named_as_influxdb_names_them() {
+    let db = sample();
+    // influxd: the alias keeps its name, the others get the free suffixes.
+    assert_eq!(
+        series(&db, "SELECT v, v, v AS v FROM cpu WHERE host = 'a' LIMIT 1"),
+        json!([{"name":"cpu","columns":["time","v_1","v_2","v"],"values":[["1970-01-01T00:00:01Z",1,1,1]]}])
+    );
+    let names =
+        |n: &[(&str, bool)]| crate::exec::select::unique_names(n.iter().map(|(s, a)| (s.to_string(), *a)).collect());
+    assert_eq!(names(&[("mean", false), ("mean", false), ("mean_1", true)]), ["mean", "mean_2", "mean_1"]);
+    assert_eq!(names(&[("v", false), ("v", false)]), ["v", "v_1"]);
+}
+
+#[test]
+fn group_by_time_zero_is_one_bucket() {
+    let db = sample();
+    // influxd: time(0s) groups nothing by time.
+    assert_eq!(
+        series(&db, "SELECT count(v) FROM cpu WHERE time >= 0s AND time < 10m GROUP BY time(0s)"),
+        json!([{"name":"cpu","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",4]]}])
+    );
+}
+
+#[test]
+fn lone_selector_reads_tags_and_fields_at_its_point() {
+    let db = sample();
+    // influxd
+    assert_eq!(
+        series(&db, "SELECT max(v), host FROM cpu"),
+        json!([{"name":"cpu","columns":["time","max","host"],"values":[["1970-01-01T00:03:20Z",5,"b"]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT min(v), host, w FROM cpu"),
+        json!([{"name":"cpu","columns":["time","min","host","w"],"values":[["1970-01-01T00:00:01Z",1,"a",10]]}])
+    );
+    assert_eq!(
+        series(&db, "SELECT percentile(v, 50), host FROM cpu"),
+        json!([{"name":"cpu","columns":["time","percentile","host"],"values":[["1970-01-01T00:00:01Z",2,"b"]]}])
+    );
+    let e = |q: &str| first(&db, q)["error"].clone();
+    assert_eq!(
+        e("SELECT mean(v), host FROM cpu"),
+        json!("mixing aggregate and non-aggregate queries is not supported")
+    );
+    assert_eq!(
+        e("SELECT max(v), min(v), host FROM cpu"),
+        json!("mixing multiple selector functions with tags or fields is not supported")
+    );
+}
+
+#[test]
+fn empty_buckets_count_and_fill_like_influxdb() {
+    let db = sample();
+    let q = |fill: &str| {
+        series(
+            &db,
+            &format!("SELECT count(w), max(v) FROM cpu WHERE time >= 0s AND time < 2m GROUP BY time(1m) {fill}"),
+        )[0]["values"]
+            .clone()
+    };
+    // influxd: fill(null) turns an empty count into 0; other fills leave it empty.
+    assert_eq!(q(""), json!([["1970-01-01T00:00:00Z", 2, 2], ["1970-01-01T00:01:00Z", 0, 3]]));
+    assert_eq!(q("fill(none)"), json!([["1970-01-01T00:00:00Z", 2, 2], ["1970-01-01T00:01:00Z", null, 3]]));
+    assert_eq!(q("fill(linear)"), json!([["1970-01-01T00:00:00Z", 2, 2], ["1970-01-01T00:01:00Z", null, 3]]));
+    // influxd: fill(<number>) takes each column's type.
+    assert_eq!(
+        series(
+            &db,
+            "SELECT count(v), last(s), mean(v) FROM cpu WHERE time >= 2m AND time < 4m GROUP BY time(1m) fill(-1.5)"
+        )[0]["values"],
+        json!([["1970-01-01T00:02:00Z", -1, "", -1.5], ["1970-01-01T00:03:00Z", 1, "x", 5]])
+    );
+    // influxd: percentile's rank 0 selects no point, so no row.
+    assert_eq!(first(&db, "SELECT percentile(v, 0) FROM cpu"), json!({"statement_id":0}));
+}
+
+#[test]
+fn boolean_first_prefers_false_and_last_true_at_equal_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default()).expect("open");
+    store.create_database("d").expect("create");
+    let points = vec![
+        point("m", "a", vec![("b", FieldValue::Boolean(true)), ("w", FieldValue::Integer(20))], S),
+        point("m", "b", vec![("b", FieldValue::Boolean(false)), ("w", FieldValue::Integer(30))], S),
+        point("n", "a", vec![("b", FieldValue::Boolean(false))], S),
+        point("n", "b", vec![("b", FieldValue::Boolean(true))], S),
+    ];
+    store.write("d", None, &points, 0).expect("write");
+    let db = Db { store, _dir: dir };
+    // influxd, in either order of the series.
+    let values = |q: &str| series(&db, q)[0]["values"].clone();
+    assert_eq!(
+        values("SELECT first(b), last(b), first(w), last(w) FROM m"),
+        json!([["1970-01-01T00:00:00Z", false, true, 30, 30]])
+    );
+    assert_eq!(values("SELECT first(b), last(b) FROM n"), json!([["1970-01-01T00:00:00Z", false, true]]));
+}
+
+#[test]
+fn slimit_counts_series_in_influxdb_tag_set_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default()).expect("open");
+    store.create_database("d").expect("create");
+    let p = |tags: &[(&str, &str)], v: f64, t: i64| Point {
+        measurement: "cpu".into(),
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        fields: vec![("v".into(), FieldValue::Float(v))],
+        timestamp: Some(t),
+    };
+    let points = vec![
+        p(&[("host", "a"), ("region", "eu")], 1.0, S),
+        p(&[("host", "b"), ("region", "us")], 2.0, S),
+        p(&[("host", "c")], 3.0, S),
+    ];
+    store.write("d", None, &points, 0).expect("write");
+    let db = Db { store, _dir: dir };
+    let hosts = |q: &str| -> Vec<Value> {
+        series(&db, q).as_array().expect("series").iter().map(|s| s["tags"]["host"].clone()).collect()
+    };
+    // influxd: c (no region) counts first, the kept series keep their order.
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY * SLIMIT 1"), [json!("c")]);
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY * SLIMIT 1 SOFFSET 1"), [json!("a")]);
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY host, region SLIMIT 2"), [json!("a"), json!("c")]);
+    assert_eq!(hosts("SELECT v FROM cpu GROUP BY host, region"), [json!("a"), json!("b"), json!("c")]);
+}
+
+#[test]
+fn raw_star_over_measurements_and_null_expressions() {
+    let db = sample();
+    // influxd: every series gets the columns of all measurements.
+    let all = series(&db, "SELECT * FROM cpu, mem");
+    assert_eq!(all[0]["columns"], json!(["time", "host", "s", "used", "v", "w"]));
+    assert_eq!(
+        all[1],
+        json!({"name":"mem","columns":["time","host","s","used","v","w"],"values":[
+        ["1970-01-01T00:00:05Z","a",null,7,null,null]]})
+    );
+    // influxd: a row stays while a field it reads has a value.
+    assert_eq!(
+        series(&db, "SELECT v + w FROM cpu")[0]["values"],
+        json!([
+            ["1970-01-01T00:00:01Z", 11],
+            ["1970-01-01T00:00:01Z", 22],
+            ["1970-01-01T00:01:01Z", null],
+            ["1970-01-01T00:03:20Z", null]
+        ])
+    );
+    // influxd: no row where the cast field has no value of that type.
+    assert_eq!(first(&db, "SELECT v::string FROM cpu"), json!({"statement_id":0}));
+}
+
+#[test]
+fn integral_reports_at_time_zero_and_fills_only_rows_others_make() {
+    let db = sample();
+    // As influxd answers (group_by_time.test): integral() at time 0, the
+    // others at the lower bound.
+    assert_eq!(
+        series(&db, "SELECT integral(v), max(v) FROM cpu WHERE host = 'a' AND time >= 1s")[0]["values"],
+        json!([["1970-01-01T00:00:00Z", 120, null], ["1970-01-01T00:00:01Z", null, 3]])
+    );
+    assert_eq!(
+        series(&db, "SELECT integral(v) FROM cpu WHERE host = 'a' AND time >= 1s")[0]["values"],
+        json!([["1970-01-01T00:00:00Z", 120]])
+    );
+    // fill(100) fills integral() in the rows count() makes, makes none for it alone.
+    let q = "FROM cpu WHERE host = 'a' AND time >= 0s AND time < 3m GROUP BY time(1m) fill(100)";
+    assert_eq!(
+        series(&db, &format!("SELECT integral(v), count(v) {q}"))[0]["values"],
+        json!([
+            ["1970-01-01T00:00:00Z", 117.01666666666667, 1],
+            ["1970-01-01T00:01:00Z", 2.9833333333333334, 1],
+            ["1970-01-01T00:02:00Z", 100, 100]
+        ])
+    );
+    assert_eq!(
+        series(&db, &format!("SELECT integral(v) {q}"))[0]["values"],
+        json!([["1970-01-01T00:00:00Z", 117.01666666666667], ["1970-01-01T00:01:00Z", 2.9833333333333334]])
+    );
+}
+
+#[test]
 fn select_errors() {
     let db = sample();
     let e = |q: &str| first(&db, q)["error"].clone();
@@ -447,10 +630,22 @@ fn select_errors() {
         e("SELECT exponential_moving_average(v, 2) FROM cpu"),
         json!("function exponential_moving_average() is not supported yet")
     );
-    assert_eq!(e("SELECT top(v, 0) FROM cpu"), json!("expected positive integer as last argument in top()"));
+    // influxd
+    assert_eq!(e("SELECT top(v, 0) FROM cpu"), json!("limit (0) in top function must be at least 1"));
+    assert_eq!(e("SELECT top(v) FROM cpu"), json!("invalid number of arguments for top, expected at least 2, got 1"));
     assert_eq!(
         e("SELECT top(v, 2), mean(v) FROM cpu"),
-        json!("not supported yet: top() together with other functions or expressions")
+        json!("selector function top() cannot be combined with other functions")
+    );
+    assert_eq!(
+        e("SELECT bottom(v, 3) FROM cpu LIMIT 2"),
+        json!("limit (3) in bottom function can not be larger than the LIMIT (2) in the select statement")
+    );
+    assert_eq!(e("SELECT top(s, 1) FROM cpu"), json!("unsupported top iterator type: string"));
+    assert_eq!(e("SELECT v FROM cpu GROUP BY time(1m)"), json!("GROUP BY requires at least one aggregate function"));
+    assert_eq!(
+        e("SELECT mean(v) FROM cpu WHERE time < 1m GROUP BY time(1m), time(2m)"),
+        json!("multiple time dimensions not allowed")
     );
     assert_eq!(e("SELECT mean(v, 2) FROM cpu"), json!("invalid number of arguments for mean, expected 1, got 2"));
     assert_eq!(

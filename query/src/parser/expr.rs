@@ -19,7 +19,7 @@ use crate::token::{Keyword, Pos, TokenKind};
 pub(super) const MAX_DEPTH: usize = 256;
 
 /// What InfluxDB lists when an operand is missing.
-const OPERAND: &[&str] = &["identifier", "string", "number", "bool"];
+pub(super) const OPERAND: &[&str] = &["identifier", "string", "number", "bool"];
 
 impl Parser<'_> {
     /// A full expression.
@@ -44,6 +44,7 @@ impl Parser<'_> {
             self.deeper()?;
             self.bump();
             let rhs = if matches!(op, BinaryOp::EqRegex | BinaryOp::NeqRegex) {
+                self.regex_may_follow();
                 if self.peek().kind != TokenKind::Div {
                     return Err(ParseError::unexpected(self.peek(), &["regex"]));
                 }
@@ -83,6 +84,19 @@ impl Parser<'_> {
             }
             TokenKind::Sub => {
                 self.bump();
+                let next = self.peek();
+                let operand = matches!(
+                    next.kind,
+                    TokenKind::Integer
+                        | TokenKind::Number
+                        | TokenKind::Duration
+                        | TokenKind::Ident
+                        | TokenKind::QuotedIdent
+                        | TokenKind::LParen
+                );
+                if !operand {
+                    return Err(ParseError::unexpected(next, &["identifier", "number", "duration", "("]));
+                }
                 match self.unary_expr()? {
                     Expr::Integer(n) => Ok(Expr::Integer(n.wrapping_neg())),
                     Expr::Number(n) => Ok(Expr::Number(-n)),
@@ -115,10 +129,12 @@ impl Parser<'_> {
             }
             TokenKind::Duration => {
                 self.bump();
+                // InfluxDB reports a bad duration literal in an expression
+                // without a position (unlike one in a retention policy).
                 match parse_duration(&token.lit) {
                     Ok(ns) => Ok(Expr::Duration(ns)),
-                    Err(DurationError::Invalid) => Err(ParseError::message("invalid duration", token.pos)),
-                    Err(DurationError::Overflow) => Err(ParseError::message("overflowed duration", token.pos)),
+                    Err(DurationError::Invalid) => Err(ParseError::bare("invalid duration", token.pos)),
+                    Err(DurationError::Overflow) => Err(ParseError::bare("overflowed duration", token.pos)),
                 }
             }
             TokenKind::String => {
@@ -158,6 +174,7 @@ impl Parser<'_> {
 
     /// After `name(`: positional arguments, then `key => value` ones.
     fn call(&mut self, name: String) -> Result<Expr, ParseError> {
+        self.regex_may_follow();
         let mut args = Vec::new();
         let mut named = Vec::new();
         if self.peek().kind == TokenKind::RParen {
@@ -177,7 +194,10 @@ impl Parser<'_> {
             }
             let token = self.bump();
             match token.kind {
-                TokenKind::Comma => continue,
+                TokenKind::Comma => {
+                    self.regex_may_follow();
+                    continue;
+                }
                 TokenKind::RParen => return Ok(Expr::Call { name, args, named }),
                 _ => return Err(ParseError::unexpected(&token, &[",", ")"])),
             }
@@ -205,6 +225,10 @@ impl Parser<'_> {
             "unsigned" => Ok(Some(RefKind::Unsigned)),
             "string" => Ok(Some(RefKind::String)),
             "boolean" => Ok(Some(RefKind::Boolean)),
+            // InfluxDB leaves `unsigned` out of the list at the end of the text.
+            _ if token.kind == TokenKind::Eof => {
+                Err(ParseError::unexpected(&token, &["float", "integer", "string", "boolean", "field", "tag"]))
+            }
             _ => Err(ParseError::unexpected(
                 &token,
                 &["float", "integer", "unsigned", "string", "boolean", "field", "tag"],
@@ -243,8 +267,28 @@ impl Parser<'_> {
         let Some(end) = end else {
             return Err(ParseError::message("unterminated regex", open.pos));
         };
+        if let Some(message) = super::regex::regex_error(&pattern) {
+            // InfluxDB reports it one character before the opening slash.
+            let mut pos = open.pos;
+            pos.char = pos.char.saturating_sub(1);
+            return Err(ParseError::message(message, pos));
+        }
         self.relex_from(end);
         Ok(pattern)
+    }
+
+    /// Where InfluxDB's parser looks for a regex it peeks at the next
+    /// character, and at the end of the text that read moves EOF one
+    /// character further (once): `SELECT f(` ends at char 13, not 12.
+    pub(super) fn regex_may_follow(&mut self) {
+        let Some(last) = self.tokens.len().checked_sub(1) else { return };
+        if self.at < last || self.tokens[last].kind != TokenKind::Eof {
+            return;
+        }
+        let eof = &mut self.tokens[last];
+        if eof.pos == pos_of(self.input, eof.offset) {
+            eof.pos.char += 1;
+        }
     }
 
     /// Replaces the tokens from the current one on with a fresh lexing of

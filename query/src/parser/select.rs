@@ -13,6 +13,9 @@ use crate::ast::{
 use crate::error::ParseError;
 use crate::token::{Keyword, TokenKind};
 
+/// InfluxDB's refusal of any `ORDER BY` but one `time` field.
+const ONLY_ORDER_BY_TIME: &str = "only ORDER BY time supported at this time";
+
 impl Parser<'_> {
     /// After `SELECT`.
     pub(super) fn select(&mut self, _start: usize) -> Result<Statement, ParseError> {
@@ -48,6 +51,7 @@ impl Parser<'_> {
     fn select_fields(&mut self) -> Result<Vec<Field>, ParseError> {
         let mut fields = Vec::new();
         loop {
+            self.regex_may_follow();
             let expr = self.expr()?;
             let alias = if self.eat(Keyword::As) { Some(self.ident()?) } else { None };
             fields.push(Field { expr, alias });
@@ -72,6 +76,7 @@ impl Parser<'_> {
 
     /// `m`, `"m"`, `rp.m`, `db.rp.m`, `db..m`, `/re/`, `db.rp./re/`, `(SELECT ...)`.
     fn source(&mut self) -> Result<Source, ParseError> {
+        self.regex_may_follow();
         let first = self.peek().pos;
         if self.peek().kind == TokenKind::LParen {
             self.bump();
@@ -99,6 +104,7 @@ impl Parser<'_> {
                 break;
             }
             self.bump();
+            self.regex_may_follow();
         }
         let name = segments.pop().unwrap_or_default();
         let (database, retention_policy) = qualifiers(segments, first)?;
@@ -120,6 +126,7 @@ impl Parser<'_> {
         }
         self.expect(Keyword::By)?;
         loop {
+            self.regex_may_follow();
             let token = self.peek().clone();
             let dim = match token.kind {
                 TokenKind::Mul => {
@@ -138,7 +145,8 @@ impl Parser<'_> {
                     self.bump();
                     Dimension::Tag(token.lit)
                 }
-                _ => return Err(ParseError::unexpected(&token, &["identifier", "*", "regex"])),
+                // InfluxDB parses a dimension as an expression.
+                _ => return Err(ParseError::unexpected(&token, super::expr::OPERAND)),
             };
             dims.push(dim);
             if self.peek().kind != TokenKind::Comma {
@@ -150,14 +158,17 @@ impl Parser<'_> {
 
     /// After `time(`: `interval [, offset])`.
     fn time_dimension(&mut self) -> Result<Dimension, ParseError> {
+        self.regex_may_follow();
         let at = self.peek().pos;
+        // `time(0s)` is accepted, as in InfluxDB: it groups nothing by time.
         let interval = match self.expr()? {
-            Expr::Duration(ns) if ns > 0 => ns,
+            Expr::Duration(ns) if ns >= 0 => ns,
             _ => return Err(ParseError::message("time dimension must have duration argument", at)),
         };
         let mut offset = 0;
         if self.peek().kind == TokenKind::Comma {
             self.bump();
+            self.regex_may_follow();
             let at = self.peek().pos;
             offset = match self.expr()? {
                 Expr::Duration(ns) => ns,
@@ -175,6 +186,11 @@ impl Parser<'_> {
         }
         self.bump();
         self.bump();
+        // InfluxDB parses the argument as an expression.
+        self.regex_may_follow();
+        if self.peek().kind == TokenKind::Eof {
+            return Err(ParseError::unexpected(self.peek(), super::expr::OPERAND));
+        }
         let token = self.bump();
         let fill = match token.kind {
             TokenKind::Ident => match token.lit.to_ascii_lowercase().as_str() {
@@ -198,26 +214,47 @@ impl Parser<'_> {
         Ok(fill)
     }
 
-    /// `ORDER BY time [ASC|DESC]`; returns whether descending.
+    /// `ORDER BY time [ASC|DESC]`; returns whether descending. As in
+    /// InfluxDB, a list of sort fields parses and anything but one `time`
+    /// field is refused after it.
     fn order_by(&mut self) -> Result<bool, ParseError> {
         if !self.eat(Keyword::Order) {
             return Ok(false);
         }
         self.expect(Keyword::By)?;
         let token = self.peek().clone();
-        if token.is(Keyword::Asc) || token.is(Keyword::Desc) {
+        let descending = if token.is(Keyword::Asc) || token.is(Keyword::Desc) {
             self.bump();
-            return Ok(token.is(Keyword::Desc));
+            token.is(Keyword::Desc)
+        } else if token.kind.is_ident() {
+            let (name, descending) = self.sort_field()?;
+            if !name.eq_ignore_ascii_case("time") {
+                return Err(ParseError::bare(ONLY_ORDER_BY_TIME, token.pos));
+            }
+            descending
+        } else {
+            return Err(ParseError::unexpected(&token, &["identifier", "ASC", "DESC"]));
+        };
+        let mut more = false;
+        while self.peek().kind == TokenKind::Comma {
+            self.bump();
+            self.sort_field()?;
+            more = true;
         }
-        if !(token.kind.is_ident() && token.lit.eq_ignore_ascii_case("time")) {
-            return Err(ParseError::bare("only ORDER BY time supported at this time", token.pos));
+        if more {
+            return Err(ParseError::bare(ONLY_ORDER_BY_TIME, token.pos));
         }
-        self.bump();
+        Ok(descending)
+    }
+
+    /// `name [ASC|DESC]`: the name and whether descending.
+    fn sort_field(&mut self) -> Result<(String, bool), ParseError> {
+        let name = self.ident()?;
         if self.eat(Keyword::Desc) {
-            return Ok(true);
+            return Ok((name, true));
         }
         self.eat(Keyword::Asc);
-        Ok(false)
+        Ok((name, false))
     }
 
     /// An optional `KW <non-negative integer>`.
@@ -238,15 +275,20 @@ impl Parser<'_> {
         }
         self.bump();
         self.bump();
+        // InfluxDB parses the argument as an expression, then wants a string.
+        self.regex_may_follow();
+        if self.peek().kind == TokenKind::Eof {
+            return Err(ParseError::unexpected(self.peek(), super::expr::OPERAND));
+        }
         let token = self.bump();
         if token.kind != TokenKind::String {
-            return Err(ParseError::unexpected(&token, &["string"]));
+            return Err(ParseError::bare("expected string argument in tz()", token.pos));
         }
+        self.expect_kind(TokenKind::RParen, ")")?;
         // The IANA database bundled into the binary (jiff), as InfluxDB's Go loads it.
         if jiff::tz::TimeZone::get(&token.lit).is_err() {
             return Err(ParseError::bare(format!("unable to find time zone {}", token.lit), token.pos));
         }
-        self.expect_kind(TokenKind::RParen, ")")?;
         Ok(Some(token.lit))
     }
 
@@ -257,10 +299,15 @@ impl Parser<'_> {
         if self.eat(Keyword::With) {
             self.expect(Keyword::Measurement)?;
             let token = self.bump();
-            with = Some(match token.kind {
-                TokenKind::Eq => MeasurementSelector::Eq(self.ident()?),
-                TokenKind::EqRegex => MeasurementSelector::Regex(self.regex_operand()?),
-                _ => return Err(ParseError::unexpected(&token, &["=", "=~"])),
+            if !matches!(token.kind, TokenKind::Eq | TokenKind::EqRegex) {
+                return Err(ParseError::unexpected(&token, &["=", "=~"]));
+            }
+            // As in InfluxDB, either operator takes a name or a regex.
+            self.regex_may_follow();
+            with = Some(if self.peek().kind == TokenKind::Div {
+                MeasurementSelector::Regex(self.regex()?)
+            } else {
+                MeasurementSelector::Eq(self.ident()?)
             });
         }
         let condition = self.where_clause()?;
@@ -338,11 +385,13 @@ impl Parser<'_> {
                 self.expect_kind(TokenKind::RParen, ")")?;
                 Ok(TagKeySelector::In(keys))
             }
-            _ => Err(ParseError::unexpected(&token, &["=", "!=", "=~", "!~", "IN"])),
+            // InfluxDB lists only these, though it accepts `!=` and `!~` too.
+            _ => Err(ParseError::unexpected(&token, &["IN", "=", "=~"])),
         }
     }
 
     fn regex_operand(&mut self) -> Result<String, ParseError> {
+        self.regex_may_follow();
         if self.peek().kind != TokenKind::Div {
             return Err(ParseError::unexpected(self.peek(), &["regex"]));
         }

@@ -134,6 +134,46 @@ fn select_errors() {
         "time dimension must have duration argument at line 1, char 31"
     );
     assert_eq!(err("SELECT v FROM m LIMIT 1 GROUP BY host"), "found GROUP, expected ; at line 1, char 25");
+    // influxd
+    assert_eq!(err("SELECT v FROM m ORDER BY time DESC, host"), "only ORDER BY time supported at this time");
+    assert_eq!(err("SELECT v FROM m ORDER BY 1"), "found 1, expected identifier, ASC, DESC at line 1, char 26");
+    assert_eq!(
+        err("SELECT v FROM m GROUP BY"),
+        "found EOF, expected identifier, string, number, bool at line 1, char 26"
+    );
+    assert_eq!(err("SELECT v FROM m WHERE time > 5x"), "invalid duration");
+    assert_eq!(err("SELECT *"), "found EOF, expected FROM at line 1, char 9");
+    // influxd: where a regex may follow, EOF is one character further.
+    assert_eq!(err("SELECT bad("), "found EOF, expected identifier, string, number, bool at line 1, char 13");
+    assert_eq!(err("SELECT a,"), "found EOF, expected identifier, string, number, bool at line 1, char 11");
+    assert_eq!(err("SELECT f(a,"), "found EOF, expected identifier, string, number, bool at line 1, char 13");
+    assert_eq!(
+        err("SELECT v FROM m GROUP BY time("),
+        "found EOF, expected identifier, string, number, bool at line 1, char 32"
+    );
+    assert_eq!(err("SELECT v FROM db."), "found EOF, expected identifier at line 1, char 19");
+    assert_eq!(err("SELECT v FROM m WHERE a =~"), "found EOF, expected regex at line 1, char 28");
+    assert_eq!(err("SELECT v FROM m fill("), "found EOF, expected identifier, string, number, bool at line 1, char 23");
+    assert_eq!(err("SELECT v FROM m tz("), "found EOF, expected identifier, string, number, bool at line 1, char 21");
+    assert_eq!(err("SELECT v FROM m tz(1)"), "expected string argument in tz()");
+    assert_eq!(err("SELECT v FROM m tz('x'"), "found EOF, expected ) at line 1, char 23");
+    assert_eq!(
+        err("SELECT v FROM m WHERE v > -'a'"),
+        "found a, expected identifier, number, duration, ( at line 1, char 27"
+    );
+    assert_eq!(err("SELECT v::"), "found EOF, expected float, integer, string, boolean, field, tag at line 1, char 11");
+    assert_eq!(err("SHOW MEASUREMENTS WITH MEASUREMENT =~ 'x'"), "found x, expected identifier at line 1, char 38");
+    assert_eq!(err("SHOW MEASUREMENTS WITH MEASUREMENT ="), "found EOF, expected identifier at line 1, char 38");
+    assert_eq!(
+        err("SELECT mean(v) FROM m GROUP BY time(1m),"),
+        "found EOF, expected identifier, string, number, bool at line 1, char 42"
+    );
+    assert_eq!(err("SHOW TAG VALUES WITH KEY"), "found EOF, expected IN, =, =~ at line 1, char 26");
+    assert_eq!(
+        err("SELECT v FROM m WHERE s =~ /[/"),
+        "error parsing regexp: missing closing ]: `[` at line 1, char 27"
+    );
+    assert_eq!(err("SELECT v FROM /[/"), "error parsing regexp: missing closing ]: `[` at line 1, char 14");
     for q in [
         "SELECT (",
         "SELECT v FROM m WHERE",

@@ -136,7 +136,7 @@ async fn run(
         &caller.principal.tenant,
         cancel.clone(),
     );
-    let epoch = params.non_empty("epoch").and_then(augur_query::exec::epoch_divisor);
+    let epoch = params.get("epoch").map(str::trim).filter(|e| !e.is_empty()).map(augur_query::exec::epoch_divisor);
     let ctx = ExecutionContext {
         database: params.non_empty("db").map(str::to_string),
         retention_policy: params.non_empty("rp").map(str::to_string),

@@ -8,8 +8,9 @@
 //! Semantics follow InfluxDB 1.x: `stddev` is the sample deviation,
 //! `median` of an even count averages the middle two, `percentile` picks
 //! the point at rank `floor(n * p / 100 + 0.5)`, `mode` breaks ties by the
-//! value seen first, `first`/`last` on equal times keep the greater value,
-//! `distinct` lists values in the order they were first seen.
+//! value seen first, `first`/`last` on equal times keep the greater value
+//! (but `first` of booleans `false`), `distinct` lists values in the order
+//! they were first seen.
 
 use std::cmp::Ordering;
 
@@ -77,6 +78,17 @@ impl Func {
     /// `GROUP BY time`, that point's time).
     pub(crate) fn is_selector(self) -> bool {
         matches!(self, Func::Min | Func::Max | Func::First | Func::Last | Func::Percentile(_))
+    }
+}
+
+/// Whether `value` replaces `held` as `first` (`last`: `!first`) at an
+/// equal time: InfluxDB keeps the greater value, except that its boolean
+/// `first` keeps `false` (its reducers' tie rules; with points of more
+/// than two series at one time its answer also depends on its merge order).
+fn wins_tie(value: &Value, held: &Value, first: bool) -> bool {
+    match (value, held) {
+        (Value::Boolean(new), Value::Boolean(old)) if first => !*new && *old,
+        _ => value.compare(held) == Some(Ordering::Greater),
     }
 }
 
@@ -246,9 +258,8 @@ impl State {
                 let replace = match best {
                     None => matches!(func, Func::First | Func::Last) || orderable,
                     Some((v, bt)) => match func {
-                        // Equal times: InfluxDB keeps the greater value.
-                        Func::First => t < *bt || (t == *bt && value.compare(v) == Some(Ordering::Greater)),
-                        Func::Last => t > *bt || (t == *bt && value.compare(v) == Some(Ordering::Greater)),
+                        Func::First => t < *bt || (t == *bt && wins_tie(value, v, true)),
+                        Func::Last => t > *bt || (t == *bt && wins_tie(value, v, false)),
                         Func::Min => match value.compare(v) {
                             Some(Ordering::Less) => true,
                             Some(Ordering::Equal) => t < *bt,
@@ -355,7 +366,9 @@ pub(crate) fn integral_windows(
         }
         if t >= end {
             if prev_t != end {
-                let at_end = prev_v + (v - prev_v) * ((end as f64 - prev_t as f64) / (t as f64 - prev_t as f64));
+                // InfluxDB's linearFloat: slope * elapsed + start.
+                let slope = (v - prev_v) / t.saturating_sub(prev_t) as f64;
+                let at_end = slope * end.saturating_sub(prev_t) as f64 + prev_v;
                 sum += 0.5 * (at_end + prev_v) * ((end as f64 - prev_t as f64) / unit);
                 prev_v = at_end;
                 prev_t = end;
@@ -368,7 +381,11 @@ pub(crate) fn integral_windows(
         prev_t = t;
         prev_v = v;
     }
-    out.push((start, sum));
+    // InfluxDB drops the last window when its last point is at the
+    // window's start: there is no area in it.
+    if prev_t != start {
+        out.push((start, sum));
+    }
     out
 }
 
@@ -465,5 +482,14 @@ mod tests {
         assert_eq!(run(Func::Count, &[]), Value::Integer(0));
         assert_eq!(run(Func::Stddev, &[Value::Float(1.0)]), Value::Null);
         assert_eq!(run(Func::Percentile(0.0), &v), Value::Null);
+    }
+
+    #[test]
+    fn integral_windows_follow_influxdb_reducer() {
+        let window = |t: i64| (t - t.rem_euclid(10), t - t.rem_euclid(10) + 10);
+        // The area from 5 to 15 is split at 10 (value 2 there).
+        assert_eq!(integral_windows(&[(5, 1.0), (15, 3.0)], 1, window), [(0, 7.5), (10, 12.5)]);
+        // A last window whose only point is at its start holds no area: no window.
+        assert_eq!(integral_windows(&[(5, 1.0), (10, 2.0)], 1, window), [(0, 7.5)]);
     }
 }

@@ -208,7 +208,7 @@ pub fn run_window(
         .dimensions
         .iter()
         .find_map(|d| match d {
-            Dimension::Time { interval, .. } => Some(*interval),
+            Dimension::Time { interval, .. } if *interval > 0 => Some(*interval),
             _ => None,
         })
         .filter(|i| *i > 0)

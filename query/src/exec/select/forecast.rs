@@ -225,7 +225,7 @@ pub(crate) fn run(
         .dimensions
         .iter()
         .find_map(|d| match d {
-            Dimension::Time { interval, .. } => Some(*interval),
+            Dimension::Time { interval, .. } if *interval > 0 => Some(*interval),
             _ => None,
         })
         .ok_or_else(|| SelectError::Unsupported(format!("{}() requires a GROUP BY time interval", spec_name(spec))))?;

@@ -35,7 +35,7 @@ use serde_json::Value as Json;
 pub(crate) use condition::{tag_filter, Condition};
 
 use super::value::{column_values, Value};
-use super::{ExecError, ExecutionContext};
+use super::{page, ExecError, ExecutionContext};
 use crate::ast::{Dimension, Expr, RefKind, Select, Source};
 use crate::time::format_rfc3339_nano;
 
@@ -57,6 +57,12 @@ pub enum SelectError {
     /// Functions and bare fields in one select list.
     #[error("mixing aggregate and non-aggregate queries is not supported")]
     Mixing,
+    /// `GROUP BY time(...)` over raw fields.
+    #[error("GROUP BY requires at least one aggregate function")]
+    GroupByWithoutAggregate,
+    /// Two `time(...)` dimensions.
+    #[error("multiple time dimensions not allowed")]
+    MultipleTimeDimensions,
     /// A function InfluxQL does not have.
     #[error("undefined function {0}()")]
     UndefinedFunction(String),
@@ -220,6 +226,7 @@ pub(crate) fn run(
     if let Some(spec) = forecast::spec(&select.fields)? {
         return forecast::run(store, select, ctx, &spec);
     }
+    check_time_dimensions(&select.dimensions)?;
     let now = ctx.now();
     let cond = Condition::new(select.condition.as_ref(), now)?;
     let mem = subqueries(store, select, ctx, now, &cond)?;
@@ -240,11 +247,17 @@ pub(crate) fn run(
     };
     let aggregate = select.fields.iter().any(|f| has_aggregate(&f.expr));
     let raw_transform = select.fields.iter().any(|f| has_raw_transform(&f.expr));
-    let top = top::spec(&select.fields)?;
+    let top = top::spec(&select.fields, select.limit)?;
+    if !aggregate && top.is_none() && has_time_interval(&select.dimensions) {
+        return Err(SelectError::GroupByWithoutAggregate.into());
+    }
     let mut budget = Budget { used: 0, max: ctx.max_select_points };
     let mut out = Vec::new();
-    for target in &targets {
-        let groups = groups_of(&env, target)?;
+    let all_groups = targets.iter().map(|t| groups_of(&env, t)).collect::<Result<Vec<_>, _>>()?;
+    let raw = top.is_none() && !raw_transform && !aggregate;
+    // `*` over several measurements: every series gets the columns of all.
+    let wildcard = if raw { raw::Wildcard::of(&targets, &all_groups) } else { raw::Wildcard::default() };
+    for (target, groups) in targets.iter().zip(all_groups) {
         if let Some(top) = &top {
             out.extend(top::run(&env, target, &groups, &mut budget, top)?);
         } else if raw_transform {
@@ -252,17 +265,68 @@ pub(crate) fn run(
         } else if aggregate {
             out.extend(grouped::run(&env, target, &groups, &mut budget)?);
         } else {
-            out.extend(raw::run(&env, target, &groups, &mut budget)?);
+            out.extend(raw::run(&env, target, &groups, &wildcard, &mut budget)?);
         }
     }
-    let skip = usize::try_from(select.soffset).unwrap_or(usize::MAX);
-    let take = if select.slimit == 0 { usize::MAX } else { usize::try_from(select.slimit).unwrap_or(usize::MAX) };
-    let mut out: Vec<_> = out.into_iter().skip(skip).take(take).collect();
+    let mut out = series_page(out, select.slimit, select.soffset);
     if select.descending {
         // InfluxDB also lists the series in reverse order (after SLIMIT).
         out.reverse();
     }
     Ok(out)
+}
+
+/// The series `SLIMIT`/`SOFFSET` keep, in their output order. InfluxDB
+/// counts them in the order of its tag set identifiers (the present tag
+/// keys, then their values, `\0`-separated), so a series that lacks a
+/// `GROUP BY` tag comes before the others there, though it is listed in
+/// tag value order like every series.
+fn series_page(out: Vec<crate::result::Series>, slimit: u64, soffset: u64) -> Vec<crate::result::Series> {
+    if slimit == 0 && soffset == 0 {
+        return out;
+    }
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by_cached_key(|&i| (out[i].name.clone(), tags_id(out[i].tags.as_ref())));
+    let kept: HashSet<usize> = page(order.into_iter(), slimit, soffset).collect();
+    out.into_iter().enumerate().filter(|(i, _)| kept.contains(i)).map(|(_, s)| s).collect()
+}
+
+/// InfluxDB's identifier of a tag set: each present key and `\0`, then
+/// the values joined by `\0` (a missing tag is an empty value here).
+fn tags_id(tags: Option<&BTreeMap<String, String>>) -> Vec<u8> {
+    let present: Vec<(&String, &String)> = tags.into_iter().flatten().filter(|(_, v)| !v.is_empty()).collect();
+    let mut id = Vec::new();
+    for (k, _) in &present {
+        id.extend_from_slice(k.as_bytes());
+        id.push(0);
+    }
+    for (i, (_, v)) in present.iter().enumerate() {
+        if i > 0 {
+            id.push(0);
+        }
+        id.extend_from_slice(v.as_bytes());
+    }
+    id
+}
+
+/// Refuses a second `GROUP BY time(...)` after one with an interval, as
+/// InfluxDB does (`time(0s)` sets none).
+fn check_time_dimensions(dims: &[Dimension]) -> Result<(), SelectError> {
+    let mut interval = false;
+    for d in dims {
+        if let Dimension::Time { interval: i, .. } = d {
+            if interval {
+                return Err(SelectError::MultipleTimeDimensions);
+            }
+            interval = *i > 0;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the dimensions group by time (`time(0s)` does not).
+fn has_time_interval(dims: &[Dimension]) -> bool {
+    dims.iter().any(|d| matches!(d, Dimension::Time { interval, .. } if *interval > 0))
 }
 
 /// Whether an expression calls an aggregate, selector or transformation
@@ -332,7 +396,7 @@ fn subqueries(
 fn selected_tags(store: &Store, select: &Select, ctx: &ExecutionContext) -> HashSet<String> {
     let targets = resolve_sources(store, ctx, &select.sources).unwrap_or_default();
     let mut out = HashSet::new();
-    let names = unique_names(select.fields.iter().map(|f| f.column_name()).collect());
+    let names = unique_names(field_names(&select.fields));
     for (field, column) in select.fields.iter().zip(names) {
         if let Expr::VarRef { name, kind } = &field.expr {
             let tag = match kind {
@@ -574,18 +638,42 @@ pub(crate) fn group_tags(env: &Env<'_>, group: &Group) -> Option<BTreeMap<String
     has_tag_dims.then(|| group.tags.iter().cloned().collect())
 }
 
-/// Makes column names unique the way InfluxDB does (`mean`, `mean_1`).
-pub(crate) fn unique_names(names: Vec<String>) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let n = seen.entry(name.clone()).or_insert(0);
-        if *n == 0 {
-            out.push(name);
-        } else {
-            out.push(format!("{name}_{n}"));
+/// Makes column names unique the way InfluxDB does: aliases (`AS x`, the
+/// `true` ones) keep their names, then every other name is taken in
+/// order, a repeat getting the first free `_N` suffix (`mean`, `mean_1`;
+/// `v, v, v AS v` gives `v_1, v_2, v`).
+pub(crate) fn unique_names(names: Vec<(String, bool)>) -> Vec<String> {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for (name, aliased) in &names {
+        if *aliased {
+            taken.insert(name.clone(), 1);
         }
-        *n += 1;
     }
-    out
+    names
+        .into_iter()
+        .map(|(name, aliased)| {
+            if aliased {
+                return name;
+            }
+            let resolved = match taken.get(&name).copied() {
+                None => name,
+                Some(mut count) => loop {
+                    let candidate = format!("{name}_{count}");
+                    if !taken.contains_key(&candidate) {
+                        taken.insert(name, count + 1);
+                        break candidate;
+                    }
+                    count += 1;
+                },
+            };
+            *taken.entry(resolved.clone()).or_insert(0) += 1;
+            resolved
+        })
+        .collect()
+}
+
+/// The column names of the select list, with whether each is an alias
+/// (the input of [`unique_names`]).
+pub(crate) fn field_names(fields: &[crate::ast::Field]) -> Vec<(String, bool)> {
+    fields.iter().map(|f| (f.column_name(), f.alias.is_some())).collect()
 }

@@ -4,8 +4,9 @@
 //! InfluxDB semantics: one result series per measurement and `GROUP BY`
 //! tag group (tags are not split otherwise), rows in time order (ties in
 //! series-key order), a row only when at least one selected field has a
-//! value, `*` = every field and tag (sorted together by name, grouped tags
-//! left out), `LIMIT`/`OFFSET` per result series.
+//! value (an expression over it may still be null), `*` = every field and
+//! tag (sorted together by name, grouped tags left out; with several
+//! measurements, those of all of them), `LIMIT`/`OFFSET` per result series.
 
 use std::collections::BTreeSet;
 
@@ -26,31 +27,59 @@ enum Column {
     Expr(Expr),
 }
 
+/// What `*` expands to: the field and tag keys of every measurement of
+/// the statement (InfluxDB gives each series the columns of all).
+#[derive(Debug, Default)]
+pub(super) struct Wildcard {
+    /// Field keys.
+    fields: BTreeSet<String>,
+    /// Tag keys of the series read.
+    tags: BTreeSet<String>,
+}
+
+impl Wildcard {
+    /// The keys of all `targets`, given their groups.
+    pub(super) fn of(targets: &[Target], groups: &[Vec<Group>]) -> Wildcard {
+        let fields = targets.iter().flat_map(|t| t.fields.keys().cloned()).collect();
+        let tags = groups
+            .iter()
+            .flatten()
+            .flat_map(|g| g.series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k.clone())))
+            .collect();
+        Wildcard { fields, tags }
+    }
+}
+
 /// Runs the raw select for one measurement.
 pub(super) fn run(
     env: &Env<'_>,
     target: &Target,
     groups: &[Group],
+    wildcard: &Wildcard,
     budget: &mut Budget,
 ) -> Result<Vec<Series>, ExecError> {
     let grouped: BTreeSet<&str> =
         groups.first().map(|g| g.tags.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
-    let tag_keys: BTreeSet<String> =
-        groups.iter().flat_map(|g| g.series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k.clone()))).collect();
     for field in &env.select.fields {
         super::math::check_all(&field.expr)?;
     }
-    let (names, columns) = columns(env, target, &tag_keys, &grouped);
+    let (names, columns) = columns(env, target, wildcard, &grouped);
     let mut fields: BTreeSet<String> = BTreeSet::new();
+    let mut selected: Vec<(String, Option<RefKind>)> = Vec::new();
     for c in &columns {
         if let Column::Expr(e) = c {
-            field_refs(e, target, &mut fields);
+            field_refs(e, target, &mut fields, &mut selected);
         }
     }
+    // Another measurement's fields (under `*`) are null here.
+    fields.retain(|f| target.fields.contains_key(f));
     if fields.is_empty() {
         // InfluxDB answers nothing when no field is selected.
         return Ok(Vec::new());
     }
+    // InfluxDB has a row wherever a selected field has a value (not a
+    // field read only for WHERE), even when an expression over it is null.
+    selected.retain(|(f, _)| target.fields.contains_key(f));
     for name in env.cond.names() {
         if !target.is_tag(&name, None) {
             fields.insert(name);
@@ -68,7 +97,7 @@ pub(super) fn run(
                 if !env.cond.matches(&lookup) {
                     continue;
                 }
-                let mut any_field = false;
+                let any_field = selected.iter().any(|(f, kind)| !lookup(f, *kind).is_null());
                 let values: Vec<Value> = columns
                     .iter()
                     .map(|c| match c {
@@ -78,11 +107,7 @@ pub(super) fn run(
                             .iter()
                             .find(|(tk, _)| tk == k)
                             .map_or(Value::Null, |(_, v)| Value::String(v.clone())),
-                        Column::Expr(e) => {
-                            let v = eval(e, &lookup, &env.cond.regexes);
-                            any_field |= !v.is_null();
-                            v
-                        }
+                        Column::Expr(e) => eval(e, &lookup, &env.cond.regexes),
                     })
                     .collect();
                 if any_field {
@@ -126,9 +151,9 @@ pub(super) fn run(
 fn columns(
     env: &Env<'_>,
     target: &Target,
-    tag_keys: &BTreeSet<String>,
+    wildcard: &Wildcard,
     grouped: &BTreeSet<&str>,
-) -> (Vec<String>, Vec<Column>) {
+) -> (Vec<(String, bool)>, Vec<Column>) {
     let mut names = Vec::new();
     let mut columns = Vec::new();
     for field in &env.select.fields {
@@ -136,14 +161,16 @@ fn columns(
             Expr::Wildcard(kind) => {
                 let mut all: Vec<(String, bool)> = Vec::new();
                 if *kind != Some(RefKind::Tag) {
-                    all.extend(target.fields.keys().map(|k| (k.clone(), false)));
+                    all.extend(wildcard.fields.iter().map(|k| (k.clone(), false)));
                 }
                 if *kind != Some(RefKind::Field) {
-                    all.extend(tag_keys.iter().filter(|k| !grouped.contains(k.as_str())).map(|k| (k.clone(), true)));
+                    all.extend(
+                        wildcard.tags.iter().filter(|k| !grouped.contains(k.as_str())).map(|k| (k.clone(), true)),
+                    );
                 }
                 all.sort();
                 for (name, is_tag) in all {
-                    names.push(name.clone());
+                    names.push((name.clone(), false));
                     columns.push(if is_tag {
                         Column::Tag(name)
                     } else {
@@ -152,11 +179,11 @@ fn columns(
                 }
             }
             Expr::VarRef { name, kind } if target.is_tag(name, *kind) => {
-                names.push(field.column_name());
+                names.push((field.column_name(), field.alias.is_some()));
                 columns.push(Column::Tag(name.clone()));
             }
             expr => {
-                names.push(field.column_name());
+                names.push((field.column_name(), field.alias.is_some()));
                 columns.push(Column::Expr(expr.clone()));
             }
         }
@@ -164,18 +191,20 @@ fn columns(
     (names, columns)
 }
 
-/// Field names an expression reads.
-fn field_refs(expr: &Expr, target: &Target, out: &mut BTreeSet<String>) {
+/// Field names an expression reads, and the references as written (with
+/// their casts: `v::string` of a float field has no value).
+fn field_refs(expr: &Expr, target: &Target, out: &mut BTreeSet<String>, refs: &mut Vec<(String, Option<RefKind>)>) {
     match expr {
         Expr::VarRef { name, kind } if !target.is_tag(name, *kind) => {
             out.insert(name.clone());
+            refs.push((name.clone(), *kind));
         }
         Expr::Binary { lhs, rhs, .. } => {
-            field_refs(lhs, target, out);
-            field_refs(rhs, target, out);
+            field_refs(lhs, target, out, refs);
+            field_refs(rhs, target, out, refs);
         }
-        Expr::Paren(inner) => field_refs(inner, target, out),
-        Expr::Call { args, .. } => args.iter().for_each(|a| field_refs(a, target, out)),
+        Expr::Paren(inner) => field_refs(inner, target, out, refs),
+        Expr::Call { args, .. } => args.iter().for_each(|a| field_refs(a, target, out, refs)),
         _ => {}
     }
 }

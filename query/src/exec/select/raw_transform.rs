@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 use super::grouped::eval_field;
 use super::transform::{self, Transform};
-use super::{group_tags, math, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
+use super::{field_names, group_tags, math, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -74,7 +74,8 @@ pub(super) fn run(
         collect(&field.expr, &mut calls)?;
     }
     if let Some(call) = calls.first() {
-        if select.dimensions.iter().any(|d| matches!(d, crate::ast::Dimension::Time { .. })) {
+        if select.dimensions.iter().any(|d| matches!(d, crate::ast::Dimension::Time { interval, .. } if *interval > 0))
+        {
             let name = call.transform.name();
             return Err(SelectError::Message(format!("aggregate function required inside the call to {name}")).into());
         }
@@ -102,7 +103,7 @@ pub(super) fn run(
     fields.dedup();
     let desc = select.descending;
     let mut columns = vec!["time".to_string()];
-    columns.extend(unique_names(select.fields.iter().map(|f| f.column_name()).collect()));
+    columns.extend(unique_names(field_names(&select.fields)));
 
     let mut out = Vec::new();
     for group in groups {

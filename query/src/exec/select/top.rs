@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use augur_engine::model::FieldType;
 use serde_json::Value as Json;
 
 use super::window::{Buckets, Span};
@@ -33,8 +34,12 @@ pub(super) struct TopSpec {
     bottom: bool,
     /// `sample()`: random points instead of the best ones.
     sample: bool,
+    /// The function's name (for errors).
+    name: String,
     /// The field ranked.
     field: String,
+    /// Its `::type` or `::field`, if written.
+    cast: Option<RefKind>,
     /// Tags whose distinct values compete (the middle arguments).
     tags: Vec<String>,
     /// How many points.
@@ -52,34 +57,74 @@ struct Candidate {
     aux: Vec<Value>,
 }
 
-/// The `top`/`bottom` call of a select list, if it has one.
-pub(super) fn spec(fields: &[Field]) -> Result<Option<TopSpec>, SelectError> {
+/// The `top`/`bottom` call of a select list, if it has one, checked as
+/// InfluxDB checks it (its messages, in its order). `limit` is the
+/// statement's `LIMIT` (0 = none), which N may not exceed.
+pub(super) fn spec(fields: &[Field], limit: u64) -> Result<Option<TopSpec>, SelectError> {
     let at = fields.iter().position(|f| matches!(&f.expr, Expr::Call { name, .. } if is_top(name)));
     let Some(at) = at else { return Ok(None) };
     let Expr::Call { name, args, .. } = &fields[at].expr else { return Ok(None) };
     if name == "sample" {
         return sample_spec(fields, at, args).map(Some);
     }
-    for (i, f) in fields.iter().enumerate() {
-        if i != at && !matches!(f.expr, Expr::VarRef { .. }) {
-            return Err(SelectError::Unsupported(format!("{name}() together with other functions or expressions")));
-        }
+    if args.len() < 2 {
+        return Err(SelectError::Message(format!(
+            "invalid number of arguments for {name}, expected at least 2, got {}",
+            args.len()
+        )));
     }
-    let (Some(Expr::VarRef { name: field, .. }), Some(last)) = (args.first(), args.last()) else {
-        return Err(SelectError::Argument { name: name.clone(), what: "field" });
-    };
+    let last = &args[args.len() - 1];
     let n = match last {
-        Expr::Integer(n) if *n > 0 && args.len() >= 2 => usize::try_from(*n).unwrap_or(usize::MAX),
-        _ => return Err(SelectError::Argument { name: name.clone(), what: "positive integer as last" }),
+        Expr::Integer(n) if *n <= 0 => {
+            return Err(SelectError::Message(format!("limit ({n}) in {name} function must be at least 1")));
+        }
+        Expr::Integer(n) if limit > 0 && n.unsigned_abs() > limit => {
+            return Err(SelectError::Message(format!(
+                "limit ({n}) in {name} function can not be larger than the LIMIT ({limit}) in the select statement"
+            )));
+        }
+        Expr::Integer(n) => usize::try_from(*n).unwrap_or(usize::MAX),
+        other => {
+            return Err(SelectError::Message(format!("expected integer as last argument in {name}(), found {other}")));
+        }
+    };
+    let Some(Expr::VarRef { name: field, kind }) = args.first() else {
+        let first = args.first().map(ToString::to_string).unwrap_or_default();
+        return Err(SelectError::Message(format!("expected first argument to be a field in {name}(), found {first}")));
     };
     let mut tags = Vec::new();
     for arg in &args[1..args.len() - 1] {
         match arg {
             Expr::VarRef { name: tag, .. } => tags.push(tag.clone()),
-            _ => return Err(SelectError::Argument { name: name.clone(), what: "tag" }),
+            other => {
+                return Err(SelectError::Message(format!(
+                    "only fields or tags are allowed in {name}(), found {other}"
+                )));
+            }
         }
     }
-    Ok(Some(TopSpec { bottom: name == "bottom", sample: false, field: field.clone(), tags, n, at }))
+    for (i, f) in fields.iter().enumerate() {
+        if i != at && super::has_aggregate(&f.expr) {
+            return Err(SelectError::Message(format!(
+                "selector function {name}() cannot be combined with other functions"
+            )));
+        }
+    }
+    for (i, f) in fields.iter().enumerate() {
+        if i != at && !matches!(f.expr, Expr::VarRef { .. }) {
+            return Err(SelectError::Unsupported(format!("{name}() together with expressions")));
+        }
+    }
+    Ok(Some(TopSpec {
+        bottom: name == "bottom",
+        sample: false,
+        name: name.clone(),
+        field: field.clone(),
+        cast: *kind,
+        tags,
+        n,
+        at,
+    }))
 }
 
 /// `sample(f, N)`, with InfluxDB's messages.
@@ -101,7 +146,16 @@ fn sample_spec(fields: &[Field], at: usize, args: &[Expr]) -> Result<TopSpec, Se
             return Err(SelectError::Unsupported("sample() together with other functions or expressions".into()));
         }
     }
-    Ok(TopSpec { bottom: false, sample: true, field: field.clone(), tags: Vec::new(), n, at })
+    Ok(TopSpec {
+        bottom: false,
+        sample: true,
+        name: name.into(),
+        field: field.clone(),
+        cast: None,
+        tags: Vec::new(),
+        n,
+        at,
+    })
 }
 
 fn is_top(name: &str) -> bool {
@@ -117,6 +171,15 @@ pub(super) fn run(
     spec: &TopSpec,
 ) -> Result<Vec<Series>, ExecError> {
     let select = env.select;
+    if !spec.sample {
+        // InfluxDB ranks numbers only.
+        let ty = super::cast::cast_type(target.fields.get(&spec.field).copied(), spec.cast);
+        if let Some(ty @ (FieldType::String | FieldType::Boolean)) = ty {
+            return Err(
+                SelectError::FieldType { func: spec.name.clone(), field_type: ty.influx_name().to_string() }.into()
+            );
+        }
+    }
     let aux: Vec<(String, Option<RefKind>)> = select
         .fields
         .iter()
@@ -173,9 +236,9 @@ pub(super) fn run(
     // The tag arguments become columns right after the call, as in InfluxDB.
     let mut names = Vec::new();
     for (i, f) in select.fields.iter().enumerate() {
-        names.push(f.column_name());
+        names.push((f.column_name(), f.alias.is_some()));
         if i == spec.at {
-            names.extend(spec.tags.iter().cloned());
+            names.extend(spec.tags.iter().map(|t| (t.clone(), false)));
         }
     }
     let mut columns = vec!["time".to_string()];

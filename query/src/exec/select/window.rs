@@ -46,7 +46,7 @@ impl Buckets {
     /// The buckets of the statement in `env`.
     pub(crate) fn new(env: &Env<'_>) -> Buckets {
         let dim = env.select.dimensions.iter().find_map(|d| match d {
-            Dimension::Time { interval, offset } => Some((*interval, *offset)),
+            Dimension::Time { interval, offset } if *interval > 0 => Some((*interval, *offset)),
             _ => None,
         });
         let mut range = env.cond.range;
