@@ -21,7 +21,7 @@ use super::condition::{arithmetic, eval};
 use super::math;
 use super::transform::Transform;
 use super::window::{Buckets, Span};
-use super::{field_names, group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
+use super::{field_names, fold_groups, group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
 use crate::ast::{Expr, Field, Fill, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -35,12 +35,7 @@ struct Row {
 }
 
 /// Runs the aggregating select for one measurement.
-pub(super) fn run(
-    env: &Env<'_>,
-    target: &Target,
-    groups: &[Group],
-    budget: &mut Budget,
-) -> Result<Vec<Series>, ExecError> {
+pub(super) fn run(env: &Env<'_>, target: &Target, groups: &[Group], budget: &Budget) -> Result<Vec<Series>, ExecError> {
     let select = env.select;
     let select_fields = expand_calls(&select.fields, target)?;
     if select_fields.is_empty() {
@@ -99,10 +94,9 @@ pub(super) fn run(
     fields.sort();
     fields.dedup();
 
-    // Fold every group's points into per-bucket states.
-    let mut folded: Vec<BTreeMap<i64, Vec<State>>> = Vec::with_capacity(groups.len());
-    let mut folded_aux: Vec<BTreeMap<i64, AuxPoints>> = Vec::with_capacity(groups.len());
-    for group in groups {
+    // Fold every group's points into per-bucket states (groups run on
+    // both cores; see `fold_groups`).
+    let folded_groups = fold_groups(groups, |group| {
         let mut buckets: BTreeMap<i64, Vec<State>> = BTreeMap::new();
         let mut aux_points: BTreeMap<i64, AuxPoints> = BTreeMap::new();
         read_rows(env, target, &group.series, extended.range, &fields, budget, |data| {
@@ -136,9 +130,10 @@ pub(super) fn run(
             Ok(())
         })?;
         integrate_across_buckets(&calls, &buckets_of, &mut buckets);
-        folded.push(buckets);
-        folded_aux.push(aux_points);
-    }
+        Ok((buckets, aux_points))
+    })?;
+    let (folded, folded_aux): (Vec<BTreeMap<i64, Vec<State>>>, Vec<BTreeMap<i64, AuxPoints>>) =
+        folded_groups.into_iter().unzip();
 
     let span = buckets_of.span(env, folded.iter().filter_map(|b| b.keys().next().copied()).min())?;
     if span == Span::Empty {

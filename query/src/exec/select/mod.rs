@@ -130,16 +130,23 @@ pub enum SelectError {
 /// Counts points read against the query's limit (0 = unlimited).
 #[derive(Debug)]
 pub(crate) struct Budget {
-    used: u64,
+    /// Points read so far (shared by the threads of one `SELECT`).
+    used: std::sync::atomic::AtomicU64,
     max: u64,
 }
 
 impl Budget {
+    /// A budget of `max` points (0 = unlimited).
+    pub(crate) fn new(max: u64) -> Budget {
+        Budget { used: std::sync::atomic::AtomicU64::new(0), max }
+    }
+
     /// Accounts for `n` more points.
-    pub(crate) fn take(&mut self, n: usize) -> Result<(), SelectError> {
-        self.used = self.used.saturating_add(n as u64);
-        if self.max > 0 && self.used > self.max {
-            return Err(SelectError::TooManyPoints(self.used, self.max));
+    pub(crate) fn take(&self, n: usize) -> Result<(), SelectError> {
+        let n = n as u64;
+        let used = self.used.fetch_add(n, std::sync::atomic::Ordering::Relaxed).saturating_add(n);
+        if self.max > 0 && used > self.max {
+            return Err(SelectError::TooManyPoints(used, self.max));
         }
         Ok(())
     }
@@ -251,7 +258,7 @@ pub(crate) fn run(
     if !aggregate && top.is_none() && has_time_interval(&select.dimensions) {
         return Err(SelectError::GroupByWithoutAggregate.into());
     }
-    let mut budget = Budget { used: 0, max: ctx.max_select_points };
+    let mut budget = Budget::new(ctx.max_select_points);
     let mut out = Vec::new();
     let all_groups = targets.iter().map(|t| groups_of(&env, t)).collect::<Result<Vec<_>, _>>()?;
     let raw = top.is_none() && !raw_transform && !aggregate;
@@ -545,7 +552,7 @@ pub(crate) fn read_rows(
     series: &[SeriesInfo],
     range: TimeRange,
     fields: &[String],
-    budget: &mut Budget,
+    budget: &Budget,
     mut each: impl FnMut(Rows<'_>) -> Result<(), SelectError>,
 ) -> Result<(), ExecError> {
     if fields.is_empty() || range.start > range.end {
@@ -590,6 +597,56 @@ pub(crate) fn read_rows(
         }
         Ok(())
     })
+}
+
+/// Runs `fold` on every group and returns the results in group order,
+/// on up to two threads when there are several groups.
+///
+/// Why: a `GROUP BY <tag>` query is many independent groups (one per host,
+/// say), each read and folded on its own; sharing them between two
+/// workers uses both cores. The point budget is shared (atomic), the
+/// workers stop taking groups after an error, and the error reported is
+/// that of the first failing group in group order, as a sequential run
+/// would report.
+pub(crate) fn fold_groups<T: Send>(
+    groups: &[Group],
+    fold: impl Fn(&Group) -> Result<T, ExecError> + Sync,
+) -> Result<Vec<T>, ExecError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    if groups.len() < 2 {
+        return groups.iter().map(&fold).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || {
+        let mut done: Vec<(usize, Result<T, ExecError>)> = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(group) = groups.get(i) else { break };
+            let result = fold(group);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            done.push((i, result));
+        }
+        done
+    };
+    let mut results: Vec<(usize, Result<T, ExecError>)> = std::thread::scope(|scope| {
+        let helper = scope.spawn(work);
+        let mut mine = work();
+        // A panic in the helper is a bug: report it as an error, not a crash.
+        match helper.join() {
+            Ok(theirs) => mine.extend(theirs),
+            Err(_) => mine.push((0, Err(ExecError::Plain("query worker failed".to_string())))),
+        }
+        mine
+    });
+    results.sort_by_key(|(i, _)| *i);
+    let mut out = Vec::with_capacity(groups.len());
+    for (_, result) in results {
+        out.push(result?);
+    }
+    Ok(out)
 }
 
 /// Series per read: [`BATCH`], or fewer so that a query over a few dozen

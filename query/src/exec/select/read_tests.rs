@@ -1,4 +1,5 @@
-//! The two-thread batch reader of [`super::read_rows`] against a real store:
+//! The two-thread batch reader of [`super::read_rows`] and the two-worker
+//! group fold of [`super::fold_groups`] against a real store:
 //! a query over many series (many batches) answers exactly as one read by
 //! a single thread would, stops at the point budget, and stops when
 //! cancelled.
@@ -67,4 +68,20 @@ fn the_point_budget_and_cancellation_stop_the_reader() {
     cancel.cancel();
     let cancelled = ExecutionContext { cancel, ..ctx() };
     assert_eq!(run(&store, "SELECT count(v) FROM cpu", &cancelled)["error"], "query interrupted");
+}
+
+#[test]
+fn groups_folded_on_two_threads_come_back_in_order() {
+    let (_dir, store) = many_series();
+    let r = run(&store, "SELECT count(v), max(v) FROM cpu GROUP BY host", &ctx());
+    let series = r["series"].as_array().expect("series");
+    assert_eq!(series.len(), HOSTS as usize);
+    for (h, s) in series.iter().enumerate() {
+        assert_eq!(s["tags"]["host"], format!("h{h:03}"));
+        assert_eq!(s["values"][0], json!(["1970-01-01T00:00:00Z", POINTS, h]));
+    }
+    // The shared point budget stops the workers.
+    let tight = ExecutionContext { max_select_points: 505, ..ctx() };
+    let r = run(&store, "SELECT count(v) FROM cpu GROUP BY host", &tight);
+    assert!(r["error"].as_str().is_some_and(|e| e.starts_with("max-select-point limit exceeed")), "{r}");
 }

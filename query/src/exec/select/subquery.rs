@@ -137,7 +137,7 @@ impl MemSource {
         series: &[SeriesInfo],
         range: TimeRange,
         fields: &[String],
-        budget: &mut Budget,
+        budget: &Budget,
         mut each: impl FnMut(Rows<'_>) -> Result<(), SelectError>,
     ) -> Result<(), ExecError> {
         let Some(m) = self.measurements.get(&target.measurement) else { return Ok(()) };
