@@ -132,8 +132,7 @@ pub(super) fn run(env: &Env<'_>, target: &Target, groups: &[Group], budget: &Bud
         integrate_across_buckets(&calls, &buckets_of, &mut buckets);
         Ok((buckets, aux_points))
     })?;
-    let (folded, folded_aux): (Vec<BTreeMap<i64, Vec<State>>>, Vec<BTreeMap<i64, AuxPoints>>) =
-        folded_groups.into_iter().unzip();
+    let (folded, folded_aux): (Vec<_>, Vec<_>) = folded_groups.into_iter().unzip();
 
     let span = buckets_of.span(env, folded.iter().filter_map(|b| b.keys().next().copied()).min())?;
     if span == Span::Empty {

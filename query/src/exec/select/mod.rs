@@ -258,7 +258,7 @@ pub(crate) fn run(
     if !aggregate && top.is_none() && has_time_interval(&select.dimensions) {
         return Err(SelectError::GroupByWithoutAggregate.into());
     }
-    let mut budget = Budget::new(ctx.max_select_points);
+    let budget = Budget::new(ctx.max_select_points);
     let mut out = Vec::new();
     let all_groups = targets.iter().map(|t| groups_of(&env, t)).collect::<Result<Vec<_>, _>>()?;
     let raw = top.is_none() && !raw_transform && !aggregate;
@@ -266,13 +266,13 @@ pub(crate) fn run(
     let wildcard = if raw { raw::Wildcard::of(&targets, &all_groups) } else { raw::Wildcard::default() };
     for (target, groups) in targets.iter().zip(all_groups) {
         if let Some(top) = &top {
-            out.extend(top::run(&env, target, &groups, &mut budget, top)?);
+            out.extend(top::run(&env, target, &groups, &budget, top)?);
         } else if raw_transform {
-            out.extend(raw_transform::run(&env, target, &groups, &mut budget)?);
+            out.extend(raw_transform::run(&env, target, &groups, &budget)?);
         } else if aggregate {
-            out.extend(grouped::run(&env, target, &groups, &mut budget)?);
+            out.extend(grouped::run(&env, target, &groups, &budget)?);
         } else {
-            out.extend(raw::run(&env, target, &groups, &wildcard, &mut budget)?);
+            out.extend(raw::run(&env, target, &groups, &wildcard, &budget)?);
         }
     }
     let mut out = series_page(out, select.slimit, select.soffset);

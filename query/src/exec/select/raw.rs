@@ -56,7 +56,7 @@ pub(super) fn run(
     target: &Target,
     groups: &[Group],
     wildcard: &Wildcard,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Vec<Series>, ExecError> {
     let grouped: BTreeSet<&str> =
         groups.first().map(|g| g.tags.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();

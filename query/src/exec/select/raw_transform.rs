@@ -62,12 +62,7 @@ fn collect(expr: &Expr, out: &mut Vec<RawCall>) -> Result<(), SelectError> {
 }
 
 /// Runs a select of raw-field transformations for one measurement.
-pub(super) fn run(
-    env: &Env<'_>,
-    target: &Target,
-    groups: &[Group],
-    budget: &mut Budget,
-) -> Result<Vec<Series>, ExecError> {
+pub(super) fn run(env: &Env<'_>, target: &Target, groups: &[Group], budget: &Budget) -> Result<Vec<Series>, ExecError> {
     let select = env.select;
     let mut calls = Vec::new();
     for field in &select.fields {

@@ -167,7 +167,7 @@ pub(super) fn run(
     env: &Env<'_>,
     target: &Target,
     groups: &[Group],
-    budget: &mut Budget,
+    budget: &Budget,
     spec: &TopSpec,
 ) -> Result<Vec<Series>, ExecError> {
     let select = env.select;
