@@ -97,16 +97,27 @@ thread_local! {
 /// Why: `SELECT ... INTO` turns result rows into points, and a `mean()`
 /// that happens to be integral must still be written as a float, or the
 /// target field would be created as an integer and the next, fractional,
-/// mean would be refused as a type conflict. The flag is per thread and
-/// `SELECT` runs on its caller's thread.
+/// mean would be refused as a type conflict. The flag is per thread: a
+/// `SELECT` that hands work to another thread carries it over with
+/// [`typed_floats`] and [`with_typed_floats_as`].
 pub(crate) fn with_typed_floats<T>(f: impl FnOnce() -> T) -> T {
+    with_typed_floats_as(true, f)
+}
+
+/// Whether this thread writes floats typed (see [`with_typed_floats`]).
+pub(crate) fn typed_floats() -> bool {
+    TYPED_FLOATS.with(std::cell::Cell::get)
+}
+
+/// Runs `f` with the typed-floats flag set to `typed` on this thread.
+pub(crate) fn with_typed_floats_as<T>(typed: bool, f: impl FnOnce() -> T) -> T {
     struct Reset(bool);
     impl Drop for Reset {
         fn drop(&mut self) {
             TYPED_FLOATS.with(|t| t.set(self.0));
         }
     }
-    let _reset = Reset(TYPED_FLOATS.with(|t| t.replace(true)));
+    let _reset = Reset(TYPED_FLOATS.with(|t| t.replace(typed)));
     f()
 }
 

@@ -631,8 +631,10 @@ pub(crate) fn fold_groups<T: Send>(
         }
         done
     };
+    // The helper writes JSON as this thread would (`SELECT ... INTO`).
+    let typed = super::value::typed_floats();
     let mut results: Vec<(usize, Result<T, ExecError>)> = std::thread::scope(|scope| {
-        let helper = scope.spawn(work);
+        let helper = scope.spawn(|| super::value::with_typed_floats_as(typed, work));
         let mut mine = work();
         // A panic in the helper is a bug: report it as an error, not a crash.
         match helper.join() {

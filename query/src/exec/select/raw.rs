@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 
 use super::condition::eval;
-use super::{group_tags, read_rows, unique_names, Budget, Env, Group, Target};
+use super::{fold_groups, group_tags, read_rows, unique_names, Budget, Env, Group, Target};
 use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -87,17 +87,34 @@ pub(super) fn run(
     }
     let fields: Vec<String> = fields.into_iter().collect();
     let names = unique_names(names);
-    let mut out = Vec::new();
     let desc = env.select.descending;
-    for group in groups {
+    // `LIMIT` keeps the first `limit + offset` rows of each series in time
+    // order: rows that cannot be among them are not built.
+    let keep = match env.select.limit {
+        0 => None,
+        limit => Some(usize::try_from(limit.saturating_add(env.select.offset)).unwrap_or(usize::MAX)),
+    };
+    // Groups run on both cores; results come back in group order.
+    let per_group = fold_groups(groups, |group| {
         let mut rows: Vec<(i64, Vec<Value>)> = Vec::new();
+        let mut bound = keep.map(|k| PageBound::new(k, desc));
         read_rows(env, target, &group.series, env.cond.range, &fields, budget, |data| {
-            for (i, &t) in data.timestamps.iter().enumerate() {
+            // Newest first under DESC, so that a bound fills with the best rows early.
+            let order: Box<dyn Iterator<Item = usize>> =
+                if desc { Box::new((0..data.timestamps.len()).rev()) } else { Box::new(0..data.timestamps.len()) };
+            for i in order {
+                let t = data.timestamps[i];
+                if bound.as_ref().is_some_and(|b| b.excludes(t)) {
+                    continue;
+                }
                 let lookup = |name: &str, kind: Option<RefKind>| data.lookup(target, i, name, kind);
                 if !env.cond.matches(&lookup) {
                     continue;
                 }
                 let any_field = selected.iter().any(|(f, kind)| !lookup(f, *kind).is_null());
+                if !any_field {
+                    continue;
+                }
                 let values: Vec<Value> = columns
                     .iter()
                     .map(|c| match c {
@@ -110,14 +127,15 @@ pub(super) fn run(
                         Column::Expr(e) => eval(e, &lookup, &env.cond.regexes),
                     })
                     .collect();
-                if any_field {
-                    rows.push((t, values));
+                if let Some(b) = bound.as_mut() {
+                    b.admit(t);
                 }
+                rows.push((t, values));
             }
             Ok(())
         })?;
         if rows.is_empty() {
-            continue;
+            return Ok(None);
         }
         // Series arrive in key order: a stable sort keeps it for equal times.
         rows.sort_by_key(|(t, _)| *t);
@@ -133,18 +151,51 @@ pub(super) fn run(
             })
             .collect();
         if values.is_empty() {
-            continue;
+            return Ok(None);
         }
         let mut cols = vec!["time".to_string()];
         cols.extend(names.iter().cloned());
-        out.push(Series {
-            name: Some(target.measurement.clone()),
-            tags: group_tags(env, group),
-            columns: cols,
-            values,
-        });
+        Ok(Some(Series { name: Some(target.measurement.clone()), tags: group_tags(env, group), columns: cols, values }))
+    })?;
+    Ok(per_group.into_iter().flatten().collect())
+}
+
+/// The `keep` best times of a group seen so far (smallest in ascending
+/// order, largest under `DESC`): a row strictly worse than all of them,
+/// once there are `keep`, cannot be on the page. Rows that tie are kept,
+/// so the final stable sort orders them exactly as without the bound.
+struct PageBound {
+    keep: usize,
+    desc: bool,
+    /// Ascending: the kept times as a max-heap; `DESC`: negated, also as a max-heap.
+    worst_first: std::collections::BinaryHeap<i128>,
+}
+
+impl PageBound {
+    fn new(keep: usize, desc: bool) -> PageBound {
+        PageBound { keep, desc, worst_first: std::collections::BinaryHeap::new() }
     }
-    Ok(out)
+
+    fn key(&self, t: i64) -> i128 {
+        if self.desc {
+            -i128::from(t)
+        } else {
+            i128::from(t)
+        }
+    }
+
+    /// Whether a row at `t` cannot be among the first `keep`.
+    fn excludes(&self, t: i64) -> bool {
+        self.worst_first.len() >= self.keep && self.worst_first.peek().is_some_and(|worst| self.key(t) > *worst)
+    }
+
+    /// Records a row at `t`.
+    fn admit(&mut self, t: i64) {
+        self.worst_first.push(self.key(t));
+        if self.worst_first.len() > self.keep {
+            self.worst_first.pop();
+        }
+    }
 }
 
 /// The output columns, with wildcards expanded.

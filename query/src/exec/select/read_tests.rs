@@ -85,3 +85,28 @@ fn groups_folded_on_two_threads_come_back_in_order() {
     let r = run(&store, "SELECT count(v) FROM cpu GROUP BY host", &tight);
     assert!(r["error"].as_str().is_some_and(|e| e.starts_with("max-select-point limit exceeed")), "{r}");
 }
+
+#[test]
+fn limit_skips_rows_without_changing_the_page() {
+    let (_dir, store) = many_series();
+    // Every host has a point at every second: ties everywhere. The page of
+    // a LIMIT must be the same slice as the full answer's.
+    for (order, limit, offset) in [("", 3, 2), ("ORDER BY time DESC", 3, 2), ("ORDER BY time DESC", 150, 0), ("", 1, 0)]
+    {
+        let full = run(&store, &format!("SELECT v FROM cpu {order}"), &ctx());
+        let paged = run(&store, &format!("SELECT v FROM cpu {order} LIMIT {limit} OFFSET {offset}"), &ctx());
+        let all = full["series"][0]["values"].as_array().expect("rows").clone();
+        let expected: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+        assert_eq!(paged["series"][0]["values"], json!(expected), "{order} LIMIT {limit} OFFSET {offset}");
+    }
+    // lastpoint: the newest row of every host (under DESC, InfluxDB lists
+    // the groups in descending order too).
+    let r = run(&store, "SELECT * FROM cpu GROUP BY host ORDER BY time DESC LIMIT 1", &ctx());
+    let series = r["series"].as_array().expect("series");
+    assert_eq!(series.len(), HOSTS as usize);
+    for (i, s) in series.iter().enumerate() {
+        let h = HOSTS as usize - 1 - i;
+        assert_eq!(s["tags"]["host"], format!("h{h:03}"));
+        assert_eq!(s["values"], json!([[format!("1970-01-01T00:00:{:02}Z", POINTS - 1), h]]));
+    }
+}
