@@ -14,7 +14,14 @@
 #          [--hosts 100] [--hours 24] [--interval 10s] [--seed 123]
 #          [--queries-per-type 100] [--warmup 1] [--types a,b,...]
 #          [--scan-repeats 5] [--settle-max 300] [--query-timeout 3600]
-#          [--json-dir DIR]
+#          [--augur-state head|sealed|both] [--json-dir DIR]
+#
+# Augur holds recent points in memory (its head, up to 20 M values) and seals
+# them into compressed blocks when the head is full or at shutdown; the
+# default data set (8.64 M values) stays in the head. `--augur-state` picks
+# what is measured: `head` (as loaded), `sealed` (after a restart, SIGTERM
+# having sealed everything, like InfluxDB's fully compacted TSM files), or
+# `both` (the default: head first, then restart and again).
 # Env: BENCH_KEEP=1 keeps the temp folder; INFLUX_INDEX=tsi1 switches the
 #      InfluxDB index; AUGUR_BIN, INFLUXD_BIN, BENCH_BIN override binaries.
 
@@ -33,6 +40,7 @@ SCAN_REPEATS=5
 SETTLE_MAX=300
 QUERY_TIMEOUT=3600
 JSON_DIR=""
+AUGUR_STATE=both
 START=2016-01-01T00:00:00Z
 
 usage() { sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -51,6 +59,7 @@ while (($#)); do
         --settle-max) SETTLE_MAX="$2"; shift 2 ;;
         --query-timeout) QUERY_TIMEOUT="$2"; shift 2 ;;
         --json-dir) JSON_DIR="$2"; shift 2 ;;
+        --augur-state) AUGUR_STATE="$2"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument $1" ;;
     esac
@@ -60,6 +69,13 @@ case "$ONLY" in
     both) SERVERS=(influxdb augur) ;;
     influxdb | augur) SERVERS=("$ONLY") ;;
     *) die "--only takes influxdb, augur or both" ;;
+esac
+
+case "$AUGUR_STATE" in
+    head) AUGUR_STATES=(head) ;;
+    sealed) AUGUR_STATES=(sealed) ;;
+    both) AUGUR_STATES=(head sealed) ;;
+    *) die "--augur-state takes head, sealed or both" ;;
 esac
 
 bench_init
@@ -81,13 +97,31 @@ TYPE_ARGS=()
 
 declare -A REPORT LOAD_AVG SETTLE_SECS
 
-# Loads, settles and queries one server.
-measure() {
-    local server="$1" dir="$BENCH_TMP/$1" label rc=0 settle_min settle_max
-    case "$server" in
-        influxdb) label=InfluxDB ;;
-        augur) label=Augur ;;
+# Runs the query bench against the server started last; report key $1, label $2.
+run_queries() {
+    local key="$1" label="$2" json="$BENCH_TMP/query-$1.json" rc=0
+    LOAD_AVG[$key]="$(load_avg)"
+    log "$key: querying (load avg ${LOAD_AVG[$key]})"
+    bounded "$QUERY_TIMEOUT" "$BENCH_BIN" query --url "$SERVER_URL" --db benchmark --label "$label" \
+        --hosts "$HOSTS" --start "$START" --hours "$HOURS" --interval "$INTERVAL" --seed "$SEED" \
+        --queries-per-type "$QUERIES" --warmup "$WARMUP" --scan-repeats "$SCAN_REPEATS" \
+        "${TYPE_ARGS[@]}" --output json >"$json" || rc=$?
+    case "$rc" in
+        0) ;;
+        2) log "warning: $key: some queries failed (they count as failures in the table)" ;;
+        124 | 137) die "$key: queries ran past $QUERY_TIMEOUT s" ;;
+        *) die "$key: augur-bench query failed (exit $rc)" ;;
     esac
+    REPORT[$key]="$json"
+    if [[ -n "$JSON_DIR" ]]; then
+        mkdir -p "$JSON_DIR"
+        cp "$json" "$JSON_DIR/query-$key.json"
+    fi
+}
+
+# Loads, settles and queries one server (Augur in each of AUGUR_STATES).
+measure() {
+    local server="$1" dir="$BENCH_TMP/$1" rc=0 settle_min settle_max state
     start_server "$server" "$dir"
     log "$server: loading $HOSTS hosts x $HOURS h at $INTERVAL"
     bounded 1800 "$BENCH_BIN" ingest --url "$SERVER_URL" --db benchmark --create-db \
@@ -95,6 +129,10 @@ measure() {
         --output json >"$dir/ingest.json" || rc=$?
     ((rc == 0)) || die "$server: ingest failed (exit $rc): $(json_get first_error "$dir/ingest.json" 2>/dev/null)"
     log "$server: loaded ($(json_get rows_ok "$dir/ingest.json") rows, $(json_get values_per_sec "$dir/ingest.json") values/s)"
+    if [[ -n "$JSON_DIR" ]]; then
+        mkdir -p "$JSON_DIR"
+        cp "$dir/ingest.json" "$JSON_DIR/ingest-$server.json"
+    fi
     # InfluxDB compacts 20 s after the last write (lib.sh); Augur's folder
     # never stops changing (its self-monitoring writes every few seconds), so
     # it gets a shorter bound.
@@ -107,24 +145,20 @@ measure() {
     fi
     log "$server: settling (min ${settle_min}s, max ${settle_max}s)"
     SETTLE_SECS[$server]="$(settle_dir "$SERVER_DATA" "$settle_min" "$settle_max")"
-    LOAD_AVG[$server]="$(load_avg)"
-    log "$server: querying (load avg $(load_avg))"
-    rc=0
-    bounded "$QUERY_TIMEOUT" "$BENCH_BIN" query --url "$SERVER_URL" --db benchmark --label "$label" \
-        --hosts "$HOSTS" --start "$START" --hours "$HOURS" --interval "$INTERVAL" --seed "$SEED" \
-        --queries-per-type "$QUERIES" --warmup "$WARMUP" --scan-repeats "$SCAN_REPEATS" \
-        "${TYPE_ARGS[@]}" --output json >"$dir/query.json" || rc=$?
-    case "$rc" in
-        0) ;;
-        2) log "warning: $server: some queries failed (they count as failures in the table)" ;;
-        124 | 137) die "$server: queries ran past $QUERY_TIMEOUT s" ;;
-        *) die "$server: augur-bench query failed (exit $rc)" ;;
-    esac
-    REPORT[$server]="$dir/query.json"
-    if [[ -n "$JSON_DIR" ]]; then
-        mkdir -p "$JSON_DIR"
-        cp "$dir/query.json" "$JSON_DIR/query-$server.json"
-        cp "$dir/ingest.json" "$JSON_DIR/ingest-$server.json"
+    if [[ "$server" == influxdb ]]; then
+        run_queries influxdb InfluxDB
+    else
+        for state in "${AUGUR_STATES[@]}"; do
+            if [[ "$state" == sealed ]]; then
+                # SIGTERM seals the head into blocks; the restarted server
+                # starts with an empty head.
+                log "augur: restarting so that everything is sealed"
+                stop_pid "$SERVER_PID" 120 || die "augur did not stop cleanly"
+                start_server augur "$dir"
+                settle_dir "$SERVER_DATA" 5 15 >/dev/null
+            fi
+            run_queries "augur-$state" "Augur ($state)"
+        done
     fi
     stop_pid "$SERVER_PID" 120 || log "warning: $server did not stop cleanly"
 }
@@ -139,12 +173,20 @@ echo "augur-bench query: TSBS devops, $HOSTS hosts x $HOURS h at $INTERVAL from 
 echo "InfluxDB: $(influxd_version 2>/dev/null || echo n/a), index ${INFLUX_INDEX:-inmem}; machine: $(nproc) cores," \
     "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 for server in "${SERVERS[@]}"; do
-    echo "$server: settled ${SETTLE_SECS[$server]} s; load avg 1m before the queries ${LOAD_AVG[$server]}"
+    echo "$server: settled ${SETTLE_SECS[$server]} s"
 done
-echo
+for key in "${!LOAD_AVG[@]}"; do
+    echo "$key: load avg 1m before the queries ${LOAD_AVG[$key]}"
+done
 if [[ "$ONLY" == both ]]; then
-    "$BENCH_BIN" query-table --baseline "${REPORT[influxdb]}" --candidate "${REPORT[augur]}"
+    for state in "${AUGUR_STATES[@]}"; do
+        echo
+        "$BENCH_BIN" query-table --baseline "${REPORT[influxdb]}" --candidate "${REPORT[augur-$state]}"
+    done
 else
-    cat "${REPORT[${SERVERS[0]}]}"
+    for key in "${!REPORT[@]}"; do
+        echo
+        cat "${REPORT[$key]}"
+    done
 fi
 exit 0
