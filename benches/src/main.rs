@@ -322,12 +322,11 @@ fn main() {
         }),
         Command::Generate(args) => generate(args).map(|()| 0),
         Command::Query(args) => query(args).map(|errors| if errors > 0 { 2 } else { 0 }),
-        Command::QueryTable(args) => {
-            query_bench::compare_table(&args.baseline, &args.candidate, args.target_ratio).map(|table| {
+        Command::QueryTable(args) => query_bench::compare_table(&args.baseline, &args.candidate, args.target_ratio)
+            .map(|table| {
                 print!("{table}");
                 0
-            })
-        }
+            }),
         Command::ForecastAccuracy(args) => forecast_accuracy::run(&forecast_accuracy::Options {
             url: args.url,
             data_dir: args.data_dir,
@@ -500,7 +499,13 @@ fn query(args: QueryArgs) -> Result<u64> {
     let mut results = Vec::with_capacity(generated.len());
     for (name, queries) in &generated {
         let result = query_bench::run_type(&client, &target, name, queries, args.warmup);
-        eprintln!("{}: {name}: {} ok, {} errors, mean {:.2} ms", args.label, result.ok, result.errors, result.mean_ms());
+        eprintln!(
+            "{}: {name}: {} ok, {} errors, mean {:.2} ms",
+            args.label,
+            result.ok,
+            result.errors,
+            result.mean_ms()
+        );
         results.push(result);
     }
     let data_rows = args.hosts * ((end_ns - start_ns) / interval_ns) as u64;
