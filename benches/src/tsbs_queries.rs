@@ -223,8 +223,8 @@ pub fn single_groupby(metrics: usize, hosts: &[String], window: Window) -> Strin
     )
 }
 
-/// `MaxAllCPU`'s text (upstream TSBS groups it by hour; the select list has
-/// no spaces).
+/// `MaxAllCPU`'s text: grouped by hour as in later TSBS versions (older ones
+/// wrote `time(1m)`); the select list has no spaces.
 pub fn cpu_max_all(hosts: &[String], window: Window) -> String {
     format!(
         "SELECT {} from cpu where {} and time >= '{}' and time < '{}' group by time(1h)",
