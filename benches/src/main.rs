@@ -6,6 +6,9 @@
 //!   batch latency and errors.
 //! - `generate` writes the same rows to a file or stdout, e.g. for
 //!   `influx -import`.
+//! - `query` runs TSBS's devops query set (and a full-scan aggregation)
+//!   against a server holding that data set and reports latency per query
+//!   type; `query-table` puts two such reports side by side.
 //! - `forecast-accuracy` writes the real traces of `../shared/data` to a
 //!   running server and scores its `forecast()` by rolling origin against
 //!   the statistical baselines of `BASELINES.md`.
@@ -20,10 +23,12 @@ mod compress;
 mod dataset;
 mod forecast_accuracy;
 mod lineproto;
+mod query_bench;
 mod report;
 mod sender;
 mod timefmt;
 mod tsbs;
+mod tsbs_queries;
 
 use std::fs::File;
 use std::io;
@@ -37,7 +42,7 @@ use reqwest::Url;
 
 use crate::dataset::{DatasetSpec, SeriesMode};
 use crate::lineproto::FieldFormat;
-use crate::report::{IngestReport, OutputFormat, RunInfo};
+use crate::report::{IngestReport, OutputFormat, RunInfo, VALUES_PER_ROW};
 use crate::sender::SendConfig;
 
 /// Default number of hosts in `--series-mode tsbs`.
@@ -59,6 +64,10 @@ enum Command {
     Ingest(IngestArgs),
     /// Write the generated data set as line protocol to a file or stdout.
     Generate(GenerateArgs),
+    /// Run TSBS's devops queries (and a full scan) against a server holding the `ingest` data.
+    Query(QueryArgs),
+    /// Side-by-side Markdown table of two `query --output json` reports, with ratios.
+    QueryTable(QueryTableArgs),
     /// Score a server's `forecast()` on the real traces by rolling origin (through /write and /query).
     ForecastAccuracy(ForecastAccuracyArgs),
     /// Precision, recall and delay of the anomaly detector on the NAB series (in-process).
@@ -236,6 +245,71 @@ struct GenerateArgs {
     data: DataArgs,
 }
 
+#[derive(Args, Debug)]
+struct QueryArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8086")]
+    url: String,
+    /// Database holding the data.
+    #[arg(long, default_value = "benchmark")]
+    db: String,
+    /// Name of the server in the report (e.g. InfluxDB, Augur).
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// Hosts in the data (TSBS's --scale).
+    #[arg(long, default_value_t = DEFAULT_HOSTS)]
+    hosts: u64,
+    /// First timestamp of the data (RFC 3339).
+    #[arg(long, default_value = "2016-01-01T00:00:00Z")]
+    start: String,
+    /// End of the data (RFC 3339, exclusive); default: --start plus --hours.
+    #[arg(long)]
+    end: Option<String>,
+    /// Hours of data, when --end is not given.
+    #[arg(long, default_value_t = 24.0)]
+    hours: f64,
+    /// Spacing of a host's rows (for the full scan's row count).
+    #[arg(long, default_value = "10s")]
+    interval: String,
+    /// Timed queries per query type.
+    #[arg(long, default_value_t = 100)]
+    queries_per_type: usize,
+    /// Untimed queries sent first per type (the first ones of the timed list).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Seed of the random hosts and windows: same seed, same queries.
+    #[arg(long, default_value_t = 123)]
+    seed: u64,
+    /// Only these query types (comma-separated TSBS names); default: all nine.
+    #[arg(long, value_delimiter = ',')]
+    types: Vec<String>,
+    /// Times the full scan `SELECT mean(*) FROM cpu` is timed (0 = skip it).
+    #[arg(long, default_value_t = 5)]
+    scan_repeats: usize,
+    /// Per-request timeout (Influx duration).
+    #[arg(long, default_value = "600s")]
+    timeout: String,
+    /// Print the generated queries instead of sending them.
+    #[arg(long)]
+    print_queries: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+struct QueryTableArgs {
+    /// The reference report (e.g. InfluxDB's).
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The report compared with it (e.g. Augur's).
+    #[arg(long)]
+    candidate: PathBuf,
+    /// The candidate/baseline p50 ratio a type must reach to count as met.
+    #[arg(long, default_value_t = 1.0 / 3.0)]
+    target_ratio: f64,
+}
+
 fn main() {
     let result = match Cli::parse().command {
         Command::Ingest(args) => ingest(args).map(|errors| {
@@ -247,6 +321,12 @@ fn main() {
             }
         }),
         Command::Generate(args) => generate(args).map(|()| 0),
+        Command::Query(args) => query(args).map(|errors| if errors > 0 { 2 } else { 0 }),
+        Command::QueryTable(args) => query_bench::compare_table(&args.baseline, &args.candidate, args.target_ratio)
+            .map(|table| {
+                print!("{table}");
+                0
+            }),
         Command::ForecastAccuracy(args) => forecast_accuracy::run(&forecast_accuracy::Options {
             url: args.url,
             data_dir: args.data_dir,
@@ -359,6 +439,128 @@ fn ingest(args: IngestArgs) -> Result<u64> {
         OutputFormat::Json => println!("{}", report.to_json()),
     }
     Ok(report.outcome.errors)
+}
+
+/// Runs `query`; returns the number of failed queries.
+fn query(args: QueryArgs) -> Result<u64> {
+    let start_ns = timefmt::parse_rfc3339(&args.start).context("--start")?;
+    let end_ns = match &args.end {
+        Some(end) => timefmt::parse_rfc3339(end).context("--end")?,
+        None => {
+            if !(args.hours.is_finite() && args.hours > 0.0 && args.hours < 1e6) {
+                bail!("--hours must be a positive number, got {}", args.hours);
+            }
+            start_ns.saturating_add((args.hours * 3_600.0 * timefmt::NANOS_PER_SEC as f64) as i64)
+        }
+    };
+    let interval_ns = timefmt::parse_duration(&args.interval).context("--interval")?;
+    if interval_ns <= 0 {
+        bail!("--interval must be positive");
+    }
+    let data = tsbs_queries::Window { start_ns, end_ns };
+    let scale = usize::try_from(args.hosts).context("--hosts")?;
+    let types = if args.types.is_empty() {
+        tsbs_queries::DEVOPS.to_vec()
+    } else {
+        args.types
+            .iter()
+            .map(|name| {
+                tsbs_queries::query_type(name.trim()).with_context(|| {
+                    let known: Vec<&str> = tsbs_queries::DEVOPS.iter().map(|q| q.name).collect();
+                    format!("unknown query type {name:?} (known: {})", known.join(", "))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let mut generated = Vec::with_capacity(types.len());
+    for query_type in &types {
+        let queries = tsbs_queries::generate(data, scale, args.seed, query_type, args.queries_per_type)
+            .with_context(|| format!("generating {}", query_type.name))?;
+        generated.push((query_type.name, queries));
+    }
+    if args.print_queries {
+        for (name, queries) in &generated {
+            for q in queries {
+                println!("{name}\t{q}");
+            }
+        }
+        return Ok(0);
+    }
+
+    let timeout_ns = timefmt::parse_duration(&args.timeout).context("--timeout")?;
+    let base = Url::parse(&args.url).with_context(|| format!("--url {:?}", args.url))?;
+    let target = query_bench::Target::new(&base, &args.db)?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_nanos(timeout_ns.max(1) as u64))
+        .tcp_nodelay(true)
+        .default_headers(auth::default_headers()?)
+        .build()
+        .context("building the HTTP client")?;
+    let mut results = Vec::with_capacity(generated.len());
+    for (name, queries) in &generated {
+        let result = query_bench::run_type(&client, &target, name, queries, args.warmup);
+        eprintln!(
+            "{}: {name}: {} ok, {} errors, mean {:.2} ms",
+            args.label,
+            result.ok,
+            result.errors,
+            result.mean_ms()
+        );
+        results.push(result);
+    }
+    let data_rows = args.hosts * ((end_ns - start_ns) / interval_ns) as u64;
+    let scan = (args.scan_repeats > 0).then(|| {
+        let repeats = vec![tsbs_queries::FULL_SCAN.to_string(); args.scan_repeats];
+        query_bench::run_type(&client, &target, "full-scan", &repeats, args.warmup.min(1))
+    });
+    let errors = results.iter().map(|r| r.errors).sum::<u64>() + scan.as_ref().map_or(0, |s| s.errors);
+
+    let scan_json = scan.as_ref().map(|s| {
+        let mut value = s.to_json();
+        value["query"] = tsbs_queries::FULL_SCAN.into();
+        value["data_rows"] = data_rows.into();
+        value["values_per_sec"] = query_bench::scan_values_per_sec(s, data_rows).round().into();
+        value
+    });
+    match args.output {
+        OutputFormat::Json => {
+            let report = serde_json::json!({
+                "label": args.label,
+                "url": args.url,
+                "db": args.db,
+                "hosts": args.hosts,
+                "start": args.start,
+                "end_ns": end_ns,
+                "seed": args.seed,
+                "queries_per_type": args.queries_per_type,
+                "warmup": args.warmup,
+                "types": results.iter().map(query_bench::TypeResult::to_json).collect::<Vec<_>>(),
+                "full_scan": scan_json,
+            });
+            println!("{report}");
+        }
+        OutputFormat::Text => {
+            println!("{} ({}), {} hosts, seed {}", args.label, args.url, args.hosts, args.seed);
+            println!("| query type | ok | errors | p50 ms | p99 ms | mean ms | series | rows |");
+            println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+            for r in results.iter().chain(scan.iter()) {
+                let j = r.to_json();
+                println!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.name, r.ok, r.errors, j["p50_ms"], j["p99_ms"], j["mean_ms"], r.series, r.rows
+                );
+            }
+            if let (Some(s), Some(j)) = (&scan, &scan_json) {
+                println!(
+                    "full scan: {} rows x {VALUES_PER_ROW} values, p50 {:.1} ms: {:.1} M values/s",
+                    data_rows,
+                    j["p50_ms"].as_f64().unwrap_or(0.0),
+                    query_bench::scan_values_per_sec(s, data_rows) / 1e6
+                );
+            }
+        }
+    }
+    Ok(errors)
 }
 
 /// Runs `generate`.
