@@ -59,6 +59,21 @@ impl Condition {
         }
     }
 
+    /// This condition for the rows of series that the index already picked
+    /// with the target's tag filter ([`tag_filter`]): the top-level `AND`ed
+    /// conjuncts made only of tag comparisons, which the filter applied
+    /// exactly, are not checked again on every row (`WHERE hostname = 'a'
+    /// OR hostname = 'b'` costs nothing per row). Not for subquery sources,
+    /// which check tags per row.
+    pub(crate) fn after_index(&self, is_tag: &dyn Fn(&str, Option<RefKind>) -> bool) -> Condition {
+        Condition {
+            range: self.range,
+            bounded: self.bounded,
+            residual: self.residual.as_ref().and_then(|e| without_pushed(e, is_tag)),
+            regexes: self.regexes.clone(),
+        }
+    }
+
     /// The names the residual reads.
     pub(crate) fn names(&self) -> HashSet<String> {
         let mut out = HashSet::new();
@@ -99,6 +114,38 @@ pub(crate) fn tag_filter(expr: &Expr, is_tag: &dyn Fn(&str, Option<RefKind>) -> 
             }
         }
         _ => None,
+    }
+}
+
+/// Whether the index filter of `expr` selects exactly the series whose
+/// rows `expr` would pass: every part is a pushable tag comparison.
+fn fully_pushed(expr: &Expr, is_tag: &dyn Fn(&str, Option<RefKind>) -> bool) -> bool {
+    match expr {
+        Expr::Paren(inner) => fully_pushed(inner, is_tag),
+        Expr::Binary { op: BinaryOp::And | BinaryOp::Or, lhs, rhs } => {
+            fully_pushed(lhs, is_tag) && fully_pushed(rhs, is_tag)
+        }
+        other => tag_filter(other, is_tag).is_some(),
+    }
+}
+
+/// `expr` without its top-level `AND`ed conjuncts that are fully pushed
+/// down (`None`: nothing is left to check per row).
+fn without_pushed(expr: &Expr, is_tag: &dyn Fn(&str, Option<RefKind>) -> bool) -> Option<Expr> {
+    if fully_pushed(expr, is_tag) {
+        return None;
+    }
+    match expr {
+        Expr::Paren(inner) if !matches!(**inner, Expr::Binary { op: BinaryOp::Or, .. }) => {
+            without_pushed(inner, is_tag)
+        }
+        Expr::Binary { op: BinaryOp::And, lhs, rhs } => {
+            match (without_pushed(lhs, is_tag), without_pushed(rhs, is_tag)) {
+                (Some(l), Some(r)) => Some(Expr::binary(BinaryOp::And, l, r)),
+                (one, None) | (None, one) => one,
+            }
+        }
+        other => Some(other.clone()),
     }
 }
 
@@ -300,5 +347,40 @@ pub(crate) fn arithmetic(op: BinaryOp, l: &Value, r: &Value) -> Value {
                 _ => Value::Null,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Statement;
+
+    /// The per-row residual left after the index applied the tag terms of
+    /// `where_clause` (tags are `host` and `dc`), printed.
+    fn after_index(where_clause: &str) -> Option<String> {
+        let query = crate::parser::parse_query(&format!("SELECT v FROM m WHERE {where_clause}")).ok()?;
+        let Some(Statement::Select(select)) = query.statements.into_iter().next() else { return None };
+        let cond = Condition::new(select.condition.as_ref(), 0).ok()?;
+        let is_tag = |name: &str, _: Option<RefKind>| name == "host" || name == "dc";
+        cond.after_index(&is_tag).residual.map(|e| e.to_string())
+    }
+
+    #[test]
+    fn index_applied_tag_terms_are_not_checked_again() {
+        assert_eq!(after_index("host = 'a' OR host = 'b'"), None);
+        assert_eq!(after_index("(host = 'a' OR host =~ /b/) AND v > 1"), Some("v > 1".into()));
+        assert_eq!(after_index("dc != 'x' AND v > 1 AND host = 'a'"), Some("v > 1".into()));
+        assert_eq!(after_index("time > 0 AND host = 'a'"), None);
+    }
+
+    #[test]
+    fn terms_the_index_only_narrows_stay() {
+        // The index keeps host 'a' or 'b' series; the field term still decides rows.
+        assert_eq!(after_index("host = 'a' OR v > 1"), Some("host = 'a' OR v > 1".into()));
+        assert_eq!(
+            after_index("(host = 'a' AND v > 1) OR host = 'b'"),
+            Some("(host = 'a' AND v > 1) OR host = 'b'".into())
+        );
+        assert_eq!(after_index("v > 1"), Some("v > 1".into()));
     }
 }

@@ -265,14 +265,28 @@ pub(crate) fn run(
     // `*` over several measurements: every series gets the columns of all.
     let wildcard = if raw { raw::Wildcard::of(&targets, &all_groups) } else { raw::Wildcard::default() };
     for (target, groups) in targets.iter().zip(all_groups) {
+        // Rows of series the index picked need not pass its tag terms again.
+        let indexed;
+        let env = match env.mem {
+            Some(_) => &env,
+            None => {
+                indexed = Env {
+                    cond: env.cond.after_index(&|n, k| target.is_tag(n, k)),
+                    tz: env.tz.clone(),
+                    cancel: env.cancel.clone(),
+                    ..env
+                };
+                &indexed
+            }
+        };
         if let Some(top) = &top {
-            out.extend(top::run(&env, target, &groups, &budget, top)?);
+            out.extend(top::run(env, target, &groups, &budget, top)?);
         } else if raw_transform {
-            out.extend(raw_transform::run(&env, target, &groups, &budget)?);
+            out.extend(raw_transform::run(env, target, &groups, &budget)?);
         } else if aggregate {
-            out.extend(grouped::run(&env, target, &groups, &budget)?);
+            out.extend(grouped::run(env, target, &groups, &budget)?);
         } else {
-            out.extend(raw::run(&env, target, &groups, &wildcard, &budget)?);
+            out.extend(raw::run(env, target, &groups, &wildcard, &budget)?);
         }
     }
     let mut out = series_page(out, select.slimit, select.soffset);
