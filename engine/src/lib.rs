@@ -17,3 +17,4 @@ pub mod lineproto;
 pub mod model;
 pub mod remote_write;
 pub mod storage;
+pub mod write_rows;

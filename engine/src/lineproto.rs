@@ -22,15 +22,17 @@
 //!   detects that case (the quote never closes, or it "closes" on
 //!   a later line in a position where no string could end) and cuts the bad
 //!   line at its first newline instead, so the lines after it still parse.
-//! * **Speed.** Ingest must parse well over a million field values per second
-//!   on a small machine. The splitter finds a quote-free line with one byte
-//!   search; elements are scanned as borrowed byte slices and each name is
-//!   allocated exactly once, unescaped only when it contained a backslash;
-//!   scratch buffers are reused from line to line.
+//! * **Speed.** Ingest must parse millions of field values per second on a
+//!   small machine. The splitter finds a quote-free line with one byte
+//!   search; elements are scanned as borrowed byte slices and stay borrowed
+//!   from the body (copied only to remove escapes); a key section seen on an
+//!   earlier line of the request is recognised by its bytes and not parsed
+//!   again ([`parse_batch`]); scratch buffers are reused from line to line.
 //! * **No panics.** Input reaches every branch, so nothing here unwraps,
 //!   overflows or indexes out of bounds; property tests and the
 //!   `line_protocol` fuzz target feed it arbitrary bytes.
 
+mod batch;
 mod escape;
 mod line;
 mod split;
@@ -46,6 +48,7 @@ use std::fmt;
 
 use crate::model::{Point, Precision};
 
+pub use batch::{parse_batch, LineBatch, LineSeries};
 pub use write::write_point;
 
 // ---------------------------------------------------------------------------
@@ -218,26 +221,10 @@ impl fmt::Display for LineError {
 /// (in `points`, its line in `line_numbers`) or exactly one error. Never
 /// panics, whatever the bytes.
 pub fn parse(input: &[u8], precision: Precision) -> ParsedBatch {
-    let mut batch = ParsedBatch::default();
-    let mut scratch = line::Scratch::default();
-    let mut pos = 0;
-    let mut line_no = 1;
-    while pos < input.len() {
-        let span = split::next_line(input, pos);
-        let content = input.get(span.start..span.end).unwrap_or_default();
-        match line::parse_line(content, precision, &mut scratch) {
-            Ok(Some(point)) => {
-                batch.points.push(point);
-                batch.line_numbers.push(line_no);
-            }
-            Ok(None) => {}
-            Err(fail) => batch.errors.push(line_error(content, line_no, fail)),
-        }
-        line_no += span.newlines + 1;
-        // `next_line` always advances; the `max` makes that self-evident.
-        pos = span.next.max(pos + 1);
-    }
-    batch
+    let mut batch = parse_batch(input, precision);
+    let line_numbers = std::mem::take(&mut batch.line_numbers);
+    let errors = std::mem::take(&mut batch.errors);
+    ParsedBatch { points: batch.into_points(), line_numbers, errors }
 }
 
 /// Builds the public error for a failure at byte `fail.pos` of `content`, a

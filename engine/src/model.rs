@@ -121,8 +121,13 @@ impl Point {
 /// series always produce byte-identical keys and the key can be printed back
 /// as valid line protocol.
 pub fn series_key(measurement: &str, tags: &[(String, String)]) -> String {
-    let mut key =
-        String::with_capacity(measurement.len() + tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>());
+    series_key_of(measurement, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`series_key`] of borrowed tag pairs (sorted by key).
+pub fn series_key_of<'t>(measurement: &str, tags: impl Iterator<Item = (&'t str, &'t str)> + Clone) -> String {
+    let len = measurement.len() + tags.clone().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+    let mut key = String::with_capacity(len);
     escape_into(&mut key, measurement, MEASUREMENT_SPECIALS);
     for (k, v) in tags {
         key.push(',');

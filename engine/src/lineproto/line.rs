@@ -1,13 +1,15 @@
-//! Parsing one logical line into a [`Point`].
+//! Parsing one logical line into its parts.
 //!
 //! The line is walked once, left to right, element by element: measurement,
 //! tags, fields, timestamp. Each element is scanned as a borrowed byte slice
-//! up to its first unescaped delimiter, checked, and only then turned into an
-//! owned `String` (one allocation; unescaping only if it held a backslash).
-//! The first problem found ends the line with a [`Fail`] that records the
-//! byte offset of the offending element, from which the caller derives line
-//! and column.
+//! up to its first unescaped delimiter, checked, and kept borrowed from the
+//! input (a copy is made only to remove escapes). The key section
+//! (measurement and tags) is skipped unparsed when the caller has already
+//! seen the same bytes on an earlier valid line. The first problem found ends
+//! the line with a [`Fail`] that records the byte offset of the offending
+//! element, from which the caller derives line and column.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::escape::{escapes_next, unescape};
@@ -17,7 +19,7 @@ use super::{
     COMMENT, ESCAPE, KEY_SPECIALS, KEY_VALUE_SEPARATOR, MAX_KEY_LEN, MAX_STRING_LEN, MEASUREMENT_SPECIALS,
     PAIR_SEPARATOR, SECTION_SEPARATOR, STRING_QUOTE, STRING_SPECIALS,
 };
-use crate::model::{FieldValue, Point, Precision};
+use crate::model::{FieldValue, Precision};
 
 /// A rejected line: what is wrong and at which byte of the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +45,6 @@ pub(super) struct Scratch {
     order: Vec<usize>,
     /// Number of tags in the previous point.
     tags_hint: usize,
-    /// Number of fields in the previous point.
-    fields_hint: usize,
 }
 
 /// Removes trailing spaces, tabs and carriage returns.
@@ -53,9 +53,54 @@ pub(super) fn trim_end(line: &[u8]) -> &[u8] {
     line.get(..keep).unwrap_or(line)
 }
 
-/// Parses one logical line (without its final newline). `Ok(None)` for a blank
-/// or comment line.
-pub(super) fn parse_line(line: &[u8], precision: Precision, scratch: &mut Scratch) -> Result<Option<Point>, Fail> {
+/// A field of a line: name and value.
+pub(super) type Field<'a> = (Cow<'a, str>, FieldValue);
+
+/// A parsed key section: measurement and tags (sorted by key, keys unique).
+#[derive(Debug)]
+pub(super) struct Key<'a> {
+    pub measurement: Cow<'a, str>,
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+/// What a valid line holds besides its fields.
+#[derive(Debug)]
+pub(super) struct Line<'a> {
+    /// The key section as written (measurement and tags).
+    pub key_raw: &'a [u8],
+    /// The parsed key section; `None` when `known` recognised `key_raw`.
+    pub key: Option<Key<'a>>,
+    /// Nanoseconds, if the line has a timestamp.
+    pub timestamp: Option<i64>,
+}
+
+/// Parses one logical line (without its final newline), appending its
+/// fields to `fields` (nothing is left there when the line fails). `Ok(None)`
+/// for a blank or comment line. `known(key_raw)` says whether these key
+/// bytes were already parsed, valid, on an earlier line: then they are not
+/// parsed again.
+pub(super) fn parse_line<'a>(
+    line: &'a [u8],
+    precision: Precision,
+    scratch: &mut Scratch,
+    known: &dyn Fn(&[u8]) -> bool,
+    fields: &mut Vec<Field<'a>>,
+) -> Result<Option<Line<'a>>, Fail> {
+    let start = fields.len();
+    let parsed = parse_parts(line, precision, scratch, known, fields);
+    if parsed.is_err() {
+        fields.truncate(start);
+    }
+    parsed
+}
+
+fn parse_parts<'a>(
+    line: &'a [u8],
+    precision: Precision,
+    scratch: &mut Scratch,
+    known: &dyn Fn(&[u8]) -> bool,
+    fields: &mut Vec<Field<'a>>,
+) -> Result<Option<Line<'a>>, Fail> {
     let b = trim_end(line);
     // One UTF-8 check for the whole line; elements are then sliced from it.
     // Only a line that fails it is checked element by element, to find the
@@ -66,7 +111,62 @@ pub(super) fn parse_line(line: &[u8], precision: Precision, scratch: &mut Scratc
         return Ok(None);
     }
     let key_start = pos;
+    // The key section ends at the first unescaped space (a `\=` in the
+    // measurement, literal there, is skipped the same way).
+    let (key_end, _) = scan(b, pos, KEY_SPECIALS, |c| c == SECTION_SEPARATOR);
+    let key_raw = b.get(key_start..key_end).unwrap_or_default();
+    let key = if known(key_raw) {
+        pos = key_end;
+        None
+    } else {
+        let (key, end) = key_section(b, text, pos, scratch)?;
+        pos = end;
+        Some(key)
+    };
 
+    // Fields: at least one `key=value`, comma-separated, after the space.
+    pos = skip_blanks(b, pos);
+    if pos == b.len() {
+        return Err(Fail::at(Kind::MissingFields, pos));
+    }
+    let first_field = fields.len();
+    loop {
+        let (field, end) = field(b, text, pos)?;
+        fields.push(field);
+        pos = end;
+        match b.get(pos) {
+            Some(&PAIR_SEPARATOR) => pos += 1,
+            _ => break,
+        }
+    }
+    remove_duplicate_fields(fields, first_field);
+
+    // Timestamp: optional, then nothing.
+    pos = skip_blanks(b, pos);
+    let timestamp = if pos == b.len() {
+        None
+    } else {
+        let end = b.get(pos..).and_then(|rest| rest.iter().position(|&c| is_blank(c))).map_or(b.len(), |i| pos + i);
+        let token = b.get(pos..end).unwrap_or_default();
+        let ts = value::timestamp(token, precision).map_err(|kind| Fail::at(kind, pos))?;
+        pos = skip_blanks(b, end);
+        if pos < b.len() {
+            return Err(Fail::at(Kind::TrailingText, pos));
+        }
+        Some(ts)
+    };
+    Ok(Some(Line { key_raw, key, timestamp }))
+}
+
+/// Parses the key section starting at `pos` (measurement, then tags); returns
+/// it and the offset just past it.
+fn key_section<'a>(
+    b: &'a [u8],
+    text: Option<&'a str>,
+    mut pos: usize,
+    scratch: &mut Scratch,
+) -> Result<(Key<'a>, usize), Fail> {
+    let key_start = pos;
     // Measurement: up to the first unescaped `,` or space.
     let (end, escaped) = scan(b, pos, MEASUREMENT_SPECIALS, |c| c == PAIR_SEPARATOR || c == SECTION_SEPARATOR);
     if end == pos {
@@ -76,7 +176,7 @@ pub(super) fn parse_line(line: &[u8], precision: Precision, scratch: &mut Scratc
     pos = end;
 
     // Tags: `,key=value` until the first unescaped space.
-    let mut tags: Vec<(String, String)> = Vec::with_capacity(scratch.tags_hint);
+    let mut tags: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(scratch.tags_hint);
     scratch.tag_pos.clear();
     while b.get(pos) == Some(&PAIR_SEPARATOR) {
         let key_pos = pos + 1;
@@ -109,47 +209,13 @@ pub(super) fn parse_line(line: &[u8], precision: Precision, scratch: &mut Scratc
         return Err(Fail::at(Kind::KeyTooLong, key_start));
     }
     sort_tags(&mut tags, scratch)?;
-
-    // Fields: at least one `key=value`, comma-separated, after the space.
-    pos = skip_blanks(b, pos);
-    if pos == b.len() {
-        return Err(Fail::at(Kind::MissingFields, pos));
-    }
-    let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(scratch.fields_hint);
-    loop {
-        let (field, end) = field(b, text, pos)?;
-        fields.push(field);
-        pos = end;
-        match b.get(pos) {
-            Some(&PAIR_SEPARATOR) => pos += 1,
-            _ => break,
-        }
-    }
-    remove_duplicate_fields(&mut fields);
-
-    // Timestamp: optional, then nothing.
-    pos = skip_blanks(b, pos);
-    let timestamp = if pos == b.len() {
-        None
-    } else {
-        let end = b.get(pos..).and_then(|rest| rest.iter().position(|&c| is_blank(c))).map_or(b.len(), |i| pos + i);
-        let token = b.get(pos..end).unwrap_or_default();
-        let ts = value::timestamp(token, precision).map_err(|kind| Fail::at(kind, pos))?;
-        pos = skip_blanks(b, end);
-        if pos < b.len() {
-            return Err(Fail::at(Kind::TrailingText, pos));
-        }
-        Some(ts)
-    };
-
     scratch.tags_hint = tags.len();
-    scratch.fields_hint = fields.len();
-    Ok(Some(Point { measurement, tags, fields, timestamp }))
+    Ok((Key { measurement, tags }, pos))
 }
 
 /// Parses the field starting at `pos`; returns it and the offset just past
 /// its value.
-fn field(b: &[u8], text: Option<&str>, pos: usize) -> Result<((String, FieldValue), usize), Fail> {
+fn field<'a>(b: &'a [u8], text: Option<&'a str>, pos: usize) -> Result<(Field<'a>, usize), Fail> {
     let (key_end, key_escaped) =
         scan(b, pos, KEY_SPECIALS, |c| c == KEY_VALUE_SEPARATOR || c == PAIR_SEPARATOR || c == SECTION_SEPARATOR);
     if key_end == pos {
@@ -198,7 +264,7 @@ fn string_value(b: &[u8], line: Option<&str>, quote: usize) -> Result<(FieldValu
     if text.len() > MAX_STRING_LEN {
         return Err(Fail::at(Kind::StringTooLong, quote));
     }
-    Ok((FieldValue::String(text), after))
+    Ok((FieldValue::String(text.into_owned()), after))
 }
 
 /// Scans from `pos` to the first unescaped byte for which `stop` holds (or
@@ -235,17 +301,17 @@ fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-/// Turns `b[start..end]` into an owned string, removing escapes when
+/// Turns `b[start..end]` into a string, borrowed unless escapes must be removed when
 /// `escaped`. `line` is `b` as text when it is valid UTF-8; otherwise the
 /// element is checked on its own.
-fn element(
-    b: &[u8],
-    line: Option<&str>,
+fn element<'a>(
+    b: &'a [u8],
+    line: Option<&'a str>,
     start: usize,
     end: usize,
     escaped: bool,
     specials: &[u8],
-) -> Result<String, Fail> {
+) -> Result<Cow<'a, str>, Fail> {
     // Elements start and end next to ASCII delimiters, so slicing the valid
     // line at their offsets always lands on char boundaries.
     let text = match line.and_then(|line| line.get(start..end)) {
@@ -253,12 +319,12 @@ fn element(
         None => std::str::from_utf8(b.get(start..end).unwrap_or_default())
             .map_err(|e| Fail::at(Kind::InvalidUtf8, start + e.valid_up_to()))?,
     };
-    Ok(if escaped { unescape(text, specials) } else { text.to_owned() })
+    Ok(if escaped { Cow::Owned(unescape(text, specials)) } else { Cow::Borrowed(text) })
 }
 
 /// Sorts tags by key, rejecting a key that appears twice (reported at its
 /// second occurrence in the line).
-fn sort_tags(tags: &mut [(String, String)], scratch: &mut Scratch) -> Result<(), Fail> {
+fn sort_tags(tags: &mut [(Cow<'_, str>, Cow<'_, str>)], scratch: &mut Scratch) -> Result<(), Fail> {
     if tags.windows(2).all(|w| w[0].0 < w[1].0) {
         return Ok(());
     }
@@ -288,34 +354,38 @@ fn key_signature(k: &str) -> (usize, u64, u64) {
     (b.len(), u64::from_le_bytes(head), u64::from_le_bytes(tail))
 }
 
-/// Keeps only the last occurrence of each field key (InfluxDB's rule).
-fn remove_duplicate_fields(fields: &mut Vec<(String, FieldValue)>) {
+/// Keeps only the last occurrence of each field key (InfluxDB's rule) among
+/// `fields[first..]`, the fields of one line.
+fn remove_duplicate_fields(fields: &mut Vec<Field<'_>>, first: usize) {
     const QUADRATIC_MAX: usize = 16;
-    let n = fields.len();
+    let line = fields.get(first..).unwrap_or_default();
+    let n = line.len();
     let has_duplicates = if n <= QUADRATIC_MAX {
         // Compare cheap signatures first: a full string compare per pair
         // (45 for TSBS's 10 fields) showed up in ingest profiles.
         let mut sigs = [(0usize, 0u64, 0u64); QUADRATIC_MAX];
-        for (sig, (k, _)) in sigs.iter_mut().zip(fields.iter()) {
+        for (sig, (k, _)) in sigs.iter_mut().zip(line.iter()) {
             *sig = key_signature(k);
         }
-        (0..n).any(|i| (i + 1..n).any(|j| sigs[i] == sigs[j] && fields[i].0 == fields[j].0))
+        (0..n).any(|i| (i + 1..n).any(|j| sigs[i] == sigs[j] && line[i].0 == line[j].0))
     } else {
-        let mut keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        let mut keys: Vec<&str> = line.iter().map(|(k, _)| k.as_ref()).collect();
         keys.sort_unstable();
         keys.windows(2).any(|w| w[0] == w[1])
     };
     if !has_duplicates {
         return;
     }
-    let mut keep = vec![false; n];
-    let mut seen: HashSet<&str> = HashSet::with_capacity(n);
-    for (i, (k, _)) in fields.iter().enumerate().rev() {
+    let mut tail: Vec<Field<'_>> = fields.drain(first..).collect();
+    let mut keep = vec![false; tail.len()];
+    let mut seen: HashSet<&str> = HashSet::with_capacity(tail.len());
+    for (i, (k, _)) in tail.iter().enumerate().rev() {
         if let Some(slot) = keep.get_mut(i) {
-            *slot = seen.insert(k.as_str());
+            *slot = seen.insert(k.as_ref());
         }
     }
     drop(seen);
     let mut flags = keep.into_iter();
-    fields.retain(|_| flags.next().unwrap_or(true));
+    tail.retain(|_| flags.next().unwrap_or(true));
+    fields.extend(tail);
 }

@@ -235,6 +235,37 @@ proptest! {
     }
 
     #[test]
+    fn a_repeated_key_section_parses_as_it_does_alone(
+        keys in prop::collection::vec(prop::collection::vec(select(b"ab=,\\ x".to_vec()), 0..12), 1..4),
+        lines in prop::collection::vec((any::<prop::sample::Index>(), prop::collection::vec(select(b"v=1.5i,\" ".to_vec()), 0..10)), 1..12),
+    ) {
+        // Lines drawn from a few key sections (escapes, stray `=`, `,` and
+        // spaces included), so that most repeat an earlier line's bytes: the
+        // batch must read every line exactly as it reads that line alone.
+        let texts: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|(k, rest)| {
+                let mut line = keys[k.index(keys.len())].clone();
+                line.push(b' ');
+                line.extend(rest.iter().filter(|b| **b != b'"'));
+                line
+            })
+            .collect();
+        let input = texts.join(&b'\n');
+        let together = parse(&input, Precision::Nanoseconds);
+        let mut points = Vec::new();
+        let mut errors = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let alone = parse(text, Precision::Nanoseconds);
+            points.extend(alone.points);
+            errors.extend(alone.errors.into_iter().map(|e| (i + 1, e.column, e.kind)));
+        }
+        prop_assert_eq!(&together.points, &points, "{:?}", String::from_utf8_lossy(&input));
+        let together_errors: Vec<_> = together.errors.iter().map(|e| (e.line, e.column, e.kind)).collect();
+        prop_assert_eq!(together_errors, errors);
+    }
+
+    #[test]
     fn floats_parse_exactly_like_std(
         negative in any::<bool>(),
         int in "[0-9]{0,12}",

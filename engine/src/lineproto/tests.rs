@@ -784,3 +784,20 @@ fn throughput() {
         }),
     );
 }
+
+#[test]
+fn lines_repeating_a_key_section_share_one_series() {
+    let input =
+        b"cpu,host=a v=1 1\ncpu,host=b v=2 1\ncpu,host=a v=3 2\ncpu,host=a, v=4\ncpu,host=a v=5 3\ncpu,host\\ x=a v=6";
+    let batch = parse_batch(input, Precision::Nanoseconds);
+    assert_eq!(batch.len(), 5);
+    assert_eq!(batch.line_numbers, vec![1, 2, 3, 5, 6]);
+    assert_eq!(batch.errors.iter().map(|e| (e.line, e.kind)).collect::<Vec<_>>(), [(4, K::MissingTagKey)]);
+    let rows = batch.write_rows();
+    assert_eq!(rows.series().len(), 3);
+    let keys: Vec<&str> = rows.iter().map(|r| r.series.key.as_ref()).collect();
+    assert_eq!(keys, ["cpu,host=a", "cpu,host=b", "cpu,host=a", "cpu,host=a", "cpu,host\\ x=a"]);
+    let values: Vec<&V> = rows.iter().map(|r| r.fields[0].1).collect();
+    let expected = [1.0, 2.0, 3.0, 5.0, 6.0].map(V::Float);
+    assert_eq!(values, expected.iter().collect::<Vec<_>>());
+}

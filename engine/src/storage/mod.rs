@@ -46,7 +46,8 @@ use roaring::RoaringBitmap;
 use tracing::{error, info, warn};
 
 use crate::block::{encode_block, Block, BlockReader};
-use crate::model::{FieldType, Point};
+use crate::model::{FieldType, FieldValue, Point};
+use crate::write_rows::{RowRef, WriteRows};
 
 use catalog::Catalog;
 use head::HeadMap;
@@ -113,79 +114,109 @@ enum Decision {
     Reject(String),
 }
 
-/// Checks every point against the index: retention, field types, series.
 /// InfluxDB reserves `time` (it is the timestamp column in queries): a tag
 /// or field with that name makes the point invalid.
-fn reserved_name(p: &Point) -> Option<String> {
-    if p.tags.iter().any(|(k, _)| k == "time") {
-        return Some(format!("invalid tag key: input tag \"time\" on measurement \"{}\" is invalid", p.measurement));
+fn reserved_name(row: &RowRef<'_, '_>) -> Option<String> {
+    let measurement = row.series.measurement;
+    if row.series.tags.iter().any(|(k, _)| *k == "time") {
+        return Some(format!("invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid"));
     }
-    if p.fields.iter().any(|(k, _)| k == "time") {
-        return Some(format!(
-            "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
-            p.measurement
-        ));
+    if row.fields.iter().any(|(k, _)| *k == "time") {
+        return Some(format!("invalid field name: input field \"time\" on measurement \"{measurement}\" is invalid"));
     }
     None
 }
 
-/// The second value says whether any accepted point needs a new series or
+/// The fields of the last row whose names and types all matched the index
+/// (per write): a row with the same measurement, names and types needs no
+/// index lookups. TSBS-shaped writes repeat one field list thousands of
+/// times; the per-name lookups were an eighth of the write path's time.
+#[derive(Default)]
+struct CheckedFields<'a> {
+    measurement: &'a str,
+    fields: Vec<(&'a str, FieldType)>,
+}
+
+impl<'a> CheckedFields<'a> {
+    fn matches(&self, measurement: &str, fields: &[(&'a str, &'a FieldValue)]) -> bool {
+        !self.fields.is_empty()
+            && self.measurement == measurement
+            && self.fields.len() == fields.len()
+            && self.fields.iter().zip(fields).all(|((n, t), (name, value))| n == name && *t == value.field_type())
+    }
+
+    fn remember(&mut self, measurement: &'a str, fields: &[(&'a str, &'a FieldValue)]) {
+        self.measurement = measurement;
+        self.fields.clear();
+        self.fields.extend(fields.iter().map(|(n, v)| (*n, v.field_type())));
+    }
+}
+
+/// Checks every row against the index: retention, field types, series.
+/// The second value says whether any accepted row needs a new series or
 /// field type (and so the index write lock).
-fn decide(
-    idx: &Index,
-    ns: u32,
-    points: &[Point],
-    keys: &[String],
-    now: i64,
-    cutoff: Option<i64>,
-) -> (Vec<Decision>, bool) {
+fn decide(idx: &Index, ns: u32, rows: &WriteRows<'_>, now: i64, cutoff: Option<i64>) -> (Vec<Decision>, bool) {
     let mut batch_types: HashMap<(&str, &str), FieldType> = HashMap::new();
     let mut needs_change = false;
-    let decisions = points
+    // One index lookup per series of the write, not per row.
+    let series_ids: Vec<Option<u32>> = rows.series().iter().map(|s| idx.lookup(ns, &s.key)).collect();
+    let mut checked = CheckedFields::default();
+    let decisions = rows
         .iter()
-        .zip(keys)
-        .map(|(p, key)| {
-            let ts = p.timestamp.unwrap_or(now);
+        .map(|row| {
+            let ts = row.timestamp.unwrap_or(now);
             if cutoff.is_some_and(|c| ts < c) {
                 return Decision::Reject("points beyond retention policy".to_string());
             }
-            if let Some(reason) = reserved_name(p) {
+            if let Some(reason) = reserved_name(&row) {
                 return Decision::Reject(reason);
             }
+            let measurement = row.series.measurement;
+            let series = series_ids.get(row.series_index).copied().flatten();
+            if checked.matches(measurement, row.fields) {
+                needs_change |= series.is_none();
+                return Decision::Accept { series, ts };
+            }
             let mut new_field = false;
-            let m_index = idx.measurement(ns, &p.measurement);
-            for (name, value) in &p.fields {
+            let m_index = idx.measurement(ns, measurement);
+            for (name, value) in row.fields {
                 let t = value.field_type();
-                let stored = m_index.and_then(|m| m.fields.get(name.as_str()).copied());
+                let stored = m_index.and_then(|m| m.fields.get(*name).copied());
                 new_field |= stored.is_none();
                 let known = match stored {
                     Some(k) => Some(k),
                     None if batch_types.is_empty() => None,
-                    None => batch_types.get(&(p.measurement.as_str(), name.as_str())).copied(),
+                    None => batch_types.get(&(measurement, *name)).copied(),
                 };
                 if let Some(k) = known {
                     if k != t {
                         return Decision::Reject(format!(
-                            "field type conflict: input field \"{name}\" on measurement \"{}\" is type {t}, already exists as type {k}",
-                            p.measurement
+                            "field type conflict: input field \"{name}\" on measurement \"{measurement}\" is type {t}, already exists as type {k}",
                         ));
                     }
                 }
             }
             if new_field {
                 // Only fields the index does not know yet need the batch's view.
-                for (name, value) in &p.fields {
-                    if m_index.is_none_or(|m| !m.fields.contains_key(name.as_str())) {
-                        batch_types.entry((p.measurement.as_str(), name.as_str())).or_insert(value.field_type());
+                for (name, value) in row.fields {
+                    if m_index.is_none_or(|m| !m.fields.contains_key(*name)) {
+                        batch_types.entry((measurement, *name)).or_insert(value.field_type());
                     }
                 }
+            } else {
+                checked.remember(measurement, row.fields);
             }
-            let series = idx.lookup(ns, key);
             needs_change |= new_field || series.is_none();
             Decision::Accept { series, ts }
         })
         .collect();
     (decisions, needs_change)
+}
+
+/// Bytes a WAL record of `rows` takes, about (floats: 8 bytes and two of
+/// framing per value; per row a series id, a timestamp and a count).
+fn wal_size_hint(rows: &WriteRows<'_>) -> usize {
+    rows.iter().map(|r| 12 + r.fields.len() * 10).sum::<usize>().min(64 << 20)
 }
 
 /// The cardinality limits of one write.
@@ -369,6 +400,19 @@ impl Store {
         now_ns: i64,
         new_series: Option<(usize, &str)>,
     ) -> StorageResult<WriteOutcome> {
+        self.write_rows(db, rp, &WriteRows::from_points(points), now_ns, new_series)
+    }
+
+    /// [`Store::write_within`] of borrowed rows: the write path itself.
+    /// [`RejectedPoint::index`] is a row index.
+    pub fn write_rows(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        rows: &WriteRows<'_>,
+        now_ns: i64,
+        new_series: Option<(usize, &str)>,
+    ) -> StorageResult<WriteOutcome> {
         let inner = &*self.inner;
         let epoch = inner.drop_epoch.load(Ordering::SeqCst);
         let (target, db_namespaces) = {
@@ -377,30 +421,29 @@ impl Store {
         };
         let ns = target.ns;
         let cutoff = target.duration_ns.map(|d| now_ns.saturating_sub(d));
-        let keys: Vec<String> = points.iter().map(Point::series_key).collect();
 
         let mut batch = Batch::default();
-        let (mut decisions, needs_index_change) = decide(&inner.index.read(), ns, points, &keys, now_ns, cutoff);
+        let (mut decisions, needs_index_change) = decide(&inner.index.read(), ns, rows, now_ns, cutoff);
         // New series and field types are created under the index write lock,
         // which is held until the batch defining them is durable: nobody can
         // reference an id whose definition might be lost in a crash.
         let mut index_guard = None;
         if needs_index_change {
             let mut idx = inner.index.write();
-            decisions = decide(&idx, ns, points, &keys, now_ns, cutoff).0;
+            decisions = decide(&idx, ns, rows, now_ns, cutoff).0;
             let limits = SeriesLimits { db_namespaces: &db_namespaces, new_series };
-            self.create_series_and_fields(&mut idx, ns, &limits, points, &keys, &mut decisions, &mut batch);
+            self.create_series_and_fields(&mut idx, ns, &limits, rows, &mut decisions, &mut batch);
             index_guard = Some(idx);
         }
 
         let mut outcome = WriteOutcome::default();
-        let mut enc = wal::WalEncoder::new(ns);
-        let mut accepted = Vec::with_capacity(points.len());
-        for (i, (d, p)) in decisions.iter().zip(points).enumerate() {
+        let mut enc = wal::WalEncoder::with_capacity(ns, wal_size_hint(rows));
+        let mut accepted = Vec::with_capacity(rows.len());
+        for (i, (d, row)) in decisions.iter().zip(rows.iter()).enumerate() {
             match d {
                 Decision::Accept { series: Some(s), ts } => {
-                    enc.push(*s, *ts, &p.fields);
-                    outcome.values_written += p.fields.len();
+                    enc.push(*s, *ts, row.fields);
+                    outcome.values_written += row.fields.len();
                     accepted.push((i, *s, *ts));
                 }
                 Decision::Accept { series: None, .. } => {
@@ -418,7 +461,7 @@ impl Store {
         if index_guard.is_none() && inner.drop_epoch.load(Ordering::SeqCst) != epoch {
             // Series were dropped since the ids were resolved: resolve again.
             drop(head);
-            return self.write_within(db, rp, points, now_ns, new_series);
+            return self.write_rows(db, rp, rows, now_ns, new_series);
         }
         if enc.len() > 0 {
             let seq = inner.next_wal_seq.fetch_add(1, Ordering::SeqCst);
@@ -427,7 +470,9 @@ impl Store {
         inner.kv.write(batch, sync)?;
         drop(index_guard);
         for (i, series, ts) in accepted {
-            head.append(series, ts, points[i].fields.iter().map(|(n, v)| (n.as_str(), v)));
+            if let Some(row) = rows.row(i) {
+                head.append(series, ts, row.fields.iter().map(|(n, v)| (*n, *v)));
+            }
         }
         let head_values = head.values();
         drop(head);
@@ -450,14 +495,12 @@ impl Store {
 
     /// Assigns ids to new series (within the cardinality limit) and records
     /// new field types, in the index and in `batch`.
-    #[allow(clippy::too_many_arguments)]
     fn create_series_and_fields(
         &self,
         idx: &mut Index,
         ns: u32,
         limits: &SeriesLimits<'_>,
-        points: &[Point],
-        keys: &[String],
+        rows: &WriteRows<'_>,
         decisions: &mut [Decision],
         batch: &mut Batch,
     ) {
@@ -466,9 +509,14 @@ impl Store {
         let mut new_series = 0usize;
         let mut postings: HashMap<Vec<u8>, RoaringBitmap> = HashMap::new();
         let mut created = false;
-        for ((d, p), key) in decisions.iter_mut().zip(points).zip(keys) {
+        // The id of each series of the write, once known.
+        let mut resolved: Vec<Option<u32>> = vec![None; rows.series().len()];
+        let mut checked = CheckedFields::default();
+        for (d, row) in decisions.iter_mut().zip(rows.iter()) {
+            let p = row.series;
             if let Decision::Accept { series: series @ None, .. } = d {
-                if let Some(id) = idx.lookup(ns, key) {
+                let known = resolved.get(row.series_index).copied().flatten().or_else(|| idx.lookup(ns, &p.key));
+                if let Some(id) = known {
                     *series = Some(id);
                 } else if limit > 0 && db_series >= limit {
                     *d = Decision::Reject(format!("max-series-per-database limit exceeded: ({limit})"));
@@ -479,26 +527,30 @@ impl Store {
                     continue;
                 } else {
                     let id = idx.next_id();
-                    idx.insert(ns, key, id);
+                    idx.insert(ns, &p.key, id);
                     db_series += 1;
                     new_series += 1;
                     created = true;
                     *series = Some(id);
-                    batch.put(Cf::Series, keys::series_key(ns, key), id.to_be_bytes().to_vec());
-                    postings.entry(keys::measurement_posting(ns, &p.measurement)).or_default().insert(id);
+                    batch.put(Cf::Series, keys::series_key(ns, &p.key), id.to_be_bytes().to_vec());
+                    postings.entry(keys::measurement_posting(ns, p.measurement)).or_default().insert(id);
                     for (k, v) in &p.tags {
-                        postings.entry(keys::tag_posting(ns, &p.measurement, k, v)).or_default().insert(id);
+                        postings.entry(keys::tag_posting(ns, p.measurement, k, v)).or_default().insert(id);
                     }
+                }
+                if let Some(slot) = resolved.get_mut(row.series_index) {
+                    *slot = *series;
                 }
             }
-            if matches!(d, Decision::Accept { .. }) {
-                for (name, value) in &p.fields {
-                    if idx.field_type(ns, &p.measurement, name).is_none() {
+            if matches!(d, Decision::Accept { .. }) && !checked.matches(p.measurement, row.fields) {
+                for (name, value) in row.fields {
+                    if idx.field_type(ns, p.measurement, name).is_none() {
                         let t = value.field_type();
-                        idx.set_field_type(ns, &p.measurement, name, t);
-                        batch.put(Cf::Meta, keys::field_key(ns, &p.measurement, name), vec![t.to_byte()]);
+                        idx.set_field_type(ns, p.measurement, name, t);
+                        batch.put(Cf::Meta, keys::field_key(ns, p.measurement, name), vec![t.to_byte()]);
                     }
                 }
+                checked.remember(p.measurement, row.fields);
             }
         }
         for (k, bitmap) in postings {

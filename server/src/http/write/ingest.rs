@@ -12,6 +12,7 @@ use augur_engine::lineproto;
 use augur_engine::model::{Point, Precision};
 use augur_engine::remote_write::{self, DecodeError};
 use augur_engine::storage::Store;
+use augur_engine::write_rows::WriteRows;
 use bytes::Bytes;
 
 use super::super::body::{self, Encoding};
@@ -66,7 +67,8 @@ impl Unit {
 }
 
 /// A body turned into points: each with the line or series it came from,
-/// and one message per item that could not be read.
+/// and one message per item that could not be read (`points` and `origins`
+/// are left empty when the rows stay borrowed from the body).
 struct Parsed {
     points: Vec<Point>,
     origins: Vec<usize>,
@@ -132,14 +134,16 @@ impl Ingest {
         let mut samples_skipped = 0;
         let mut batch = match self.payload {
             Payload::LineProtocol { encoding, precision } => {
-                let body = body::decode(self.raw, encoding, self.limit)?;
-                let parsed = lineproto::parse(&body, precision);
-                Parsed {
-                    points: parsed.points,
-                    origins: parsed.line_numbers,
-                    invalid: parsed.errors.iter().map(ToString::to_string).collect(),
-                    unit: Unit::Line,
+                let body = body::decode(self.raw.clone(), encoding, self.limit)?;
+                let lines = lineproto::parse_batch(&body, precision);
+                let invalid = lines.errors.iter().map(ToString::to_string).collect();
+                if self.policy.drop_tags.is_empty() && self.policy.add_tags.is_empty() {
+                    // The common case: rows stay borrowed from the body.
+                    let parsed = Parsed { points: Vec::new(), origins: Vec::new(), invalid, unit: Unit::Line };
+                    return self.store_rows(&lines.write_rows(), &lines.line_numbers, parsed, 0, 0);
                 }
+                let origins = lines.line_numbers.clone();
+                Parsed { points: lines.into_points(), origins, invalid, unit: Unit::Line }
             }
             Payload::RemoteWrite => {
                 let decoded = remote_write::decode(&self.raw, self.limit).map_err(remote_write_error)?;
@@ -168,6 +172,21 @@ impl Ingest {
                 point.tags.sort_by(|a, b| a.0.cmp(&b.0));
             }
         }
+        let points = std::mem::take(&mut batch.points);
+        let origins = std::mem::take(&mut batch.origins);
+        self.store_rows(&WriteRows::from_points(&points), &origins, batch, tags_dropped, samples_skipped)
+    }
+
+    /// Stores `rows` (row `i` came from line or series `origins[i]`) and
+    /// reports on the write, `parsed` giving what could not be read.
+    fn store_rows(
+        self,
+        rows: &WriteRows<'_>,
+        origins: &[usize],
+        parsed: Parsed,
+        tags_dropped: u64,
+        samples_skipped: usize,
+    ) -> Result<Report, ApiError> {
         let db = &self.target.db;
         if !self.store.database_exists(db) {
             return Err(ApiError::DatabaseNotFound(db.clone()));
@@ -179,26 +198,23 @@ impl Ingest {
             }
         }
         let mut report = Report {
-            parse_errors: batch.invalid,
-            unit: batch.unit,
+            parse_errors: parsed.invalid,
+            unit: parsed.unit,
             tags_dropped,
             samples_skipped,
             ..Report::default()
         };
-        if batch.points.is_empty() {
+        if rows.is_empty() {
             return Ok(report);
         }
         if let Some(admit) = self.policy.admit {
-            admit(batch.points.len() as u64).map_err(ApiError::TenantLimit)?;
+            admit(rows.len() as u64).map_err(ApiError::TenantLimit)?;
         }
         let new_series = self.policy.new_series.as_ref().map(|(n, reason)| (*n, reason.as_str()));
-        let outcome = self.store.write_within(db, self.target.rp.as_deref(), &batch.points, self.now_ns, new_series)?;
+        let outcome = self.store.write_rows(db, self.target.rp.as_deref(), rows, self.now_ns, new_series)?;
         report.points_written = outcome.points_written;
-        report.rejected = outcome
-            .rejected
-            .into_iter()
-            .map(|r| (batch.origins.get(r.index).copied().unwrap_or(0), r.reason))
-            .collect();
+        report.rejected =
+            outcome.rejected.into_iter().map(|r| (origins.get(r.index).copied().unwrap_or(0), r.reason)).collect();
         Ok(report)
     }
 }
