@@ -136,7 +136,10 @@ pub fn parse_batch(input: &[u8], precision: Precision) -> LineBatch<'_> {
                 batch.line_numbers.push(line_no);
             }
             Ok(None) => {}
-            Err(fail) => batch.errors.push(line_error(content, line_no, fail)),
+            Err(fail) => {
+                batch.fields.truncate(first_field);
+                batch.errors.push(line_error(content, line_no, fail));
+            }
         }
         line_no += span.newlines + 1;
         // `next_line` always advances; the `max` makes that self-evident.

@@ -75,26 +75,11 @@ pub(super) struct Line<'a> {
 }
 
 /// Parses one logical line (without its final newline), appending its
-/// fields to `fields` (nothing is left there when the line fails). `Ok(None)`
-/// for a blank or comment line. `known(key_raw)` says whether these key
-/// bytes were already parsed, valid, on an earlier line: then they are not
-/// parsed again.
+/// fields to `fields`; after an error the caller removes what this line
+/// appended. `Ok(None)` for a blank or comment line. `known(key_raw)` says
+/// whether these key bytes were already parsed, valid, on an earlier line:
+/// then they are not parsed again.
 pub(super) fn parse_line<'a>(
-    line: &'a [u8],
-    precision: Precision,
-    scratch: &mut Scratch,
-    known: &dyn Fn(&[u8]) -> bool,
-    fields: &mut Vec<Field<'a>>,
-) -> Result<Option<Line<'a>>, Fail> {
-    let start = fields.len();
-    let parsed = parse_parts(line, precision, scratch, known, fields);
-    if parsed.is_err() {
-        fields.truncate(start);
-    }
-    parsed
-}
-
-fn parse_parts<'a>(
     line: &'a [u8],
     precision: Precision,
     scratch: &mut Scratch,
