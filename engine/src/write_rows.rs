@@ -10,7 +10,6 @@
 //! series and per write instead of once per point. [`WriteRows::from_points`]
 //! keeps `&[Point]` callers on the same path.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -24,7 +23,7 @@ pub struct RowSeries<'a> {
     /// Tag pairs, sorted by key, keys unique.
     pub tags: Vec<(&'a str, &'a str)>,
     /// The canonical series key ([`crate::model::series_key`]).
-    pub key: Cow<'a, str>,
+    pub key: String,
 }
 
 /// One row (point) of a write.
@@ -80,7 +79,7 @@ impl<'a> WriteRows<'a> {
                 Some(&i) => i,
                 None => {
                     let tags = p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                    let i = rows.add_series(&p.measurement, tags, Cow::Owned(key.clone()));
+                    let i = rows.add_series_keyed(&p.measurement, tags, key.clone());
                     seen.insert(key, i);
                     i
                 }
@@ -90,17 +89,17 @@ impl<'a> WriteRows<'a> {
         rows
     }
 
-    /// Adds a series (tags sorted by key, keys unique) whose canonical key
-    /// the caller already has; returns its index.
-    pub fn add_series(&mut self, measurement: &'a str, tags: Vec<(&'a str, &'a str)>, key: Cow<'a, str>) -> usize {
-        self.series.push(RowSeries { measurement, tags, key });
-        self.series.len() - 1
+    /// Adds a series (tags sorted by key, keys unique), building its
+    /// canonical key; returns its index.
+    pub fn add_series(&mut self, measurement: &'a str, tags: Vec<(&'a str, &'a str)>) -> usize {
+        let key = series_key_of(measurement, tags.iter().copied());
+        self.add_series_keyed(measurement, tags, key)
     }
 
-    /// Adds a series, building its canonical key; returns its index.
-    pub fn add_series_with_key(&mut self, measurement: &'a str, tags: Vec<(&'a str, &'a str)>) -> usize {
-        let key = series_key_of(measurement, tags.iter().copied());
-        self.add_series(measurement, tags, Cow::Owned(key))
+    /// [`WriteRows::add_series`] when the caller already has the canonical key.
+    fn add_series_keyed(&mut self, measurement: &'a str, tags: Vec<(&'a str, &'a str)>, key: String) -> usize {
+        self.series.push(RowSeries { measurement, tags, key });
+        self.series.len() - 1
     }
 
     /// Adds a row of series `series` (an index [`WriteRows::add_series`]
@@ -167,7 +166,7 @@ mod tests {
         let rows = WriteRows::from_points(&points);
         assert_eq!(rows.len(), 3);
         assert_eq!(rows.series().len(), 2);
-        let keys: Vec<&str> = rows.iter().map(|r| r.series.key.as_ref()).collect();
+        let keys: Vec<&str> = rows.iter().map(|r| r.series.key.as_str()).collect();
         assert_eq!(keys, ["cpu,host=a", "cpu,host=b", "cpu,host=a"]);
         let third = rows.row(2).map(|r| (r.series_index, r.fields.to_vec(), r.timestamp));
         assert_eq!(third, Some((0, vec![("v", &FieldValue::Float(3.0))], Some(2))));
@@ -177,7 +176,7 @@ mod tests {
     #[test]
     fn built_keys_are_canonical() {
         let mut rows = WriteRows::default();
-        let s = rows.add_series_with_key("m m", vec![("a", "x,y"), ("b", "1")]);
+        let s = rows.add_series("m m", vec![("a", "x,y"), ("b", "1")]);
         assert_eq!(rows.series()[s].key, "m\\ m,a=x\\,y,b=1");
     }
 }

@@ -79,7 +79,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 /// few megabytes per request, mimalloc returns freed pages to the OS, and
 /// re-faulting them cost 29 % of the server's CPU time during the TSBS ingest
 /// benchmark (`perf`: `clear_page_erms` under `do_huge_pmd_anonymous_page`).
-/// With 4 KiB pages ingest ran 6.9–7.4 → 8.6–9.3 M values/s and peak RSS fell
+/// With 4 KiB pages ingest ran 6.2–7.4 → 8.3–8.9 M values/s and peak RSS fell
 /// by a fifth (docs/benchmarks.md). RocksDB's block cache and memtables do not
 /// rely on huge pages. Failing is harmless (older kernels, seccomp): logged.
 fn disable_transparent_huge_pages() {

@@ -70,7 +70,7 @@ impl<'a> LineBatch<'a> {
             .iter()
             .map(|s| {
                 let tags = s.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-                out.add_series_with_key(s.measurement.as_ref(), tags)
+                out.add_series(s.measurement.as_ref(), tags)
             })
             .collect();
         for row in &self.rows {

@@ -795,7 +795,7 @@ fn lines_repeating_a_key_section_share_one_series() {
     assert_eq!(batch.errors.iter().map(|e| (e.line, e.kind)).collect::<Vec<_>>(), [(4, K::MissingTagKey)]);
     let rows = batch.write_rows();
     assert_eq!(rows.series().len(), 3);
-    let keys: Vec<&str> = rows.iter().map(|r| r.series.key.as_ref()).collect();
+    let keys: Vec<&str> = rows.iter().map(|r| r.series.key.as_str()).collect();
     assert_eq!(keys, ["cpu,host=a", "cpu,host=b", "cpu,host=a", "cpu,host=a", "cpu,host\\ x=a"]);
     let values: Vec<&V> = rows.iter().map(|r| r.fields[0].1).collect();
     let expected = [1.0, 2.0, 3.0, 5.0, 6.0].map(V::Float);

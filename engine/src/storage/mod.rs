@@ -115,10 +115,11 @@ enum Decision {
 }
 
 /// InfluxDB reserves `time` (it is the timestamp column in queries): a tag
-/// or field with that name makes the point invalid.
-fn reserved_name(row: &RowRef<'_, '_>) -> Option<String> {
+/// or field with that name makes the point invalid. `time_tag`: whether the
+/// row's series has such a tag (checked once per series).
+fn reserved_name(row: &RowRef<'_, '_>, time_tag: bool) -> Option<String> {
     let measurement = row.series.measurement;
-    if row.series.tags.iter().any(|(k, _)| *k == "time") {
+    if time_tag {
         return Some(format!("invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid"));
     }
     if row.fields.iter().any(|(k, _)| *k == "time") {
@@ -158,8 +159,9 @@ impl<'a> CheckedFields<'a> {
 fn decide(idx: &Index, ns: u32, rows: &WriteRows<'_>, now: i64, cutoff: Option<i64>) -> (Vec<Decision>, bool) {
     let mut batch_types: HashMap<(&str, &str), FieldType> = HashMap::new();
     let mut needs_change = false;
-    // One index lookup per series of the write, not per row.
+    // One index lookup (and one look at the tags) per series of the write, not per row.
     let series_ids: Vec<Option<u32>> = rows.series().iter().map(|s| idx.lookup(ns, &s.key)).collect();
+    let time_tags: Vec<bool> = rows.series().iter().map(|s| s.tags.iter().any(|(k, _)| *k == "time")).collect();
     let mut checked = CheckedFields::default();
     let decisions = rows
         .iter()
@@ -168,7 +170,7 @@ fn decide(idx: &Index, ns: u32, rows: &WriteRows<'_>, now: i64, cutoff: Option<i
             if cutoff.is_some_and(|c| ts < c) {
                 return Decision::Reject("points beyond retention policy".to_string());
             }
-            if let Some(reason) = reserved_name(&row) {
+            if let Some(reason) = reserved_name(&row, time_tags.get(row.series_index).copied().unwrap_or(false)) {
                 return Decision::Reject(reason);
             }
             let measurement = row.series.measurement;

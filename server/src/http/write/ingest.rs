@@ -67,8 +67,7 @@ impl Unit {
 }
 
 /// A body turned into points: each with the line or series it came from,
-/// and one message per item that could not be read (`points` and `origins`
-/// are left empty when the rows stay borrowed from the body).
+/// and one message per item that could not be read.
 struct Parsed {
     points: Vec<Point>,
     origins: Vec<usize>,
@@ -139,8 +138,8 @@ impl Ingest {
                 let invalid = lines.errors.iter().map(ToString::to_string).collect();
                 if self.policy.drop_tags.is_empty() && self.policy.add_tags.is_empty() {
                     // The common case: rows stay borrowed from the body.
-                    let parsed = Parsed { points: Vec::new(), origins: Vec::new(), invalid, unit: Unit::Line };
-                    return self.store_rows(&lines.write_rows(), &lines.line_numbers, parsed, 0, 0);
+                    let report = Report { parse_errors: invalid, unit: Unit::Line, ..Report::default() };
+                    return self.store_rows(&lines.write_rows(), &lines.line_numbers, report);
                 }
                 let origins = lines.line_numbers.clone();
                 Parsed { points: lines.into_points(), origins, invalid, unit: Unit::Line }
@@ -172,21 +171,19 @@ impl Ingest {
                 point.tags.sort_by(|a, b| a.0.cmp(&b.0));
             }
         }
-        let points = std::mem::take(&mut batch.points);
-        let origins = std::mem::take(&mut batch.origins);
-        self.store_rows(&WriteRows::from_points(&points), &origins, batch, tags_dropped, samples_skipped)
+        let report = Report {
+            parse_errors: batch.invalid,
+            unit: batch.unit,
+            tags_dropped,
+            samples_skipped,
+            ..Report::default()
+        };
+        self.store_rows(&WriteRows::from_points(&batch.points), &batch.origins, report)
     }
 
     /// Stores `rows` (row `i` came from line or series `origins[i]`) and
-    /// reports on the write, `parsed` giving what could not be read.
-    fn store_rows(
-        self,
-        rows: &WriteRows<'_>,
-        origins: &[usize],
-        parsed: Parsed,
-        tags_dropped: u64,
-        samples_skipped: usize,
-    ) -> Result<Report, ApiError> {
+    /// completes `report`, which already says what could not be read.
+    fn store_rows(self, rows: &WriteRows<'_>, origins: &[usize], mut report: Report) -> Result<Report, ApiError> {
         let db = &self.target.db;
         if !self.store.database_exists(db) {
             return Err(ApiError::DatabaseNotFound(db.clone()));
@@ -197,13 +194,6 @@ impl Ingest {
                 return Err(ApiError::RetentionPolicyNotFound(rp.clone()));
             }
         }
-        let mut report = Report {
-            parse_errors: parsed.invalid,
-            unit: parsed.unit,
-            tags_dropped,
-            samples_skipped,
-            ..Report::default()
-        };
         if rows.is_empty() {
             return Ok(report);
         }
