@@ -55,7 +55,12 @@ pub(crate) const CHUNK: usize = 64;
 ///
 /// Missing input bytes read as zero (callers check `src.len()` against
 /// [`packed_len`] first); widths above 64 are treated as 64.
-#[inline]
+// Inlined into their callers in optimised builds, so that a caller compiled
+// for AVX2/AVX-512 (see `decimal`) unpacks with those instructions too; not in
+// debug builds, where the 64 inlined arms would each keep their own stack slots
+// and overflow a test thread's stack.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn unpack_chunks<F: FnMut(usize, &[u64])>(src: &[u8], count: usize, width: u32, f: F) {
     macro_rules! dispatch {
         ($($w:literal)*) => {
@@ -71,6 +76,45 @@ pub(crate) fn unpack_chunks<F: FnMut(usize, &[u64])>(src: &[u8], count: usize, w
         60 61 62 63)
 }
 
+/// Unpacks chunk `index` (values `64*index ..= 64*index + 63`) of a column of
+/// `width`-bit values into `out`. Bytes missing from `src` read as zero; widths
+/// above 64 are treated as 64. For callers that walk two columns in step.
+/// (Inlined like [`unpack_chunks`].)
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+pub(crate) fn unpack_chunk_at(src: &[u8], index: usize, width: u32, out: &mut [u64; CHUNK]) {
+    macro_rules! dispatch {
+        ($($w:literal)*) => {
+            match width {
+                0 => out.fill(0),
+                $($w => unpack_chunk_padded::<$w>(src, index, out),)*
+                _ => unpack_chunk_padded::<64>(src, index, out),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30
+        31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59
+        60 61 62 63)
+}
+
+/// One chunk of width `W`, straight from `src` when enough input follows it,
+/// else through a zero-padded copy.
+#[inline(always)]
+fn unpack_chunk_padded<const W: usize>(src: &[u8], index: usize, out: &mut [u64; CHUNK]) {
+    let offset = index.saturating_mul(8 * W);
+    match src.get(offset..offset.saturating_add(8 * W + SLACK)) {
+        Some(s) => unpack_chunk::<W>(s, out),
+        None => {
+            let avail = src.get(offset..).unwrap_or(&[]);
+            let take = avail.len().min(8 * W);
+            let mut scratch = [0u8; 8 * 64 + SLACK];
+            scratch[..take].copy_from_slice(&avail[..take]);
+            unpack_chunk::<W>(&scratch, out);
+        }
+    }
+}
+
+#[inline]
 fn unpack_zero<F: FnMut(usize, &[u64])>(count: usize, mut f: F) {
     let zeros = [0u64; CHUNK];
     let mut start = 0;

@@ -23,7 +23,9 @@
 //! with the exact "magic number" trick (`(2^52 + u) − (2^52 − base)`), which
 //! vectorises, unlike `i64 as f64` on baseline x86-64. Decoding is then a
 //! branch-free loop over chunks of 64 values: fixed-width unpack, or, subtract,
-//! divide.
+//! divide. On x86-64 that loop is compiled for AVX2 and AVX-512 as well and
+//! picked at run time (the wide division runs 4 or 8 values per instruction; the
+//! results are the same IEEE quotients, so the same bits).
 //!
 //! Layout (varints are LEB128, "zz" means zigzag):
 //!
@@ -51,7 +53,7 @@
 //! values are like this, shrink by ~40%). The encoder keeps raw values when
 //! they are smaller (NaN, infinities, random bit patterns).
 
-use super::bitpack::{bit_width, pack, packed_len, unpack_chunks};
+use super::bitpack::{bit_width, pack, packed_len, unpack_chunk_at, unpack_chunks, CHUNK};
 use super::varint::{put_ivarint, put_uvarint, unzigzag, zigzag, ByteReader};
 use super::{check_count, check_encode_len, CodecError};
 
@@ -315,6 +317,15 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<f64>, CodecError> {
 /// Decodes into `out`, replacing its contents (reuses its allocation); after an
 /// error, `out` holds unspecified values.
 pub fn decode_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), CodecError> {
+    decode_using(bytes, out, decode_values)
+}
+
+/// What decodes the values once the header is read: [`decode_values`], or in
+/// tests one of its paths.
+type DecodeValues = fn(&Frame<'_>, &mut ByteReader<'_>, usize, &mut Vec<f64>) -> Result<(), CodecError>;
+
+/// [`decode_into`] with the values decoded by `decode_values`.
+fn decode_using(bytes: &[u8], out: &mut Vec<f64>, decode_values: DecodeValues) -> Result<(), CodecError> {
     out.clear();
     let mut r = ByteReader::new(bytes);
     let count = check_count(r.uvarint()?)?;
@@ -342,11 +353,82 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), CodecError> {
     if packed > r.remaining() {
         return Err(CodecError::TooManyValues { count: count as u64 });
     }
-    let packed = r.bytes(packed)?;
+    let packed = r.section_and_rest(packed)?;
 
-    out.reserve_exact(count);
     // (2^52 + u) − (2^52 − base) == u + base exactly: both are integers below 2^53.
     let offset = MAGIC - base as f64;
+    let frame = Frame { packed, count, width, k, offset };
+    decode_values(&frame, &mut r, n_exceptions, out)?;
+    r.finish()
+}
+
+/// The frame-of-reference part of a column, parsed from its header.
+struct Frame<'a> {
+    packed: &'a [u8],
+    count: usize,
+    width: u32,
+    k: i32,
+    /// `2^52 − base`: see [`decode_into`].
+    offset: f64,
+}
+
+/// Unpacks the frame of reference, applies the decode formula and patches the
+/// exceptions, on the widest vector unit the CPU has (the formula is the same
+/// on every path, so the bits are).
+fn decode_values(
+    frame: &Frame<'_>,
+    r: &mut ByteReader<'_>,
+    exceptions: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), CodecError> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("bmi2") {
+        // SAFETY: `decode_values_avx512` requires AVX-512F and BMI2, both detected just above.
+        return unsafe { decode_values_avx512(frame, r, exceptions, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi2") {
+        // SAFETY: `decode_values_avx2` requires AVX2 and BMI2, both detected just above.
+        return unsafe { decode_values_avx2(frame, r, exceptions, out) };
+    }
+    decode_values_portable(frame, r, exceptions, out)
+}
+
+/// [`decode_values_portable`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi2")]
+fn decode_values_avx2(
+    frame: &Frame<'_>,
+    r: &mut ByteReader<'_>,
+    exceptions: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), CodecError> {
+    decode_values_portable(frame, r, exceptions, out)
+}
+
+/// [`decode_values_portable`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,bmi2")]
+fn decode_values_avx512(
+    frame: &Frame<'_>,
+    r: &mut ByteReader<'_>,
+    exceptions: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), CodecError> {
+    decode_values_portable(frame, r, exceptions, out)
+}
+
+/// The decode loop: fixed-width unpack, `(2^52 + u) − offset` scaled by
+/// `10^k`, then the exceptions.
+#[inline(always)]
+fn decode_values_portable(
+    frame: &Frame<'_>,
+    r: &mut ByteReader<'_>,
+    exceptions: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), CodecError> {
+    let Frame { packed, count, width, k, offset } = *frame;
+    out.reserve_exact(count);
     let scale = pow10(k);
     match k.signum() {
         1 => unpack_chunks(packed, count, width, |_, vals| {
@@ -359,14 +441,19 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), CodecError> {
             out.extend(vals.iter().map(|&u| f64::from_bits(u | MAGIC_BITS) - offset))
         }),
     }
-    if n_exceptions > 0 {
-        patch_exceptions(&mut r, n_exceptions, out)?;
+    if exceptions > 0 {
+        patch_exceptions(r, exceptions, out)?;
     }
-    r.finish()
+    Ok(())
 }
 
-/// Reads the exception section and patches the decoded values.
+/// Reads the exception section and patches the decoded values: positions and
+/// values are unpacked in step, 64 at a time, so nothing is allocated. Kept
+/// out of line: inlined into the AVX paths, the whole decoder measured ~10 %
+/// slower on exception-heavy columns (scalar work, larger hot loop).
+#[inline(never)]
 fn patch_exceptions(r: &mut ByteReader<'_>, n: usize, out: &mut [f64]) -> Result<(), CodecError> {
+    const OUT_OF_RANGE: CodecError = CodecError::Corrupt("exception position out of range");
     let mode = r.u8()?;
     if mode > EXC_DELTA {
         return Err(CodecError::UnknownTag(mode));
@@ -375,25 +462,21 @@ fn patch_exceptions(r: &mut ByteReader<'_>, n: usize, out: &mut [f64]) -> Result
     if gap_width > 32 {
         return Err(CodecError::InvalidHeader { what: "exception gap width", value: u64::from(gap_width) });
     }
-    let gaps = r.bytes(packed_len(n, gap_width))?;
-    let mut positions = Vec::with_capacity(n);
+    let gaps = r.section_and_rest(packed_len(n, gap_width))?;
+    let mut gap_buf = [0u64; CHUNK];
+    // Position after the previous exception; gaps are below 2^32 and there
+    // are at most 2^24 of them, so no sum overflows.
     let mut next = 0u64;
-    unpack_chunks(gaps, n, gap_width, |_, vals| {
-        for &gap in vals {
-            let pos = next + gap; // n ≤ 2^24 gaps below 2^32 each: no overflow
-            positions.push(pos as usize);
-            next = pos + 1;
-        }
-    });
-    if next > out.len() as u64 {
-        return Err(CodecError::Corrupt("exception position out of range"));
-    }
     if mode == EXC_RAW {
         let raw = r.bytes(n.checked_mul(8).ok_or(CodecError::Truncated)?)?;
-        for (&pos, bits) in positions.iter().zip(raw.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(bits);
-            if let Some(slot) = out.get_mut(pos) {
+        for (chunk, values) in raw.chunks(8 * CHUNK).enumerate() {
+            unpack_chunk_at(gaps, chunk, gap_width, &mut gap_buf);
+            for (&gap, bits) in gap_buf.iter().zip(values.chunks_exact(8)) {
+                let pos = next + gap;
+                next = pos + 1;
+                let slot = out.get_mut(pos as usize).ok_or(OUT_OF_RANGE)?;
+                let mut b = [0u8; 8];
+                b.copy_from_slice(bits);
                 *slot = f64::from_bits(u64::from_le_bytes(b));
             }
         }
@@ -402,15 +485,20 @@ fn patch_exceptions(r: &mut ByteReader<'_>, n: usize, out: &mut [f64]) -> Result
         if diff_width > 64 {
             return Err(CodecError::InvalidHeader { what: "exception diff width", value: u64::from(diff_width) });
         }
-        let diffs = r.bytes(packed_len(n, diff_width))?;
-        unpack_chunks(diffs, n, diff_width, |start, vals| {
-            for (&pos, &diff) in positions.get(start..).unwrap_or(&[]).iter().zip(vals) {
-                if let Some(slot) = out.get_mut(pos) {
-                    let key = order_key(slot.to_bits()).wrapping_add(unzigzag(diff) as u64);
-                    *slot = f64::from_bits(from_order_key(key));
-                }
+        let diffs = r.section_and_rest(packed_len(n, diff_width))?;
+        let mut diff_buf = [0u64; CHUNK];
+        for chunk in 0..n.div_ceil(CHUNK) {
+            let len = (n - chunk * CHUNK).min(CHUNK);
+            unpack_chunk_at(gaps, chunk, gap_width, &mut gap_buf);
+            unpack_chunk_at(diffs, chunk, diff_width, &mut diff_buf);
+            for (&gap, &diff) in gap_buf[..len].iter().zip(&diff_buf) {
+                let pos = next + gap;
+                next = pos + 1;
+                let slot = out.get_mut(pos as usize).ok_or(OUT_OF_RANGE)?;
+                let key = order_key(slot.to_bits()).wrapping_add(unzigzag(diff) as u64);
+                *slot = f64::from_bits(from_order_key(key));
             }
-        });
+        }
     }
     Ok(())
 }
@@ -419,6 +507,28 @@ fn patch_exceptions(r: &mut ByteReader<'_>, n: usize, out: &mut [f64]) -> Result
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Every decode path this CPU can run.
+    fn decode_paths() -> Vec<(&'static str, DecodeValues)> {
+        let mut paths: Vec<(&'static str, DecodeValues)> = vec![("portable", decode_values_portable)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("bmi2") {
+                paths.push(("avx2", |frame, r, n, out| {
+                    // SAFETY: this path is only listed when the CPU has AVX2 and BMI2.
+                    unsafe { decode_values_avx2(frame, r, n, out) }
+                }));
+            }
+            if has!("avx512f") && has!("bmi2") {
+                paths.push(("avx512", |frame, r, n, out| {
+                    // SAFETY: this path is only listed when the CPU has AVX-512F and BMI2.
+                    unsafe { decode_values_avx512(frame, r, n, out) }
+                }));
+            }
+        }
+        paths
+    }
 
     fn bits(v: &[f64]) -> Vec<u64> {
         v.iter().map(|x| x.to_bits()).collect()
@@ -577,8 +687,42 @@ mod tests {
         }
 
         #[test]
+        fn every_vector_path_decodes_the_same_bits(
+            ints in proptest::collection::vec(-100_000i64..100_000, 0..400),
+            k in -4i32..=6,
+            odd in proptest::collection::vec((any::<prop::sample::Index>(), any::<u64>(), 0u8..3), 0..120),
+        ) {
+            let mut values: Vec<f64> = ints.iter().map(|&n| to_float(n, k)).collect();
+            for (at, raw, kind) in odd {
+                if values.is_empty() {
+                    break;
+                }
+                let i = at.index(values.len());
+                values[i] = match kind {
+                    0 => f64::from_bits(raw),                                   // raw exception
+                    1 => f64::from_bits(values[i].to_bits() ^ (raw & 0xff)),    // near miss
+                    _ => f64::from_bits(values[i].to_bits().wrapping_add(1)),  // one ulp off
+                };
+            }
+            let enc = encode(&values).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for (name, path) in decode_paths() {
+                let mut out = Vec::new();
+                decode_using(&enc, &mut out, path).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+                prop_assert_eq!(bits(&out), bits(&values), "{}", name);
+            }
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decode(&bytes);
+            let mut first: Option<Result<Vec<u64>, CodecError>> = None;
+            for (name, path) in decode_paths() {
+                let mut out = Vec::new();
+                let got = decode_using(&bytes, &mut out, path).map(|()| bits(&out));
+                match &first {
+                    None => first = Some(got),
+                    Some(expected) => prop_assert_eq!(&got, expected, "{}", name),
+                }
+            }
         }
 
         #[test]

@@ -96,6 +96,16 @@ impl<'a> ByteReader<'a> {
         Ok(head)
     }
 
+    /// Reads the next `n` bytes, but returns them together with everything
+    /// after them: the bit-unpacker ([`super::bitpack`]) reads whole chunks
+    /// without copying when the input goes on past a section's end (the
+    /// values it reads there are never used).
+    pub(crate) fn section_and_rest(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        let all = self.data;
+        self.bytes(n)?;
+        Ok(all)
+    }
+
     /// Reads everything that is left.
     pub(crate) fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.data)
