@@ -20,8 +20,12 @@ use super::aggregate::{self, Call, Func, State};
 use super::condition::{arithmetic, eval};
 use super::math;
 use super::transform::Transform;
+use super::typed_fold;
 use super::window::{Buckets, Span};
-use super::{field_names, fold_groups, group_tags, read_rows, unique_names, Budget, Env, Group, SelectError, Target};
+use super::{
+    field_names, fold_groups, group_tags, read_columns, read_rows, unique_names, Budget, Env, Group, SelectError,
+    Target,
+};
 use crate::ast::{Expr, Field, Fill, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -94,11 +98,22 @@ pub(super) fn run(env: &Env<'_>, target: &Target, groups: &[Group], budget: &Bud
     fields.sort();
     fields.dedup();
 
+    // Nothing to check per row and no field read at a selector's point:
+    // the typed fast path folds whole runs of each column (`typed_fold`).
+    let typed = env.mem.is_none() && env.cond.residual.is_none() && aux.is_empty();
     // Fold every group's points into per-bucket states (groups run on
     // both cores; see `fold_groups`).
     let folded_groups = fold_groups(groups, |group| {
         let mut buckets: BTreeMap<i64, Vec<State>> = BTreeMap::new();
         let mut aux_points: BTreeMap<i64, AuxPoints> = BTreeMap::new();
+        if typed {
+            read_columns(env, target, &group.series, extended.range, &fields, budget, |data| {
+                typed_fold::fold_series(data, &calls, &buckets_of, range, &mut buckets);
+                Ok(())
+            })?;
+            integrate_across_buckets(&calls, &buckets_of, &mut buckets);
+            return Ok((buckets, aux_points));
+        }
         read_rows(env, target, &group.series, extended.range, &fields, budget, |data| {
             let values: Vec<Option<&Vec<Value>>> = calls.iter().map(|c| data.columns.get(&c.field)).collect();
             for (i, &t) in data.timestamps.iter().enumerate() {

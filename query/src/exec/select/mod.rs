@@ -23,12 +23,13 @@ mod read_tests;
 mod subquery;
 mod top;
 mod transform;
+mod typed_fold;
 mod window;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use augur_engine::model::FieldType;
-use augur_engine::storage::{MeasurementFilter, SeriesInfo, StorageError, Store, TimeRange};
+use augur_engine::storage::{MeasurementFilter, SeriesData, SeriesInfo, StorageError, Store, TimeRange};
 use regex::Regex;
 use serde_json::Value as Json;
 
@@ -575,13 +576,59 @@ pub(crate) fn read_rows(
     if let Some(mem) = env.mem {
         return mem.read(target, series, range, fields, budget, each);
     }
+    let to_values = |data: SeriesData| {
+        let rows = data.timestamps.len();
+        let columns: HashMap<String, Vec<Value>> = data
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), column_values(&c.data, c.presence.as_deref(), rows)))
+            .collect();
+        (data.timestamps, columns)
+    };
+    read_series(env, target, series, range, fields, budget, to_values, |info, (timestamps, columns)| {
+        Ok(each(Rows { series: info, timestamps, columns })?)
+    })
+}
+
+/// [`read_rows`] for consumers that take the store's typed columns as they
+/// are (no [`Value`] per point): the aggregate fast path. Not for
+/// in-memory sources (subqueries); callers check `env.mem` first.
+pub(crate) fn read_columns(
+    env: &Env<'_>,
+    target: &Target,
+    series: &[SeriesInfo],
+    range: TimeRange,
+    fields: &[String],
+    budget: &Budget,
+    mut each: impl FnMut(&SeriesData) -> Result<(), SelectError>,
+) -> Result<(), ExecError> {
+    if fields.is_empty() || range.start > range.end {
+        return Ok(());
+    }
+    read_series(env, target, series, range, fields, budget, |data| data, |_, data| Ok(each(&data)?))
+}
+
+/// The batched, read-ahead loop of [`read_rows`] and [`read_columns`]:
+/// `convert` runs on the reader thread (so converting overlaps consuming),
+/// `each` on the caller's, in the order of `series`.
+#[allow(clippy::too_many_arguments)]
+fn read_series<T: Send>(
+    env: &Env<'_>,
+    target: &Target,
+    series: &[SeriesInfo],
+    range: TimeRange,
+    fields: &[String],
+    budget: &Budget,
+    convert: impl Fn(SeriesData) -> T + Sync,
+    mut each: impl FnMut(&SeriesInfo, T) -> Result<(), ExecError>,
+) -> Result<(), ExecError> {
     let batches: Vec<&[SeriesInfo]> = series.chunks(batch_size(series.len())).collect();
-    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, range, fields);
-    let mut consume = |batch: &[SeriesInfo], decoded: Vec<DecodedSeries>| -> Result<(), ExecError> {
+    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, range, fields, &convert);
+    let mut consume = |batch: &[SeriesInfo], decoded: Vec<Decoded<T>>| -> Result<(), ExecError> {
         for d in decoded {
-            budget.take(d.timestamps.len())?;
+            budget.take(d.rows)?;
             let Some(info) = batch.get(d.index) else { continue };
-            each(Rows { series: info, timestamps: d.timestamps, columns: d.columns })?;
+            each(info, d.data)?;
         }
         Ok(())
     };
@@ -593,7 +640,7 @@ pub(crate) fn read_rows(
         return Ok(());
     }
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<DecodedSeries>, ExecError>>(1);
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Decoded<T>>, ExecError>>(1);
         let batches_ahead = &batches;
         scope.spawn(move || {
             for batch in batches_ahead {
@@ -671,22 +718,24 @@ fn batch_size(series: usize) -> usize {
     (series / 8).clamp(4, BATCH)
 }
 
-/// One series of a batch, decoded into values.
-struct DecodedSeries {
+/// One series of a batch, read and converted.
+struct Decoded<T> {
     /// Its position in the batch.
     index: usize,
-    timestamps: Vec<i64>,
-    columns: HashMap<String, Vec<Value>>,
+    /// Its rows (points) in the range, for the point budget.
+    rows: usize,
+    data: T,
 }
 
-/// Reads one batch of series and decodes every column.
-fn read_batch(
+/// Reads one batch of series and converts each with `convert`.
+fn read_batch<T>(
     env: &Env<'_>,
     target: &Target,
     batch: &[SeriesInfo],
     range: TimeRange,
     fields: &[String],
-) -> Result<Vec<DecodedSeries>, ExecError> {
+    convert: &impl Fn(SeriesData) -> T,
+) -> Result<Vec<Decoded<T>>, ExecError> {
     let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
     for damage in &read.damaged {
         tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
@@ -695,12 +744,7 @@ fn read_batch(
     for data in read.series {
         let Some(index) = batch.iter().position(|s| s.id == data.series.id) else { continue };
         let rows = data.timestamps.len();
-        let columns = data
-            .columns
-            .iter()
-            .map(|c| (c.name.clone(), column_values(&c.data, c.presence.as_deref(), rows)))
-            .collect();
-        out.push(DecodedSeries { index, timestamps: data.timestamps, columns });
+        out.push(Decoded { index, rows, data: convert(data) });
     }
     Ok(out)
 }
