@@ -395,3 +395,112 @@ fn disk_usage_follows_the_data_from_wal_to_blocks() {
     assert!(sealed.blocks > empty.blocks, "sealed into blocks: {empty:?} -> {sealed:?}");
     assert!(sealed.wal < written.wal, "the checkpoint trimmed the WAL: {written:?} -> {sealed:?}");
 }
+
+/// The last `n` rows of a full read, as `read_newest` should return them.
+fn newest_of(mut full: Vec<SeriesData>, n: usize) -> Vec<SeriesData> {
+    fn tail<T: Clone>(v: &[T], n: usize) -> Vec<T> {
+        v[v.len().saturating_sub(n)..].to_vec()
+    }
+    for s in &mut full {
+        let rows = s.timestamps.len();
+        let cut = rows.saturating_sub(n);
+        s.timestamps = tail(&s.timestamps, n);
+        for c in &mut s.columns {
+            // Values of the kept rows: the last `present` ones.
+            let present = match &c.presence {
+                Some(p) => p[cut..].iter().filter(|x| **x).count(),
+                None => rows - cut,
+            };
+            c.data = match &c.data {
+                ColumnData::Float(v) => ColumnData::Float(tail(v, present)),
+                ColumnData::Integer(v) => ColumnData::Integer(tail(v, present)),
+                ColumnData::Unsigned(v) => ColumnData::Unsigned(tail(v, present)),
+                ColumnData::Boolean(v) => ColumnData::Boolean(tail(v, present)),
+                ColumnData::String(v) => ColumnData::String(tail(v, present)),
+            };
+            c.presence = c.presence.as_ref().map(|p| p[cut..].to_vec()).filter(|p| !p.iter().all(|x| *x));
+        }
+    }
+    full
+}
+
+/// What a read says, comparable: per series its id, times and non-empty
+/// columns by name.
+type Comparable = Vec<(u32, Vec<i64>, Vec<augur_engine::block::Column>)>;
+
+fn comparable(series: Vec<SeriesData>) -> Comparable {
+    series
+        .into_iter()
+        .map(|s| {
+            let mut columns: Vec<_> =
+                s.columns.into_iter().filter(|c| c.presence.as_ref().is_none_or(|p| p.iter().any(|x| *x))).collect();
+            columns.sort_by(|a, b| a.name.cmp(&b.name));
+            (s.series.id, s.timestamps, columns)
+        })
+        .collect()
+}
+
+#[test]
+fn read_newest_matches_the_tail_of_a_full_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_database("db").unwrap();
+    // Three series over ~9 block windows (2 h each): some written, sealed,
+    // then overwritten and extended in the head, out of order, with a
+    // sparse second field and a gap of several empty windows.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut batch = |store: &Store, times: &mut dyn Iterator<Item = i64>| {
+        let pts: Vec<Point> = times
+            .map(|t| {
+                let r = next();
+                let host = ["a", "b", "c"][(r % 3) as usize];
+                let mut fields = vec![("v", f((r >> 8) as f64 % 100.0))];
+                if r % 5 == 0 {
+                    fields = vec![("w", f(1.0))];
+                } else if r % 7 == 0 {
+                    fields.push(("w", f(2.0)));
+                }
+                point("cpu", &[("host", host)], &fields, t)
+            })
+            .collect();
+        store.write("db", None, &pts, 0).unwrap();
+    };
+    let minute = 60_000_000_000i64;
+    batch(&store, &mut (0..300).map(|i| i * minute));
+    batch(&store, &mut (0..40).map(|i| 17 * HOUR + i * minute));
+    store.flush().unwrap();
+    // Overwrites of sealed points, new points, and points older than the newest.
+    batch(&store, &mut (0..200).map(|i| 4 * HOUR + (i % 90) * minute));
+    batch(&store, &mut (0..60).rev().map(|i| 17 * HOUR + i * 2 * minute));
+
+    let series = store.series("db", None, &MeasurementFilter::Name("cpu".into()), None).unwrap();
+    let fields_v = vec!["v".to_string()];
+    let fields_w = vec!["w".to_string()];
+    let ranges = [
+        TimeRange::ALL,
+        TimeRange { start: 0, end: 3 * HOUR + 7 * minute },
+        TimeRange { start: 2 * HOUR, end: 17 * HOUR },
+        TimeRange { start: 5 * HOUR + 1, end: 16 * HOUR },
+        TimeRange { start: 17 * HOUR + 30 * minute, end: i64::MAX },
+    ];
+    for range in ranges {
+        for fields in [None, Some(fields_v.as_slice()), Some(fields_w.as_slice())] {
+            for n in [1, 2, 7, 90, 1000] {
+                let full = store.read("db", None, &series, range, fields).unwrap().series;
+                let newest = store.read_newest("db", None, &series, range, fields, n).unwrap();
+                assert!(newest.damaged.is_empty());
+                assert_eq!(
+                    comparable(newest.series),
+                    comparable(newest_of(full, n)),
+                    "range {range:?}, fields {fields:?}, n {n}"
+                );
+            }
+        }
+    }
+}

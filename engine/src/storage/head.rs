@@ -142,26 +142,63 @@ impl HeadSeries {
         self.timestamps.iter().any(|t| !range.contains(*t))
     }
 
+    /// The newest timestamp in `range`.
+    pub(crate) fn newest_in(&self, range: TimeRange) -> Option<i64> {
+        if self.out_of_order {
+            return self.timestamps.iter().copied().filter(|&t| range.contains(t)).max();
+        }
+        let end = self.timestamps.partition_point(|&t| t <= range.end);
+        let t = *self.timestamps.get(end.checked_sub(1)?)?;
+        (t >= range.start).then_some(t)
+    }
+
     /// The series' rows in `range` (all fields, or those named), sorted and
     /// merged (last write wins).
     pub(crate) fn to_block(&self, range: TimeRange, fields: Option<&[String]>) -> Block {
+        // In order, the rows in range are one slice: copy only it.
+        let rows = if self.out_of_order {
+            0..self.timestamps.len()
+        } else {
+            self.timestamps.partition_point(|&t| t < range.start)..self.timestamps.partition_point(|&t| t <= range.end)
+        };
         let columns = self
             .columns
             .iter()
             .filter(|c| fields.is_none_or(|f| f.iter().any(|n| n == &c.name)))
-            .map(|c| Column {
-                name: c.name.clone(),
-                data: c.data.clone(),
-                presence: if c.presence.iter().all(|p| *p) { None } else { Some(c.presence.clone()) },
+            .map(|c| {
+                let presence = c.presence.get(rows.clone()).unwrap_or_default();
+                // Values are stored for present rows only.
+                let first = c.presence.get(..rows.start).unwrap_or_default().iter().filter(|p| **p).count();
+                let count = presence.iter().filter(|p| **p).count();
+                Column {
+                    name: c.name.clone(),
+                    data: slice_data(&c.data, first..first + count),
+                    presence: if count == presence.len() { None } else { Some(presence.to_vec()) },
+                }
             })
             .collect();
-        let block = Block { timestamps: self.timestamps.clone(), columns };
+        let timestamps = self.timestamps.get(rows).unwrap_or_default().to_vec();
+        let block = Block { timestamps, columns };
         let block = rows::trim_to_range(block, range);
         if self.out_of_order {
             rows::merge_runs(vec![block])
         } else {
             block
         }
+    }
+}
+
+/// Values `range` of a column (empty where out of bounds).
+fn slice_data(data: &ColumnData, range: std::ops::Range<usize>) -> ColumnData {
+    fn part<T: Clone>(v: &[T], range: std::ops::Range<usize>) -> Vec<T> {
+        v.get(range).unwrap_or_default().to_vec()
+    }
+    match data {
+        ColumnData::Float(v) => ColumnData::Float(part(v, range)),
+        ColumnData::Integer(v) => ColumnData::Integer(part(v, range)),
+        ColumnData::Unsigned(v) => ColumnData::Unsigned(part(v, range)),
+        ColumnData::Boolean(v) => ColumnData::Boolean(part(v, range)),
+        ColumnData::String(v) => ColumnData::String(part(v, range)),
     }
 }
 
@@ -194,6 +231,11 @@ impl HeadMap {
         let stripe = self.stripes[series as usize % STRIPES].lock();
         let block = stripe.get(&series)?.to_block(range, fields);
         (!block.timestamps.is_empty()).then_some(block)
+    }
+
+    /// The newest timestamp a series has in the head within `range`.
+    pub(crate) fn newest_in(&self, series: u32, range: TimeRange) -> Option<i64> {
+        self.stripes[series as usize % STRIPES].lock().get(&series)?.newest_in(range)
     }
 
     /// Removes the given series (dropped databases).

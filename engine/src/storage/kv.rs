@@ -205,6 +205,19 @@ impl Kv {
         Ok(())
     }
 
+    /// The last key in `[from, to]` (both inclusive), if any: one reverse
+    /// seek (newest block of a series).
+    pub(crate) fn last_key_in(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let h = self.handle(cf)?;
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(from.to_vec());
+        let mut it = self.db.iterator_cf_opt(h, ro, IteratorMode::From(to, Direction::Reverse));
+        match it.next() {
+            Some(item) => Ok(Some(item.map_err(engine_err)?.0.to_vec())),
+            None => Ok(None),
+        }
+    }
+
     /// Writes every memtable to SST files and compacts `compact` (whose
     /// contents were just range-deleted), so the disk holds only live data
     /// and RocksDB's own log can be recycled.

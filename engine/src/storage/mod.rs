@@ -27,6 +27,7 @@ mod index;
 mod keys;
 mod kv;
 mod meta_records;
+mod newest;
 mod policy;
 mod rows;
 mod wal;
@@ -599,15 +600,7 @@ impl Store {
         };
         let mut result = ReadResult::default();
         for s in series {
-            let mut runs = self.read_blocks(s, range, fields, &mut result.damaged)?;
-            for f in &frozen {
-                runs.extend(f.head.read(s.id, range, fields));
-            }
-            runs.extend(active.read(s.id, range, fields));
-            let mut merged = rows::merge_runs(runs);
-            if fields.is_some() {
-                merged = drop_empty_rows(merged);
-            }
+            let merged = self.read_merged(s, range, fields, (&active, &frozen), &mut result.damaged)?;
             if !merged.timestamps.is_empty() {
                 result.series.push(SeriesData {
                     series: s.clone(),
@@ -617,6 +610,26 @@ impl Store {
             }
         }
         Ok(result)
+    }
+
+    /// One series' rows in `range` from its blocks and the given heads
+    /// (active, frozen), merged (last write wins); with `fields`, rows
+    /// holding none of them are left out.
+    fn read_merged(
+        &self,
+        s: &SeriesInfo,
+        range: TimeRange,
+        fields: Option<&[String]>,
+        (active, frozen): (&HeadMap, &[Arc<Frozen>]),
+        damaged: &mut Vec<Damage>,
+    ) -> StorageResult<Block> {
+        let mut runs = self.read_blocks(s, range, fields, damaged)?;
+        for f in frozen {
+            runs.extend(f.head.read(s.id, range, fields));
+        }
+        runs.extend(active.read(s.id, range, fields));
+        let merged = rows::merge_runs(runs);
+        Ok(if fields.is_some() { drop_empty_rows(merged) } else { merged })
     }
 
     /// The blocks of one series overlapping `range`, decoded and trimmed.

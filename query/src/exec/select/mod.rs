@@ -576,18 +576,41 @@ pub(crate) fn read_rows(
     if let Some(mem) = env.mem {
         return mem.read(target, series, range, fields, budget, each);
     }
-    let to_values = |data: SeriesData| {
-        let rows = data.timestamps.len();
-        let columns: HashMap<String, Vec<Value>> = data
-            .columns
-            .iter()
-            .map(|c| (c.name.clone(), column_values(&c.data, c.presence.as_deref(), rows)))
-            .collect();
-        (data.timestamps, columns)
-    };
-    read_series(env, target, series, range, fields, budget, to_values, |info, (timestamps, columns)| {
+    let to_values = values_of;
+    read_series(env, target, series, range, fields, None, budget, to_values, |info, (timestamps, columns)| {
         Ok(each(Rows { series: info, timestamps, columns })?)
     })
+}
+
+/// [`read_rows`] limited to the newest `n` rows of each series (see
+/// [`Store::read_newest`]): for `ORDER BY time DESC LIMIT n` when every row
+/// read is a row of the answer (no per-row `WHERE`). In-memory sources
+/// give every row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_newest_rows(
+    env: &Env<'_>,
+    target: &Target,
+    series: &[SeriesInfo],
+    range: TimeRange,
+    fields: &[String],
+    n: usize,
+    budget: &Budget,
+    mut each: impl FnMut(Rows<'_>) -> Result<(), SelectError>,
+) -> Result<(), ExecError> {
+    if fields.is_empty() || range.start > range.end || env.mem.is_some() {
+        return read_rows(env, target, series, range, fields, budget, each);
+    }
+    read_series(env, target, series, range, fields, Some(n), budget, values_of, |info, (timestamps, columns)| {
+        Ok(each(Rows { series: info, timestamps, columns })?)
+    })
+}
+
+/// A series' columns as one [`Value`] per row.
+fn values_of(data: SeriesData) -> (Vec<i64>, HashMap<String, Vec<Value>>) {
+    let rows = data.timestamps.len();
+    let columns =
+        data.columns.iter().map(|c| (c.name.clone(), column_values(&c.data, c.presence.as_deref(), rows))).collect();
+    (data.timestamps, columns)
 }
 
 /// [`read_rows`] for consumers that take the store's typed columns as they
@@ -605,12 +628,13 @@ pub(crate) fn read_columns(
     if fields.is_empty() || range.start > range.end {
         return Ok(());
     }
-    read_series(env, target, series, range, fields, budget, |data| data, |_, data| Ok(each(&data)?))
+    read_series(env, target, series, range, fields, None, budget, |data| data, |_, data| Ok(each(&data)?))
 }
 
 /// The batched, read-ahead loop of [`read_rows`] and [`read_columns`]:
 /// `convert` runs on the reader thread (so converting overlaps consuming),
-/// `each` on the caller's, in the order of `series`.
+/// `each` on the caller's, in the order of `series`; `newest`: only the
+/// newest rows of each series.
 #[allow(clippy::too_many_arguments)]
 fn read_series<T: Send>(
     env: &Env<'_>,
@@ -618,12 +642,13 @@ fn read_series<T: Send>(
     series: &[SeriesInfo],
     range: TimeRange,
     fields: &[String],
+    newest: Option<usize>,
     budget: &Budget,
     convert: impl Fn(SeriesData) -> T + Sync,
     mut each: impl FnMut(&SeriesInfo, T) -> Result<(), ExecError>,
 ) -> Result<(), ExecError> {
     let batches: Vec<&[SeriesInfo]> = series.chunks(batch_size(series.len())).collect();
-    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, range, fields, &convert);
+    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, (range, newest), fields, &convert);
     let mut consume = |batch: &[SeriesInfo], decoded: Vec<Decoded<T>>| -> Result<(), ExecError> {
         for d in decoded {
             budget.take(d.rows)?;
@@ -732,11 +757,15 @@ fn read_batch<T>(
     env: &Env<'_>,
     target: &Target,
     batch: &[SeriesInfo],
-    range: TimeRange,
+    (range, newest): (TimeRange, Option<usize>),
     fields: &[String],
     convert: &impl Fn(SeriesData) -> T,
 ) -> Result<Vec<Decoded<T>>, ExecError> {
-    let read = env.store.read(&target.db, target.rp.as_deref(), batch, range, Some(fields))?;
+    let (db, rp) = (&target.db, target.rp.as_deref());
+    let read = match newest {
+        Some(n) => env.store.read_newest(db, rp, batch, range, Some(fields), n)?,
+        None => env.store.read(db, rp, batch, range, Some(fields))?,
+    };
     for damage in &read.damaged {
         tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 
 use super::condition::eval;
-use super::{fold_groups, group_tags, read_rows, unique_names, Budget, Env, Group, Target};
+use super::{fold_groups, group_tags, read_newest_rows, read_rows, unique_names, Budget, Env, Group, Target};
 use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -94,11 +94,23 @@ pub(super) fn run(
         0 => None,
         limit => Some(usize::try_from(limit.saturating_add(env.select.offset)).unwrap_or(usize::MAX)),
     };
+    // Under DESC with LIMIT, when every row read is a row of the answer (no
+    // per-row WHERE, no cast that could null a selected field), only the
+    // newest `limit + offset` rows of each series can be on the page: the
+    // store reads just those (a block window or two per series).
+    let newest = keep.filter(|_| {
+        desc && env.cond.residual.is_none()
+            && selected.iter().all(|(_, kind)| matches!(kind, None | Some(RefKind::Field)))
+    });
     // Groups run on both cores; results come back in group order.
     let per_group = fold_groups(groups, |group| {
         let mut rows: Vec<(i64, Vec<Value>)> = Vec::new();
         let mut bound = keep.map(|k| PageBound::new(k, desc));
-        read_rows(env, target, &group.series, env.cond.range, &fields, budget, |data| {
+        let rows_of = |each: &mut dyn FnMut(super::Rows<'_>) -> Result<(), super::SelectError>| match newest {
+            Some(n) => read_newest_rows(env, target, &group.series, env.cond.range, &fields, n, budget, each),
+            None => read_rows(env, target, &group.series, env.cond.range, &fields, budget, each),
+        };
+        rows_of(&mut |data| {
             // Newest first under DESC, so that a bound fills with the best rows early.
             let order: Box<dyn Iterator<Item = usize>> =
                 if desc { Box::new((0..data.timestamps.len()).rev()) } else { Box::new(0..data.timestamps.len()) };

@@ -110,3 +110,39 @@ fn limit_skips_rows_without_changing_the_page() {
         assert_eq!(s["values"], json!([[format!("1970-01-01T00:00:{:02}Z", POINTS - 1), h]]));
     }
 }
+
+#[test]
+fn newest_first_reads_answer_as_full_reads() {
+    let (_dir, store) = many_series();
+    // Part of the data sealed into blocks, later points (and an overwrite)
+    // in the head, so that both sources take part.
+    store.flush().expect("flush");
+    let later: Vec<Point> = (0..HOSTS)
+        .flat_map(|h| {
+            (POINTS - 2..POINTS + 3).map(move |t| Point {
+                measurement: "cpu".into(),
+                tags: vec![("host".into(), format!("h{h:03}"))],
+                fields: vec![("v".into(), FieldValue::Float((h * 10 + t) as f64))],
+                timestamp: Some(t * S),
+            })
+        })
+        .collect();
+    store.write("d", None, &later, 0).expect("write");
+    // `WHERE v >= 0` holds on every row but makes the executor read whole
+    // series (a per-row condition): the answers must be the same.
+    for (newest, full) in [
+        (
+            "SELECT * FROM cpu GROUP BY host ORDER BY time DESC LIMIT 3 OFFSET 1",
+            "SELECT * FROM cpu WHERE v >= 0 GROUP BY host ORDER BY time DESC LIMIT 3 OFFSET 1",
+        ),
+        ("SELECT v FROM cpu ORDER BY time DESC LIMIT 7", "SELECT v FROM cpu WHERE v >= 0 ORDER BY time DESC LIMIT 7"),
+        (
+            "SELECT v FROM cpu WHERE time < 5s ORDER BY time DESC LIMIT 2",
+            "SELECT v FROM cpu WHERE time < 5s AND v >= 0 ORDER BY time DESC LIMIT 2",
+        ),
+    ] {
+        let (a, b) = (run(&store, newest, &ctx()), run(&store, full, &ctx()));
+        assert!(a["series"].as_array().is_some_and(|s| !s.is_empty()), "{newest}: {a}");
+        assert_eq!(a, b, "{newest}");
+    }
+}

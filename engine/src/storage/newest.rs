@@ -1,0 +1,100 @@
+//! Reads of the newest rows of series (`ORDER BY time DESC LIMIT n`).
+//!
+//! Why: "the last point of every host" would otherwise read, decode and
+//! merge every block of every series in range to keep one row each. Blocks
+//! are keyed by series and window start and hold only points of their
+//! window, so a series' newest data is in its last block key or in a head;
+//! reading window by window backwards from there stops once `n` rows are
+//! found, usually after one window. Each window is read exactly as
+//! [`Store::read`] reads a range (blocks and heads merged, last write wins),
+//! so the rows are the same as the newest `n` of a full read.
+
+use std::sync::Arc;
+
+use crate::block::Block;
+
+use super::api::{ReadResult, SeriesData, SeriesInfo, StorageResult, TimeRange};
+use super::head::HeadMap;
+use super::kv::Cf;
+use super::{keys, rows, Frozen, Store};
+
+impl Store {
+    /// The newest `n` rows of each series in `range` (every row of a series
+    /// with fewer), in time order, with the merge of [`Store::read`]; with
+    /// `fields`, rows holding none of them do not count and are left out.
+    pub fn read_newest(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: &[SeriesInfo],
+        range: TimeRange,
+        fields: Option<&[String]>,
+        n: usize,
+    ) -> StorageResult<ReadResult> {
+        self.inner.catalog.read().resolve(db, rp)?;
+        let (active, frozen) = {
+            let h = self.inner.head.read();
+            (h.clone(), self.inner.frozen.read().clone())
+        };
+        let mut result = ReadResult::default();
+        for s in series {
+            let mut chunks: Vec<Block> = Vec::new();
+            let mut rows = 0usize;
+            let mut hi = range.end;
+            while rows < n && hi >= range.start {
+                let within = TimeRange { start: range.start, end: hi };
+                let Some(newest) = self.newest_in(s, within, (&active, &frozen))? else { break };
+                let lo = rows::window_start(newest, self.inner.block_window).max(range.start);
+                let chunk = self.read_merged(
+                    s,
+                    TimeRange { start: lo, end: hi },
+                    fields,
+                    (&active, &frozen),
+                    &mut result.damaged,
+                )?;
+                rows += chunk.timestamps.len();
+                if !chunk.timestamps.is_empty() {
+                    chunks.push(chunk);
+                }
+                match lo.checked_sub(1) {
+                    Some(next) if lo > range.start => hi = next,
+                    _ => break,
+                }
+            }
+            // Disjoint windows, newest first: in time order the merge is a
+            // concatenation.
+            chunks.reverse();
+            let mut merged = rows::merge_runs(chunks);
+            let len = merged.timestamps.len();
+            if len > n {
+                let keep: Vec<usize> = (len - n..len).collect();
+                merged = rows::select_rows(&merged, &keep);
+            }
+            if !merged.timestamps.is_empty() {
+                result.series.push(SeriesData {
+                    series: s.clone(),
+                    timestamps: merged.timestamps,
+                    columns: merged.columns,
+                });
+            }
+        }
+        Ok(result)
+    }
+
+    /// The newest time (a block's window start stands for its points) at
+    /// which series `s` may have data in `range`.
+    fn newest_in(
+        &self,
+        s: &SeriesInfo,
+        range: TimeRange,
+        (active, frozen): (&HeadMap, &[Arc<Frozen>]),
+    ) -> StorageResult<Option<i64>> {
+        let w = self.inner.block_window;
+        let from = keys::block_key(s.id, rows::window_start(range.start, w), 0);
+        let to = keys::block_key(s.id, rows::window_start(range.end, w), u64::MAX);
+        let block = self.inner.kv.last_key_in(Cf::Blocks, &from, &to)?;
+        let block_window = block.and_then(|k| keys::decode_block_key(&k)).map(|(_, window, _)| window);
+        let heads = frozen.iter().filter_map(|f| f.head.newest_in(s.id, range)).chain(active.newest_in(s.id, range));
+        Ok(block_window.into_iter().chain(heads).max())
+    }
+}
