@@ -33,6 +33,9 @@ pub struct StoreOptions {
     pub max_series_per_database: usize,
     /// Duration of the `autogen` policy created with each database; `None` = infinite.
     pub default_retention_ns: Option<i64>,
+    /// Bytes of RocksDB's block cache, shared by all column families
+    /// (recently read blocks stay decoded in memory; default 128 MiB).
+    pub block_cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -43,6 +46,7 @@ impl Default for StoreOptions {
             head_max_values: 20_000_000,
             max_series_per_database: 1_000_000,
             default_retention_ns: None,
+            block_cache_bytes: 128 << 20,
         }
     }
 }

@@ -233,7 +233,7 @@ struct SeriesLimits<'a> {
 impl Store {
     /// Opens (or creates) the store under `path`, replaying the WAL into the head.
     pub fn open(path: &Path, options: StoreOptions) -> StorageResult<Store> {
-        let kv = Kv::open(path)?;
+        let kv = Kv::open(path, options.block_cache_bytes)?;
         let catalog = match kv.get(Cf::Meta, keys::META_CATALOG)? {
             Some(b) => Catalog::from_bytes(&b)?,
             None => Catalog::default(),

@@ -130,6 +130,8 @@ pub struct StorageSection {
     pub max_series_per_database: Option<u64>,
     /// `retention_check_interval = "30m"`
     pub retention_check_interval: Option<String>,
+    /// `block_cache_size = "128MiB"` or a number of bytes
+    pub block_cache_size: Option<SizeValue>,
 }
 
 /// When the WAL is fsynced, as spelled in the file.

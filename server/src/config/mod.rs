@@ -208,6 +208,8 @@ pub struct StorageConfig {
     pub max_series_per_database: usize,
     /// How often expired data is dropped.
     pub retention_check_interval: Duration,
+    /// Bytes of RocksDB's block cache.
+    pub block_cache_size: usize,
 }
 
 /// HTTP server limits (`[http]`).
@@ -230,6 +232,7 @@ impl Default for StorageConfig {
             block_window: Duration::from_secs(2 * 3600),
             max_series_per_database: 1_000_000,
             retention_check_interval: Duration::from_secs(30 * 60),
+            block_cache_size: 128 << 20,
         }
     }
 }
@@ -321,6 +324,7 @@ impl Config {
             // Validated to fit when loaded.
             block_window_ns: i64::try_from(self.storage.block_window.as_nanos()).unwrap_or(i64::MAX),
             max_series_per_database: self.storage.max_series_per_database,
+            block_cache_bytes: self.storage.block_cache_size,
             ..StoreOptions::default()
         }
     }
@@ -396,6 +400,7 @@ fn storage_config(file: &FileConfig) -> Result<StorageConfig, ConfigError> {
             &section.retention_check_interval,
             defaults.retention_check_interval,
         )?,
+        block_cache_size: size_key("storage.block_cache_size", &section.block_cache_size, defaults.block_cache_size)?,
     })
 }
 
@@ -440,22 +445,23 @@ fn auth_config(file: &FileConfig, flag: Option<bool>, listen: SocketAddr) -> Res
     })
 }
 
+/// A size setting (`"32MiB"` or a number of bytes), at least 1 byte.
+fn size_key(key: &'static str, value: &Option<SizeValue>, default: usize) -> Result<usize, ConfigError> {
+    let Some(value) = value else { return Ok(default) };
+    let bytes = match value {
+        SizeValue::Bytes(n) => *n,
+        SizeValue::Text(s) => parse_size(s).map_err(|m| invalid(key, m))?,
+    };
+    if bytes == 0 {
+        return Err(invalid(key, "must be at least 1 byte"));
+    }
+    usize::try_from(bytes).map_err(|_| invalid(key, "too large"))
+}
+
 fn http_config(file: &FileConfig) -> Result<HttpConfig, ConfigError> {
     let section = &file.http;
     let defaults = HttpConfig::default();
-    let max_body_size = match &section.max_body_size {
-        None => defaults.max_body_size,
-        Some(value) => {
-            let bytes = match value {
-                SizeValue::Bytes(n) => *n,
-                SizeValue::Text(s) => parse_size(s).map_err(|m| invalid("http.max_body_size", m))?,
-            };
-            if bytes == 0 {
-                return Err(invalid("http.max_body_size", "must be at least 1 byte"));
-            }
-            usize::try_from(bytes).map_err(|_| invalid("http.max_body_size", "too large"))?
-        }
-    };
+    let max_body_size = size_key("http.max_body_size", &section.max_body_size, defaults.max_body_size)?;
     Ok(HttpConfig {
         max_body_size,
         max_concurrent_writes: count_key(

@@ -54,6 +54,7 @@ wal_sync_interval = "250ms"
 block_window = "1h"
 max_series_per_database = 500000
 retention_check_interval = "10m"
+block_cache_size = "256MiB"
 
 [http]
 max_body_size = "64MiB"
@@ -69,6 +70,8 @@ shutdown_timeout = "5s"
     assert_eq!(config.storage.block_window, Duration::from_secs(3600));
     assert_eq!(config.storage.max_series_per_database, 500_000);
     assert_eq!(config.storage.retention_check_interval, Duration::from_secs(600));
+    assert_eq!(config.storage.block_cache_size, 256 << 20);
+    assert_eq!(config.store_options().block_cache_bytes, 256 << 20);
     assert_eq!(config.http.max_body_size, 64 << 20);
     assert_eq!(config.http.max_concurrent_writes, 8);
     assert_eq!(config.http.max_connections, 100);
@@ -141,6 +144,8 @@ fn bad_values_name_their_key() {
         ("[storage]\nwal_sync = \"sometimes\"\n", "invalid config file"),
         ("[storage]\nwal_sync_interval = \"0s\"\n", "invalid storage.wal_sync_interval:"),
         ("[storage]\nretention_check_interval = \"-5m\"\n", "invalid storage.retention_check_interval:"),
+        ("[storage]\nblock_cache_size = \"lots\"\n", "invalid storage.block_cache_size:"),
+        ("[storage]\nblock_cache_size = 0\n", "invalid storage.block_cache_size:"),
         ("[http]\nmax_body_size = \"32 parsecs\"\n", "invalid http.max_body_size:"),
         ("[http]\nmax_body_size = 0\n", "invalid http.max_body_size:"),
         ("[http]\nmax_concurrent_writes = 0\n", "invalid http.max_concurrent_writes:"),

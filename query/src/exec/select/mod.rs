@@ -560,7 +560,8 @@ impl Rows<'_> {
 /// batches runs on both. The reader stays at most one batch ahead (a
 /// bounded channel), so memory stays bounded by two batches; it stops
 /// when the consumer stops (an error, the point budget) or the query is
-/// cancelled.
+/// cancelled. A query that reads little stays on one thread: the second
+/// starts only once reading has taken [`PARALLEL_AFTER_US`].
 pub(crate) fn read_rows(
     env: &Env<'_>,
     target: &Target,
@@ -657,16 +658,25 @@ fn read_series<T: Send>(
         }
         Ok(())
     };
-    if batches.len() < 2 {
-        for batch in batches {
-            env.cancel.check()?;
-            consume(batch, read(batch)?)?;
+    // Batches are read here until they prove slow enough to be worth a
+    // second thread (see `PARALLEL_AFTER_US`).
+    let started = std::time::Instant::now();
+    let mut inline = 0;
+    while let Some(batch) = batches.get(inline) {
+        if inline > 0 && worth_a_second_thread(started) {
+            break;
         }
+        env.cancel.check()?;
+        consume(batch, read(batch)?)?;
+        inline += 1;
+    }
+    let batches = batches.get(inline..).unwrap_or_default();
+    if batches.is_empty() {
         return Ok(());
     }
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Decoded<T>>, ExecError>>(1);
-        let batches_ahead = &batches;
+        let batches_ahead = batches;
         scope.spawn(move || {
             for batch in batches_ahead {
                 let decoded = env.cancel.check().map_err(ExecError::from).and_then(|()| read(batch));
@@ -677,7 +687,7 @@ fn read_series<T: Send>(
                 }
             }
         });
-        for batch in &batches {
+        for batch in batches {
             let decoded = receiver.recv().map_err(|_| ExecError::Plain("query reader stopped".to_string()))??;
             consume(batch, decoded)?;
         }
@@ -693,7 +703,8 @@ fn read_series<T: Send>(
 /// workers uses both cores. The point budget is shared (atomic), the
 /// workers stop taking groups after an error, and the error reported is
 /// that of the first failing group in group order, as a sequential run
-/// would report.
+/// would report. The helper starts only once folding has taken
+/// [`PARALLEL_AFTER_US`], so small queries stay on one thread.
 pub(crate) fn fold_groups<T: Send>(
     groups: &[Group],
     fold: impl Fn(&Group) -> Result<T, ExecError> + Sync,
@@ -704,37 +715,63 @@ pub(crate) fn fold_groups<T: Send>(
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let work = || {
-        let mut done: Vec<(usize, Result<T, ExecError>)> = Vec::new();
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(group) = groups.get(i) else { break };
-            let result = fold(group);
-            if result.is_err() {
-                failed.store(true, Ordering::Relaxed);
-            }
-            done.push((i, result));
+    // Folds the next group not taken yet, if any is left and none failed.
+    let fold_next = || -> Option<(usize, Result<T, ExecError>)> {
+        if failed.load(Ordering::Relaxed) {
+            return None;
         }
-        done
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let result = fold(groups.get(i)?);
+        if result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        Some((i, result))
     };
-    // The helper writes JSON as this thread would (`SELECT ... INTO`).
-    let typed = super::value::typed_floats();
-    let mut results: Vec<(usize, Result<T, ExecError>)> = std::thread::scope(|scope| {
-        let helper = scope.spawn(|| super::value::with_typed_floats_as(typed, work));
-        let mut mine = work();
-        // A panic in the helper is a bug: report it as an error, not a crash.
-        match helper.join() {
-            Ok(theirs) => mine.extend(theirs),
-            Err(_) => mine.push((0, Err(ExecError::Plain("query worker failed".to_string())))),
+    let work = || std::iter::from_fn(fold_next).collect::<Vec<_>>();
+    // Groups are folded here until they prove slow enough to be worth a
+    // second thread (see `PARALLEL_AFTER_US`).
+    let started = std::time::Instant::now();
+    let mut results: Vec<(usize, Result<T, ExecError>)> = Vec::new();
+    while results.is_empty() || !worth_a_second_thread(started) {
+        match fold_next() {
+            Some(done) => results.push(done),
+            None => break,
         }
-        mine
-    });
+    }
+    if next.load(Ordering::Relaxed) < groups.len() && !failed.load(Ordering::Relaxed) {
+        // The helper writes JSON as this thread would (`SELECT ... INTO`).
+        let typed = super::value::typed_floats();
+        let rest: Vec<(usize, Result<T, ExecError>)> = std::thread::scope(|scope| {
+            let helper = scope.spawn(|| super::value::with_typed_floats_as(typed, work));
+            let mut mine = work();
+            // A panic in the helper is a bug: report it as an error, not a crash.
+            match helper.join() {
+                Ok(theirs) => mine.extend(theirs),
+                Err(_) => mine.push((0, Err(ExecError::Plain("query worker failed".to_string())))),
+            }
+            mine
+        });
+        results.extend(rest);
+    }
     results.sort_by_key(|(i, _)| *i);
     let mut out = Vec::with_capacity(groups.len());
     for (_, result) in results {
         out.push(result?);
     }
     Ok(out)
+}
+
+/// How long (µs) a query's reading or folding runs on one thread before a
+/// second one joins ([`read_series`], [`fold_groups`]): starting a thread
+/// costs tens of microseconds, more than a small query takes in all
+/// (TSBS `single-groupby-1-8-1` went from 0.40 to 0.2x ms). Tests set it to
+/// 0 to exercise the two-thread paths on small data.
+pub(crate) static PARALLEL_AFTER_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(300);
+
+/// Whether work started at `started` has run long enough for a second thread.
+fn worth_a_second_thread(started: std::time::Instant) -> bool {
+    let after = PARALLEL_AFTER_US.load(std::sync::atomic::Ordering::Relaxed);
+    started.elapsed() >= std::time::Duration::from_micros(after)
 }
 
 /// Series per read: [`BATCH`], or fewer so that a query over a few dozen

@@ -41,6 +41,9 @@ fn run(store: &Store, q: &str, ctx: &ExecutionContext) -> Value {
 }
 
 fn ctx() -> ExecutionContext {
+    // The two-thread reader and fold start at once (not after 300 µs), so
+    // that this small data exercises them.
+    super::PARALLEL_AFTER_US.store(0, std::sync::atomic::Ordering::Relaxed);
     ExecutionContext { database: Some("d".into()), now: Some(3600 * S), ..ExecutionContext::default() }
 }
 
