@@ -155,12 +155,12 @@ impl HeadSeries {
     /// The series' rows in `range` (all fields, or those named), sorted and
     /// merged (last write wins).
     pub(crate) fn to_block(&self, range: TimeRange, fields: Option<&[String]>) -> Block {
+        if self.out_of_order {
+            return self.to_block_unordered(range, fields);
+        }
         // In order, the rows in range are one slice: copy only it.
-        let rows = if self.out_of_order {
-            0..self.timestamps.len()
-        } else {
-            self.timestamps.partition_point(|&t| t < range.start)..self.timestamps.partition_point(|&t| t <= range.end)
-        };
+        let rows =
+            self.timestamps.partition_point(|&t| t < range.start)..self.timestamps.partition_point(|&t| t <= range.end);
         let columns = self
             .columns
             .iter()
@@ -178,13 +178,39 @@ impl HeadSeries {
             })
             .collect();
         let timestamps = self.timestamps.get(rows).unwrap_or_default().to_vec();
-        let block = Block { timestamps, columns };
-        let block = rows::trim_to_range(block, range);
-        if self.out_of_order {
-            rows::merge_runs(vec![block])
-        } else {
-            block
-        }
+        Block { timestamps, columns }
+    }
+
+    /// [`to_block`](Self::to_block) for a head whose points arrived out of
+    /// order: picks the rows in range (without copying the others), then
+    /// sorts and merges them.
+    fn to_block_unordered(&self, range: TimeRange, fields: Option<&[String]>) -> Block {
+        let keep: Vec<usize> = (0..self.timestamps.len()).filter(|&i| range.contains(self.timestamps[i])).collect();
+        let columns = self
+            .columns
+            .iter()
+            .filter(|c| fields.is_none_or(|f| f.iter().any(|n| n == &c.name)))
+            .map(|c| {
+                // The value index of each kept row that has one.
+                let mut values = Vec::with_capacity(keep.len());
+                let mut presence = Vec::with_capacity(keep.len());
+                let mut next_kept = keep.iter().peekable();
+                let mut value = 0;
+                for (row, &present) in c.presence.iter().enumerate() {
+                    if next_kept.next_if_eq(&&row).is_some() {
+                        presence.push(present);
+                        if present {
+                            values.push(value);
+                        }
+                    }
+                    value += usize::from(present);
+                }
+                let all = values.len() == presence.len();
+                Column { name: c.name.clone(), data: gather(&c.data, &values), presence: (!all).then_some(presence) }
+            })
+            .collect();
+        let timestamps = keep.iter().map(|&i| self.timestamps[i]).collect();
+        rows::merge_runs(vec![Block { timestamps, columns }])
     }
 }
 
@@ -199,6 +225,20 @@ fn slice_data(data: &ColumnData, range: std::ops::Range<usize>) -> ColumnData {
         ColumnData::Unsigned(v) => ColumnData::Unsigned(part(v, range)),
         ColumnData::Boolean(v) => ColumnData::Boolean(part(v, range)),
         ColumnData::String(v) => ColumnData::String(part(v, range)),
+    }
+}
+
+/// The values at `indices` of a column.
+fn gather(data: &ColumnData, indices: &[usize]) -> ColumnData {
+    fn pick<T: Clone>(v: &[T], indices: &[usize]) -> Vec<T> {
+        indices.iter().filter_map(|&i| v.get(i).cloned()).collect()
+    }
+    match data {
+        ColumnData::Float(v) => ColumnData::Float(pick(v, indices)),
+        ColumnData::Integer(v) => ColumnData::Integer(pick(v, indices)),
+        ColumnData::Unsigned(v) => ColumnData::Unsigned(pick(v, indices)),
+        ColumnData::Boolean(v) => ColumnData::Boolean(pick(v, indices)),
+        ColumnData::String(v) => ColumnData::String(pick(v, indices)),
     }
 }
 
@@ -300,6 +340,65 @@ mod tests {
         assert_eq!(cb.data, ColumnData::Integer(vec![2, 2]));
         assert!(h.read(2, TimeRange::ALL, None).is_none());
         assert_eq!(h.read(1, TimeRange::ALL, Some(&["a".to_string()])).unwrap().columns.len(), 1);
+    }
+
+    /// What `to_block` gave before it copied only the rows in range: every
+    /// row copied, then trimmed, then (out of order) merged.
+    fn to_block_by_copying_all(s: &HeadSeries, range: TimeRange) -> Block {
+        let columns = s
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                data: c.data.clone(),
+                presence: if c.presence.iter().all(|p| *p) { None } else { Some(c.presence.clone()) },
+            })
+            .collect();
+        let block = rows::trim_to_range(Block { timestamps: s.timestamps.clone(), columns }, range);
+        if s.out_of_order {
+            rows::merge_runs(vec![block])
+        } else {
+            block
+        }
+    }
+
+    proptest::proptest! {
+        /// Copying only the rows in range reads as copying all and trimming,
+        /// in order or not, with sparse fields and rewritten times.
+        #[test]
+        fn range_reads_copy_only_what_they_return(
+            mut rows in proptest::collection::vec((0i64..40, 0u8..4, -5i64..5), 0..60),
+            in_order in proptest::prelude::any::<bool>(),
+            start in 0i64..45,
+            len in 0i64..45,
+        ) {
+            if in_order {
+                rows.sort_by_key(|r| r.0);
+                rows.dedup_by_key(|r| r.0);
+            }
+            let mut s = HeadSeries::default();
+            for &(t, which, x) in &rows {
+                let (a, b) = (FieldValue::Float(x as f64), FieldValue::Integer(x));
+                match which {
+                    0 => s.append(t, [("a", &a)].into_iter()),
+                    1 => s.append(t, [("b", &b)].into_iter()),
+                    _ => s.append(t, [("a", &a), ("b", &b)].into_iter()),
+                };
+            }
+            proptest::prop_assert_eq!(s.out_of_order, !in_order && !rows.windows(2).all(|w| w[0].0 < w[1].0));
+            let range = TimeRange { start, end: start + len };
+            let expected = to_block_by_copying_all(&s, range);
+            let got = s.to_block(range, None);
+            proptest::prop_assert_eq!(&got.timestamps, &expected.timestamps);
+            for c in &expected.columns {
+                // A column with no value in range may be left out or empty.
+                if c.presence.as_ref().is_some_and(|p| !p.iter().any(|x| *x)) {
+                    continue;
+                }
+                let mine = got.columns.iter().find(|m| m.name == c.name);
+                proptest::prop_assert_eq!(mine, Some(c));
+            }
+        }
     }
 
     #[test]
