@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::select::{Expr, ShowTags, Source};
+use super::select::{Dimension, Expr, ShowTags, Source};
 use super::{duration_or_inf, write_ident};
 use crate::duration::format_influxql_duration;
 
@@ -64,7 +64,7 @@ impl CardinalityKind {
     }
 }
 
-/// `SHOW <kind> [EXACT] CARDINALITY [ON db] [FROM ...] [WITH KEY ...] [WHERE ...] [LIMIT n] [OFFSET n]`.
+/// `SHOW <kind> [EXACT] CARDINALITY [ON db] [FROM ...] [WITH KEY ...] [WHERE ...] [GROUP BY tags] [LIMIT n] [OFFSET n]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShowCardinality {
     /// What is counted.
@@ -73,6 +73,8 @@ pub struct ShowCardinality {
     pub exact: bool,
     /// The clauses, shared with `SHOW TAG VALUES` (`key` only for tag values).
     pub clauses: ShowTags,
+    /// `GROUP BY` tag keys, regexes or `*` (no `time()`): one count per tag group.
+    pub group_by: Vec<Dimension>,
 }
 
 /// `SHOW FIELD KEYS [ON db] [FROM ...] [LIMIT n] [OFFSET n]` with any source.
@@ -133,9 +135,19 @@ impl fmt::Display for ShowCardinality {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SHOW {} {}CARDINALITY", self.kind.as_str(), if self.exact { "EXACT " } else { "" })?;
         // The clauses print as `SHOW TAG KEYS|VALUES <clauses>`.
-        let text = self.clauses.to_string();
+        // `GROUP BY` goes before `LIMIT`/`OFFSET`.
+        let clauses = ShowTags { limit: 0, offset: 0, ..self.clauses.clone() };
+        let text = clauses.to_string();
         let rest = text.strip_prefix("SHOW TAG VALUES").or_else(|| text.strip_prefix("SHOW TAG KEYS")).unwrap_or("");
-        f.write_str(rest)
+        f.write_str(rest)?;
+        super::select::write_group_by(f, &self.group_by)?;
+        if self.clauses.limit > 0 {
+            write!(f, " LIMIT {}", self.clauses.limit)?;
+        }
+        if self.clauses.offset > 0 {
+            write!(f, " OFFSET {}", self.clauses.offset)?;
+        }
+        Ok(())
     }
 }
 

@@ -406,6 +406,26 @@ pub struct ShowTags {
     pub offset: u64,
 }
 
+/// ` GROUP BY d1, d2` (nothing without dimensions).
+pub(crate) fn write_group_by(f: &mut fmt::Formatter<'_>, dimensions: &[Dimension]) -> fmt::Result {
+    for (i, d) in dimensions.iter().enumerate() {
+        f.write_str(if i == 0 { " GROUP BY " } else { ", " })?;
+        match d {
+            Dimension::Time { interval, offset } => {
+                write!(f, "time({}", format_influxql_duration(*interval))?;
+                if *offset != 0 {
+                    write!(f, ", {}", format_influxql_duration(*offset))?;
+                }
+                f.write_str(")")?;
+            }
+            Dimension::Tag(t) => write_ident(f, t)?,
+            Dimension::Regex(p) => write_regex(f, p)?,
+            Dimension::All => f.write_str("*")?,
+        }
+    }
+    Ok(())
+}
+
 fn write_regex(f: &mut fmt::Formatter<'_>, pattern: &str) -> fmt::Result {
     write!(f, "/{}/", pattern.replace('/', "\\/"))
 }
@@ -545,21 +565,7 @@ impl fmt::Display for Select {
         if let Some(cond) = &self.condition {
             write!(f, " WHERE {cond}")?;
         }
-        for (i, d) in self.dimensions.iter().enumerate() {
-            f.write_str(if i == 0 { " GROUP BY " } else { ", " })?;
-            match d {
-                Dimension::Time { interval, offset } => {
-                    write!(f, "time({}", format_influxql_duration(*interval))?;
-                    if *offset != 0 {
-                        write!(f, ", {}", format_influxql_duration(*offset))?;
-                    }
-                    f.write_str(")")?;
-                }
-                Dimension::Tag(t) => write_ident(f, t)?,
-                Dimension::Regex(p) => write_regex(f, p)?,
-                Dimension::All => f.write_str("*")?,
-            }
-        }
+        write_group_by(f, &self.dimensions)?;
         match self.fill {
             Fill::Null => {}
             Fill::None => f.write_str(" fill(none)")?,

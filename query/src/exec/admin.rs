@@ -201,6 +201,9 @@ pub(super) fn show_cardinality(
     ctx: &ExecutionContext,
     show: &ShowCardinality,
 ) -> Result<Vec<Series>, ExecError> {
+    if !show.group_by.is_empty() {
+        return super::cardinality::show_grouped(store, ctx, show);
+    }
     let c = &show.clauses;
     let db = ctx.database(&c.database)?.to_string();
     let estimate = !show.exact && c.sources.is_empty() && c.condition.is_none();

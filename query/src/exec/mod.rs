@@ -15,6 +15,7 @@
 pub mod account;
 mod admin;
 pub mod cancel;
+mod cardinality;
 mod cq;
 mod database;
 pub(crate) mod into;

@@ -5,8 +5,8 @@
 
 use super::Parser;
 use crate::ast::{
-    AlterRetentionPolicy, CardinalityKind, DeleteSeries, ShowCardinality, ShowFieldKeysMatching, ShowTags, Source,
-    Statement,
+    AlterRetentionPolicy, CardinalityKind, DeleteSeries, Dimension, ShowCardinality, ShowFieldKeysMatching, ShowTags,
+    Source, Statement,
 };
 use crate::error::ParseError;
 use crate::token::{Keyword, TokenKind};
@@ -108,13 +108,17 @@ impl Parser<'_> {
         let sources = if self.eat(Keyword::From) { self.sources()? } else { Vec::new() };
         let key = if kind == CardinalityKind::TagValues { Some(self.with_key()?) } else { None };
         let condition = self.where_clause()?;
-        if self.peek().is(Keyword::Group) {
-            return Err(ParseError::message("GROUP BY in SHOW ... CARDINALITY is not supported yet", self.peek().pos));
+        let at = self.peek().pos;
+        let group_by = self.group_by()?;
+        if group_by.iter().any(|d| matches!(d, Dimension::Time { .. })) {
+            // InfluxDB 1.x answers a column of per-minute counts since the
+            // epoch here (hundreds of megabytes); Augur refuses.
+            return Err(ParseError::message("time() is not allowed in GROUP BY of SHOW ... CARDINALITY", at));
         }
         let limit = self.count_clause(Keyword::Limit)?;
         let offset = self.count_clause(Keyword::Offset)?;
         let clauses = ShowTags { database, sources, key, condition, limit, offset };
-        Ok(Statement::ShowCardinality(ShowCardinality { kind, exact, clauses }))
+        Ok(Statement::ShowCardinality(ShowCardinality { kind, exact, clauses, group_by }))
     }
 
     /// `SHOW FIELD KEYS` after its `FROM` clause, when a source is a regex
@@ -155,9 +159,13 @@ mod tests {
             "SHOW TAG VALUES EXACT CARDINALITY FROM cpu WITH KEY = host",
             "SHOW FIELD KEY CARDINALITY LIMIT 2",
             "SHOW FIELD KEYS FROM /c/ LIMIT 1 OFFSET 1",
+            "SHOW SERIES EXACT CARDINALITY FROM cpu WHERE host = 'a' GROUP BY region, /h/ LIMIT 3 OFFSET 1",
+            "SHOW MEASUREMENT CARDINALITY GROUP BY *",
         ] {
             assert_eq!(one(q).to_string(), q);
         }
+        let err = crate::parse_query("SHOW SERIES CARDINALITY GROUP BY time(1m)").expect_err("time() refused");
+        assert!(err.to_string().contains("time() is not allowed"), "{err}");
         let Statement::ShowCardinality(c) = one("SHOW TAG VALUES CARDINALITY WITH KEY =~ /h/") else { panic!() };
         assert_eq!((c.kind, c.exact), (CardinalityKind::TagValues, false));
         // Options in any order.

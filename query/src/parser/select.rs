@@ -119,7 +119,7 @@ impl Parser<'_> {
         }
     }
 
-    fn group_by(&mut self) -> Result<Vec<Dimension>, ParseError> {
+    pub(super) fn group_by(&mut self) -> Result<Vec<Dimension>, ParseError> {
         let mut dims = Vec::new();
         if !self.eat(Keyword::Group) {
             return Ok(dims);
