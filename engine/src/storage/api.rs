@@ -230,6 +230,15 @@ pub struct ReadResult {
     pub damaged: Vec<Damage>,
 }
 
+impl ReadResult {
+    /// Adds a series' merged rows, unless there are none.
+    pub(crate) fn push_rows(&mut self, series: &SeriesInfo, rows: crate::block::Block) {
+        if !rows.timestamps.is_empty() {
+            self.series.push(SeriesData { series: series.clone(), timestamps: rows.timestamps, columns: rows.columns });
+        }
+    }
+}
+
 /// A field key of a measurement with its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldInfo {

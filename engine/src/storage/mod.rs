@@ -601,13 +601,7 @@ impl Store {
         let mut result = ReadResult::default();
         for s in series {
             let merged = self.read_merged(s, range, fields, (&active, &frozen), &mut result.damaged)?;
-            if !merged.timestamps.is_empty() {
-                result.series.push(SeriesData {
-                    series: s.clone(),
-                    timestamps: merged.timestamps,
-                    columns: merged.columns,
-                });
-            }
+            result.push_rows(s, merged);
         }
         Ok(result)
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::block::Block;
 
-use super::api::{ReadResult, SeriesData, SeriesInfo, StorageResult, TimeRange};
+use super::api::{ReadResult, SeriesInfo, StorageResult, TimeRange};
 use super::head::HeadMap;
 use super::kv::Cf;
 use super::{keys, rows, Frozen, Store};
@@ -70,13 +70,7 @@ impl Store {
                 let keep: Vec<usize> = (len - n..len).collect();
                 merged = rows::select_rows(&merged, &keep);
             }
-            if !merged.timestamps.is_empty() {
-                result.series.push(SeriesData {
-                    series: s.clone(),
-                    timestamps: merged.timestamps,
-                    columns: merged.columns,
-                });
-            }
+            result.push_rows(s, merged);
         }
         Ok(result)
     }
