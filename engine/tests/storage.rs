@@ -478,6 +478,9 @@ fn read_newest_matches_the_tail_of_a_full_read() {
     // Overwrites of sealed points, new points, and points older than the newest.
     batch(&store, &mut (0..200).map(|i| 4 * HOUR + (i % 90) * minute));
     batch(&store, &mut (0..60).rev().map(|i| 17 * HOUR + i * 2 * minute));
+    // A window only the head holds (no block shares it), out of order, with
+    // repeated timestamps (the last write wins).
+    batch(&store, &mut (0..50).rev().map(|i| 20 * HOUR + (i % 30) * minute));
 
     let series = store.series("db", None, &MeasurementFilter::Name("cpu".into()), None).unwrap();
     let fields_v = vec!["v".to_string()];
@@ -488,6 +491,8 @@ fn read_newest_matches_the_tail_of_a_full_read() {
         TimeRange { start: 2 * HOUR, end: 17 * HOUR },
         TimeRange { start: 5 * HOUR + 1, end: 16 * HOUR },
         TimeRange { start: 17 * HOUR + 30 * minute, end: i64::MAX },
+        TimeRange { start: 0, end: 20 * HOUR + 10 * minute },
+        TimeRange { start: 20 * HOUR + 10 * minute, end: 20 * HOUR + 10 * minute },
     ];
     for range in ranges {
         for fields in [None, Some(fields_v.as_slice()), Some(fields_w.as_slice())] {

@@ -123,3 +123,42 @@ fn a_client_that_hangs_up_takes_its_query_off_the_table() {
     // The server is still healthy and answers.
     assert_eq!(running(&server).len(), 1);
 }
+
+/// Read-only queries run on the request's async worker first, under
+/// `[query] inline_budget`, and start again on a blocking thread when they
+/// outlast it: whichever happens, the answer is the same. A budget of 1 ns
+/// makes every run stop at its first check and start again; one of an hour
+/// keeps every run inline; `0` sends every query to a blocking thread.
+#[test]
+fn a_query_over_its_inline_budget_answers_as_one_within_it() {
+    let request = [
+        "SELECT count(v), mean(v), max(v) FROM cpu WHERE time >= 0s AND time < 10000s GROUP BY time(10m), host",
+        "SELECT * FROM cpu WHERE host = 'b' AND time >= 5000s ORDER BY time DESC LIMIT 7",
+        "SELECT v FROM cpu WHERE v > 9990 AND time >= 0s",
+        "SHOW TAG VALUES WITH KEY = host",
+        "SHOW SERIES",
+    ]
+    .join("; ");
+    let answers: Vec<(&str, String)> = ["1ns", "1h", "0"]
+        .into_iter()
+        .map(|budget| {
+            let server = Server::start(ServerOptions::with_config(format!("[query]\ninline_budget = \"{budget}\"\n")));
+            server.create_database("db");
+            let lines: Vec<String> = (0..POINTS)
+                .map(|i| format!("cpu,host={} v={i} {}", ["a", "b"][i % 2], i as i64 * 1_000_000_000))
+                .collect();
+            server.write_ok("db", lines.join("\n"));
+            let reply = server.query_raw(&request, Some("db"));
+            assert_eq!(reply.status, 200, "{budget}: {reply}");
+            assert!(errors(&reply).is_empty(), "{budget}: {:?}", errors(&reply));
+            (budget, reply.body)
+        })
+        .collect();
+    let json: Value = serde_json::from_str(&answers[0].1).expect("json");
+    assert_eq!(json["results"].as_array().map(Vec::len), Some(5), "{json}");
+    assert_eq!(json["results"][0]["series"].as_array().map(Vec::len), Some(2), "one series per host: {json}");
+    assert_eq!(json["results"][1]["series"][0]["values"].as_array().map(Vec::len), Some(7), "{json}");
+    for (budget, body) in &answers[1..] {
+        assert_eq!(body, &answers[0].1, "inline_budget {budget} against 1ns");
+    }
+}

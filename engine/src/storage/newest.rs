@@ -41,10 +41,21 @@ impl Store {
             let mut chunks: Vec<Block> = Vec::new();
             let mut rows = 0usize;
             let mut hi = range.end;
+            let mut first = true;
             while rows < n && hi >= range.start {
                 let within = TimeRange { start: range.start, end: hi };
                 let Some(newest) = self.newest_in(s, within, (&active, &frozen))? else { break };
-                let lo = rows::window_start(newest, self.inner.block_window).max(range.start);
+                // The first step reads only the newest instant when it is a
+                // head's and no block shares its window: one row is what
+                // `LIMIT 1` wants, and a head's window would be copied and
+                // sorted in full. Every other step reads whole windows (a
+                // block is decoded whole whatever part of it is asked for).
+                let lo = if first && !newest.block_in_window {
+                    newest.time
+                } else {
+                    rows::window_start(newest.time, self.inner.block_window).max(range.start)
+                };
+                first = false;
                 let chunk = self.read_merged(
                     s,
                     TimeRange { start: lo, end: hi },
@@ -82,13 +93,22 @@ impl Store {
         s: &SeriesInfo,
         range: TimeRange,
         (active, frozen): (&HeadMap, &[Arc<Frozen>]),
-    ) -> StorageResult<Option<i64>> {
+    ) -> StorageResult<Option<Newest>> {
         let w = self.inner.block_window;
         let from = keys::block_key(s.id, rows::window_start(range.start, w), 0);
         let to = keys::block_key(s.id, rows::window_start(range.end, w), u64::MAX);
         let block = self.inner.kv.last_key_in(Cf::Blocks, &from, &to)?;
         let block_window = block.and_then(|k| keys::decode_block_key(&k)).map(|(_, window, _)| window);
         let heads = frozen.iter().filter_map(|f| f.head.newest_in(s.id, range)).chain(active.newest_in(s.id, range));
-        Ok(block_window.into_iter().chain(heads).max())
+        let Some(time) = block_window.into_iter().chain(heads).max() else { return Ok(None) };
+        Ok(Some(Newest { time, block_in_window: block_window == Some(rows::window_start(time, w)) }))
     }
+}
+
+/// Where a series' newest data in a range is.
+struct Newest {
+    /// Its time (for a block, the window start).
+    time: i64,
+    /// Whether a sealed block lies in that time's window.
+    block_in_window: bool,
 }

@@ -180,3 +180,56 @@ fn unsupported_statements_fail_alone_in_order() {
         ]})
     );
 }
+
+#[test]
+fn only_queries_that_change_nothing_and_train_nothing_may_run_again() {
+    let again = |q: &str| may_run_again(&parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}")));
+    for q in [
+        "SELECT mean(v) FROM cpu WHERE time > now() - 1h GROUP BY time(1m)",
+        "SELECT * FROM (SELECT max(v) AS m FROM cpu GROUP BY time(1m)); SHOW DATABASES",
+        "SHOW SERIES; SHOW TAG VALUES WITH KEY = host; SHOW MEASUREMENTS",
+        "SHOW QUERIES",
+    ] {
+        assert!(again(q), "{q}");
+    }
+    for q in [
+        "SELECT mean(v) INTO other FROM cpu GROUP BY time(1m)",
+        "SELECT forecast(mean(v), 6) FROM cpu WHERE time > now() - 1d GROUP BY time(5m)",
+        "SELECT holt_winters(mean(v), 6, 4) FROM cpu WHERE time > now() - 1d GROUP BY time(5m)",
+        "SHOW DATABASES; CREATE DATABASE x",
+        "DELETE FROM cpu WHERE time < 0s",
+        "KILL QUERY 1",
+    ] {
+        assert!(!again(q), "{q}");
+    }
+}
+
+#[test]
+fn a_run_stopped_at_its_budget_is_marked_and_a_roomy_one_answers_in_full() {
+    let db = store();
+    let points: Vec<Point> = (0..100)
+        .map(|i| Point {
+            measurement: "cpu".into(),
+            tags: vec![("host".into(), format!("h{}", i % 3))],
+            fields: vec![("v".into(), FieldValue::Float(i as f64))],
+            timestamp: Some(i * 1_000_000_000),
+        })
+        .collect();
+    run(&db, "CREATE DATABASE d");
+    db.store.write("d", None, &points, 0).expect("write");
+    let query = parse_query("SELECT count(v) FROM cpu GROUP BY host").expect("parses");
+    let base = ExecutionContext { database: Some("d".into()), ..ExecutionContext::default() };
+    let plain = serde_json::to_value(execute(&db.store, &query, &base)).expect("json");
+
+    let roomy = ExecutionContext {
+        cancel: base.cancel.with_budget(std::time::Instant::now() + std::time::Duration::from_secs(3600)),
+        ..base.clone()
+    };
+    assert_eq!(serde_json::to_value(execute(&db.store, &query, &roomy)).expect("json"), plain);
+    assert!(!roomy.cancel.budget_spent());
+
+    let spent = ExecutionContext { cancel: base.cancel.with_budget(std::time::Instant::now()), ..base.clone() };
+    let stopped = serde_json::to_value(execute(&db.store, &query, &spent)).expect("json");
+    assert!(spent.cancel.budget_spent());
+    assert_eq!(stopped["results"][0]["error"], json!("query ran past its inline budget"), "{stopped}");
+}

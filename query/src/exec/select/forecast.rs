@@ -191,7 +191,8 @@ fn apply_named(spec: &mut Spec, key: &str, value: &Expr) -> Result<(), SelectErr
 }
 
 /// Whether an expression calls a prediction function anywhere.
-fn mentions_prediction(expr: &Expr) -> bool {
+/// Whether a field calls `forecast()` or `holt_winters[_with_fit]()`.
+pub(crate) fn mentions_prediction(expr: &Expr) -> bool {
     match expr {
         Expr::Call { name, args, .. } => {
             matches!(name.as_str(), "forecast" | "holt_winters" | "holt_winters_with_fit")
