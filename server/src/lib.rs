@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod cq;
 pub mod demo;
+pub mod hangup;
 pub mod http;
 pub mod listener;
 pub mod monitor;

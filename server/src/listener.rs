@@ -44,13 +44,17 @@ impl LimitedListener {
 }
 
 /// The client address of a connection, as handlers see it through
-/// `ConnectInfo<PeerAddr>` (the audit log and brute-force limiting use it).
+/// `ConnectInfo<PeerAddr>` (the audit log and brute-force limiting use it),
+/// and, for plain TCP, the connection's socket: a query running on the
+/// request's own thread asks it whether the client hung up (see
+/// [`crate::hangup`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerAddr(pub SocketAddr);
+pub struct PeerAddr(pub SocketAddr, pub Option<std::os::fd::RawFd>);
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LimitedListener>> for PeerAddr {
     fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> PeerAddr {
-        PeerAddr(*stream.remote_addr())
+        use std::os::fd::AsRawFd;
+        PeerAddr(*stream.remote_addr(), Some(stream.io().stream.as_raw_fd()))
     }
 }
 

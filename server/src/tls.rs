@@ -129,7 +129,7 @@ impl Listener for TlsListener {
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for PeerAddr {
     fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> PeerAddr {
-        PeerAddr(*stream.remote_addr())
+        PeerAddr(*stream.remote_addr(), None)
     }
 }
 

@@ -19,7 +19,11 @@ const STATEMENTS: usize = 5_000;
 const LONG_STATEMENT: &str = "SELECT count(v) FROM cpu WHERE time >= 0s AND time < 10000s GROUP BY time(1s)";
 
 fn server_with_data() -> Server {
-    let server = Server::start(ServerOptions::default());
+    server_with_data_and(ServerOptions::default())
+}
+
+fn server_with_data_and(options: ServerOptions) -> Server {
+    let server = Server::start(options);
     server.create_database("db");
     let lines: Vec<String> = (0..POINTS).map(|i| format!("cpu,host=a v={i} {}", i as i64 * 1_000_000_000)).collect();
     server.write_ok("db", lines.join("\n"));
@@ -102,9 +106,17 @@ fn kill_query_stops_a_running_request() {
     });
 }
 
+/// Inline (the default: the query's checks ask the socket) and on a
+/// blocking thread (hyper drops the handler).
 #[test]
 fn a_client_that_hangs_up_takes_its_query_off_the_table() {
-    let server = server_with_data();
+    for inline in [true, false] {
+        a_client_hangs_up(ServerOptions::with_config(format!("[query]\ninline = {inline}\n")));
+    }
+}
+
+fn a_client_hangs_up(options: ServerOptions) {
+    let server = server_with_data_and(options);
     let impatient = reqwest::blocking::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
     std::thread::scope(|scope| {
         let long = scope.spawn(|| {
@@ -124,13 +136,10 @@ fn a_client_that_hangs_up_takes_its_query_off_the_table() {
     assert_eq!(running(&server).len(), 1);
 }
 
-/// Read-only queries run on the request's async worker first, under
-/// `[query] inline_budget`, and start again on a blocking thread when they
-/// outlast it: whichever happens, the answer is the same. A budget of 1 ns
-/// makes every run stop at its first check and start again; one of an hour
-/// keeps every run inline; `0` sends every query to a blocking thread.
+/// Queries over HTTP/1 run on the request's own thread unless `[query]
+/// inline = false` sends them to a blocking thread: the answers are the same.
 #[test]
-fn a_query_over_its_inline_budget_answers_as_one_within_it() {
+fn queries_answer_the_same_inline_and_on_a_blocking_thread() {
     let request = [
         "SELECT count(v), mean(v), max(v) FROM cpu WHERE time >= 0s AND time < 10000s GROUP BY time(10m), host",
         "SELECT * FROM cpu WHERE host = 'b' AND time >= 5000s ORDER BY time DESC LIMIT 7",
@@ -139,26 +148,24 @@ fn a_query_over_its_inline_budget_answers_as_one_within_it() {
         "SHOW SERIES",
     ]
     .join("; ");
-    let answers: Vec<(&str, String)> = ["1ns", "1h", "0"]
+    let answers: Vec<(bool, String)> = [true, false]
         .into_iter()
-        .map(|budget| {
-            let server = Server::start(ServerOptions::with_config(format!("[query]\ninline_budget = \"{budget}\"\n")));
+        .map(|inline| {
+            let server = Server::start(ServerOptions::with_config(format!("[query]\ninline = {inline}\n")));
             server.create_database("db");
             let lines: Vec<String> = (0..POINTS)
                 .map(|i| format!("cpu,host={} v={i} {}", ["a", "b"][i % 2], i as i64 * 1_000_000_000))
                 .collect();
             server.write_ok("db", lines.join("\n"));
             let reply = server.query_raw(&request, Some("db"));
-            assert_eq!(reply.status, 200, "{budget}: {reply}");
-            assert!(errors(&reply).is_empty(), "{budget}: {:?}", errors(&reply));
-            (budget, reply.body)
+            assert_eq!(reply.status, 200, "inline {inline}: {reply}");
+            assert!(errors(&reply).is_empty(), "inline {inline}: {:?}", errors(&reply));
+            (inline, reply.body)
         })
         .collect();
     let json: Value = serde_json::from_str(&answers[0].1).expect("json");
     assert_eq!(json["results"].as_array().map(Vec::len), Some(5), "{json}");
     assert_eq!(json["results"][0]["series"].as_array().map(Vec::len), Some(2), "one series per host: {json}");
     assert_eq!(json["results"][1]["series"][0]["values"].as_array().map(Vec::len), Some(7), "{json}");
-    for (budget, body) in &answers[1..] {
-        assert_eq!(body, &answers[0].1, "inline_budget {budget} against 1ns");
-    }
+    assert_eq!(answers[0].1, answers[1].1, "inline and blocking-thread answers differ");
 }

@@ -204,17 +204,6 @@ pub fn execute(store: &Store, query: &Query, ctx: &ExecutionContext) -> QueryRes
     QueryResponse { results }
 }
 
-/// Whether `query` may be run under a budget and, should the budget run
-/// out, simply run again from the start ([`cancel::CancelToken::with_budget`]):
-/// no statement changes state, so a second run is the same as the first,
-/// and none forecasts, since training never fits a small budget.
-pub fn may_run_again(query: &Query) -> bool {
-    query.statements.iter().all(|statement| match statement {
-        Statement::Select(select) => select.into.is_none() && !select::predicts(select),
-        other => !other.is_write(),
-    })
-}
-
 /// Runs one statement.
 pub fn execute_statement(
     store: &Store,

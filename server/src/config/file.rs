@@ -102,10 +102,9 @@ pub struct QuerySection {
     /// `chunk_size = 10000`: rows per chunk when a request asks for
     /// `chunked=true` without `chunk_size`.
     pub chunk_size: Option<u64>,
-    /// `inline_budget = "250u"`: how long a read-only query may run on the
-    /// request's own thread before it is started again on a blocking
-    /// thread (0 = always on a blocking thread).
-    pub inline_budget: Option<String>,
+    /// `inline = true`: run queries on the request's own thread (HTTP/1
+    /// over plain TCP) instead of handing them to a blocking thread.
+    pub inline: Option<bool>,
 }
 
 /// The `[continuous_queries]` table.

@@ -142,18 +142,14 @@ pub struct QueryConfig {
     pub timeout: Option<Duration>,
     /// Rows per chunk for `chunked=true` without `chunk_size`.
     pub chunk_size: usize,
-    /// How long a read-only query runs on the request's async worker before
-    /// it is dropped and started again on a blocking thread; `None` = every
-    /// query goes to a blocking thread at once. Why: handing a query to a
-    /// blocking thread and back costs two thread wake-ups, more than a
-    /// one-series query takes; a query that outlasts the budget moves, so a
-    /// client disconnect can still stop it (see `http::query`).
-    pub inline_budget: Option<Duration>,
+    /// Whether queries over HTTP/1 on plain TCP run on the request's own
+    /// async worker (inside `block_in_place`) rather than on a blocking
+    /// thread. Why: the hand-off to a blocking thread and back is two
+    /// thread wake-ups, more than a one-series query takes; the query's
+    /// checks then ask the socket whether the client hung up (see
+    /// `crate::hangup`), so a disconnect still stops it.
+    pub inline: bool,
 }
-
-/// Default [`QueryConfig::inline_budget`]: below the executor's own
-/// threshold for starting a second thread, so an inline run never does.
-pub const DEFAULT_INLINE_BUDGET: Duration = Duration::from_micros(250);
 
 impl Default for QueryConfig {
     fn default() -> Self {
@@ -162,7 +158,7 @@ impl Default for QueryConfig {
             max_select_buckets: augur_query::exec::DEFAULT_MAX_SELECT_BUCKETS,
             timeout: None,
             chunk_size: 10_000,
-            inline_budget: Some(DEFAULT_INLINE_BUDGET),
+            inline: true,
         }
     }
 }
@@ -179,17 +175,12 @@ fn query_config(file: &FileConfig) -> Result<QueryConfig, ConfigError> {
         Some(0) => return Err(invalid("query.chunk_size", "must be at least 1")),
         Some(n) => usize::try_from(n).map_err(|_| invalid("query.chunk_size", "too large"))?,
     };
-    let inline_budget = match section.inline_budget.as_deref().map(str::trim) {
-        None => defaults.inline_budget,
-        Some("0") | Some("0s") => None,
-        Some(text) => Some(parse_positive_duration(text).map_err(|m| invalid("query.inline_budget", m))?),
-    };
     Ok(QueryConfig {
         max_select_points: section.max_select_points.unwrap_or(defaults.max_select_points),
         max_select_buckets: section.max_select_buckets.unwrap_or(defaults.max_select_buckets),
         timeout,
         chunk_size,
-        inline_budget,
+        inline: section.inline.unwrap_or(defaults.inline),
     })
 }
 

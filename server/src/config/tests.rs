@@ -138,16 +138,10 @@ fn listen_accepts_port_only_and_ipv6() {
 }
 
 #[test]
-fn inline_budget_defaults_parses_and_turns_off() {
-    assert_eq!(load_text("").expect("loads").query.inline_budget, Some(DEFAULT_INLINE_BUDGET));
-    let config = load_text("[query]\ninline_budget = \"2ms\"\n").expect("loads");
-    assert_eq!(config.query.inline_budget, Some(Duration::from_millis(2)));
-    let config = load_text("[query]\ninline_budget = \"500u\"\n").expect("loads");
-    assert_eq!(config.query.inline_budget, Some(Duration::from_micros(500)));
-    for off in ["0", "0s"] {
-        let config = load_text(&format!("[query]\ninline_budget = \"{off}\"\n")).expect("loads");
-        assert_eq!(config.query.inline_budget, None, "{off}");
-    }
+fn queries_run_inline_unless_turned_off() {
+    assert!(load_text("").expect("loads").query.inline);
+    assert!(!load_text("[query]\ninline = false\n").expect("loads").query.inline);
+    assert!(load_text("[query]\ninline = \"yes\"\n").is_err());
 }
 
 #[test]
@@ -161,8 +155,6 @@ fn bad_values_name_their_key() {
         ("[storage]\nblock_cache_size = 0\n", "invalid storage.block_cache_size:"),
         ("[http]\nmax_body_size = \"32 parsecs\"\n", "invalid http.max_body_size:"),
         ("[http]\nmax_body_size = 0\n", "invalid http.max_body_size:"),
-        ("[query]\ninline_budget = \"briefly\"\n", "invalid query.inline_budget:"),
-        ("[query]\ninline_budget = \"-1ms\"\n", "invalid query.inline_budget:"),
         ("[http]\nmax_concurrent_writes = 0\n", "invalid http.max_concurrent_writes:"),
         ("[http]\nmax_connections = 0\n", "invalid http.max_connections:"),
         ("[http]\nmax_conections = 10\n", "invalid config file"),

@@ -27,6 +27,19 @@ pub fn client_addr(request: &Request) -> Option<std::net::IpAddr> {
     request.extensions().get::<ConnectInfo<PeerAddr>>().map(|c| c.0 .0.ip())
 }
 
+/// The socket of an HTTP/1 request's plain-TCP connection, attached to
+/// every authenticated request that has one (for [`crate::hangup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionFd(pub std::os::fd::RawFd);
+
+/// The connection socket of `request` when it is HTTP/1 over plain TCP.
+fn connection_fd(request: &Request) -> Option<ConnectionFd> {
+    if request.version() > axum::http::Version::HTTP_11 {
+        return None;
+    }
+    request.extensions().get::<ConnectInfo<PeerAddr>>().and_then(|c| c.0 .1).map(ConnectionFd)
+}
+
 /// The client address, attached to every authenticated request (for the audit log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
@@ -69,6 +82,9 @@ pub async fn authenticate(State(state): State<Arc<AppState>>, mut request: Reque
         _ => Principal::trusted(),
     };
     let client = ClientAddr(client_addr(&request));
+    if let Some(fd) = connection_fd(&request) {
+        request.extensions_mut().insert(fd);
+    }
     request.extensions_mut().insert(principal);
     request.extensions_mut().insert(client);
     next.run(request).await

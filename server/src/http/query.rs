@@ -12,14 +12,14 @@
 //! stops (between statements and batches of series) when the client
 //! disconnects or `[query] timeout` passes.
 //!
-//! Where a query runs: a read-only query starts on the request's own async
-//! worker (inside `block_in_place`, so the worker's other tasks move to
-//! another thread meanwhile) with a budget of `[query] inline_budget`. Most
-//! dashboard queries finish within it, and skip the hand-off to a blocking
-//! thread and back, two thread wake-ups that cost more than a one-series
-//! query takes. A run that outlasts the budget stops at its next check and
-//! the query starts again on a blocking thread, where a client disconnect
-//! can stop it (the async worker cannot notice one while it runs a query).
+//! Where a query runs: over HTTP/1 on plain TCP, on the request's own async
+//! worker, inside `block_in_place` (the worker's other tasks move to
+//! another thread meanwhile). That skips the hand-off to a blocking thread
+//! and back, two thread wake-ups that cost more than a one-series query
+//! takes. The handler then blocks its connection's task, so hyper cannot
+//! notice a client that hangs up: the query's cancellation checks ask the
+//! socket instead ([`crate::hangup`]). HTTP/2 and TLS requests, and
+//! `[query] inline = false`, use a blocking thread.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,7 +27,6 @@ use std::time::Instant;
 use augur_engine::storage::Store;
 use augur_query::ast::{Query, Statement};
 use augur_query::exec::cancel::CancelToken;
-use augur_query::exec::may_run_again;
 use augur_query::exec::Accounts;
 use augur_query::parser::parse_query_with_params;
 use augur_query::privileges::{required, Requirement};
@@ -39,7 +38,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
-use super::auth::ClientAddr;
+use super::auth::{ClientAddr, ConnectionFd};
 use super::body;
 use super::error::ApiError;
 use super::params::Params;
@@ -66,23 +65,26 @@ pub async fn handle(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     client: Option<Extension<ClientAddr>>,
+    socket: Option<Extension<ConnectionFd>>,
     method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let csv = wants_csv(&headers);
-    let caller = Caller { principal, client: client.map(|c| c.0).unwrap_or(ClientAddr(None)) };
+    let caller =
+        Caller { principal, client: client.map(|c| c.0).unwrap_or(ClientAddr(None)), socket: socket.map(|s| s.0) };
     match run(state, caller, method, query, headers, body, csv).await {
         Err(err) if csv => Ok(csv_response(err.status(), csv_error(&err.to_string()))),
         other => other,
     }
 }
 
-/// Who sent the request.
+/// Who sent the request, and over which socket (HTTP/1 on plain TCP).
 struct Caller {
     principal: Principal,
     client: ClientAddr,
+    socket: Option<ConnectionFd>,
 }
 
 async fn run(
@@ -164,9 +166,6 @@ async fn run(
             }))
         }),
         queries: Some(state.running.view(&caller.principal)),
-        // One `now()` for every statement, and for both runs of a query
-        // that outlasts its inline budget.
-        now: Some(crate::clock::now_ns()),
         ..ExecutionContext::default()
     };
     tracing::debug!(query = text, db = ?ctx.database, "query");
@@ -174,7 +173,11 @@ async fn run(
     // Only the texts of administrative statements are kept for the audit
     // log (usually none: no copy of a SELECT's tree on the query path).
     let changes = audited_texts(&parsed);
-    let response = execute_statements(store, parsed, ctx, state.query.inline_budget).await?;
+    let inline_on = caller.socket.filter(|_| state.query.inline && on_multi_thread_runtime());
+    let response = match inline_on {
+        Some(socket) => execute_here(&store, &parsed, ctx, socket),
+        None => tokio::task::spawn_blocking(move || execute(&store, &parsed, &ctx)).await?,
+    };
     audit_changes(&state, &caller, &changes, &response);
     let chunk_size = params
         .non_empty("chunk_size")
@@ -186,28 +189,18 @@ async fn run(
     Ok(if csv { csv_response(StatusCode::OK, body) } else { json_response(body) })
 }
 
-/// Runs the statements: on this async worker first when the query may run
-/// again and a budget is set, then (or at once) on a blocking thread. See
-/// the module docs for why.
-async fn execute_statements(
-    store: Store,
-    query: Arc<Query>,
-    ctx: ExecutionContext,
-    inline_budget: Option<std::time::Duration>,
-) -> Result<QueryResponse, ApiError> {
-    if let Some(budget) = inline_budget.filter(|_| may_run_again(&query) && on_multi_thread_runtime()) {
-        let attempt = ExecutionContext { cancel: ctx.cancel.with_budget(Instant::now() + budget), ..ctx.clone() };
-        let response = tokio::task::block_in_place(|| execute(&store, &query, &attempt));
-        if !attempt.cancel.budget_spent() {
-            return Ok(response);
-        }
-        tracing::trace!("query outlasted its inline budget; running it again on a blocking thread");
-    }
-    Ok(tokio::task::spawn_blocking(move || execute(&store, &query, &ctx)).await?)
+/// Runs the statements on this async worker (see the module docs), with a
+/// cancel token that also asks `socket` whether the client hung up.
+fn execute_here(store: &Store, query: &Query, ctx: ExecutionContext, socket: ConnectionFd) -> QueryResponse {
+    // The probe is disarmed when this function returns: the connection's
+    // task (blocked here) keeps the socket open until then.
+    let (probe, _disarm) = crate::hangup::SocketProbe::new(socket.0);
+    let ctx = ExecutionContext { cancel: ctx.cancel.with_hangup_probe(move || probe.client_gone()), ..ctx };
+    tokio::task::block_in_place(|| execute(store, query, &ctx))
 }
 
 /// `block_in_place` needs a multi-threaded runtime (the server's); a
-/// current-thread runtime (some tests) always uses the blocking pool.
+/// current-thread runtime (some tests) uses the blocking pool.
 fn on_multi_thread_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)

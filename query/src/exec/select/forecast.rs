@@ -191,8 +191,7 @@ fn apply_named(spec: &mut Spec, key: &str, value: &Expr) -> Result<(), SelectErr
 }
 
 /// Whether an expression calls a prediction function anywhere.
-/// Whether a field calls `forecast()` or `holt_winters[_with_fit]()`.
-pub(crate) fn mentions_prediction(expr: &Expr) -> bool {
+fn mentions_prediction(expr: &Expr) -> bool {
     match expr {
         Expr::Call { name, args, .. } => {
             matches!(name.as_str(), "forecast" | "holt_winters" | "holt_winters_with_fit")

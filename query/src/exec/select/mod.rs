@@ -222,11 +222,6 @@ impl Env<'_> {
 }
 
 /// Runs a `SELECT` and returns its result series.
-/// Whether the statement forecasts (trains a model: long by nature).
-pub(crate) fn predicts(select: &Select) -> bool {
-    select.fields.iter().any(|f| forecast::mentions_prediction(&f.expr))
-}
-
 pub(crate) fn run(
     store: &Store,
     select: &Select,
