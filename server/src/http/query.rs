@@ -61,6 +61,8 @@ impl Drop for CancelOnDrop {
 }
 
 /// Runs the statements in `q`.
+// Axum extractors are the arguments: each is one part of the request.
+#[allow(clippy::too_many_arguments)]
 pub async fn handle(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
