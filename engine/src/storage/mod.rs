@@ -590,20 +590,24 @@ impl Store {
         range: TimeRange,
         fields: Option<&[String]>,
     ) -> StorageResult<ReadResult> {
-        self.inner.catalog.read().resolve(db, rp)?;
-        // Capture the heads first (consistently, under the head lock), then
-        // read blocks: a seal finishing in between only duplicates rows,
-        // which the merge collapses.
-        let (active, frozen) = {
-            let h = self.inner.head.read();
-            (h.clone(), self.inner.frozen.read().clone())
-        };
+        let (active, frozen) = self.read_heads(db, rp)?;
         let mut result = ReadResult::default();
         for s in series {
             let merged = self.read_merged(s, range, fields, (&active, &frozen), &mut result.damaged)?;
             result.push_rows(s, merged);
         }
         Ok(result)
+    }
+
+    /// Checks that `db`/`rp` exist and captures the heads a read merges.
+    ///
+    /// The heads are taken first (consistently, under the head lock), and
+    /// blocks read after: a seal finishing in between only duplicates
+    /// rows, which the merge collapses.
+    fn read_heads(&self, db: &str, rp: Option<&str>) -> StorageResult<(Arc<HeadMap>, Vec<Arc<Frozen>>)> {
+        self.inner.catalog.read().resolve(db, rp)?;
+        let h = self.inner.head.read();
+        Ok((h.clone(), self.inner.frozen.read().clone()))
     }
 
     /// One series' rows in `range` from its blocks and the given heads

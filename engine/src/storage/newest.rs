@@ -31,11 +31,7 @@ impl Store {
         fields: Option<&[String]>,
         n: usize,
     ) -> StorageResult<ReadResult> {
-        self.inner.catalog.read().resolve(db, rp)?;
-        let (active, frozen) = {
-            let h = self.inner.head.read();
-            (h.clone(), self.inner.frozen.read().clone())
-        };
+        let (active, frozen) = self.read_heads(db, rp)?;
         let mut result = ReadResult::default();
         for s in series {
             let mut chunks: Vec<Block> = Vec::new();
