@@ -139,16 +139,15 @@ impl Kv {
 
         let descriptors = Cf::ALL.iter().map(|cf| {
             let mut o = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
             match cf {
                 // Blocks are already compressed by our codecs.
                 Cf::Blocks => {
                     o.set_compression_type(DBCompressionType::None);
-                    let mut t = BlockBasedOptions::default();
                     // A point query reads one of our blocks (a few KiB):
                     // 16 KiB table blocks keep the bytes read per query small.
-                    t.set_block_size(16 * 1024);
-                    t.set_block_cache(&cache);
-                    o.set_block_based_table_factory(&t);
+                    table.set_block_size(16 * 1024);
                 }
                 Cf::Postings => {
                     o.set_merge_operator_associative("roaring_union", union_bitmaps);
@@ -160,11 +159,7 @@ impl Kv {
                 }
                 _ => o.set_compression_type(DBCompressionType::Lz4),
             }
-            if !matches!(cf, Cf::Blocks) {
-                let mut t = BlockBasedOptions::default();
-                t.set_block_cache(&cache);
-                o.set_block_based_table_factory(&t);
-            }
+            o.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(cf.name(), o)
         });
         let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(engine_err)?;
