@@ -569,6 +569,24 @@ pub(crate) fn read_rows(
     range: TimeRange,
     fields: &[String],
     budget: &Budget,
+    each: impl FnMut(Rows<'_>) -> Result<(), SelectError>,
+) -> Result<(), ExecError> {
+    read_newest_rows(env, target, series, range, fields, None, budget, each)
+}
+
+/// [`read_rows`], with `newest: Some(n)` limited to the newest `n` rows of
+/// each series (see [`Store::read_newest`]): for `ORDER BY time DESC LIMIT
+/// n` when every row read is a row of the answer (no per-row `WHERE`).
+/// In-memory sources give every row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_newest_rows(
+    env: &Env<'_>,
+    target: &Target,
+    series: &[SeriesInfo],
+    range: TimeRange,
+    fields: &[String],
+    newest: Option<usize>,
+    budget: &Budget,
     mut each: impl FnMut(Rows<'_>) -> Result<(), SelectError>,
 ) -> Result<(), ExecError> {
     if fields.is_empty() || range.start > range.end {
@@ -577,31 +595,7 @@ pub(crate) fn read_rows(
     if let Some(mem) = env.mem {
         return mem.read(target, series, range, fields, budget, each);
     }
-    let to_values = values_of;
-    read_series(env, target, series, range, fields, None, budget, to_values, |info, (timestamps, columns)| {
-        Ok(each(Rows { series: info, timestamps, columns })?)
-    })
-}
-
-/// [`read_rows`] limited to the newest `n` rows of each series (see
-/// [`Store::read_newest`]): for `ORDER BY time DESC LIMIT n` when every row
-/// read is a row of the answer (no per-row `WHERE`). In-memory sources
-/// give every row.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_newest_rows(
-    env: &Env<'_>,
-    target: &Target,
-    series: &[SeriesInfo],
-    range: TimeRange,
-    fields: &[String],
-    n: usize,
-    budget: &Budget,
-    mut each: impl FnMut(Rows<'_>) -> Result<(), SelectError>,
-) -> Result<(), ExecError> {
-    if fields.is_empty() || range.start > range.end || env.mem.is_some() {
-        return read_rows(env, target, series, range, fields, budget, each);
-    }
-    read_series(env, target, series, range, fields, Some(n), budget, values_of, |info, (timestamps, columns)| {
+    read_series(env, target, series, range, fields, newest, budget, values_of, |info, (timestamps, columns)| {
         Ok(each(Rows { series: info, timestamps, columns })?)
     })
 }

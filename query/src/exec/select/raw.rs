@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 
 use super::condition::eval;
-use super::{fold_groups, group_tags, read_newest_rows, read_rows, unique_names, Budget, Env, Group, Target};
+use super::{fold_groups, group_tags, read_newest_rows, unique_names, Budget, Env, Group, Target};
 use crate::ast::{Expr, RefKind};
 use crate::exec::value::Value;
 use crate::exec::{page, ExecError};
@@ -106,11 +106,7 @@ pub(super) fn run(
     let per_group = fold_groups(groups, |group| {
         let mut rows: Vec<(i64, Vec<Value>)> = Vec::new();
         let mut bound = keep.map(|k| PageBound::new(k, desc));
-        let rows_of = |each: &mut dyn FnMut(super::Rows<'_>) -> Result<(), super::SelectError>| match newest {
-            Some(n) => read_newest_rows(env, target, &group.series, env.cond.range, &fields, n, budget, each),
-            None => read_rows(env, target, &group.series, env.cond.range, &fields, budget, each),
-        };
-        rows_of(&mut |data| {
+        read_newest_rows(env, target, &group.series, env.cond.range, &fields, newest, budget, |data| {
             // Newest first under DESC, so that a bound fills with the best rows early.
             let order: Box<dyn Iterator<Item = usize>> =
                 if desc { Box::new((0..data.timestamps.len()).rev()) } else { Box::new(0..data.timestamps.len()) };
