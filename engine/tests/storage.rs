@@ -441,7 +441,7 @@ fn comparable(series: Vec<SeriesData>) -> Comparable {
 }
 
 #[test]
-fn read_newest_matches_the_tail_of_a_full_read() {
+fn read_newest_and_read_pieces_match_a_full_read() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store.create_database("db").unwrap();
@@ -494,8 +494,18 @@ fn read_newest_matches_the_tail_of_a_full_read() {
         TimeRange { start: 0, end: 20 * HOUR + 10 * minute },
         TimeRange { start: 20 * HOUR + 10 * minute, end: 20 * HOUR + 10 * minute },
     ];
+    let mut split_reads = 0;
     for range in ranges {
         for fields in [None, Some(fields_v.as_slice()), Some(fields_w.as_slice())] {
+            let full = store.read("db", None, &series, range, fields).unwrap().series;
+            let pieces = store.read_pieces("db", None, &series, range, fields).unwrap();
+            assert!(pieces.damaged.is_empty());
+            split_reads += usize::from(pieces.series.len() > full.len());
+            assert_eq!(
+                rows_by_series(&pieces.series),
+                rows_by_series(&full),
+                "pieces: range {range:?}, fields {fields:?}"
+            );
             for n in [1, 2, 7, 90, 1000] {
                 let full = store.read("db", None, &series, range, fields).unwrap().series;
                 let newest = store.read_newest("db", None, &series, range, fields, n).unwrap();
@@ -508,4 +518,29 @@ fn read_newest_matches_the_tail_of_a_full_read() {
             }
         }
     }
+    assert!(split_reads > 0, "some read spans several sealed windows and no head rows");
+}
+
+/// A read's rows per series, `(series id, time, v, w)`, in order, with the
+/// pieces of a series (`read_pieces`) joined: the pieces must follow each
+/// other in time without overlap.
+fn rows_by_series(read: &[SeriesData]) -> Vec<(u32, i64, Option<f64>, Option<f64>)> {
+    let mut rows: Vec<(u32, i64, Option<f64>, Option<f64>)> = Vec::new();
+    for s in read {
+        let field = |name: &str| {
+            if s.columns.iter().any(|c| c.name == name) {
+                floats(s, name)
+            } else {
+                vec![None; s.timestamps.len()]
+            }
+        };
+        let (v, w) = (field("v"), field("w"));
+        for (i, &t) in s.timestamps.iter().enumerate() {
+            if let Some(&(id, last, _, _)) = rows.last() {
+                assert!(id != s.series.id || last < t, "series {id}: {t} follows {last}");
+            }
+            rows.push((s.series.id, t, v[i], w[i]));
+        }
+    }
+    rows
 }

@@ -21,28 +21,84 @@ pub(crate) fn strictly_increasing(ts: &[i64]) -> bool {
 struct ColumnBuilder {
     name: String,
     data: ColumnData,
-    presence: Vec<bool>,
+    /// Rows pushed so far.
+    rows: usize,
+    /// One flag per row, kept only once a row lacks a value (a dense
+    /// column, the common case, never builds or scans it).
+    presence: Option<Vec<bool>>,
 }
 
 impl ColumnBuilder {
     fn new(name: &str, like: &ColumnData) -> Self {
-        ColumnBuilder { name: name.to_string(), data: empty_like(like), presence: Vec::new() }
+        ColumnBuilder { name: name.to_string(), data: empty_like(like), rows: 0, presence: None }
+    }
+
+    /// A builder that will take `rows` rows, with room reserved for them.
+    fn with_capacity(name: &str, like: &ColumnData, rows: usize) -> Self {
+        let mut b = ColumnBuilder::new(name, like);
+        reserve(&mut b.data, rows);
+        b
+    }
+
+    /// Records whether the next row has a value.
+    fn push_presence(&mut self, present: bool) {
+        match &mut self.presence {
+            Some(p) => p.push(present),
+            None if present => {}
+            None => {
+                let mut p = vec![true; self.rows];
+                p.push(false);
+                self.presence = Some(p);
+            }
+        }
+        self.rows += 1;
     }
 
     fn push_null(&mut self) {
-        self.presence.push(false);
+        self.push_presence(false);
     }
 
     /// Pushes `src[value_index]`; a type mismatch (impossible for data the
     /// store checked) is treated as absent rather than trusted.
     fn push_from(&mut self, src: &ColumnData, value_index: usize) {
         let ok = push_value(&mut self.data, src, value_index);
-        self.presence.push(ok);
+        self.push_presence(ok);
+    }
+
+    /// Appends `rows` rows, every one with a value, from `src` (all of it);
+    /// false (nothing appended) if the variants differ.
+    fn extend_dense(&mut self, src: &ColumnData, rows: usize) -> bool {
+        if !extend_all(&mut self.data, src) {
+            return false;
+        }
+        if let Some(p) = &mut self.presence {
+            p.extend(std::iter::repeat_n(true, rows));
+        }
+        self.rows += rows;
+        true
+    }
+
+    /// Appends `rows` rows without a value.
+    fn extend_absent(&mut self, rows: usize) {
+        let done = self.rows;
+        self.presence.get_or_insert_with(|| vec![true; done]).extend(std::iter::repeat_n(false, rows));
+        self.rows += rows;
     }
 
     fn finish(self) -> Column {
-        let all = self.presence.iter().all(|p| *p);
-        Column { name: self.name, data: self.data, presence: if all { None } else { Some(self.presence) } }
+        let presence = self.presence.filter(|p| !p.iter().all(|present| *present));
+        Column { name: self.name, data: self.data, presence }
+    }
+}
+
+/// Reserves room for `more` values.
+fn reserve(data: &mut ColumnData, more: usize) {
+    match data {
+        ColumnData::Float(v) => v.reserve(more),
+        ColumnData::Integer(v) => v.reserve(more),
+        ColumnData::Unsigned(v) => v.reserve(more),
+        ColumnData::Boolean(v) => v.reserve(more),
+        ColumnData::String(v) => v.reserve(more),
     }
 }
 
@@ -135,15 +191,19 @@ fn concat(runs: Vec<Block>) -> Block {
         }
     }
     let mut timestamps = Vec::with_capacity(total);
-    let mut builders: Vec<ColumnBuilder> = names.iter().map(|(n, d)| ColumnBuilder::new(n, d)).collect();
+    let mut builders: Vec<ColumnBuilder> =
+        names.iter().map(|(n, d)| ColumnBuilder::with_capacity(n, d, total)).collect();
     for r in &runs {
         let rows = r.timestamps.len();
         timestamps.extend_from_slice(&r.timestamps);
-        for b in builders.iter_mut() {
-            match r.columns.iter().find(|c| c.name == b.name) {
-                Some(c) if c.presence.is_none() && extend_all(&mut b.data, &c.data) => {
-                    b.presence.extend(std::iter::repeat_n(true, rows));
-                }
+        for (bi, b) in builders.iter_mut().enumerate() {
+            // Runs usually hold the same columns in the same order.
+            let column = match r.columns.get(bi) {
+                Some(c) if c.name == b.name => Some(c),
+                _ => r.columns.iter().find(|c| c.name == b.name),
+            };
+            match column {
+                Some(c) if c.presence.is_none() && b.extend_dense(&c.data, rows) => {}
                 Some(c) => {
                     for vi in value_indices(c, rows) {
                         match vi {
@@ -152,7 +212,7 @@ fn concat(runs: Vec<Block>) -> Block {
                         }
                     }
                 }
-                None => b.presence.extend(std::iter::repeat_n(false, rows)),
+                None => b.extend_absent(rows),
             }
         }
     }
@@ -176,29 +236,40 @@ fn extend_all(dst: &mut ColumnData, src: &ColumnData) -> bool {
 /// recency order (oldest first; rows within a run in arrival order): for an
 /// identical timestamp, each field takes its most recent present value —
 /// InfluxDB's last-write-wins, field by field.
-pub(crate) fn merge_runs(mut runs: Vec<Block>) -> Block {
+pub(crate) fn merge_runs(runs: Vec<Block>) -> Block {
+    match in_time_order(runs) {
+        Ok(mut ordered) if ordered.len() <= 1 => {
+            ordered.pop().unwrap_or(Block { timestamps: Vec::new(), columns: Vec::new() })
+        }
+        Ok(ordered) => concat(ordered),
+        Err(runs) => general_merge(&runs),
+    }
+}
+
+/// The non-empty runs in time order, when each is strictly increasing and
+/// none overlaps another (then they need no merge, only concatenating);
+/// otherwise the non-empty runs as they came, in recency order.
+///
+/// Why: sealed blocks of a series are disjoint windows, so a read of
+/// blocks alone (no head overlapping them) is this case, and a consumer
+/// that can take the runs one by one skips copying them into one.
+pub(crate) fn in_time_order(mut runs: Vec<Block>) -> Result<Vec<Block>, Vec<Block>> {
     runs.retain(|r| !r.timestamps.is_empty());
-    if runs.is_empty() {
-        return Block { timestamps: Vec::new(), columns: Vec::new() };
+    if !runs.iter().all(|r| strictly_increasing(&r.timestamps)) {
+        return Err(runs);
     }
-    if runs.iter().all(|r| strictly_increasing(&r.timestamps)) {
-        if runs.len() == 1 {
-            return runs.pop().unwrap_or(Block { timestamps: Vec::new(), columns: Vec::new() });
-        }
-        let mut order: Vec<usize> = (0..runs.len()).collect();
-        order.sort_by_key(|&i| runs[i].timestamps[0]);
-        let disjoint = order.windows(2).all(|w| {
-            let a = &runs[w[0]].timestamps;
-            let b = &runs[w[1]].timestamps;
-            a[a.len() - 1] < b[0]
-        });
-        if disjoint {
-            let mut slots: Vec<Option<Block>> = runs.into_iter().map(Some).collect();
-            let ordered = order.iter().filter_map(|&i| slots[i].take()).collect();
-            return concat(ordered);
-        }
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|&i| runs[i].timestamps[0]);
+    let disjoint = order.windows(2).all(|w| {
+        let a = &runs[w[0]].timestamps;
+        let b = &runs[w[1]].timestamps;
+        a[a.len() - 1] < b[0]
+    });
+    if !disjoint {
+        return Err(runs);
     }
-    general_merge(&runs)
+    let mut slots: Vec<Option<Block>> = runs.into_iter().map(Some).collect();
+    Ok(order.iter().filter_map(|&i| slots[i].take()).collect())
 }
 
 /// A run's column with, for each row, the index of its value (if present).
