@@ -13,6 +13,7 @@ mod aggregate;
 mod cast;
 mod condition;
 pub mod continuous;
+mod decode_ahead;
 mod forecast;
 mod grouped;
 mod math;
@@ -554,14 +555,16 @@ impl Rows<'_> {
 /// `series`.
 ///
 /// Why two threads: reading a batch (RocksDB, block decoding, turning
-/// columns into values) and consuming it (aggregating, evaluating) take
-/// comparable time, so a second thread reads and decodes the next batch
-/// while this one consumes the current: on two cores a query with several
-/// batches runs on both. The reader stays at most one batch ahead (a
-/// bounded channel), so memory stays bounded by two batches; it stops
-/// when the consumer stops (an error, the point budget) or the query is
-/// cancelled. A query that reads little stays on one thread: the second
-/// starts only once reading has taken [`PARALLEL_AFTER_US`].
+/// columns into values) and consuming it (aggregating, evaluating) both
+/// cost, in proportions that vary by query, so a helper thread decodes
+/// batches ahead while this one consumes them in order, and decodes the
+/// next one itself whenever the batch it needs is not ready
+/// ([`decode_ahead`]): on two cores a query with several batches runs on
+/// both. Decoding runs at most [`decode_ahead::AHEAD`] batches ahead, so
+/// memory stays bounded; the helper stops when the consumer stops (an
+/// error, the point budget) or the query is cancelled. A query that reads
+/// little stays on one thread: the helper starts only once reading has
+/// taken [`PARALLEL_AFTER_US`].
 pub(crate) fn read_rows(
     env: &Env<'_>,
     target: &Target,
@@ -595,7 +598,11 @@ pub(crate) fn read_newest_rows(
     if let Some(mem) = env.mem {
         return mem.read(target, series, range, fields, budget, each);
     }
-    read_series(env, target, series, range, fields, newest, budget, values_of, |info, (timestamps, columns)| {
+    let shape = match newest {
+        Some(n) => ReadShape::Newest(n),
+        None => ReadShape::Merged,
+    };
+    read_series(env, target, series, range, fields, shape, budget, values_of, |info, (timestamps, columns)| {
         Ok(each(Rows { series: info, timestamps, columns })?)
     })
 }
@@ -611,6 +618,9 @@ fn values_of(data: SeriesData) -> (Vec<i64>, HashMap<String, Vec<Value>>) {
 /// [`read_rows`] for consumers that take the store's typed columns as they
 /// are (no [`Value`] per point): the aggregate fast path. Not for
 /// in-memory sources (subqueries); callers check `env.mem` first.
+///
+/// A series' rows may come in several calls, in time order (see
+/// [`Store::read_pieces`]): `each` must fold them as one run.
 pub(crate) fn read_columns(
     env: &Env<'_>,
     target: &Target,
@@ -623,13 +633,13 @@ pub(crate) fn read_columns(
     if fields.is_empty() || range.start > range.end {
         return Ok(());
     }
-    read_series(env, target, series, range, fields, None, budget, |data| data, |_, data| Ok(each(&data)?))
+    read_series(env, target, series, range, fields, ReadShape::Pieces, budget, |data| data, |_, data| Ok(each(&data)?))
 }
 
 /// The batched, read-ahead loop of [`read_rows`] and [`read_columns`]:
 /// `convert` runs on the reader thread (so converting overlaps consuming),
-/// `each` on the caller's, in the order of `series`; `newest`: only the
-/// newest rows of each series.
+/// `each` on the caller's, in the order of `series`; `shape`: which rows of
+/// each series, and in what shape.
 #[allow(clippy::too_many_arguments)]
 fn read_series<T: Send>(
     env: &Env<'_>,
@@ -637,13 +647,13 @@ fn read_series<T: Send>(
     series: &[SeriesInfo],
     range: TimeRange,
     fields: &[String],
-    newest: Option<usize>,
+    shape: ReadShape,
     budget: &Budget,
     convert: impl Fn(SeriesData) -> T + Sync,
     mut each: impl FnMut(&SeriesInfo, T) -> Result<(), ExecError>,
 ) -> Result<(), ExecError> {
     let batches: Vec<&[SeriesInfo]> = series.chunks(batch_size(series.len())).collect();
-    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, (range, newest), fields, &convert);
+    let read = |batch: &[SeriesInfo]| read_batch(env, target, batch, (range, shape), fields, &convert);
     let mut consume = |batch: &[SeriesInfo], decoded: Vec<Decoded<T>>| -> Result<(), ExecError> {
         for d in decoded {
             budget.take(d.rows)?;
@@ -668,24 +678,24 @@ fn read_series<T: Send>(
     if batches.is_empty() {
         return Ok(());
     }
+    // Both threads decode from here on; this one consumes in order (see
+    // `decode_ahead`).
+    let ahead = decode_ahead::DecodeAhead::new(batches.len());
+    let decode = |i: usize| -> Result<Vec<Decoded<T>>, ExecError> {
+        env.cancel.check()?;
+        read(batches.get(i).copied().unwrap_or_default())
+    };
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Decoded<T>>, ExecError>>(1);
-        let batches_ahead = batches;
-        scope.spawn(move || {
-            for batch in batches_ahead {
-                let decoded = env.cancel.check().map_err(ExecError::from).and_then(|()| read(batch));
-                let failed = decoded.is_err();
-                // A closed channel: the consumer stopped; so does the reader.
-                if sender.send(decoded).is_err() || failed {
-                    return;
-                }
+        scope.spawn(|| ahead.run_helper(&decode));
+        let mut consumed = Ok(());
+        for (i, batch) in batches.iter().enumerate() {
+            consumed = ahead.take(i, &decode).and_then(|decoded| consume(batch, decoded));
+            if consumed.is_err() {
+                break;
             }
-        });
-        for batch in batches {
-            let decoded = receiver.recv().map_err(|_| ExecError::Plain("query reader stopped".to_string()))??;
-            consume(batch, decoded)?;
         }
-        Ok(())
+        ahead.stop();
+        consumed
     })
 }
 
@@ -774,6 +784,18 @@ fn batch_size(series: usize) -> usize {
     (series / 8).clamp(4, BATCH)
 }
 
+/// Which rows of each series a read gives, and how.
+#[derive(Clone, Copy)]
+enum ReadShape {
+    /// All rows in range, merged into one [`SeriesData`] per series.
+    Merged,
+    /// Only the newest `n` rows ([`Store::read_newest`]).
+    Newest(usize),
+    /// All rows in range, possibly in several pieces per series
+    /// ([`Store::read_pieces`]).
+    Pieces,
+}
+
 /// One series of a batch, read and converted.
 struct Decoded<T> {
     /// Its position in the batch.
@@ -788,14 +810,15 @@ fn read_batch<T>(
     env: &Env<'_>,
     target: &Target,
     batch: &[SeriesInfo],
-    (range, newest): (TimeRange, Option<usize>),
+    (range, shape): (TimeRange, ReadShape),
     fields: &[String],
     convert: &impl Fn(SeriesData) -> T,
 ) -> Result<Vec<Decoded<T>>, ExecError> {
     let (db, rp) = (&target.db, target.rp.as_deref());
-    let read = match newest {
-        Some(n) => env.store.read_newest(db, rp, batch, range, Some(fields), n)?,
-        None => env.store.read(db, rp, batch, range, Some(fields))?,
+    let read = match shape {
+        ReadShape::Merged => env.store.read(db, rp, batch, range, Some(fields))?,
+        ReadShape::Newest(n) => env.store.read_newest(db, rp, batch, range, Some(fields), n)?,
+        ReadShape::Pieces => env.store.read_pieces(db, rp, batch, range, Some(fields))?,
     };
     for damage in &read.damaged {
         tracing::warn!(series = %damage.series_key, reason = %damage.reason, "damaged block skipped by query");
