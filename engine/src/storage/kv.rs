@@ -20,6 +20,46 @@ use rocksdb::{
 
 use super::api::StorageError;
 
+/// One RocksDB iterator reused for many range scans of a column family.
+///
+/// Why: creating an iterator (it pins the current memtables and files and
+/// builds a merging iterator over them) costs more than reading one
+/// series' few blocks; a query batch scans one small range per series, so
+/// it opens one cursor per batch and seeks per series. Like any iterator,
+/// it sees the data as of its creation.
+pub(crate) struct Cursor<'a> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
+}
+
+impl Cursor<'_> {
+    /// Calls `visit` with each key and value in `[from, to)`, in key order,
+    /// until it returns `false` (as [`Kv::scan`]).
+    pub(crate) fn scan(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        self.it.seek(from);
+        while let (Some(k), Some(v)) = (self.it.key(), self.it.value()) {
+            if k >= to || !visit(k, v) {
+                break;
+            }
+            self.it.next();
+        }
+        self.it.status().map_err(engine_err)
+    }
+
+    /// The last key in `[from, to]` (both inclusive), if any: one reverse
+    /// seek (the newest block of a series).
+    pub(crate) fn last_key_in(&mut self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.it.seek_for_prev(to);
+        let found = self.it.key().filter(|k| *k >= from).map(<[u8]>::to_vec);
+        self.it.status().map_err(engine_err)?;
+        Ok(found)
+    }
+}
+
 /// The column families (see docs/storage-format.md for their key layouts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cf {
@@ -213,17 +253,11 @@ impl Kv {
         Ok(())
     }
 
-    /// The last key in `[from, to]` (both inclusive), if any: one reverse
-    /// seek (newest block of a series).
-    pub(crate) fn last_key_in(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+    /// A cursor over `cf` for many short scans with one RocksDB iterator
+    /// (see [`Cursor`]).
+    pub(crate) fn cursor(&self, cf: Cf) -> Result<Cursor<'_>, StorageError> {
         let h = self.handle(cf)?;
-        let mut ro = ReadOptions::default();
-        ro.set_iterate_lower_bound(from.to_vec());
-        let mut it = self.db.iterator_cf_opt(h, ro, IteratorMode::From(to, Direction::Reverse));
-        match it.next() {
-            Some(item) => Ok(Some(item.map_err(engine_err)?.0.to_vec())),
-            None => Ok(None),
-        }
+        Ok(Cursor { it: self.db.raw_iterator_cf_opt(h, ReadOptions::default()) })
     }
 
     /// Writes every memtable to SST files and compacts `compact` (whose

@@ -53,7 +53,7 @@ use crate::write_rows::{RowRef, WriteRows};
 use catalog::Catalog;
 use head::HeadMap;
 use index::Index;
-use kv::{Batch, Cf, Kv};
+use kv::{Batch, Cf, Cursor, Kv};
 
 /// Most rows in one block (the block format allows 2^24).
 const MAX_BLOCK_ROWS: usize = 1 << 20;
@@ -591,9 +591,10 @@ impl Store {
         fields: Option<&[String]>,
     ) -> StorageResult<ReadResult> {
         let (active, frozen) = self.read_heads(db, rp)?;
+        let mut blocks = self.inner.kv.cursor(Cf::Blocks)?;
         let mut result = ReadResult::default();
         for s in series {
-            let merged = self.read_merged(s, range, fields, (&active, &frozen), &mut result.damaged)?;
+            let merged = self.read_merged(s, range, fields, (&active, &frozen), (&mut blocks, &mut result.damaged))?;
             result.push_rows(s, merged);
         }
         Ok(result)
@@ -618,9 +619,10 @@ impl Store {
         fields: Option<&[String]>,
     ) -> StorageResult<ReadResult> {
         let heads = self.read_heads(db, rp)?;
+        let mut blocks = self.inner.kv.cursor(Cf::Blocks)?;
         let mut result = ReadResult::default();
         for s in series {
-            let runs = self.read_runs(s, range, fields, (&heads.0, &heads.1), &mut result.damaged)?;
+            let runs = self.read_runs(s, range, fields, (&heads.0, &heads.1), (&mut blocks, &mut result.damaged))?;
             let pieces = rows::in_time_order(runs).unwrap_or_else(|runs| vec![rows::merge_runs(runs)]);
             for piece in pieces {
                 result.push_rows(s, if fields.is_some() { drop_empty_rows(piece) } else { piece });
@@ -649,23 +651,24 @@ impl Store {
         range: TimeRange,
         fields: Option<&[String]>,
         heads: (&HeadMap, &[Arc<Frozen>]),
-        damaged: &mut Vec<Damage>,
+        out: (&mut Cursor<'_>, &mut Vec<Damage>),
     ) -> StorageResult<Block> {
-        let merged = rows::merge_runs(self.read_runs(s, range, fields, heads, damaged)?);
+        let merged = rows::merge_runs(self.read_runs(s, range, fields, heads, out)?);
         Ok(if fields.is_some() { drop_empty_rows(merged) } else { merged })
     }
 
     /// One series' runs of rows in `range`, unmerged, in recency order:
-    /// its blocks, then the frozen heads, then the active head.
+    /// its blocks (read with the cursor; damaged ones reported), then the
+    /// frozen heads, then the active head.
     fn read_runs(
         &self,
         s: &SeriesInfo,
         range: TimeRange,
         fields: Option<&[String]>,
         (active, frozen): (&HeadMap, &[Arc<Frozen>]),
-        damaged: &mut Vec<Damage>,
+        (blocks, damaged): (&mut Cursor<'_>, &mut Vec<Damage>),
     ) -> StorageResult<Vec<Block>> {
-        let mut runs = self.read_blocks(s, range, fields, damaged)?;
+        let mut runs = self.read_blocks(s, range, fields, blocks, damaged)?;
         for f in frozen {
             runs.extend(f.head.read(s.id, range, fields));
         }
@@ -679,13 +682,14 @@ impl Store {
         s: &SeriesInfo,
         range: TimeRange,
         fields: Option<&[String]>,
+        blocks: &mut Cursor<'_>,
         damaged: &mut Vec<Damage>,
     ) -> StorageResult<Vec<Block>> {
         let w = self.inner.block_window;
         let from = keys::block_key(s.id, rows::window_start(range.start, w), 0);
         let to = keys::block_key(s.id, rows::window_start(range.end, w), u64::MAX);
         let mut runs = Vec::new();
-        self.inner.kv.scan(Cf::Blocks, &from, &to, |k, v| {
+        blocks.scan(&from, &to, |k, v| {
             let window = keys::decode_block_key(k).map_or(0, |(_, w, _)| w);
             match decode_block(v, range, fields) {
                 Ok(Some(b)) => runs.push(b),

@@ -15,7 +15,7 @@ use crate::block::Block;
 
 use super::api::{ReadResult, SeriesInfo, StorageResult, TimeRange};
 use super::head::HeadMap;
-use super::kv::Cf;
+use super::kv::{Cf, Cursor};
 use super::{keys, rows, Frozen, Store};
 
 impl Store {
@@ -32,6 +32,7 @@ impl Store {
         n: usize,
     ) -> StorageResult<ReadResult> {
         let (active, frozen) = self.read_heads(db, rp)?;
+        let mut blocks = self.inner.kv.cursor(Cf::Blocks)?;
         let mut result = ReadResult::default();
         for s in series {
             let mut chunks: Vec<Block> = Vec::new();
@@ -40,7 +41,7 @@ impl Store {
             let mut first = true;
             while rows < n && hi >= range.start {
                 let within = TimeRange { start: range.start, end: hi };
-                let Some(newest) = self.newest_in(s, within, (&active, &frozen))? else { break };
+                let Some(newest) = self.newest_in(s, within, (&active, &frozen), &mut blocks)? else { break };
                 // The first step reads only the newest instant when it is a
                 // head's and no block shares its window: one row is what
                 // `LIMIT 1` wants, and a head's window would be copied and
@@ -57,7 +58,7 @@ impl Store {
                     TimeRange { start: lo, end: hi },
                     fields,
                     (&active, &frozen),
-                    &mut result.damaged,
+                    (&mut blocks, &mut result.damaged),
                 )?;
                 rows += chunk.timestamps.len();
                 if !chunk.timestamps.is_empty() {
@@ -89,11 +90,12 @@ impl Store {
         s: &SeriesInfo,
         range: TimeRange,
         (active, frozen): (&HeadMap, &[Arc<Frozen>]),
+        blocks: &mut Cursor<'_>,
     ) -> StorageResult<Option<Newest>> {
         let w = self.inner.block_window;
         let from = keys::block_key(s.id, rows::window_start(range.start, w), 0);
         let to = keys::block_key(s.id, rows::window_start(range.end, w), u64::MAX);
-        let block = self.inner.kv.last_key_in(Cf::Blocks, &from, &to)?;
+        let block = blocks.last_key_in(&from, &to)?;
         let block_window = block.and_then(|k| keys::decode_block_key(&k)).map(|(_, window, _)| window);
         let heads = frozen.iter().filter_map(|f| f.head.newest_in(s.id, range)).chain(active.newest_in(s.id, range));
         let Some(time) = block_window.into_iter().chain(heads).max() else { return Ok(None) };

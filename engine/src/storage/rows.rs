@@ -168,14 +168,62 @@ pub(crate) fn select_rows(block: &Block, rows: &[usize]) -> Block {
     Block { timestamps, columns }
 }
 
-/// The rows of `block` inside `range`. Cheap (a clone of a slice) when the
-/// block is sorted.
-pub(crate) fn trim_to_range(block: Block, range: TimeRange) -> Block {
+/// The rows of `block` inside `range`. Cheap when the block is sorted (as
+/// sealed blocks are): the rows in range are one slice, cut in place.
+pub(crate) fn trim_to_range(mut block: Block, range: TimeRange) -> Block {
     if block.timestamps.iter().all(|t| range.contains(*t)) {
+        return block;
+    }
+    if strictly_increasing(&block.timestamps) {
+        let start = block.timestamps.partition_point(|&t| t < range.start);
+        let end = block.timestamps.partition_point(|&t| t <= range.end).max(start);
+        keep_row_slice(&mut block, start..end);
         return block;
     }
     let rows: Vec<usize> = (0..block.timestamps.len()).filter(|&r| range.contains(block.timestamps[r])).collect();
     select_rows(&block, &rows)
+}
+
+/// Keeps rows `rows` of `block` (in bounds), in place: what
+/// [`select_rows`] gives for those row numbers, without copying into new
+/// columns.
+fn keep_row_slice(block: &mut Block, rows: std::ops::Range<usize>) {
+    for column in &mut block.columns {
+        // Values are stored for present rows only.
+        let values = match &column.presence {
+            None => rows.clone(),
+            Some(p) => {
+                let before = p.get(..rows.start).unwrap_or_default().iter().filter(|x| **x).count();
+                before..before + p.get(rows.clone()).unwrap_or_default().iter().filter(|x| **x).count()
+            }
+        };
+        keep_slice_of(&mut column.data, values);
+        if let Some(p) = &mut column.presence {
+            keep_slice(p, rows.clone());
+        }
+        if column.presence.as_ref().is_some_and(|p| p.iter().all(|x| *x)) {
+            column.presence = None;
+        }
+    }
+    keep_slice(&mut block.timestamps, rows);
+    block.columns.retain(|c| !c.data.is_empty());
+}
+
+/// Keeps `range` of `v` (clamped to its length), in place.
+fn keep_slice<T>(v: &mut Vec<T>, range: std::ops::Range<usize>) {
+    v.truncate(range.end);
+    v.drain(..range.start.min(v.len()));
+}
+
+/// Keeps values `range` of a column, in place.
+fn keep_slice_of(data: &mut ColumnData, range: std::ops::Range<usize>) {
+    match data {
+        ColumnData::Float(v) => keep_slice(v, range),
+        ColumnData::Integer(v) => keep_slice(v, range),
+        ColumnData::Unsigned(v) => keep_slice(v, range),
+        ColumnData::Boolean(v) => keep_slice(v, range),
+        ColumnData::String(v) => keep_slice(v, range),
+    }
 }
 
 /// Concatenates runs that are each strictly increasing and ordered without
@@ -430,5 +478,33 @@ mod tests {
         let t = trim_to_range(b, TimeRange { start: 0, end: 10 });
         assert_eq!(t.timestamps, vec![0, 9, 10]);
         assert_eq!(t.columns[0].data, ColumnData::Float(vec![2.0, 4.0]));
+    }
+
+    proptest::proptest! {
+        /// Trimming a sorted block in place keeps exactly the rows (and
+        /// drops exactly the columns) that picking the rows in range does.
+        #[test]
+        fn sorted_blocks_trim_in_place_as_rows_are_picked(
+            rows in proptest::collection::vec((1i64..4, proptest::option::of(-9i32..9), proptest::option::of(-9i32..9)), 0..40),
+            start in -5i64..100,
+            len in -3i64..100,
+        ) {
+            let mut t = 0;
+            let timestamps: Vec<i64> = rows.iter().map(|r| { t += r.0; t }).collect();
+            let column = |name: &str, pick: fn(&(i64, Option<i32>, Option<i32>)) -> Option<i32>| {
+                let values: Vec<Option<i32>> = rows.iter().map(pick).collect();
+                let all = values.iter().all(Option::is_some);
+                Column {
+                    name: name.into(),
+                    data: ColumnData::Float(values.iter().flatten().map(|&x| f64::from(x)).collect()),
+                    presence: (!all).then(|| values.iter().map(Option::is_some).collect()),
+                }
+            };
+            let block = Block { timestamps, columns: vec![column("a", |r| r.1), column("b", |r| r.2)] };
+            let range = TimeRange { start, end: start + len };
+            let picked: Vec<usize> = (0..block.timestamps.len()).filter(|&r| range.contains(block.timestamps[r])).collect();
+            let expected = if picked.len() == block.timestamps.len() { block.clone() } else { select_rows(&block, &picked) };
+            proptest::prop_assert_eq!(trim_to_range(block, range), expected);
+        }
     }
 }
