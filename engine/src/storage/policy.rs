@@ -47,10 +47,11 @@ impl Store {
         let _seal = self.inner.seal_lock.lock();
         let mut cat = self.inner.catalog.read().clone();
         let Some(d) = cat.databases.get_mut(db) else { return Ok(()) };
+        // A dropped default stays the database's default by name, as in
+        // InfluxDB: reads and writes without `rp` then fail with
+        // `retention policy not found: <name>` until another policy is made
+        // the default (or one of that name is created again).
         let Some(meta) = d.rps.remove(rp) else { return Ok(()) };
-        if d.default_rp == rp {
-            d.default_rp.clear();
-        }
         let ns = meta.ns;
         let mut batch = Batch::default();
         self.save_catalog(&cat, &mut batch);

@@ -175,9 +175,9 @@ pub(crate) fn call(name: &str, args: &[Expr]) -> Result<Call, SelectError> {
         Expr::Call { name: inner, .. } if super::math::is_math(inner) => {
             Err(SelectError::Argument { name: name.into(), what: "field" })
         }
-        Expr::Call { name: inner, .. } => {
-            Err(SelectError::Unsupported(format!("{name}({inner}(...)) (nested functions)")))
-        }
+        // An aggregate of an aggregate (`max(mean(v))`): InfluxQL allows
+        // it only through a subquery, and says so this way.
+        Expr::Call { .. } => Err(SelectError::Argument { name: name.into(), what: "field" }),
         _ => Err(SelectError::Argument { name: name.into(), what: "field" }),
     }
 }
