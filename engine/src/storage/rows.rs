@@ -480,6 +480,9 @@ mod tests {
         assert_eq!(t.columns[0].data, ColumnData::Float(vec![2.0, 4.0]));
     }
 
+    /// A generated row: time step and two optional values.
+    type GenRow = (i64, Option<i32>, Option<i32>);
+
     proptest::proptest! {
         /// Trimming a sorted block in place keeps exactly the rows (and
         /// drops exactly the columns) that picking the rows in range does.
@@ -491,7 +494,7 @@ mod tests {
         ) {
             let mut t = 0;
             let timestamps: Vec<i64> = rows.iter().map(|r| { t += r.0; t }).collect();
-            let column = |name: &str, pick: fn(&(i64, Option<i32>, Option<i32>)) -> Option<i32>| {
+            let column = |name: &str, pick: fn(&GenRow) -> Option<i32>| {
                 let values: Vec<Option<i32>> = rows.iter().map(pick).collect();
                 let all = values.iter().all(Option::is_some);
                 Column {
