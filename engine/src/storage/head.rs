@@ -155,38 +155,23 @@ impl HeadSeries {
         if !self.out_of_order {
             return 0;
         }
-        let rows = self.timestamps.len();
-        // Row numbers by time, the writes of one timestamp in arrival
-        // order: (time, row) pairs are distinct, so an unstable sort of
-        // them (cache-friendly, fast on the few interleaved sorted runs
-        // that concurrent writers leave) orders them exactly.
-        let mut keyed: Vec<(i64, usize)> = self.timestamps.iter().copied().zip(0..).collect();
-        keyed.sort_unstable();
-        let order: Vec<usize> = keyed.iter().map(|&(_, row)| row).collect();
-        // One entry per distinct timestamp: where its rows end in `order`.
-        let mut timestamps: Vec<i64> = Vec::with_capacity(rows);
-        let mut group_ends: Vec<usize> = Vec::with_capacity(rows);
-        for (k, &row) in order.iter().enumerate() {
-            let t = self.timestamps[row];
-            match (timestamps.last(), group_ends.last_mut()) {
-                (Some(&last), Some(end)) if last == t => *end = k + 1,
-                _ => {
-                    timestamps.push(t);
-                    group_ends.push(k + 1);
-                }
-            }
-        }
-        let mut dropped = 0;
-        for column in &mut self.columns {
-            let before = column.data.len();
-            let (picks, presence) = latest_values(column, &order, &group_ends);
-            column.data = gather(&column.data, &picks);
-            column.presence = presence;
-            dropped += before.saturating_sub(column.data.len());
-        }
-        self.timestamps = timestamps;
+        let before: usize = self.columns.iter().map(|c| c.data.len()).sum();
+        // The same sort and merge as any read of the whole series.
+        let block = self.to_block_unordered(TimeRange::ALL, None);
+        let rows = block.timestamps.len();
+        self.columns = block
+            .columns
+            .into_iter()
+            .map(|c| HeadColumn {
+                presence: c.presence.unwrap_or_else(|| vec![true; rows]),
+                name: c.name,
+                data: c.data,
+            })
+            .collect();
+        self.timestamps = block.timestamps;
         self.out_of_order = false;
-        dropped
+        let after: usize = self.columns.iter().map(|c| c.data.len()).sum();
+        before.saturating_sub(after)
     }
 
     /// The newest timestamp in `range`.
@@ -267,39 +252,6 @@ impl HeadSeries {
     }
 }
 
-/// For rows sorted by `order` and grouped by timestamp (`group_ends`), a
-/// column's value index per group (the group's last write that has a
-/// value: last write wins, field by field) and the group's presence.
-fn latest_values(column: &HeadColumn, order: &[usize], group_ends: &[usize]) -> (Vec<usize>, Vec<bool>) {
-    if column.presence.iter().all(|p| *p) {
-        // Dense: the value of row r is at index r.
-        let mut picks = Vec::with_capacity(group_ends.len());
-        picks.extend(group_ends.iter().filter_map(|&end| order.get(end.checked_sub(1)?).copied()));
-        return (picks, vec![true; group_ends.len()]);
-    }
-    let mut value_of = Vec::with_capacity(column.presence.len());
-    let mut next = 0;
-    for &present in &column.presence {
-        value_of.push(present.then_some(next));
-        next += usize::from(present);
-    }
-    let mut picks = Vec::with_capacity(group_ends.len());
-    let mut presence = Vec::with_capacity(group_ends.len());
-    let mut start = 0;
-    for &end in group_ends {
-        let latest = order
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .rev()
-            .find_map(|&row| value_of.get(row).copied().flatten());
-        presence.push(latest.is_some());
-        picks.extend(latest);
-        start = end;
-    }
-    (picks, presence)
-}
-
 /// Values `range` of a column (empty where out of bounds).
 fn slice_data(data: &ColumnData, range: std::ops::Range<usize>) -> ColumnData {
     fn part<T: Clone>(v: &[T], range: std::ops::Range<usize>) -> Vec<T> {
@@ -373,8 +325,8 @@ impl HeadMap {
     /// reads of an unsorted head scan all its timestamps and sort what
     /// they keep, every time; sorting in place once makes later reads
     /// binary searches, and doing it off the read path keeps that one-off
-    /// cost (about a millisecond for a day of 10 s data with ten fields)
-    /// out of any query's latency.
+    /// cost (a sort and merge of the whole series: ~1 ms per host in the
+    /// TSBS head state when a query paid it) out of any query's latency.
     pub(crate) fn sort_unsorted(&self) -> usize {
         let pending = std::mem::take(&mut *self.unsorted.lock());
         let mut sorted = 0;
