@@ -199,13 +199,12 @@ impl HeadSeries {
             .filter(|c| fields.is_none_or(|f| f.iter().any(|n| n == &c.name)))
             .map(|c| {
                 let presence = c.presence.get(rows.clone()).unwrap_or_default();
-                // Values are stored for present rows only.
-                let first = c.presence.get(..rows.start).unwrap_or_default().iter().filter(|p| **p).count();
-                let count = presence.iter().filter(|p| **p).count();
+                let values = rows::value_range(&c.presence, rows.clone());
+                let dense = values.len() == presence.len();
                 Column {
                     name: c.name.clone(),
-                    data: slice_data(&c.data, first..first + count),
-                    presence: if count == presence.len() { None } else { Some(presence.to_vec()) },
+                    data: slice_data(&c.data, values),
+                    presence: if dense { None } else { Some(presence.to_vec()) },
                 }
             })
             .collect();

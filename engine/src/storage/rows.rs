@@ -189,13 +189,9 @@ pub(crate) fn trim_to_range(mut block: Block, range: TimeRange) -> Block {
 /// columns.
 fn keep_row_slice(block: &mut Block, rows: std::ops::Range<usize>) {
     for column in &mut block.columns {
-        // Values are stored for present rows only.
         let values = match &column.presence {
             None => rows.clone(),
-            Some(p) => {
-                let before = p.get(..rows.start).unwrap_or_default().iter().filter(|x| **x).count();
-                before..before + p.get(rows.clone()).unwrap_or_default().iter().filter(|x| **x).count()
-            }
+            Some(p) => value_range(p, rows.clone()),
         };
         keep_slice_of(&mut column.data, values);
         if let Some(p) = &mut column.presence {
@@ -207,6 +203,15 @@ fn keep_row_slice(block: &mut Block, rows: std::ops::Range<usize>) {
     }
     keep_slice(&mut block.timestamps, rows);
     block.columns.retain(|c| !c.data.is_empty());
+}
+
+/// The values of rows `rows` of a column with presence flags `presence`:
+/// values are stored for present rows only, so they are one contiguous
+/// range of the column's data.
+pub(crate) fn value_range(presence: &[bool], rows: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let count = |part: Option<&[bool]>| part.unwrap_or_default().iter().filter(|present| **present).count();
+    let first = count(presence.get(..rows.start));
+    first..first + count(presence.get(rows))
 }
 
 /// Keeps `range` of `v` (clamped to its length), in place.
