@@ -590,14 +590,7 @@ impl Store {
         range: TimeRange,
         fields: Option<&[String]>,
     ) -> StorageResult<ReadResult> {
-        let (active, frozen) = self.read_heads(db, rp)?;
-        let mut blocks = self.inner.kv.cursor(Cf::Blocks)?;
-        let mut result = ReadResult::default();
-        for s in series {
-            let merged = self.read_merged(s, range, fields, (&active, &frozen), (&mut blocks, &mut result.damaged))?;
-            result.push_rows(s, merged);
-        }
-        Ok(result)
+        self.read_split((db, rp), series, range, fields, false)
     }
 
     /// [`read`](Self::read), except that a series' rows may come as several
@@ -618,12 +611,29 @@ impl Store {
         range: TimeRange,
         fields: Option<&[String]>,
     ) -> StorageResult<ReadResult> {
-        let heads = self.read_heads(db, rp)?;
+        self.read_split((db, rp), series, range, fields, true)
+    }
+
+    /// The body of [`read`](Self::read) (`split: false`: one merged piece
+    /// per series) and [`read_pieces`](Self::read_pieces) (`split: true`).
+    fn read_split(
+        &self,
+        (db, rp): (&str, Option<&str>),
+        series: &[SeriesInfo],
+        range: TimeRange,
+        fields: Option<&[String]>,
+        split: bool,
+    ) -> StorageResult<ReadResult> {
+        let (active, frozen) = self.read_heads(db, rp)?;
         let mut blocks = self.inner.kv.cursor(Cf::Blocks)?;
         let mut result = ReadResult::default();
         for s in series {
-            let runs = self.read_runs(s, range, fields, (&heads.0, &heads.1), (&mut blocks, &mut result.damaged))?;
-            let pieces = rows::in_time_order(runs).unwrap_or_else(|runs| vec![rows::merge_runs(runs)]);
+            let runs = self.read_runs(s, range, fields, (&active, &frozen), (&mut blocks, &mut result.damaged))?;
+            let pieces = if split {
+                rows::in_time_order(runs).unwrap_or_else(|runs| vec![rows::merge_runs(runs)])
+            } else {
+                vec![rows::merge_runs(runs)]
+            };
             for piece in pieces {
                 result.push_rows(s, if fields.is_some() { drop_empty_rows(piece) } else { piece });
             }
