@@ -636,9 +636,10 @@ pub(crate) fn read_columns(
     read_series(env, target, series, range, fields, ReadShape::Pieces, budget, |data| data, |_, data| Ok(each(&data)?))
 }
 
-/// The batched, read-ahead loop of [`read_rows`] and [`read_columns`]:
-/// `convert` runs on the reader thread (so converting overlaps consuming),
-/// `each` on the caller's, in the order of `series`; `shape`: which rows of
+/// The batched, decode-ahead loop of [`read_rows`] and [`read_columns`]:
+/// `convert` runs with the decoding, on whichever thread decodes a batch
+/// (so converting overlaps consuming), `each` on the caller's, in the
+/// order of `series`; `shape`: which rows of
 /// each series, and in what shape.
 #[allow(clippy::too_many_arguments)]
 fn read_series<T: Send>(

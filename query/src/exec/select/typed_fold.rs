@@ -136,8 +136,7 @@ fn fold_means_together(
         let columns: Vec<&[f64]> = chunk.iter().map(|lane| lane.3).collect();
         let start: Vec<f64> = chunk.iter().map(|lane| *lane.1).collect();
         let sums = match chunk.len() {
-            1 => vec![columns[0].iter().fold(start[0], |sum, &x| sum + x)],
-            2..=4 => add_in_step::<4>(&columns, &start),
+            ..=4 => add_in_step::<4>(&columns, &start),
             _ => add_in_step::<8>(&columns, &start),
         };
         for (lane, sum) in chunk.iter_mut().zip(sums) {
