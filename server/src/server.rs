@@ -130,6 +130,9 @@ impl Server {
         if !augur_engine::forecast::pool::configure_global(config.forecast.workers) {
             tracing::warn!("the forecast worker pool was already started; forecast.workers not applied");
         }
+        if !augur_engine::forecast::cache::configure_global(config.forecast.cache_models) {
+            tracing::warn!("the forecast model cache was already in use; forecast.cache_models not applied");
+        }
         let metrics = Arc::new(Metrics::new());
         let mut continuous = config.forecast.continuous();
         continuous.policy.anomaly = config.anomaly.detector();

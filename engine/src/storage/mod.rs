@@ -70,6 +70,8 @@ struct Frozen {
 
 /// Shared state behind a [`Store`] handle.
 struct Inner {
+    /// This open store's number in the process ([`Store::instance_id`]).
+    instance: u64,
     kv: Kv,
     options: StoreOptions,
     /// Block window fixed when the store was created (changing it later
@@ -99,6 +101,9 @@ struct Inner {
     /// keep the store alive while it waits).
     seal_signal: Arc<(Mutex<bool>, Condvar)>,
 }
+
+/// Numbers the stores opened in this process ([`Store::instance_id`]).
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 /// The store. Cheap to clone (shared handle); safe to use from many threads.
 /// Every method blocks (disk I/O, fsync): call from blocking contexts.
@@ -271,6 +276,7 @@ impl Store {
             error!(record = d.position, reason = %d.reason, "damaged WAL record skipped during recovery");
         }
         let inner = Arc::new(Inner {
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             kv,
             options,
             block_window,
@@ -288,6 +294,14 @@ impl Store {
         });
         spawn_background(Arc::downgrade(&inner));
         Ok(Store { inner })
+    }
+
+    /// A number unique to this opened store within the process (clones
+    /// share it; a store opened again, even on the same path, gets a new
+    /// one). Caches of derived data key on it so that two stores in one
+    /// process, as in tests, never share entries.
+    pub fn instance_id(&self) -> u64 {
+        self.inner.instance
     }
 
     fn save_catalog(&self, catalog: &Catalog, batch: &mut Batch) {

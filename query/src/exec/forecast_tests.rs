@@ -1,6 +1,7 @@
 //! `forecast()`, `holt_winters()` and `holt_winters_with_fit()` against a
 //! real store: a seasonal signal per host, predicted per `GROUP BY` group.
 
+use augur_engine::forecast::FitOptions;
 use augur_engine::model::{FieldValue, Point};
 use serde_json::Value;
 
@@ -157,4 +158,70 @@ fn forecast_with_the_lstm_model_beats_naive_with_bands() {
         naive += (expected(50.0, 239) - expected(50.0, minute)).abs();
     }
     assert!(err < 0.5 * naive, "lstm error {err:.2} vs naive {naive:.2}: {r}");
+}
+
+/// A noisy seasonal value at minute `t` (noise, so a refit and a rolled
+/// forward model give different numbers).
+fn noisy(t: i64) -> f64 {
+    expected(50.0, t) + ((t * 7919) % 13) as f64 * 0.3
+}
+
+fn write_minutes(db: &Db, minutes: std::ops::Range<i64>, value: impl Fn(i64) -> f64) {
+    let points: Vec<Point> = minutes
+        .map(|t| Point {
+            measurement: "noisy".into(),
+            tags: vec![("host".into(), "a".into())],
+            fields: vec![("v".into(), FieldValue::Float(value(t)))],
+            timestamp: Some(t * MIN),
+        })
+        .collect();
+    assert!(db.store.write("d", None, &points, 0).expect("write").rejected.is_empty());
+}
+
+fn forecast_at(db: &Db, now_minute: i64) -> Vec<f64> {
+    let ctx = ExecutionContext {
+        database: Some("d".into()),
+        now: Some(now_minute * MIN),
+        epoch: Some(MIN),
+        ..Default::default()
+    };
+    let q = "SELECT forecast(mean(v), 6, model => 'ets', season => 12) FROM noisy WHERE time > now() - 200m \
+             GROUP BY time(1m)";
+    let query = parse_query(q).expect("parses");
+    let r = serde_json::to_value(execute(&db.store, &query, &ctx)).expect("json");
+    let rows = r["results"][0]["series"][0]["values"].as_array().unwrap_or_else(|| panic!("{r}")).clone();
+    assert_eq!(rows[0][0].as_i64(), Some(now_minute), "{r}");
+    rows.iter().map(|row| row[1].as_f64().expect("forecast")).collect()
+}
+
+/// What the engine forecasts for minutes `fit` fitted, then `update` absorbed.
+fn reference(fit: std::ops::Range<i64>, update: std::ops::Range<i64>, value: impl Fn(i64) -> f64) -> Vec<f64> {
+    let options = FitOptions { seasons: vec![12], origin_index: Some(fit.start), step_ns: Some(MIN) };
+    let mut model = augur_engine::forecast::registry::by_name("ets").expect("ets");
+    model.fit(&fit.map(&value).collect::<Vec<_>>(), &options).expect("fits");
+    model.update(&update.map(&value).collect::<Vec<_>>()).expect("updates");
+    model.predict(6, &[95.0]).expect("predicts").mean
+}
+
+#[test]
+fn a_repeated_forecast_rolls_its_model_forward_until_the_history_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Default::default()).expect("open");
+    store.create_database("d").expect("create");
+    let db = Db { store, _dir: dir };
+    write_minutes(&db, 0..240, noisy);
+    // First ask: minutes 41..=239 (the bound excludes minute 40's point).
+    assert_eq!(forecast_at(&db, 240), reference(41..240, 240..240, noisy));
+    // Four minutes later: the cached model absorbs minutes 240..=243
+    // instead of being fitted again on 45..=243.
+    write_minutes(&db, 240..244, noisy);
+    let rolled = forecast_at(&db, 244);
+    assert_eq!(rolled, reference(41..240, 240..244, noisy));
+    assert_ne!(rolled, reference(45..244, 244..244, noisy), "a refit would differ");
+    // A late write changes a minute the model saw: fitted again.
+    write_minutes(&db, 100..101, |t| noisy(t) + 5.0);
+    let changed = |t: i64| if t == 100 { noisy(t) + 5.0 } else { noisy(t) };
+    assert_eq!(forecast_at(&db, 244), reference(45..244, 244..244, changed));
+    // "As of" an earlier moment: fitted on that history, not rolled back.
+    assert_eq!(forecast_at(&db, 242), reference(43..242, 242..242, changed));
 }

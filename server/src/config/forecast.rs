@@ -35,6 +35,10 @@ pub struct ForecastSection {
     /// `challenge = true`: a version retrained on drift or schedule replaces
     /// the active one only if it forecasts the newest steps better.
     pub challenge: Option<bool>,
+    /// `cache_models = 1024`: fitted models of ad-hoc `forecast()` queries
+    /// kept in memory and rolled forward when the query is asked again
+    /// (0 = always fit afresh).
+    pub cache_models: Option<u64>,
 }
 
 /// Resolved `[forecast]` settings.
@@ -56,6 +60,8 @@ pub struct ForecastConfig {
     pub backtest_origins: usize,
     /// Champion/challenger contest before a retrained version is swapped in.
     pub challenge: bool,
+    /// Fitted models of ad-hoc `forecast()` queries kept in memory (0 = off).
+    pub cache_models: usize,
 }
 
 impl Default for ForecastConfig {
@@ -70,6 +76,7 @@ impl Default for ForecastConfig {
             training_steps: u64::try_from(DEFAULT_TRAINING_STEPS).unwrap_or(2016),
             backtest_origins: policy.backtest_origins,
             challenge: policy.challenge,
+            cache_models: augur_engine::forecast::cache::DEFAULT_ENTRIES,
         }
     }
 }
@@ -139,6 +146,13 @@ pub(super) fn forecast_config(section: &ForecastSection) -> Result<ForecastConfi
             1000,
         )?),
         challenge: section.challenge.unwrap_or(d.challenge),
+        cache_models: as_usize(count(
+            "forecast.cache_models",
+            section.cache_models,
+            d.cache_models as u64,
+            0,
+            1 << 20,
+        )?),
     })
 }
 
@@ -163,11 +177,12 @@ mod tests {
         assert!(config.forecast.workers >= 1);
         let config = load_text(
             "[forecast]\nworkers = 3\nrefit_every = \"1h\"\ndrift_ratio = 1.5\nmin_live_points = 4\n\
-             keep_versions = 2\ntraining_steps = 500\nbacktest_origins = 0\n",
+             keep_versions = 2\ntraining_steps = 500\nbacktest_origins = 0\ncache_models = 0\n",
         )
         .expect("loads");
         let f = &config.forecast;
         assert_eq!((f.workers, f.refit_every, f.keep_versions), (3, Some(Duration::from_secs(3600)), 2));
+        assert_eq!(f.cache_models, 0);
         let s = f.continuous();
         assert_eq!(
             (s.policy.refit_every_ns, s.policy.drift_ratio, s.policy.min_live_points),
@@ -181,6 +196,7 @@ mod tests {
             ("[forecast]\nrefit_every = \"soon\"\n", "forecast.refit_every"),
             ("[forecast]\nkeep_versions = 0\n", "forecast.keep_versions"),
             ("[forecast]\ntraining_steps = 1\n", "forecast.training_steps"),
+            ("[forecast]\ncache_models = 2000000\n", "forecast.cache_models"),
         ] {
             let err = load_text(text).expect_err(text);
             assert!(err.to_string().contains(key), "{text}: {err}");

@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use augur_engine::forecast::cache;
 use augur_engine::forecast::pool::{self, PoolError};
 use augur_engine::forecast::{registry, FitOptions, ForecastError, Forecaster, Prediction};
 use augur_engine::storage::Store;
@@ -239,6 +240,7 @@ pub(crate) fn run(
     inner.fill = Fill::Null;
     inner.descending = false;
     (inner.limit, inner.offset, inner.slimit, inner.soffset) = (0, 0, 0, 0);
+    let cache_key = cache_key(store, &inner, cond.residual.as_ref(), ctx, spec, interval);
     if let Some(training) = spec.training {
         let from = end.saturating_sub(training);
         let bound = Expr::binary(BinaryOp::Gte, Expr::VarRef { name: "time".into(), kind: None }, Expr::Integer(from));
@@ -277,7 +279,8 @@ pub(crate) fn run(
         if h.values.is_empty() {
             continue;
         }
-        let rows = match predict(spec, &h, interval, &ctx.cancel)? {
+        let key = format!("{cache_key}\u{0}{:?}\u{0}{:?}", h.name, h.tags);
+        let rows = match predict(spec, &h, interval, &key, &ctx.cancel)? {
             Some(rows) => rows,
             None => continue,
         };
@@ -367,12 +370,46 @@ fn trim_gaps(h: &mut History) {
     h.values.drain(..first);
 }
 
-/// Fits the model on one history and builds the output rows: `(time,
-/// cells)`. `None` when the history is too short for InfluxDB's
-/// `holt_winters` (it answers nothing then). The fit and the forecast run
-/// on the bounded forecast worker pool ([`pool::global`]), never on the
-/// caller's thread, and stop waiting when the query is cancelled.
-fn predict(spec: &Spec, h: &History, interval: i64, cancel: &CancelToken) -> Result<Option<Vec<OutputRow>>, ExecError> {
+/// What identifies one group's model in the fit cache ([`cache`]), less the
+/// group itself: the store, the database and policy the statement reads by
+/// default, the history's query without its time bounds (they slide from
+/// call to call; the cache checks the histories themselves), the model,
+/// the seasons, the grid step and the training window.
+fn cache_key(
+    store: &Store,
+    inner: &Select,
+    residual: Option<&Expr>,
+    ctx: &ExecutionContext,
+    spec: &Spec,
+    interval: i64,
+) -> String {
+    let mut untimed = inner.clone();
+    untimed.condition = residual.cloned();
+    format!(
+        "{}\u{0}{:?}\u{0}{:?}\u{0}{untimed}\u{0}{}\u{0}{:?}\u{0}{interval}\u{0}{:?}",
+        store.instance_id(),
+        ctx.database,
+        ctx.retention_policy,
+        spec.model,
+        spec.fit_seasons(interval),
+        spec.training,
+    )
+}
+
+/// Fits the model on one history (or, for `forecast()`, rolls forward the
+/// model the [fit cache](cache) holds under `key`) and builds the output
+/// rows: `(time, cells)`. `None` when the history is too short for
+/// InfluxDB's `holt_winters` (it answers nothing then). The fit and the
+/// forecast run on the bounded forecast worker pool ([`pool::global`]),
+/// never on the caller's thread, and stop waiting when the query is
+/// cancelled.
+fn predict(
+    spec: &Spec,
+    h: &History,
+    interval: i64,
+    key: &str,
+    cancel: &CancelToken,
+) -> Result<Option<Vec<OutputRow>>, ExecError> {
     let steps = spec.steps(interval)?;
     let season_steps = spec.season_steps(interval);
     if spec.kind != Kind::Forecast {
@@ -383,15 +420,19 @@ fn predict(spec: &Spec, h: &History, interval: i64, cancel: &CancelToken) -> Res
         }
     }
     let mut model = spec.model()?;
-    let options = FitOptions {
-        seasons: spec.fit_seasons(interval),
-        origin_index: h.times.first().map(|t| t.div_euclid(interval)),
-        step_ns: Some(interval),
-    };
+    let start = h.times.first().map_or(0, |t| t.div_euclid(interval));
+    let options =
+        FitOptions { seasons: spec.fit_seasons(interval), origin_index: Some(start), step_ns: Some(interval) };
     let levels = [spec.level];
     let values = h.values.clone();
     let with_fit = spec.kind == Kind::HoltWintersWithFit;
+    let cached = spec.kind == Kind::Forecast;
+    let key = key.to_string();
     let job = move || -> Result<(Prediction, Option<Vec<f64>>), ForecastError> {
+        if cached {
+            let (prediction, _) = cache::global().forecast(&key, start, &values, || model, &options, steps, &levels)?;
+            return Ok((prediction, None));
+        }
         model.fit(&values, &options)?;
         let prediction = model.predict(steps, &levels)?;
         Ok((prediction, if with_fit { model.fitted() } else { None }))
