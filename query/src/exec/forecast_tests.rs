@@ -225,3 +225,29 @@ fn a_repeated_forecast_rolls_its_model_forward_until_the_history_changes() {
     // "As of" an earlier moment: fitted on that history, not rolled back.
     assert_eq!(forecast_at(&db, 242), reference(43..242, 242..242, changed));
 }
+
+#[test]
+fn forecast_with_history_reads_once_and_answers_both() {
+    let db = seasonal();
+    let ctx =
+        ExecutionContext { database: Some("d".into()), now: Some(240 * MIN), epoch: Some(1), ..Default::default() };
+    let select = |q: &str| match parse_query(q).expect("parses").statements.into_iter().next() {
+        Some(crate::ast::Statement::Select(s)) => *s,
+        other => panic!("{other:?}"),
+    };
+    let q = "SELECT forecast(mean(v), 6, model => 'snaive') FROM load WHERE time > 200m GROUP BY time(1m), host";
+    let answer = forecast_with_history(&db.store, &select(q), &ctx).expect("runs");
+    // The forecast is what the statement answers on its own.
+    let alone = execute_statement(&db.store, &crate::ast::Statement::Select(Box::new(select(q))), &ctx).expect("runs");
+    assert_eq!(answer.forecast, alone);
+    // The history is the aggregate's buckets, per group, in ns.
+    let plain = "SELECT mean(v) AS value FROM load WHERE time > 200m GROUP BY time(1m), host";
+    let expected =
+        execute_statement(&db.store, &crate::ast::Statement::Select(Box::new(select(plain))), &ctx).expect("runs");
+    assert_eq!(answer.history, expected);
+    assert_eq!(answer.history.len(), 2);
+    // Buckets 200 (empty: the bound excludes its point) to 240 (now, empty).
+    assert_eq!(answer.history[0].values.len(), 41, "{:?}", answer.history[0]);
+    let err = forecast_with_history(&db.store, &select("SELECT mean(v) FROM load GROUP BY time(1m)"), &ctx);
+    assert!(err.is_err_and(|e| e.to_string().contains("forecast")));
+}

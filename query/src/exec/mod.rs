@@ -31,7 +31,7 @@ pub use account::{AccountExecutor, Accounts};
 pub use into::IntoError;
 pub use queries::{QueryTable, RunningQueries, RunningQuery};
 pub use select::continuous;
-pub use select::SelectError;
+pub use select::{forecast_with_history, ForecastAnswer, SelectError};
 
 use augur_engine::storage::{StorageError, Store};
 

@@ -3,8 +3,10 @@
 //!
 //! Why through AQL: the demand source *is* an AQL query (what operators
 //! already chart in Grafana), and the forecast is the same query wrapped in
-//! `forecast(…)`: one definition of "demand", the models, the fit pool and
-//! the open-bucket rule of `forecast()` are shared with `/query`. A query
+//! `forecast(…)`: one definition of "demand", the models, the fit pool, the
+//! fitted-model cache and the open-bucket rule of `forecast()` are shared
+//! with `/query`. The forecast hands back the buckets it learned from
+//! ([`forecast_with_history`]), so each cycle reads the data once. A query
 //! that groups by tags yields one series per group; the pool's demand is
 //! their sum (for the forecast, the sum of the groups' upper quantiles: at
 //! least the quantile of the sum, so on the safe side).
@@ -13,7 +15,7 @@ use std::collections::BTreeMap;
 
 use augur_engine::storage::Store;
 use augur_query::ast::{BinaryOp, Dimension as GroupBy, Expr, Select, Statement};
-use augur_query::exec::{execute_statement, ExecutionContext};
+use augur_query::exec::{execute_statement, forecast_with_history, ExecutionContext};
 use augur_query::privileges::{required, Requirement};
 use augur_query::result::Series;
 use serde::{Deserialize, Serialize};
@@ -121,15 +123,19 @@ impl DemandQuery {
     }
 }
 
-/// Runs `select` as of `now` on `database`.
-fn run(store: &Store, database: &str, select: Select, now: i64) -> Result<Vec<Series>, String> {
-    let ctx = ExecutionContext {
+/// The context demand queries run in: `database`, as of `now`, times in ns.
+fn context(database: &str, now: i64) -> ExecutionContext {
+    ExecutionContext {
         database: Some(database.to_string()),
         epoch: Some(1),
         now: Some(now),
         ..ExecutionContext::default()
-    };
-    execute_statement(store, &Statement::Select(Box::new(select)), &ctx).map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `select` as of `now` on `database`.
+fn run(store: &Store, database: &str, select: Select, now: i64) -> Result<Vec<Series>, String> {
+    execute_statement(store, &Statement::Select(Box::new(select)), &context(database, now)).map_err(|e| e.to_string())
 }
 
 /// Sums the `column`-th column of every series per timestamp.
@@ -199,24 +205,35 @@ pub fn read(
         Err(e) => return DemandReading { forecast_error: Some(e.0), ..DemandReading::default() },
     };
     let mut reading = DemandReading { step: query.step, ..DemandReading::default() };
-
-    // Usage: the newest bucket that has closed.
     let plain = query.bounded(history);
-    let value_column = match run(store, &source.database, plain.clone(), now) {
-        Ok(series) => {
-            let sums = sum_values(&series);
-            reading.history_points = sums.len();
-            reading.usage = sums.range(..=now - query.step).next_back().map(|(_, v)| *v);
-            Some(())
-        }
-        Err(e) => {
-            reading.forecast_error = Some(format!("demand query failed: {e}"));
-            None
-        }
+    let column = match safety.band_level() {
+        Some(level) if level.fract() == 0.0 => format!("upper_{}", level as i64),
+        Some(level) => format!("upper_{level}"),
+        None => "forecast".to_string(),
     };
-    if value_column.is_none() {
-        return reading;
-    }
+    // One read: the forecast of the query hands back the buckets it learned
+    // from, which give the usage too.
+    let answer = forecast_with_history(
+        store,
+        &wrap_in_forecast(plain.clone(), safety, lead_time, query.step),
+        &context(&source.database, now),
+    );
+    let (history_series, forecast_series) = match answer {
+        Ok(answer) => (answer.history, Ok(answer.forecast)),
+        // The forecast failed: read the history alone, so the usage (and
+        // the reactive fallback it drives) survives.
+        Err(e) => match run(store, &source.database, plain, now) {
+            Ok(series) => (series, Err(format!("forecast failed: {e}"))),
+            Err(e) => {
+                reading.forecast_error = Some(format!("demand query failed: {e}"));
+                return reading;
+            }
+        },
+    };
+    // Usage: the newest bucket that has closed.
+    let sums = sum_values(&history_series);
+    reading.history_points = sums.len();
+    reading.usage = sums.range(..=now - query.step).next_back().map(|(_, v)| *v);
     if reading.history_points < MIN_HISTORY_POINTS {
         reading.forecast_error = Some(format!(
             "history too short: {} buckets, a forecast needs {MIN_HISTORY_POINTS}",
@@ -224,28 +241,7 @@ pub fn read(
         ));
         return reading;
     }
-
-    // Forecast: the same query wrapped in forecast(), far enough to cover
-    // the open bucket and the lead time.
-    let mut wrapped = plain;
-    let inner = wrapped.fields[0].expr.clone();
-    let mut named = Vec::new();
-    if let Some(level) = safety.band_level() {
-        named.push(("level".to_string(), Expr::Number(level)));
-    }
-    wrapped.fields[0].expr = Expr::Call {
-        name: "forecast".into(),
-        args: vec![inner, Expr::Duration(lead_time.max(0) + 2 * query.step)],
-        named,
-    };
-    wrapped.fields[0].alias = None;
-    wrapped.fill = Default::default();
-    let column = match safety.band_level() {
-        Some(level) if level.fract() == 0.0 => format!("upper_{}", level as i64),
-        Some(level) => format!("upper_{level}"),
-        None => "forecast".to_string(),
-    };
-    match run(store, &source.database, wrapped, now) {
+    match forecast_series {
         Ok(series) => {
             let sums = sum_by_time(&series, &column);
             reading.forecast = sums.range(..=now + lead_time.max(0)).map(|(_, v)| *v).reduce(f64::max);
@@ -253,9 +249,24 @@ pub fn read(
                 reading.forecast_error = Some("the forecast returned no points (too little history?)".into());
             }
         }
-        Err(e) => reading.forecast_error = Some(format!("forecast failed: {e}")),
+        Err(e) => reading.forecast_error = Some(e),
     }
     reading
+}
+
+/// The demand query wrapped in `forecast(…)` at the safety's band level,
+/// far enough ahead to cover the open bucket and the lead time.
+fn wrap_in_forecast(mut select: Select, safety: &Safety, lead_time: i64, step: i64) -> Select {
+    let inner = select.fields[0].expr.clone();
+    let mut named = Vec::new();
+    if let Some(level) = safety.band_level() {
+        named.push(("level".to_string(), Expr::Number(level)));
+    }
+    select.fields[0].expr =
+        Expr::Call { name: "forecast".into(), args: vec![inner, Expr::Duration(lead_time.max(0) + 2 * step)], named };
+    select.fields[0].alias = None;
+    select.fill = Default::default();
+    select
 }
 
 #[cfg(test)]

@@ -222,6 +222,19 @@ pub(crate) fn run(
     ctx: &ExecutionContext,
     spec: &Spec,
 ) -> Result<Vec<Series>, ExecError> {
+    run_keeping_history(store, select, ctx, spec, false).map(|(forecasts, _)| forecasts)
+}
+
+/// [`run`], also handing back the history when `keep_history`: the inner
+/// aggregate's series as read (per group, `time` in ns and `value`, the
+/// bucket still open included), so a caller that needs both reads once.
+pub(crate) fn run_keeping_history(
+    store: &Store,
+    select: &Select,
+    ctx: &ExecutionContext,
+    spec: &Spec,
+    keep_history: bool,
+) -> Result<(Vec<Series>, Vec<Series>), ExecError> {
     let interval = select
         .dimensions
         .iter()
@@ -250,7 +263,9 @@ pub(crate) fn run(
         });
     }
     let inner_ctx = ExecutionContext { epoch: Some(1), now: Some(now), ..ctx.clone() };
-    let histories = super::run(store, &inner, &inner_ctx)?.into_iter().map(history).collect::<Vec<_>>();
+    let read = super::run(store, &inner, &inner_ctx)?;
+    let kept = if keep_history { read.clone() } else { Vec::new() };
+    let histories = read.into_iter().map(history).collect::<Vec<_>>();
 
     let env = Env {
         store,
@@ -307,7 +322,7 @@ pub(crate) fn run(
     if select.descending {
         out.reverse();
     }
-    Ok(out)
+    Ok((out, kept))
 }
 
 /// The function's name, for messages.

@@ -222,6 +222,34 @@ impl Env<'_> {
     }
 }
 
+/// A `forecast()` answer and the history it learned from, read once
+/// ([`forecast_with_history`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastAnswer {
+    /// The statement's result series, as `/query` would answer them.
+    pub forecast: Vec<crate::result::Series>,
+    /// Per tag group, the buckets of the aggregate inside `forecast()`:
+    /// columns `time` (always ns since the epoch) and `value` (`null` for
+    /// an empty bucket), the bucket that is still open included.
+    pub history: Vec<crate::result::Series>,
+}
+
+/// Runs a `SELECT forecast(…)` and also returns the history its models
+/// learned from. Why: a caller that needs both the latest actual value and
+/// the forecast (the pool manager's demand reading) would otherwise run the
+/// same aggregate twice. Fails for a statement that is not a `forecast()`.
+pub fn forecast_with_history(
+    store: &Store,
+    select: &Select,
+    ctx: &ExecutionContext,
+) -> Result<ForecastAnswer, ExecError> {
+    let spec = forecast::spec(&select.fields)?
+        .filter(forecast::Spec::is_forecast)
+        .ok_or_else(|| SelectError::Unsupported("expected a SELECT of forecast(...)".into()))?;
+    let (forecast, history) = forecast::run_keeping_history(store, select, ctx, &spec, true)?;
+    Ok(ForecastAnswer { forecast, history })
+}
+
 /// Runs a `SELECT` and returns its result series.
 pub(crate) fn run(
     store: &Store,
