@@ -13,6 +13,11 @@
 //! a user sees when running the aggregate alone, and `WHERE time < t`
 //! makes an "as of `t`" forecast for backtests and replays.
 //!
+//! `forecast()` keeps each group's fitted model in the process-wide fit
+//! cache ([`cache`]): asked again over a window that only slid forward, it
+//! rolls the model forward over the new buckets instead of fitting anew.
+//! `holt_winters()` always fits, as InfluxDB's does.
+//!
 //! `forecast()` ignores a last bucket that is still open (its end is after
 //! the query's upper bound or `now()`): a partial sum or count would read
 //! as a sudden drop. `holt_winters()` keeps InfluxDB's behaviour and uses
