@@ -17,6 +17,7 @@ pub mod anomaly;
 pub mod auto;
 pub mod bands;
 pub mod cache;
+pub mod calibrate;
 pub mod ensemble;
 pub mod ets;
 pub mod eval;

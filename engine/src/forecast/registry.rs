@@ -41,6 +41,7 @@ pub fn restore(saved: &SavedModel) -> Result<Box<dyn Forecaster>, ForecastError>
         "ensemble" => Box::new(Ensemble::restore(saved)?),
         "auto" => Box::new(Auto::restore(saved)?),
         "lstm" => Box::new(super::lstm::Lstm::restore(saved)?),
+        "calibrated" => Box::new(super::calibrate::Calibrated::restore(saved)?),
         other => return Err(ForecastError::Restore(format!("unknown model kind {other:?}"))),
     })
 }

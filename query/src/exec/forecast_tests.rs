@@ -178,7 +178,7 @@ fn write_minutes(db: &Db, minutes: std::ops::Range<i64>, value: impl Fn(i64) -> 
     assert!(db.store.write("d", None, &points, 0).expect("write").rejected.is_empty());
 }
 
-fn forecast_at(db: &Db, now_minute: i64) -> Vec<f64> {
+fn forecast_at(db: &Db, now_minute: i64) -> Vec<[f64; 3]> {
     let ctx = ExecutionContext {
         database: Some("d".into()),
         now: Some(now_minute * MIN),
@@ -191,16 +191,21 @@ fn forecast_at(db: &Db, now_minute: i64) -> Vec<f64> {
     let r = serde_json::to_value(execute(&db.store, &query, &ctx)).expect("json");
     let rows = r["results"][0]["series"][0]["values"].as_array().unwrap_or_else(|| panic!("{r}")).clone();
     assert_eq!(rows[0][0].as_i64(), Some(now_minute), "{r}");
-    rows.iter().map(|row| row[1].as_f64().expect("forecast")).collect()
+    let cell = |row: &Value, i: usize| row[i].as_f64().unwrap_or_else(|| panic!("{row}"));
+    rows.iter().map(|row| [cell(row, 1), cell(row, 2), cell(row, 3)]).collect()
 }
 
-/// What the engine forecasts for minutes `fit` fitted, then `update` absorbed.
-fn reference(fit: std::ops::Range<i64>, update: std::ops::Range<i64>, value: impl Fn(i64) -> f64) -> Vec<f64> {
+/// What the engine forecasts (mean and 95% band, calibrated online as
+/// `forecast()` does) for minutes `fit` fitted, then `update` absorbed.
+fn reference(fit: std::ops::Range<i64>, update: std::ops::Range<i64>, value: impl Fn(i64) -> f64) -> Vec<[f64; 3]> {
+    use augur_engine::forecast::calibrate::Calibrated;
+    use augur_engine::forecast::Forecaster;
     let options = FitOptions { seasons: vec![12], origin_index: Some(fit.start), step_ns: Some(MIN) };
-    let mut model = augur_engine::forecast::registry::by_name("ets").expect("ets");
+    let mut model = Calibrated::new(augur_engine::forecast::registry::by_name("ets").expect("ets"));
     model.fit(&fit.map(&value).collect::<Vec<_>>(), &options).expect("fits");
     model.update(&update.map(&value).collect::<Vec<_>>()).expect("updates");
-    model.predict(6, &[95.0]).expect("predicts").mean
+    let p = model.predict(6, &[95.0]).expect("predicts");
+    (0..6).map(|k| [p.mean[k], p.bands[0].lower[k], p.bands[0].upper[k]]).collect()
 }
 
 #[test]

@@ -15,8 +15,9 @@
 //!
 //! `forecast()` keeps each group's fitted model in the process-wide fit
 //! cache ([`cache`]): asked again over a window that only slid forward, it
-//! rolls the model forward over the new buckets instead of fitting anew.
-//! `holt_winters()` always fits, as InfluxDB's does.
+//! rolls the model forward over the new buckets instead of fitting anew,
+//! and the model's bands are recalibrated online on those buckets
+//! ([`Calibrated`]). `holt_winters()` always fits, as InfluxDB's does.
 //!
 //! `forecast()` ignores a last bucket that is still open (its end is after
 //! the query's upper bound or `now()`): a partial sum or count would read
@@ -26,6 +27,7 @@
 use std::collections::BTreeMap;
 
 use augur_engine::forecast::cache;
+use augur_engine::forecast::calibrate::Calibrated;
 use augur_engine::forecast::pool::{self, PoolError};
 use augur_engine::forecast::{registry, FitOptions, ForecastError, Forecaster, Prediction};
 use augur_engine::storage::Store;
@@ -450,7 +452,9 @@ fn predict(
     let key = key.to_string();
     let job = move || -> Result<(Prediction, Option<Vec<f64>>), ForecastError> {
         if cached {
-            let (prediction, _) = cache::global().forecast(&key, start, &values, || model, &options, steps, &levels)?;
+            let calibrated = || -> Box<dyn Forecaster> { Box::new(Calibrated::new(model)) };
+            let (prediction, _) =
+                cache::global().forecast(&key, start, &values, calibrated, &options, steps, &levels)?;
             return Ok((prediction, None));
         }
         model.fit(&values, &options)?;
