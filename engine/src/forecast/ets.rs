@@ -183,33 +183,104 @@ impl EtsState {
         Some(if y.is_finite() { raw } else { f64::NAN })
     }
 
-    /// Sum of squared one-step errors over `ys` from this state, and the count.
-    fn sse(&self, ys: &[f64]) -> (f64, usize) {
-        let mut s = self.clone();
-        let mut sse = 0.0;
-        let mut n = 0;
-        for &y in ys {
-            match s.advance(y) {
-                Some(e) if e.is_finite() => {
-                    let a = e.abs();
-                    let c = self.clip;
-                    sse += if c > 0.0 && a > c { c * (2.0 * a - c) } else { e * e };
-                    n += 1;
+    /// Sum of squared one-step errors over `ys` from this state (Huber-like
+    /// beyond `clip`), and the count; `+inf` when a multiplicative state
+    /// became invalid. `seasonal` is scratch space for the seasonal states.
+    ///
+    /// The objective of every optimiser evaluation, so the loop is
+    /// specialised per season kind and clipping ([`sse_loop`]): same
+    /// arithmetic as [`EtsState::advance`], without its per-step branches.
+    fn sse(&self, ys: &[f64], seasonal: &mut Vec<f64>) -> (f64, usize) {
+        seasonal.clear();
+        seasonal.extend_from_slice(&self.seasonal);
+        let clip = self.clip > 0.0;
+        match (self.season, clip) {
+            (SeasonKind::None, false) => sse_loop::<0, false>(self, seasonal, ys),
+            (SeasonKind::None, true) => sse_loop::<0, true>(self, seasonal, ys),
+            (SeasonKind::Additive, false) => sse_loop::<1, false>(self, seasonal, ys),
+            (SeasonKind::Additive, true) => sse_loop::<1, true>(self, seasonal, ys),
+            (SeasonKind::Multiplicative, false) => sse_loop::<2, false>(self, seasonal, ys),
+            (SeasonKind::Multiplicative, true) => sse_loop::<2, true>(self, seasonal, ys),
+        }
+    }
+}
+
+/// The recursion of [`EtsState::advance`] from `st` over `ys` for season
+/// kind `S` (0 none, 1 additive, 2 multiplicative) with or without
+/// clipping, returning the objective of [`EtsState::sse`]. `seasonal` holds
+/// a copy of `st.seasonal` and is overwritten.
+#[inline(never)]
+fn sse_loop<const S: u8, const CLIP: bool>(st: &EtsState, seasonal: &mut [f64], ys: &[f64]) -> (f64, usize) {
+    let (alpha, beta, gamma, d, clip) = (st.alpha, st.beta, st.gamma, st.damping(), st.clip);
+    let (mut level, mut slope, mut run) = (st.level, st.slope, st.run);
+    let m = seasonal.len();
+    let mut phase = st.phase;
+    let mut sse = 0.0;
+    let mut n = 0;
+    for &y in ys {
+        let pb = d * slope;
+        let base = level + pb;
+        let s = if S == 0 { 0.0 } else { seasonal[phase] };
+        let yhat = match S {
+            0 => base,
+            1 => base + s,
+            _ => {
+                if !(s > 1e-8 && base > 1e-12) {
+                    return (f64::INFINITY, n);
                 }
-                Some(_) => {}
-                None => return (f64::INFINITY, n),
+                base * s
+            }
+        };
+        let raw = if y.is_finite() { y - yhat } else { 0.0 };
+        let mut e = raw;
+        if CLIP {
+            if raw.abs() > clip {
+                let side = if raw > 0.0 { 1 } else { -1 };
+                run = if run * side > 0 { run + side } else { side };
+                if run.abs() < SHIFT_RUN {
+                    e = raw.clamp(-clip, clip);
+                }
+            } else {
+                run = 0;
             }
         }
-        (sse, n)
+        if S == 2 {
+            level = base + alpha * e / s;
+            slope = pb + beta * e / s;
+            seasonal[phase] = s + gamma * e / base;
+        } else {
+            level = base + alpha * e;
+            slope = pb + beta * e;
+            if S == 1 {
+                seasonal[phase] = s + gamma * e;
+            }
+        }
+        if S != 0 {
+            phase += 1;
+            if phase == m {
+                phase = 0;
+            }
+        }
+        if y.is_finite() && raw.is_finite() {
+            let a = raw.abs();
+            sse += if CLIP && a > clip { clip * (2.0 * a - clip) } else { raw * raw };
+            n += 1;
+        }
     }
+    (sse, n)
 }
 
 impl Stepper for EtsState {
     fn step(&mut self, y: f64) {
-        let backup = self.clone();
+        // `advance` changes only these (no clone of the seasonal states per step).
+        let backup = (self.level, self.slope, self.phase, self.run);
+        let s_backup = self.seasonal.get(self.phase).copied();
         if self.advance(y).is_none() || !(self.level.is_finite() && self.slope.is_finite()) {
             // An invalid multiplicative state: roll forward on the forecast instead.
-            *self = backup;
+            (self.level, self.slope, self.phase, self.run) = backup;
+            if let Some(s) = s_backup {
+                self.seasonal[self.phase] = s;
+            }
             let f = {
                 let mut o = [0.0];
                 self.forecast_into(&mut o);
@@ -409,19 +480,21 @@ pub(crate) fn fit_spec(spec: Spec, ys: &[f64], filled: &[f64], m: usize, phase0:
     let d = start.len();
     let opts = Options { max_evals: 30 + 40 * d, tolerance: 1e-6, step: 0.15 };
     let mut scratch = init.clone();
+    let mut seasonal = Vec::with_capacity(init.seasonal.len());
     let best = minimize(
         |x| {
             apply(&mut scratch, x);
-            scratch.sse(ys).0
+            scratch.sse(ys, &mut seasonal).0
         },
         &start,
         &lower,
         &upper,
         &opts,
     );
+
     let mut fitted = init;
     apply(&mut fitted, &best.x);
-    let (sse, n) = fitted.sse(ys);
+    let (sse, n) = fitted.sse(ys, &mut seasonal);
     if !sse.is_finite() || n == 0 {
         return None;
     }
@@ -677,6 +750,47 @@ mod tests {
         m.fit(&y, &FitOptions::default()).unwrap();
         let p = m.predict(288, &[]).unwrap();
         assert!(p.mean.iter().all(|v| (0.0..=120.0).contains(v)), "{:?} {:?}", m.variant(), &p.mean[280..]);
+    }
+
+    /// The objective through `advance`, one step at a time (the reference
+    /// the specialised `sse_loop` must match).
+    fn sse_reference(st: &EtsState, ys: &[f64]) -> (f64, usize) {
+        let mut s = st.clone();
+        let (mut sse, mut n) = (0.0, 0);
+        for &y in ys {
+            match s.advance(y) {
+                Some(e) if e.is_finite() => {
+                    let (a, c) = (e.abs(), st.clip);
+                    sse += if c > 0.0 && a > c { c * (2.0 * a - c) } else { e * e };
+                    n += 1;
+                }
+                Some(_) => {}
+                None => return (f64::INFINITY, n),
+            }
+        }
+        (sse, n)
+    }
+
+    #[test]
+    fn specialised_sse_matches_the_step_recursion() {
+        let e = noise(600, 21);
+        let mut y: Vec<f64> =
+            (0..600).map(|t| 30.0 + 0.02 * t as f64 + 5.0 * ((t % 12) as f64 - 5.5).abs() + 3.0 * e[t]).collect();
+        y[100] = f64::NAN;
+        y[101] = f64::NAN;
+        y[300] = 90.0;
+        let filled = fill_linear(&y);
+        let mut scratch = Vec::new();
+        for spec in NONSEASONAL.iter().chain(SEASONAL.iter()) {
+            for clip in [0.0, 2.0] {
+                let mut st = initial_state(*spec, &filled, 12, 5).unwrap();
+                st.clip = clip;
+                apply(&mut st, &[0.3, 0.2, 0.1, 0.9][..]);
+                let want = sse_reference(&st, &y);
+                assert_eq!(st.sse(&y, &mut scratch), want, "{spec:?} clip {clip}");
+                assert!(want.0.is_finite() && want.1 == 598);
+            }
+        }
     }
 
     #[test]
