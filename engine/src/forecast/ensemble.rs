@@ -28,7 +28,7 @@ use super::mstl::Mstl;
 use super::naive::Naive;
 use super::prep::{check_request, prepare};
 use super::snaive::SeasonalNaive;
-use super::{persist, registry, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
+use super::{persist, registry, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
 
 const VERSION: u32 = 1;
 
@@ -388,8 +388,19 @@ impl Forecaster for Ensemble {
         if tail < 10 || n - tail < 20 {
             return self.fit_fallback(history, options);
         }
-        let opts =
-            FitOptions { origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64), ..options.clone() };
+        // The season is detected once here for every candidate (each would
+        // otherwise detect it on the same history); "none found" is passed
+        // as the period 1, which every model reads as no season.
+        let seasons = if options.seasons.is_empty() {
+            Some(season::detect(&p.values[..n - tail])).filter(|s| !s.is_empty()).unwrap_or_else(|| vec![1])
+        } else {
+            options.seasons.clone()
+        };
+        let opts = FitOptions {
+            origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64),
+            seasons,
+            ..options.clone()
+        };
         let (models, bt) = backtest(&self.candidates, &p.values, &opts, tail, BACKTEST_STEPS);
         if models.is_empty() {
             return self.fit_fallback(history, options);

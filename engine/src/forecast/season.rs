@@ -64,17 +64,27 @@ pub fn detect_with(values: &[f64], cfg: &DetectConfig) -> Vec<usize> {
             break;
         }
         let floor = found.last().map_or(cfg.min_period, |&p| 2 * p - p / 4).max(cfg.min_period);
-        let mut cands: Vec<(usize, f64)> = peaks(&acf, floor, max_lag, cfg)
-            .into_iter()
-            .filter(|&(p, _)| !found.contains(&p))
-            .filter(|&(p, _)| strength(&resid, p) > 1.0 / (n / p) as f64 + cfg.strength_margin)
-            .collect();
-        if cands.is_empty() {
+        let pre = prefix_sums(&resid);
+        let mut peaks: Vec<(usize, f64)> =
+            peaks(&acf, floor, max_lag, cfg).into_iter().filter(|&(p, _)| !found.contains(&p)).collect();
+        // The strength test is the expensive part: it runs lazily, on the
+        // strongest peak first (that sets the bar), then in lag order on the
+        // peaks that clear 60% of the bar; the first that passes is the one
+        // an eager filter-then-pick would choose.
+        let mut strong: Vec<Option<bool>> = vec![None; peaks.len()];
+        let mut passes = |i: usize, p: usize| {
+            *strong[i]
+                .get_or_insert_with(|| strength_with(&resid, &pre, p) > 1.0 / (n / p) as f64 + cfg.strength_margin)
+        };
+        let mut by_acf: Vec<usize> = (0..peaks.len()).collect();
+        by_acf.sort_by(|&a, &b| peaks[b].1.total_cmp(&peaks[a].1));
+        let Some(best) = by_acf.into_iter().find(|&i| passes(i, peaks[i].0)).map(|i| peaks[i].1) else {
             break;
-        }
-        let best = cands.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
-        cands.retain(|c| c.1 >= 0.6 * best);
-        let p = refine(&resid, cands[0].0, found.last().copied());
+        };
+        let Some(pick) = (0..peaks.len()).find(|&i| peaks[i].1 >= 0.6 * best && passes(i, peaks[i].0)) else {
+            break;
+        };
+        let p = refine(&resid, &pre, peaks.swap_remove(pick).0, found.last().copied());
         found.push(p);
         remove_profile(&mut resid, p);
     }
@@ -85,7 +95,7 @@ pub fn detect_with(values: &[f64], cfg: &DetectConfig) -> Vec<usize> {
 /// The lag near `p` with the strongest seasonal profile: an ACF peak is
 /// broad and noise (and the finite window) move it by a few lags, while
 /// per-phase averaging over all cycles is sharp at the true period.
-fn refine(x: &[f64], p: usize, shorter: Option<usize>) -> usize {
+fn refine(x: &[f64], pre: &[f64], p: usize, shorter: Option<usize>) -> usize {
     let w = (p / 40).max(1);
     // A longer period is a whole number of the shorter one (a week of days).
     if let Some(q) = shorter.filter(|&q| q >= 2) {
@@ -96,7 +106,7 @@ fn refine(x: &[f64], p: usize, shorter: Option<usize>) -> usize {
     }
     (p.saturating_sub(w).max(2)..=p + w)
         .filter(|&q| q < x.len() / 2)
-        .map(|q| (q, strength(x, q)))
+        .map(|q| (q, strength_with(x, pre, q)))
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         .map_or(p, |c| c.0)
 }
@@ -125,6 +135,12 @@ fn robust_residual(x: &[f64]) -> Vec<f64> {
 }
 
 /// The autocorrelation of `x` at lags `0..=max_lag` (empty for a constant series).
+///
+/// Wiener–Khinchin with real transforms: the ACF is the DFT of the power
+/// spectrum of the zero-padded, centered series (the spectrum is real and
+/// even, so a forward DFT equals the inverse up to a factor that the
+/// normalization by lag 0 removes). Each real DFT is one complex FFT of half
+/// the length ([`real_dft`]).
 pub fn autocorrelation(x: &[f64], max_lag: usize) -> Vec<f64> {
     let n = x.len();
     if n < 2 {
@@ -132,27 +148,57 @@ pub fn autocorrelation(x: &[f64], max_lag: usize) -> Vec<f64> {
     }
     let mean = x.iter().sum::<f64>() / n as f64;
     let size = (2 * n).next_power_of_two();
-    let mut re = vec![0.0; size];
-    let mut im = vec![0.0; size];
-    for (r, &v) in re.iter_mut().zip(x) {
+    let mut buf = vec![0.0; size];
+    for (r, &v) in buf.iter_mut().zip(x) {
         *r = v - mean;
     }
-    fft(&mut re, &mut im, false);
-    for (r, i) in re.iter_mut().zip(im.iter_mut()) {
-        *r = *r * *r + *i * *i;
-        *i = 0.0;
+    let (re, im) = real_dft(&buf);
+    let half = size / 2;
+    for k in 0..=half {
+        let p = re[k] * re[k] + im[k] * im[k];
+        buf[k] = p;
+        if k > 0 && k < half {
+            buf[size - k] = p;
+        }
     }
-    fft(&mut re, &mut im, true);
-    let c0 = re[0];
+    let (c, _) = real_dft(&buf);
+    let c0 = c[0];
     if !(c0.is_finite() && c0 > 0.0) {
         return Vec::new();
     }
-    re[..=max_lag.min(n - 1)].iter().map(|c| c / c0).collect()
+    c[..=max_lag.min(n - 1)].iter().map(|v| v / c0).collect()
 }
 
-/// In-place radix-2 FFT (`re.len()` must be a power of two); the inverse is
-/// scaled by `1/len`.
-fn fft(re: &mut [f64], im: &mut [f64], inverse: bool) {
+/// The DFT bins `0..=len/2` of the real sequence `x` (`len` a power of two,
+/// at least 4), as (real parts, imaginary parts): the even and odd samples
+/// are packed into one complex sequence of half the length, transformed,
+/// and separated again.
+fn real_dft(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let h = x.len() / 2;
+    let mut zr: Vec<f64> = x.iter().step_by(2).copied().collect();
+    let mut zi: Vec<f64> = x.iter().skip(1).step_by(2).copied().collect();
+    fft(&mut zr, &mut zi);
+    let mut re = vec![0.0; h + 1];
+    let mut im = vec![0.0; h + 1];
+    let ang = -std::f64::consts::PI / h as f64;
+    let (w1r, w1i) = (ang.cos(), ang.sin());
+    let (mut wr, mut wi) = (1.0, 0.0);
+    for k in 0..=h {
+        let (a, b) = (k % h, (h - k) % h);
+        // Even part E = (Z[k] + conj Z[h-k]) / 2, odd part O = (Z[k] - conj Z[h-k]) / 2i.
+        let (er, ei) = ((zr[a] + zr[b]) / 2.0, (zi[a] - zi[b]) / 2.0);
+        let (or, oi) = ((zi[a] + zi[b]) / 2.0, -(zr[a] - zr[b]) / 2.0);
+        re[k] = er + wr * or - wi * oi;
+        im[k] = ei + wr * oi + wi * or;
+        let nwr = wr * w1r - wi * w1i;
+        wi = wr * w1i + wi * w1r;
+        wr = nwr;
+    }
+    (re, im)
+}
+
+/// In-place forward radix-2 FFT (`re.len()` must be a power of two).
+fn fft(re: &mut [f64], im: &mut [f64]) {
     let n = re.len();
     let mut j = 0;
     for i in 1..n {
@@ -167,14 +213,30 @@ fn fft(re: &mut [f64], im: &mut [f64], inverse: bool) {
             im.swap(i, j);
         }
     }
-    let sign = if inverse { 1.0 } else { -1.0 };
+    // Twiddle factors exp(-2 pi i k / n), k < n / 2, once per transform: the
+    // butterflies then do not wait on a running complex product.
+    let half = n / 2;
+    let turn = |k: usize| {
+        let ang = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
+        (ang.cos(), ang.sin())
+    };
+    let (mut wr, mut wi) = (vec![1.0; half.max(1)], vec![0.0; half.max(1)]);
+    let (w1r, w1i) = turn(1);
+    for k in 1..half {
+        // A running product, restarted from the exact value every 64 steps.
+        (wr[k], wi[k]) = if k % 64 == 0 {
+            turn(k)
+        } else {
+            let (pr, pi) = (wr[k - 1], wi[k - 1]);
+            (pr * w1r - pi * w1i, pr * w1i + pi * w1r)
+        };
+    }
     let mut len = 2;
     while len <= n {
-        let ang = sign * 2.0 * std::f64::consts::PI / len as f64;
-        let (wr, wi) = (ang.cos(), ang.sin());
+        let stride = n / len;
         for start in (0..n).step_by(len) {
-            let (mut cr, mut ci) = (1.0, 0.0);
             for k in 0..len / 2 {
+                let (cr, ci) = (wr[k * stride], wi[k * stride]);
                 let (a, b) = (start + k, start + k + len / 2);
                 let tr = re[b] * cr - im[b] * ci;
                 let ti = re[b] * ci + im[b] * cr;
@@ -182,17 +244,9 @@ fn fft(re: &mut [f64], im: &mut [f64], inverse: bool) {
                 im[b] = im[a] - ti;
                 re[a] += tr;
                 im[a] += ti;
-                let ncr = cr * wr - ci * wi;
-                ci = cr * wi + ci * wr;
-                cr = ncr;
             }
         }
         len <<= 1;
-    }
-    if inverse {
-        let s = 1.0 / n as f64;
-        re.iter_mut().for_each(|v| *v *= s);
-        im.iter_mut().for_each(|v| *v *= s);
     }
 }
 
@@ -227,49 +281,76 @@ pub(crate) fn centered_ma(x: &[f64], p: usize) -> Vec<f64> {
     if p < 2 || n < p + 1 {
         return out;
     }
-    let mut pre = vec![0.0; n + 1];
-    for i in 0..n {
-        pre[i + 1] = pre[i] + x[i];
-    }
-    let half = p / 2;
-    if p % 2 == 1 {
-        for (t, o) in out.iter_mut().enumerate().take(n - half).skip(half) {
-            *o = (pre[t + half + 1] - pre[t - half]) / p as f64;
-        }
-    } else {
-        for (t, o) in out.iter_mut().enumerate().take(n - half).skip(half) {
-            // Two overlapping windows of length p, averaged: weights 1/2p at the ends.
-            let a = pre[t + half] - pre[t - half];
-            let b = pre[t + half + 1] - pre[t + 1 - half];
-            *o = (a + b) / (2 * p) as f64;
-        }
+    let pre = prefix_sums(x);
+    for (t, o) in out.iter_mut().enumerate().take(n - p / 2).skip(p / 2) {
+        *o = ma_at(&pre, p, t);
     }
     out
 }
 
+/// `pre[i]` = sum of `x[..i]` (`n + 1` values), for moving averages.
+fn prefix_sums(x: &[f64]) -> Vec<f64> {
+    let mut pre = vec![0.0; x.len() + 1];
+    for (i, &v) in x.iter().enumerate() {
+        pre[i + 1] = pre[i] + v;
+    }
+    pre
+}
+
+/// The centered moving average of length `p` at `t` from prefix sums
+/// (`p / 2 <= t < n - p / 2`).
+#[inline]
+fn ma_at(pre: &[f64], p: usize, t: usize) -> f64 {
+    let half = p / 2;
+    if p % 2 == 1 {
+        (pre[t + half + 1] - pre[t - half]) / p as f64
+    } else {
+        // Two overlapping windows of length p, averaged: weights 1/2p at the ends.
+        let a = pre[t + half] - pre[t - half];
+        let b = pre[t + half + 1] - pre[t + 1 - half];
+        (a + b) / (2 * p) as f64
+    }
+}
+
 /// Seasonal strength of period `p` in `x` (0 = none, 1 = pure season).
 pub fn strength(x: &[f64], p: usize) -> f64 {
-    let trend = centered_ma(x, p);
+    strength_with(x, &prefix_sums(x), p)
+}
+
+/// [`strength`] with the prefix sums of `x` given (shared by the many
+/// periods a detection tries): two passes, no per-point allocation.
+fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
+    let n = x.len();
+    if p < 2 || n < p + 1 {
+        return 0.0;
+    }
+    let (lo, hi) = (p / 2, n - p / 2);
     let mut sums = vec![0.0; p];
     let mut counts = vec![0usize; p];
-    let mut d = Vec::with_capacity(x.len());
-    for (t, (&v, &tr)) in x.iter().zip(&trend).enumerate() {
+    let (mut total, mut len) = (0.0, 0usize);
+    for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
+        let tr = ma_at(pre, p, t);
         if tr.is_finite() {
             let dv = v - tr;
             sums[t % p] += dv;
             counts[t % p] += 1;
-            d.push((t % p, dv));
+            total += dv;
+            len += 1;
         }
     }
-    if d.len() < 2 * p {
+    if len < 2 * p {
         return 0.0;
     }
     let prof: Vec<f64> = sums.iter().zip(&counts).map(|(s, &c)| if c > 0 { s / c as f64 } else { 0.0 }).collect();
-    let mean_d = d.iter().map(|x| x.1).sum::<f64>() / d.len() as f64;
+    let mean_d = total / len as f64;
     let (mut vd, mut vr) = (0.0, 0.0);
-    for &(ph, dv) in &d {
-        vd += (dv - mean_d).powi(2);
-        vr += (dv - prof[ph]).powi(2);
+    for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
+        let tr = ma_at(pre, p, t);
+        if tr.is_finite() {
+            let dv = v - tr;
+            vd += (dv - mean_d).powi(2);
+            vr += (dv - prof[t % p]).powi(2);
+        }
     }
     if vd <= 0.0 {
         return 0.0;
@@ -353,5 +434,15 @@ mod tests {
         let c0: f64 = x.iter().map(|v| (v - m).powi(2)).sum();
         let c3: f64 = (0..97).map(|i| (x[i] - m) * (x[i + 3] - m)).sum();
         assert!((acf[3] - c3 / c0).abs() < 1e-12);
+        for n in [2, 3, 5, 64, 257] {
+            let x = noise(n, n as u64);
+            let acf = autocorrelation(&x, n - 1);
+            let m = x.iter().sum::<f64>() / n as f64;
+            let c = |k: usize| (0..n - k).map(|i| (x[i] - m) * (x[i + k] - m)).sum::<f64>();
+            assert_eq!(acf.len(), n);
+            for (k, a) in acf.iter().enumerate() {
+                assert!((a - c(k) / c(0)).abs() < 1e-12, "n {n} lag {k}: {a} vs {}", c(k) / c(0));
+            }
+        }
     }
 }
