@@ -25,6 +25,7 @@
 
 use serde::Serialize;
 
+use augur_engine::forecast::calibrate::Calibrated;
 use augur_engine::forecast::{registry, FitOptions, Forecaster};
 
 /// A policy the simulator can run.
@@ -136,7 +137,8 @@ impl Predictor {
         if refit {
             self.since_fit = 0;
             let from = (k + 1).saturating_sub(self.window);
-            let mut model = registry::by_name(&self.model)?;
+            // Calibrated online between fits, as a pool's forecast() is.
+            let mut model: Box<dyn Forecaster> = Box::new(Calibrated::new(registry::by_name(&self.model)?));
             let options = FitOptions {
                 seasons: Vec::new(),
                 origin_index: Some(self.start_index + from as i64),
