@@ -551,7 +551,7 @@ fn fit_spec_in(
         upper.push(0.98);
     }
     let d = start.len();
-    let opts = Options { max_evals: 30 + 40 * d, tolerance: 1e-6, step: 0.15 };
+    let opts = Options { max_evals: 30 + 40 * d, tolerance: 1e-4, step: 0.15 };
     // The parameters are fitted on the recent window only (from a state
     // initialised on the window's head); the full recursion below then
     // scores them and gives the state.
