@@ -119,37 +119,32 @@ impl FitCache {
     /// Forecasts `horizon` steps after `values` (grid indices `start..`):
     /// rolls the model cached under `key` forward when it can be used, else
     /// fits the model `make` builds with `options`; the model is cached
-    /// afterwards either way.
+    /// afterwards either way (with `values`, kept for the next overlap check).
     #[allow(clippy::too_many_arguments)]
     pub fn forecast(
         &self,
         key: &str,
         start: i64,
-        values: &[f64],
+        values: Vec<f64>,
         make: impl FnOnce() -> Box<dyn Forecaster>,
         options: &FitOptions,
         horizon: usize,
         levels: &[f64],
     ) -> Result<(Prediction, Source), ForecastError> {
-        if self.capacity == 0 {
-            let mut model = make();
-            model.fit(values, options)?;
-            return Ok((model.predict(horizon, levels)?, Source::Fitted));
-        }
-        if let Some((mut model, from, fit_len, updated)) = self.take(key, start, values) {
-            let fresh = &values[from..];
-            if model.update(fresh).is_ok() {
+        if let Some((mut model, from, fit_len, updated)) = self.take(key, start, &values) {
+            let absorbed = values.len() - from;
+            if model.update(&values[from..]).is_ok() {
                 if let Ok(prediction) = model.predict(horizon, levels) {
-                    let absorbed = fresh.len();
                     self.put(key, start, values, model, fit_len, updated + absorbed);
                     return Ok((prediction, Source::Updated(absorbed)));
                 }
             }
         }
         let mut model = make();
-        model.fit(values, options)?;
+        model.fit(&values, options)?;
         let prediction = model.predict(horizon, levels)?;
-        self.put(key, start, values, model, values.len(), 0);
+        let fit_len = values.len();
+        self.put(key, start, values, model, fit_len, 0);
         Ok((prediction, Source::Fitted))
     }
 
@@ -157,6 +152,9 @@ impl FitCache {
     /// the index in `values` of the first step it has not seen, its fit
     /// length and the steps it absorbed. Counts the hit or the miss.
     fn take(&self, key: &str, start: i64, values: &[f64]) -> Option<(Box<dyn Forecaster>, usize, usize, usize)> {
+        if self.capacity == 0 {
+            return None;
+        }
         let mut s = self.state.lock();
         let usable = s.entries.get(key).and_then(|e| usable_from(e, start, values));
         let Some(from) = usable else {
@@ -171,14 +169,14 @@ impl FitCache {
 
     /// Caches `model`, which has seen `values` from grid index `start`,
     /// evicting the least recently used entries beyond the bounds.
-    fn put(&self, key: &str, start: i64, values: &[f64], model: Box<dyn Forecaster>, fit_len: usize, updated: usize) {
-        if values.len() > MAX_KEPT_VALUES / 4 {
+    fn put(&self, key: &str, start: i64, seen: Vec<f64>, model: Box<dyn Forecaster>, fit_len: usize, updated: usize) {
+        if self.capacity == 0 || seen.len() > MAX_KEPT_VALUES / 4 {
             return;
         }
         let mut s = self.state.lock();
         s.tick += 1;
         let used = s.tick;
-        let entry = Entry { model, start, seen: values.to_vec(), fit_len, updated, used };
+        let entry = Entry { model, start, seen, fit_len, updated, used };
         s.kept_values += entry.seen.len();
         if let Some(old) = s.entries.insert(key.to_string(), entry) {
             s.kept_values -= old.seen.len();
@@ -250,10 +248,10 @@ mod tests {
     fn a_sliding_window_rolls_the_model_forward_like_fit_then_update() {
         let y = series(600);
         let cache = FitCache::new(8);
-        let (first, source) = cache.forecast("k", 0, &y[..500], make("ets"), &opts(), 12, &[95.0]).unwrap();
+        let (first, source) = cache.forecast("k", 0, y[..500].to_vec(), make("ets"), &opts(), 12, &[95.0]).unwrap();
         assert_eq!(source, Source::Fitted);
         // The window slid by 3 steps at both ends.
-        let (second, source) = cache.forecast("k", 3, &y[3..503], make("ets"), &opts(), 12, &[95.0]).unwrap();
+        let (second, source) = cache.forecast("k", 3, y[3..503].to_vec(), make("ets"), &opts(), 12, &[95.0]).unwrap();
         assert_eq!(source, Source::Updated(3));
         let mut reference = registry::by_name("ets").unwrap();
         reference.fit(&y[..500], &opts()).unwrap();
@@ -261,7 +259,7 @@ mod tests {
         reference.update(&y[500..503]).unwrap();
         assert_eq!(reference.predict(12, &[95.0]).unwrap(), second);
         // Asking again with nothing new is a hit that absorbs nothing.
-        let (third, source) = cache.forecast("k", 3, &y[3..503], make("ets"), &opts(), 12, &[95.0]).unwrap();
+        let (third, source) = cache.forecast("k", 3, y[3..503].to_vec(), make("ets"), &opts(), 12, &[95.0]).unwrap();
         assert_eq!((third, source), (second, Source::Updated(0)));
         assert_eq!(cache.stats(), CacheStats { entries: 1, hits: 2, misses: 1 });
     }
@@ -271,7 +269,7 @@ mod tests {
         let y = series(800);
         let cache = FitCache::new(8);
         let fit = |cache: &FitCache, start: usize, values: &[f64]| {
-            cache.forecast("k", start as i64, values, make("snaive"), &opts(), 6, &[80.0]).unwrap().1
+            cache.forecast("k", start as i64, values.to_vec(), make("snaive"), &opts(), 6, &[80.0]).unwrap().1
         };
         assert_eq!(fit(&cache, 0, &y[..400]), Source::Fitted);
         // A value inside the shared part changed (a late point).
@@ -299,17 +297,17 @@ mod tests {
         let y = series(300);
         let cache = FitCache::new(2);
         for key in ["a", "b", "c"] {
-            cache.forecast(key, 0, &y, make("naive"), &opts(), 3, &[95.0]).unwrap();
+            cache.forecast(key, 0, y.clone(), make("naive"), &opts(), 3, &[95.0]).unwrap();
         }
         assert_eq!(cache.stats().entries, 2);
         // "a" was the least recently used and is gone; "c" is kept.
-        let (_, a) = cache.forecast("a", 0, &y, make("naive"), &opts(), 3, &[95.0]).unwrap();
-        let (_, c) = cache.forecast("c", 0, &y, make("naive"), &opts(), 3, &[95.0]).unwrap();
+        let (_, a) = cache.forecast("a", 0, y.clone(), make("naive"), &opts(), 3, &[95.0]).unwrap();
+        let (_, c) = cache.forecast("c", 0, y.clone(), make("naive"), &opts(), 3, &[95.0]).unwrap();
         assert_eq!((a, c), (Source::Fitted, Source::Updated(0)));
 
         let off = FitCache::new(0);
         for _ in 0..2 {
-            let (_, s) = off.forecast("a", 0, &y, make("naive"), &opts(), 3, &[95.0]).unwrap();
+            let (_, s) = off.forecast("a", 0, y.clone(), make("naive"), &opts(), 3, &[95.0]).unwrap();
             assert_eq!(s, Source::Fitted);
         }
         assert_eq!(off.stats(), CacheStats::default());
@@ -319,7 +317,7 @@ mod tests {
     fn a_failed_fit_is_reported_and_not_cached() {
         let cache = FitCache::new(4);
         let nan = vec![f64::NAN; 50];
-        let err = cache.forecast("k", 0, &nan, make("ets"), &opts(), 3, &[95.0]).unwrap_err();
+        let err = cache.forecast("k", 0, nan, make("ets"), &opts(), 3, &[95.0]).unwrap_err();
         assert_eq!(err, ForecastError::NoData);
         assert_eq!(cache.stats().entries, 0);
     }

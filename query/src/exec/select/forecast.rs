@@ -454,7 +454,7 @@ fn predict(
         if cached {
             let calibrated = || -> Box<dyn Forecaster> { Box::new(Calibrated::new(model)) };
             let (prediction, _) =
-                cache::global().forecast(&key, start, &values, calibrated, &options, steps, &levels)?;
+                cache::global().forecast(&key, start, values, calibrated, &options, steps, &levels)?;
             return Ok((prediction, None));
         }
         model.fit(&values, &options)?;
