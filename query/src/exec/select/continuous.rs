@@ -242,7 +242,7 @@ pub fn run_window(
         cancel: cancel.clone(),
         ..ExecutionContext::default()
     };
-    let histories: Vec<History> = super::run(store, &inner, &ctx)?.into_iter().map(forecast::history).collect();
+    let histories: Vec<History> = super::run(store, &inner, &ctx)?.iter().map(forecast::history).collect();
 
     let target =
         select.into.as_ref().ok_or_else(|| SelectError::Unsupported("continuous forecast without INTO".into()))?;

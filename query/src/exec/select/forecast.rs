@@ -271,8 +271,8 @@ pub(crate) fn run_keeping_history(
     }
     let inner_ctx = ExecutionContext { epoch: Some(1), now: Some(now), ..ctx.clone() };
     let read = super::run(store, &inner, &inner_ctx)?;
-    let kept = if keep_history { read.clone() } else { Vec::new() };
-    let histories = read.into_iter().map(history).collect::<Vec<_>>();
+    let histories = read.iter().map(history).collect::<Vec<_>>();
+    let kept = if keep_history { read } else { Vec::new() };
 
     let env = Env {
         store,
@@ -367,7 +367,7 @@ fn float_json(v: f64) -> Json {
 }
 
 /// Reads the inner select's series (epoch ns times, one value column).
-pub(crate) fn history(series: Series) -> History {
+pub(crate) fn history(series: &Series) -> History {
     let mut times = Vec::with_capacity(series.values.len());
     let mut values = Vec::with_capacity(series.values.len());
     for row in &series.values {
@@ -375,7 +375,7 @@ pub(crate) fn history(series: Series) -> History {
         times.push(t);
         values.push(row.get(1).and_then(Json::as_f64).unwrap_or(f64::NAN));
     }
-    History { name: series.name, tags: series.tags, times, values }
+    History { name: series.name.clone(), tags: series.tags.clone(), times, values }
 }
 
 /// Drops empty buckets before the first and after the last value.
