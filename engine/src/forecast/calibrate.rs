@@ -86,23 +86,27 @@ impl Calibrated {
         (self.calibration.missed, self.calibration.checked)
     }
 
+    /// The one-step band at [`CALIBRATED_LEVEL`] as the wrapper gives it
+    /// now (`None` when the model gives no finite band).
+    fn next_band(&self) -> Option<(f64, f64)> {
+        let p = self.predict(1, &[CALIBRATED_LEVEL]).ok()?;
+        let band = p.bands.first()?;
+        let (lo, hi) = (*band.lower.first()?, *band.upper.first()?);
+        (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+    }
+
     /// Checks `y` against the one-step band the model gives now, moves the
     /// factor, then lets the model absorb `y`.
     fn absorb(&mut self, y: f64) -> Result<(), ForecastError> {
         if y.is_finite() {
-            if let Ok(p) = self.predict(1, &[CALIBRATED_LEVEL]) {
-                if let Some(band) = p.bands.first() {
-                    let (lo, hi) = (band.lower.first().copied(), band.upper.first().copied());
-                    if let (Some(lo), Some(hi)) = (lo.filter(|v| v.is_finite()), hi.filter(|v| v.is_finite())) {
-                        let miss = y < lo || y > hi;
-                        let alpha = 1.0 - CALIBRATED_LEVEL / 100.0;
-                        let c = &mut self.calibration;
-                        let step = GAMMA * (f64::from(u8::from(miss)) - alpha);
-                        c.scale = (c.scale.ln() + step).exp().clamp(SCALE_BOUNDS.0, SCALE_BOUNDS.1);
-                        c.checked += 1;
-                        c.missed += u64::from(miss);
-                    }
-                }
+            if let Some((lo, hi)) = self.next_band() {
+                let miss = y < lo || y > hi;
+                let alpha = 1.0 - CALIBRATED_LEVEL / 100.0;
+                let c = &mut self.calibration;
+                let step = GAMMA * (f64::from(u8::from(miss)) - alpha);
+                c.scale = (c.scale.ln() + step).exp().clamp(SCALE_BOUNDS.0, SCALE_BOUNDS.1);
+                c.checked += 1;
+                c.missed += u64::from(miss);
             }
             self.calibration.nonneg &= y >= 0.0;
         }
