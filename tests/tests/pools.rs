@@ -459,3 +459,115 @@ fn reservations_share_a_short_pool_fairly_over_http() {
     let r = server.send(server.client().delete(server.url("/v1/pools/shared/reservations/alice")));
     assert_eq!(r.status, 404, "{r}");
 }
+
+/// Units per state of a pool that count as capacity (requested, provisioning, ready).
+fn active_units(pool: &Value) -> u64 {
+    ["requested", "provisioning", "ready"].iter().filter_map(|s| pool["units_by_state"][*s].as_u64()).sum()
+}
+
+#[test]
+fn a_tenant_quota_caps_its_pools_together_and_shares_fairly() {
+    let mut server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;
+    let last = now / MINUTE_NS * MINUTE_NS - MINUTE_NS;
+    // Two services, steady: web at 10 cores, batch at 12.
+    let body: String = (0..120)
+        .flat_map(|i| {
+            let t = last - (119 - i) * MINUTE_NS;
+            [format!("usage,service=web cpu=10 {t}\n"), format!("usage,service=batch cpu=12 {t}\n")]
+        })
+        .collect();
+    server.write_ok("infra", body);
+
+    // Bad quotas are refused naming the field; none is set.
+    let quota_path = "/v1/tenants/default/pool-quota";
+    for (bad, field) in [
+        (json!({"limits": {"cpu_cores": -1}}), "limits.cpu_cores"),
+        (json!({"limits": {"flux_capacitors": 1}}), "limits"),
+        (json!({"limit": {"cpu_cores": 1}}), "limit"),
+        (json!({"limits": {}}), "limits"),
+    ] {
+        let r = put_json(&server, quota_path, &bad);
+        assert_eq!(r.status, 400, "{bad}: {r}");
+        assert!(r.error_text().contains(field), "{bad} names {field}: {r}");
+    }
+    assert_eq!(server.get(quota_path).status, 404);
+
+    let r = put_json(&server, quota_path, &json!({"limits": {"cpu_cores": 12}}));
+    assert_eq!(r.status, 200, "{r}");
+    let pool = |name: &str| {
+        let mut pool = pool_body(name, &[], &[]);
+        pool["provider"] = json!({"kind": "webhook"});
+        pool["shapes"] = json!([{"name": "core", "capacity": {"cpu_cores": 1}, "hourly_cost": 0.05}]);
+        // Whichever pool cycles first takes the headroom; the other's
+        // scale-up to its share must not wait a minute's cooldown.
+        pool["scale_up_cooldown"] = json!("1s");
+        pool["demand"]["cpu_cores"]["query"] =
+            json!(format!("SELECT sum(cpu) FROM usage WHERE service = '{name}' GROUP BY time(1m)"));
+        pool
+    };
+    for name in ["web", "batch"] {
+        let r = post_json(&server, "/v1/pools", &pool(name));
+        assert_eq!(r.status, 201, "{r}");
+    }
+    // A pool whose min the quota cannot hold beside the others' is refused.
+    let mut greedy = pool("greedy");
+    greedy["min"] = json!(11);
+    let r = post_json(&server, "/v1/pools", &greedy);
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.error_text().contains("min"), "{r}");
+    // So is a quota below the pools' min units.
+    let r = put_json(&server, quota_path, &json!({"limits": {"cpu_cores": 1}}));
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.error_text().contains("limits.cpu_cores"), "{r}");
+
+    // 22+ cores wanted, 12 allowed: each pool gets its min (1) and half of
+    // the other 10. The tenant never holds more than 12 on the way there.
+    let settled = poll_until(&server, "the quota to be shared", Duration::from_secs(60), || {
+        let (web, batch) = (server.get("/v1/pools/web").json(), server.get("/v1/pools/batch").json());
+        let held = active_units(&web) + active_units(&batch);
+        assert!(held <= 12, "the tenant holds {held} cores under a 12-core quota: {web} {batch}");
+        (active_units(&web) == 6 && active_units(&batch) == 6).then_some((web, batch))
+    });
+    for pool in [&settled.0, &settled.1] {
+        let quota = &pool["last_decision"]["quota"];
+        assert_eq!(quota["capped"], true, "{pool}");
+        assert!((quota["share"]["cpu_cores"].as_f64().expect("share") - 6.0).abs() < 1e-6, "{pool}");
+        assert!(pool["last_decision"]["reason"].as_str().unwrap_or_default().contains("tenant quota"), "{pool}");
+    }
+    let view = server.get(quota_path).json();
+    assert_eq!(view["limits"]["cpu_cores"], 12.0, "{view}");
+    assert_eq!(view["holds"]["cpu_cores"], 12.0, "{view}");
+    assert_eq!(view["pools"].as_array().map(Vec::len), Some(2), "{view}");
+    assert!(
+        view["pools"]
+            .as_array()
+            .expect("pools")
+            .iter()
+            .all(|p| p["capped"] == true && p["wants"]["cpu_cores"].as_f64().is_some_and(|w| w >= 10.0)),
+        "{view}"
+    );
+
+    // A heavier weight takes a larger share: batch at 3 gets 1 + 7.5.
+    let mut heavier = pool("batch");
+    heavier["quota_weight"] = json!(3);
+    let r = put_json(&server, "/v1/pools/batch", &heavier);
+    assert_eq!(r.status, 200, "{r}");
+    poll_until(&server, "the weighted share", Duration::from_secs(60), || {
+        let (web, batch) = (server.get("/v1/pools/web").json(), server.get("/v1/pools/batch").json());
+        assert!(active_units(&web) + active_units(&batch) <= 12, "{web} {batch}");
+        (active_units(&web) == 3 && active_units(&batch) == 8).then_some(())
+    });
+
+    // The quota survives kill -9; lifting it lets both pools grow to their demand.
+    server.kill9_restart();
+    assert_eq!(server.get(quota_path).json()["limits"]["cpu_cores"], 12.0);
+    let r = server.send(server.client().delete(server.url(quota_path)));
+    assert_eq!(r.status, 204, "{r}");
+    poll_until(&server, "both pools to cover their demand", Duration::from_secs(60), || {
+        let (web, batch) = (server.get("/v1/pools/web").json(), server.get("/v1/pools/batch").json());
+        (active_units(&web) >= 10 && active_units(&batch) >= 12).then_some(())
+    });
+    assert_eq!(server.get(quota_path).status, 404);
+}

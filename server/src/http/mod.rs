@@ -153,6 +153,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(routes::POOL_PLAN, get(pools::plan))
         .route(routes::POOL_RESERVATIONS, get(pools::list_reservations).post(pools::reserve))
         .route(routes::POOL_RESERVATION, delete(pools::unreserve))
+        .route(routes::TENANT_POOL_QUOTA, get(pools::get_quota).put(pools::put_quota).delete(pools::delete_quota))
         .route(routes::WEBHOOKS, get(hooks::list).post(hooks::create))
         .route(routes::WEBHOOK, get(hooks::get).put(hooks::update).delete(hooks::delete))
         .route(routes::WEBHOOK_DELIVERIES, get(hooks::deliveries))

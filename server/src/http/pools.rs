@@ -32,8 +32,9 @@ use crate::clock::now_ns;
 use crate::pools::allocator::Decision;
 use crate::pools::demand::{DemandQuery, DemandReading};
 use crate::pools::exec;
-use crate::pools::manager::{PoolError, PoolManager, PoolRecord};
+use crate::pools::manager::{PoolError, PoolManager, PoolRecord, QuotaView};
 use crate::pools::mix::capacity;
+use crate::pools::quota::TenantQuota;
 use crate::pools::reservations::{Reservation, ReservationStatus, ReservedDemand};
 use crate::pools::spec::{compact_duration, DemandSource, Dimension, PoolSpec, Provider, Safety};
 use crate::pools::units::{Unit, UnitState};
@@ -63,9 +64,10 @@ fn tenant_of(principal: &Principal, asked: Option<&str>) -> Result<String, ApiEr
 /// A [`PoolError`] as the API answers it.
 fn pool_error(err: PoolError) -> ApiError {
     match err {
-        PoolError::NotFound(_) | PoolError::UnitNotFound(_) | PoolError::ReservationNotFound(_) => {
-            ApiError::NotFound(err.to_string())
-        }
+        PoolError::NotFound(_)
+        | PoolError::UnitNotFound(_)
+        | PoolError::ReservationNotFound(_)
+        | PoolError::QuotaNotFound(_) => ApiError::NotFound(err.to_string()),
         PoolError::TooManyReservations(_) => ApiError::TenantLimit(err.to_string()),
         PoolError::Exists(_) | PoolError::Transition(_) => ApiError::Conflict(err.to_string()),
         PoolError::Invalid(_) | PoolError::InvalidAddress(_) => ApiError::BadRequest(err.to_string()),
@@ -528,6 +530,72 @@ pub async fn unreserve(
     let result = manager.unreserve(&tenant, &name, &account, now_ns());
     let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
     audit(&state, &principal, &client, &tenant, &format!("release reservation {account} in pool {name}"), &outcome);
+    result.map_err(pool_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The tenant a quota request names: members read their own tenant's
+/// quota, operators any; a tenant the accounts do not know is 404.
+fn quota_tenant(state: &AppState, principal: &Principal, tenant: &str) -> Result<(), ApiError> {
+    tenant_of(principal, Some(tenant)).map_err(|_| ApiError::NotFound(format!("tenant not found: {tenant}")))?;
+    if let Some(auth) = &state.auth {
+        if auth.accounts.tenant(tenant).is_none() {
+            return Err(ApiError::NotFound(format!("tenant not found: {tenant}")));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /v1/tenants/{name}/pool-quota`: the tenant's capacity quota and
+/// what each of its pools wants, holds and may hold under it.
+pub async fn get_quota(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(tenant): Path<String>,
+) -> Result<Json<QuotaView>, ApiError> {
+    let manager = manager(&state)?;
+    quota_tenant(&state, &principal, &tenant)?;
+    manager.quota(&tenant).map(Json).ok_or_else(|| pool_error(PoolError::QuotaNotFound(tenant)))
+}
+
+/// `PUT /v1/tenants/{name}/pool-quota`: sets the tenant's capacity quota
+/// (operators only: a tenant does not set its own budget).
+pub async fn put_quota(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<ClientAddr>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Result<Json<QuotaView>, ApiError> {
+    let manager = manager(&state)?;
+    quota_tenant(&state, &principal, &tenant)?;
+    if !principal.is_operator() {
+        return Err(ApiError::Forbidden("only operators may set a tenant's pool quota".into()));
+    }
+    let mut decoder = serde_json::Deserializer::from_slice(&body);
+    let quota: TenantQuota = serde_path_to_error::deserialize(&mut decoder)
+        .map_err(|e| ApiError::BadRequest(format!("invalid quota: {}: {}", e.path(), e.inner())))?;
+    let result = manager.set_quota(&tenant, quota, now_ns());
+    let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
+    audit(&state, &principal, &client, &tenant, "set pool quota", &outcome);
+    Ok(Json(result.map_err(pool_error)?))
+}
+
+/// `DELETE /v1/tenants/{name}/pool-quota`: lifts the tenant's capacity quota.
+pub async fn delete_quota(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<ClientAddr>,
+    Path(tenant): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let manager = manager(&state)?;
+    quota_tenant(&state, &principal, &tenant)?;
+    if !principal.is_operator() {
+        return Err(ApiError::Forbidden("only operators may lift a tenant's pool quota".into()));
+    }
+    let result = manager.delete_quota(&tenant);
+    let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
+    audit(&state, &principal, &client, &tenant, "lift pool quota", &outcome);
     result.map_err(pool_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -48,6 +48,8 @@ pub const POOL_PLAN: &str = "/v1/pools/{name}/plan";
 pub const POOL_RESERVATIONS: &str = "/v1/pools/{name}/reservations";
 /// `DELETE`: one account's reservation.
 pub const POOL_RESERVATION: &str = "/v1/pools/{name}/reservations/{account}";
+/// `GET`, `PUT`, `DELETE`: a tenant's capacity quota over all its pools.
+pub const TENANT_POOL_QUOTA: &str = "/v1/tenants/{name}/pool-quota";
 /// `GET`, `POST`: webhook subscriptions.
 pub const WEBHOOKS: &str = "/v1/webhooks";
 /// `GET`, `PUT`, `DELETE`: one webhook subscription.

@@ -98,6 +98,10 @@ pub struct Decision {
     pub cost_gap_bound: f64,
     /// Why, in words.
     pub reason: String,
+    /// How the tenant's capacity quota bounded the decision, when the
+    /// tenant has one ([`super::quota`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<super::quota::QuotaCap>,
 }
 
 impl Decision {
@@ -146,7 +150,13 @@ fn required_capacity(
     (required, fallback)
 }
 
-/// The index of the cheapest shape (warm and `min` units use it).
+/// The index of the cheapest shape (warm and `min` units use it), `None`
+/// for a pool without shapes.
+pub fn cheapest_shape_index(spec: &PoolSpec) -> Option<usize> {
+    (!spec.shapes.is_empty()).then(|| cheapest_shape(spec))
+}
+
+/// The index of the cheapest shape of a pool that has shapes.
 fn cheapest_shape(spec: &PoolSpec) -> usize {
     let mut best = 0;
     for (i, s) in spec.shapes.iter().enumerate() {
@@ -306,6 +316,7 @@ pub fn decide(
         saving_vs_single_shape: mix.as_ref().map_or(0.0, Mix::saving_vs_single_shape),
         cost_gap_bound: mix.as_ref().map_or(0.0, Mix::gap_bound),
         reason: reasons.join("; "),
+        quota: None,
     }
 }
 

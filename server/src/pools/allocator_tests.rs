@@ -33,6 +33,7 @@ fn pool() -> PoolSpec {
         provider: Default::default(),
         haproxy: None,
         latency: None,
+        quota_weight: 1.0,
     }
 }
 

@@ -22,12 +22,15 @@ use super::demand::{self, DemandReading};
 use super::events::{EventSink, PoolEvent, PoolEventKind, SinkError};
 use super::fairness::{fair_shares, Claim};
 use super::mix::capacity;
+use super::quota::{self, PoolClaim, TenantQuota};
 use super::reservations::{Reservation, ReservationStatus, ReservedDemand, MAX_RESERVATIONS};
 use super::spec::{Dimension, PoolSpec, Provider, SpecError, Vector};
 use super::units::{valid_address, TransitionError, Unit, UnitState};
 
 /// Meta-record key prefix of pools.
 const KEY_PREFIX: &str = "pool/";
+/// Meta-record key prefix of tenant capacity quotas.
+const QUOTA_PREFIX: &str = "pool-quota/";
 /// Released units kept per pool for `GET` (older ones are forgotten).
 const KEEP_RELEASED: usize = 200;
 
@@ -137,6 +140,9 @@ pub enum PoolError {
         /// The limit.
         limit: usize,
     },
+    /// The tenant has no capacity quota.
+    #[error("no capacity quota for tenant {0}")]
+    QuotaNotFound(String),
     /// No such reservation in the pool.
     #[error("reservation not found: {0}")]
     ReservationNotFound(String),
@@ -178,11 +184,46 @@ pub struct ExecJob {
     pub undo: Option<Vec<String>>,
 }
 
+/// A tenant's quota and what its pools hold under it (`GET`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaView {
+    /// The tenant.
+    pub tenant: String,
+    /// The quota.
+    #[serde(flatten)]
+    pub quota: TenantQuota,
+    /// The capacity the tenant's pools hold now (active units).
+    pub holds: Vector,
+    /// The capacity their `min` units need.
+    pub guaranteed: Vector,
+    /// Per pool: what it wants, holds and may hold.
+    pub pools: Vec<PoolQuotaView>,
+}
+
+/// One pool under its tenant's quota.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolQuotaView {
+    /// The pool.
+    pub pool: String,
+    /// Its weight in the share.
+    pub quota_weight: f64,
+    /// The capacity its latest decision wants.
+    pub wants: Vector,
+    /// The capacity its active units hold.
+    pub holds: Vector,
+    /// The cap its latest cycle ran under.
+    pub cap: Option<Vector>,
+    /// Whether that cap took units its demand called for.
+    pub capped: bool,
+}
+
 /// Every pool of the server.
 pub struct PoolManager {
     store: Store,
     sink: Arc<dyn EventSink>,
     pools: Mutex<BTreeMap<(String, String), PoolRecord>>,
+    /// Tenant capacity quotas, by tenant. Locked after `pools` when both are.
+    quotas: Mutex<BTreeMap<String, TenantQuota>>,
     /// Most pools per tenant.
     max_pools_per_tenant: usize,
 }
@@ -200,8 +241,102 @@ impl PoolManager {
             })?;
             pools.insert((record.spec.tenant.clone(), record.spec.name.clone()), record);
         }
-        tracing::info!(pools = pools.len(), "pool manager loaded");
-        Ok(PoolManager { store, sink, pools: Mutex::new(pools), max_pools_per_tenant })
+        let mut quotas = BTreeMap::new();
+        let records = store
+            .scan_meta_records(QUOTA_PREFIX.as_bytes())
+            .map_err(|e| PoolError::Storage(SinkError(e.to_string())))?;
+        for (key, value) in records {
+            let corrupt =
+                |reason: String| PoolError::Corrupt { key: String::from_utf8_lossy(&key).into_owned(), reason };
+            let quota: TenantQuota = serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
+            let tenant = key
+                .strip_prefix(QUOTA_PREFIX.as_bytes())
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .ok_or_else(|| corrupt("the key names no tenant".into()))?;
+            quotas.insert(tenant.to_string(), quota);
+        }
+        tracing::info!(pools = pools.len(), quotas = quotas.len(), "pool manager loaded");
+        Ok(PoolManager { store, sink, pools: Mutex::new(pools), quotas: Mutex::new(quotas), max_pools_per_tenant })
+    }
+
+    /// Sets (or replaces) a tenant's capacity quota. Refused when the
+    /// tenant's pools' `min` units need more than it allows. The tenant's
+    /// pools run a cycle at once under it.
+    pub fn set_quota(&self, tenant: &str, quota: TenantQuota, now: i64) -> Result<QuotaView, PoolError> {
+        quota.validate()?;
+        let mut pools = self.pools.lock();
+        let guarantees: Vec<Vector> =
+            pools.values().filter(|r| r.spec.tenant == tenant).map(|r| quota::guaranteed(&r.spec)).collect();
+        let guaranteed = quota::total(&guarantees);
+        quota.check_guarantees(&guaranteed, "limits")?;
+        let value = serde_json::to_vec(&quota).map_err(|e| SinkError(e.to_string()))?;
+        self.sink.commit(vec![], vec![(quota_key(tenant), value)], vec![])?;
+        self.quotas.lock().insert(tenant.to_string(), quota);
+        for record in pools.values_mut().filter(|r| r.spec.tenant == tenant) {
+            // Not stored: a restart runs every pool's cycle anyway.
+            record.next_run = record.next_run.min(now);
+        }
+        drop(pools);
+        self.quota(tenant).ok_or_else(|| PoolError::QuotaNotFound(tenant.to_string()))
+    }
+
+    /// Removes a tenant's capacity quota.
+    pub fn delete_quota(&self, tenant: &str) -> Result<(), PoolError> {
+        let mut quotas = self.quotas.lock();
+        if !quotas.contains_key(tenant) {
+            return Err(PoolError::QuotaNotFound(tenant.to_string()));
+        }
+        self.sink.commit(vec![], vec![], vec![quota_key(tenant)])?;
+        quotas.remove(tenant);
+        Ok(())
+    }
+
+    /// A tenant's quota and what its pools hold under it.
+    pub fn quota(&self, tenant: &str) -> Option<QuotaView> {
+        let pools = self.pools.lock();
+        let quota = self.quotas.lock().get(tenant).cloned()?;
+        let mine: Vec<&PoolRecord> = pools.values().filter(|r| r.spec.tenant == tenant).collect();
+        let claims: Vec<PoolClaim> =
+            mine.iter().map(|r| PoolClaim::new(&r.spec, r.last_decision.as_ref(), &r.active_per_shape())).collect();
+        Some(QuotaView {
+            tenant: tenant.to_string(),
+            holds: quota::total(claims.iter().map(|c| &c.holds)),
+            guaranteed: quota::total(claims.iter().map(|c| &c.guaranteed)),
+            pools: mine
+                .iter()
+                .zip(claims)
+                .map(|(r, c)| {
+                    let cap = r.last_decision.as_ref().and_then(|d| d.quota.as_ref());
+                    PoolQuotaView {
+                        pool: c.name,
+                        quota_weight: c.weight,
+                        wants: c.wants,
+                        holds: c.holds,
+                        cap: cap.map(|q| q.cap.clone()),
+                        capped: cap.is_some_and(|q| q.capped),
+                    }
+                })
+                .collect(),
+            quota,
+        })
+    }
+
+    /// Refuses `spec` when its tenant's quota cannot hold its `min` units
+    /// beside the tenant's other pools' (`pools` is locked by the caller).
+    fn check_quota_for(
+        &self,
+        pools: &BTreeMap<(String, String), PoolRecord>,
+        spec: &PoolSpec,
+    ) -> Result<(), PoolError> {
+        let Some(quota) = self.quotas.lock().get(&spec.tenant).cloned() else { return Ok(()) };
+        let mut guarantees: Vec<Vector> = pools
+            .values()
+            .filter(|r| r.spec.tenant == spec.tenant && r.spec.name != spec.name)
+            .map(|r| quota::guaranteed(&r.spec))
+            .collect();
+        guarantees.push(quota::guaranteed(spec));
+        quota.check_guarantees(&quota::total(&guarantees), "min")?;
+        Ok(())
     }
 
     /// Writes `record` and `events` together.
@@ -223,6 +358,7 @@ impl PoolManager {
         if owned >= self.max_pools_per_tenant {
             return Err(PoolError::TooMany { tenant: spec.tenant, limit: self.max_pools_per_tenant });
         }
+        self.check_quota_for(&pools, &spec)?;
         let record = PoolRecord {
             spec,
             allocator: AllocatorState::default(),
@@ -267,6 +403,7 @@ impl PoolManager {
     /// Replaces a pool's definition, keeping its units and memory.
     pub fn replace(&self, spec: PoolSpec, now: i64) -> Result<PoolRecord, PoolError> {
         spec.validate()?;
+        self.check_quota_for(&self.pools.lock(), &spec)?;
         let (tenant, name) = (spec.tenant.clone(), spec.name.clone());
         self.change(&tenant, &name, |next, _| {
             next.spec = spec;
@@ -363,7 +500,23 @@ impl PoolManager {
             }
         }
         let active = next.active_per_shape();
-        let decision = decide(&spec, Policy::Predictive, &mut next.allocator, &active, &demand, now);
+        let cooling_since = next.allocator.last_scale_up;
+        let mut decision = decide(&spec, Policy::Predictive, &mut next.allocator, &active, &demand, now);
+        let quota = self.quotas.lock().get(tenant).cloned();
+        if let Some(quota) = quota {
+            let others: Vec<PoolClaim> = pools
+                .values()
+                .filter(|r| r.spec.tenant == tenant && r.spec.name != name)
+                .map(|r| PoolClaim::new(&r.spec, r.last_decision.as_ref(), &r.active_per_shape()))
+                .collect();
+            let this = PoolClaim::new(&spec, Some(&decision), &active);
+            quota::apply(&spec, &mut decision, &active, quota::cap_for(&quota, &this, &others));
+            if decision.scale_up.iter().all(|n| *n == 0) {
+                // The quota took every unit: no scale-up happened, so none cools down.
+                next.allocator.last_scale_up = cooling_since;
+            }
+        }
+        let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(None) };
         events.extend(share_reservations(&mut next, &decision.target, &reserved));
 
         if !decision.fallback.is_empty() && !next.in_fallback {
@@ -379,6 +532,22 @@ impl PoolManager {
             tracing::info!(tenant, pool = name, "forecast recovered");
         }
         next.in_fallback = !decision.fallback.is_empty();
+
+        // The tenant's quota starting (or ceasing) to hold the pool back is news.
+        let was_capped = record.last_decision.as_ref().and_then(|d| d.quota.as_ref()).is_some_and(|q| q.capped);
+        let capped = decision.quota.as_ref().is_some_and(|q| q.capped);
+        if capped != was_capped {
+            events.push(next.event(
+                PoolEventKind::ThresholdCrossed,
+                None,
+                serde_json::json!({
+                    "threshold": "tenant_quota",
+                    "direction": if capped { "up" } else { "down" },
+                    "quota": decision.quota,
+                    "required": decision.required,
+                }),
+            ));
+        }
 
         // The forecast crossing the pool's ceiling is news before it is a shortage.
         let was_short = record.last_decision.as_ref().is_some_and(|d| d.shortage);
@@ -420,8 +589,13 @@ impl PoolManager {
                 .filter(|i| next.units[*i].shape == *shape && next.units[*i].state.is_active())
                 .collect();
             order.sort_by_key(|i| (!next.units[*i].state.is_pending(), std::cmp::Reverse(next.units[*i].requested_at)));
+            let why = if decision.quota.as_ref().is_some_and(|q| q.capped) {
+                "demand stayed lower, or beyond the pool's share of the tenant quota"
+            } else {
+                "demand stayed lower"
+            };
             for i in order.into_iter().take(*count as usize) {
-                next.units[i].release(now, Some("demand stayed lower".into()))?;
+                next.units[i].release(now, Some(why.into()))?;
                 let unit = next.units[i].clone();
                 if unit.state == UnitState::Released {
                     events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
@@ -563,6 +737,11 @@ impl PoolManager {
             Ok(())
         })
     }
+}
+
+/// The meta-record key of a tenant's quota.
+fn quota_key(tenant: &str) -> Vec<u8> {
+    format!("{QUOTA_PREFIX}{tenant}").into_bytes()
 }
 
 /// The unit `id` of a pool.

@@ -11,6 +11,7 @@
 //! * [`events`]: pool events and the sink that stores them with the change.
 //! * [`manager`]: every pool, its cycle, its units, durably.
 //! * [`plan`]: long-term capacity planning from forecast daily peaks.
+//! * [`quota`]: tenant capacity quotas, shared among the tenant's pools.
 //! * [`reservations`]: per-account reservations, shared fairly under shortage.
 //! * [`runner`]: the background task that drives the pools.
 //! * [`exec`]: the built-in provider that runs a command per unit.
@@ -27,6 +28,7 @@ pub mod haproxy;
 pub mod manager;
 pub mod mix;
 pub mod plan;
+pub mod quota;
 pub mod reservations;
 pub mod runner;
 pub mod simulate;

@@ -225,6 +225,10 @@ pub struct PoolSpec {
     /// (the worst group's newest closed bucket), never used to decide.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<DemandSource>,
+    /// Its weight when the tenant's pools share the tenant's capacity
+    /// quota ([`super::quota`]): twice the weight, twice the dominant share.
+    #[serde(default = "default_quota_weight")]
+    pub quota_weight: f64,
 }
 
 const SECOND: i64 = 1_000_000_000;
@@ -244,6 +248,9 @@ fn default_interval() -> i64 {
 }
 fn default_history() -> i64 {
     7 * 24 * 60 * MINUTE
+}
+fn default_quota_weight() -> f64 {
+    1.0
 }
 fn default_unit_timeout() -> i64 {
     10 * MINUTE
@@ -350,6 +357,9 @@ impl PoolSpec {
         }
         if self.max == 0 || self.max > MAX_UNITS {
             return Err(SpecError::new("max", format!("must be between 1 and {MAX_UNITS}")));
+        }
+        if !(self.quota_weight.is_finite() && self.quota_weight > 0.0 && self.quota_weight <= 1e6) {
+            return Err(SpecError::new("quota_weight", "must be a number in (0, 1000000]"));
         }
         if self.min > self.max {
             return Err(SpecError::new("min", format!("min ({}) is greater than max ({})", self.min, self.max)));

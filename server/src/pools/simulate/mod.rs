@@ -313,6 +313,7 @@ impl Config {
             provider: Default::default(),
             haproxy: None,
             latency: None,
+            quota_weight: 1.0,
         };
         spec.validate()?;
         Ok(spec)
