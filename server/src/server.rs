@@ -24,7 +24,7 @@ use crate::listener::{LimitedListener, PeerAddr};
 use crate::monitor::internal::InternalWriter;
 use crate::monitor::{Metrics, Monitor, Sources};
 use crate::pools::events::EventSink;
-use crate::pools::manager::PoolManager;
+use crate::pools::manager::{PoolError, PoolManager};
 use crate::tls::TlsListener;
 use crate::webhooks::Webhooks;
 use crate::{cq, retention};
@@ -237,6 +237,17 @@ async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> 
         let sink: Arc<dyn EventSink> = webhooks;
         let manager = PoolManager::open(store, sink, settings.max_per_tenant)?;
         let now = crate::clock::now_ns();
+        // Quotas first, so the pools below are created under them; a quota
+        // below pools' `min` units may need the pools' new definitions
+        // first, so one refused now is tried again after them.
+        let mut deferred = Vec::new();
+        for (tenant, quota) in &settings.quotas {
+            if manager.quota(tenant).is_none_or(|v| v.quota != *quota)
+                && manager.set_quota(tenant, quota.clone(), now).is_err()
+            {
+                deferred.push((tenant, quota));
+            }
+        }
         for spec in settings.defined {
             match manager.get(&spec.tenant, &spec.name) {
                 None => {
@@ -247,6 +258,15 @@ async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> 
                 }
                 Some(_) => {}
             }
+        }
+        for (tenant, quota) in deferred {
+            manager.set_quota(tenant, quota.clone(), now).map_err(|e| match e {
+                PoolError::Invalid(mut e) => {
+                    e.field = format!("pools.quotas.{tenant}.{}", e.field);
+                    PoolError::Invalid(e)
+                }
+                other => other,
+            })?;
         }
         Ok(Arc::new(manager))
     })

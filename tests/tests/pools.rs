@@ -571,3 +571,11 @@ fn a_tenant_quota_caps_its_pools_together_and_shares_fairly() {
     });
     assert_eq!(server.get(quota_path).status, 404);
 }
+
+#[test]
+fn a_tenant_quota_in_the_config_file_is_set_at_start() {
+    let server = Server::start(ServerOptions::with_config("[pools.quotas]\ndefault = { cpu_cores = 8, gpus = 1 }\n"));
+    let view = server.get("/v1/tenants/default/pool-quota").json();
+    assert_eq!(view["limits"], json!({"cpu_cores": 8.0, "gpus": 1.0}), "{view}");
+    assert_eq!(view["pools"], json!([]), "{view}");
+}

@@ -386,6 +386,45 @@ fn probes_for(
                 404
             }
         })],
+        // A tenant's capacity quota: operators set and lift it (a tenant
+        // does not set its own budget); the tenant's members read it;
+        // another tenant's is 404. The operator's last PUT leaves one in
+        // place for the other roles' GET.
+        "TENANT_POOL_QUOTA" => {
+            let quota = || json_body(serde_json::json!({"limits": {"cpu_cores": 1_000_000}}));
+            let change = |ok: u16| -> fn(&str, bool) -> u16 {
+                if ok == 200 {
+                    |r, s| match (r, s) {
+                        ("operator", _) => 200,
+                        (_, true) => 403,
+                        _ => 404,
+                    }
+                } else {
+                    |r, s| match (r, s) {
+                        ("operator", _) => 204,
+                        (_, true) => 403,
+                        _ => 404,
+                    }
+                }
+            };
+            vec![
+                probe("PUT", "/v1/tenants/{tenant}/pool-quota", quota(), change(200)),
+                probe(
+                    "GET",
+                    "/v1/tenants/{tenant}/pool-quota",
+                    None,
+                    |r, s| {
+                        if r == "operator" || s {
+                            200
+                        } else {
+                            404
+                        }
+                    },
+                ),
+                probe("DELETE", "/v1/tenants/{tenant}/pool-quota", None, change(204)),
+                probe("PUT", "/v1/tenants/{tenant}/pool-quota", quota(), change(200)),
+            ]
+        }
         // Webhooks: admins manage their tenant's subscriptions, operators
         // all; another tenant's is 404; writers and readers get 403.
         "WEBHOOKS" => vec![

@@ -7,11 +7,19 @@
 //! definition changed (units and the allocator's memory are kept), in the
 //! tenant it names (`default` when none); it is validated like one sent to
 //! the API, and a bad one stops the server with the field at fault.
+//!
+//! Tenant capacity quotas (`[pools.quotas]`, one line per tenant) are set
+//! at start the same way, for the same reason: a tenant's budget is
+//! infrastructure too. A quota the file no longer names is left as it is
+//! (lift it with `DELETE /v1/tenants/{name}/pool-quota`).
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use super::{invalid, ConfigError};
-use crate::pools::spec::PoolSpec;
+use crate::pools::quota::TenantQuota;
+use crate::pools::spec::{valid_name, PoolSpec, Vector};
 
 /// Default for `max_per_tenant`.
 pub const DEFAULT_MAX_POOLS_PER_TENANT: usize = 50;
@@ -22,6 +30,10 @@ pub const DEFAULT_MAX_POOLS_PER_TENANT: usize = 50;
 pub struct PoolsSection {
     /// `max_per_tenant = 50`: most pools one tenant may define.
     pub max_per_tenant: Option<u64>,
+    /// `[pools.quotas]`: `<tenant> = { cpu_cores = 64, ... }`, each
+    /// tenant's capacity quota over all its pools.
+    #[serde(default)]
+    pub quotas: BTreeMap<String, Vector>,
 }
 
 /// Resolved pool settings.
@@ -31,11 +43,13 @@ pub struct PoolsConfig {
     pub max_per_tenant: usize,
     /// Pools defined in the file.
     pub defined: Vec<PoolSpec>,
+    /// Tenant capacity quotas defined in the file, by tenant.
+    pub quotas: BTreeMap<String, TenantQuota>,
 }
 
 impl Default for PoolsConfig {
     fn default() -> Self {
-        PoolsConfig { max_per_tenant: DEFAULT_MAX_POOLS_PER_TENANT, defined: Vec::new() }
+        PoolsConfig { max_per_tenant: DEFAULT_MAX_POOLS_PER_TENANT, defined: Vec::new(), quotas: BTreeMap::new() }
     }
 }
 
@@ -58,5 +72,14 @@ pub fn pools_config(section: &PoolsSection, defined: &[PoolSpec]) -> Result<Pool
         }
         out.push(spec);
     }
-    Ok(PoolsConfig { max_per_tenant, defined: out })
+    let mut quotas = BTreeMap::new();
+    for (tenant, limits) in &section.quotas {
+        if !valid_name(tenant) {
+            return Err(invalid("pools.quotas", format!("{tenant:?} is not a tenant name")));
+        }
+        let quota = TenantQuota { limits: limits.clone() };
+        quota.validate().map_err(|e| invalid("pools.quotas", format!("{tenant}.{}: {}", e.field, e.message)))?;
+        quotas.insert(tenant.clone(), quota);
+    }
+    Ok(PoolsConfig { max_per_tenant, defined: out, quotas })
 }

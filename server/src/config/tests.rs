@@ -203,3 +203,24 @@ fn tls_needs_both_files_and_auth_off_needs_loopback() {
     let on_env = |k: &str| (k == "AUGUR_AUTH_ENABLED").then(|| "off".to_string());
     assert!(!Config::load(&ServeArgs::default(), &on_env).expect("loopback").auth.enabled);
 }
+
+#[test]
+fn tenant_pool_quotas_are_read_and_checked() {
+    let config = load_text("[pools.quotas]\ndefault = { cpu_cores = 64, memory_gib = 256 }\nteam-b = { gpus = 2 }\n")
+        .expect("loads");
+    let quotas = &config.pools.quotas;
+    assert_eq!(quotas.len(), 2);
+    assert_eq!(quotas["default"].limits[&crate::pools::spec::Dimension::CpuCores], 64.0);
+    assert_eq!(quotas["team-b"].limits[&crate::pools::spec::Dimension::Gpus], 2.0);
+    for (text, names) in [
+        ("[pools.quotas]\ndefault = { cpu_cores = -1 }\n", "default.limits.cpu_cores"),
+        ("[pools.quotas]\ndefault = {}\n", "default.limits"),
+        ("[pools.quotas]\n\"bad name\" = { cpu_cores = 1 }\n", "bad name"),
+        ("[pools.quotas]\ndefault = { tpus = 1 }\n", "tpus"),
+    ] {
+        let err = load_text(text).expect_err(text);
+        // A TOML error names the key in its source, as the binary prints it.
+        let err = format!("{err}: {}", std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default());
+        assert!(err.contains(names), "{text}: {err}");
+    }
+}
