@@ -140,12 +140,22 @@ impl FitCache {
                 }
             }
         }
+        let carried = self.band_scale_of(key);
         let mut model = make();
         model.fit(&values, options)?;
+        if let Some(scale) = carried {
+            model.resume_band_scale(scale);
+        }
         let prediction = model.predict(horizon, levels)?;
         let fit_len = values.len();
         self.put(key, start, values, model, fit_len, 0);
         Ok((prediction, Source::Fitted))
+    }
+
+    /// The band calibration factor of the model cached under `key`, kept
+    /// across a refit of the same series.
+    fn band_scale_of(&self, key: &str) -> Option<f64> {
+        self.state.lock().entries.get(key).and_then(|e| e.model.band_scale())
     }
 
     /// Takes the entry of `key` out if it can serve `values`: its model,
@@ -290,6 +300,31 @@ mod tests {
         assert_eq!(budget, 14);
         assert_eq!(fit(&cache, 500, &y[500..700 + budget]), Source::Updated(budget));
         assert_eq!(fit(&cache, 500, &y[500..701 + budget]), Source::Fitted);
+    }
+
+    #[test]
+    fn a_refit_keeps_the_band_calibration_it_learned() {
+        use crate::forecast::calibrate::Calibrated;
+        // A calm history, then a burstier stretch the bands must widen for.
+        let mut y = series(700);
+        for (t, v) in y.iter_mut().enumerate().skip(400) {
+            *v += if t % 3 == 0 { 9.0 } else { -9.0 };
+        }
+        let calibrated = || -> Box<dyn Forecaster> { Box::new(Calibrated::new(registry::by_name("snaive").unwrap())) };
+        let cache = FitCache::new(4);
+        cache.forecast("k", 0, y[..400].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
+        let budget = refit_after(400);
+        let (_, source) = cache.forecast("k", 0, y[..400 + budget].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
+        assert_eq!(source, Source::Updated(budget));
+        let learned = cache.band_scale_of("k").unwrap();
+        assert!(learned > 1.2, "the bursts widened the bands: {learned}");
+        // Past the budget: a refit, which starts from the learned factor.
+        let (_, source) = cache.forecast("k", 0, y[..401 + budget].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
+        assert_eq!(source, Source::Fitted);
+        assert_eq!(cache.band_scale_of("k"), Some(learned));
+        // A different key starts from the model's own bands.
+        cache.forecast("other", 0, y[..400].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
+        assert_eq!(cache.band_scale_of("other"), Some(1.0));
     }
 
     #[test]

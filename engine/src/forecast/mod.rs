@@ -136,6 +136,17 @@ pub trait Forecaster: Send + Sync {
     fn fitted(&self) -> Option<Vec<f64>> {
         None
     }
+
+    /// The factor online band calibration ([`calibrate`]) applies to the
+    /// model's bands now; `None` for models that do not calibrate.
+    fn band_scale(&self) -> Option<f64> {
+        None
+    }
+
+    /// Starts band calibration from `scale` instead of 1, for models that
+    /// calibrate: a refit of a series whose bands were found too wide or
+    /// too narrow keeps that finding.
+    fn resume_band_scale(&mut self, _scale: f64) {}
 }
 
 /// A model serialized for the model registry: its kind, a format version
