@@ -46,7 +46,7 @@ fn fit(cfg: &LstmConfig, data: &[Vec<f64>], opts: &FitOptions) -> (GlobalLstm, f
 }
 
 fn main() {
-    let opts = FitOptions { seasons: vec![], origin_index: Some(0), step_ns: Some(STEP_NS) };
+    let opts = FitOptions { seasons: vec![], origin_index: Some(0), step_ns: Some(STEP_NS), ..Default::default() };
     let cfg = LstmConfig::default();
     println!("backend: {}, config: {cfg:?}", backend::name());
 

@@ -244,6 +244,7 @@ fn forecasts(s: &Series, opts: &Options) -> Result<Vec<(usize, Observation)>> {
                 seasons: Vec::new(),
                 origin_index: Some(from_ns.div_euclid(s.step_ns)),
                 step_ns: Some(s.step_ns),
+                ..Default::default()
             };
             if m.fit(&history, &options).is_err() {
                 m.fit(&s.values[from..i], &options).map_err(|e| anyhow!("{}: fit at step {i}: {e}", s.file))?;

@@ -266,6 +266,22 @@ pub trait Stepper {
     fn forecast_into(&self, out: &mut [f64]);
 }
 
+/// Rolls `state` over `ys` without measuring anything: what
+/// [`calibrate`] leaves behind when the bands are not wanted.
+pub fn replay<S: Stepper>(state: &mut S, ys: &[f64]) {
+    ys.iter().for_each(|&y| state.step(y));
+}
+
+/// [`calibrate`] when `measure`, else [`replay`] and a zero-width profile.
+pub fn calibrate_if<S: Stepper>(measure: bool, state: &mut S, ys: &[f64], steps: usize, window: usize) -> ErrorProfile {
+    if measure {
+        calibrate(state, ys, steps, window)
+    } else {
+        replay(state, ys);
+        ErrorProfile::default()
+    }
+}
+
 /// Replays `state` over `ys`, forecasting `steps` ahead from every origin in
 /// the last `window` points (thinned so that about `budget` forecasts are
 /// made), and returns the error profile; `state` ends after the last point.

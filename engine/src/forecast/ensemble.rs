@@ -91,11 +91,20 @@ impl Backtest {
         }
     }
 
-    /// Candidate `c`'s MAE at steps `h-1..=h+1` (0-based `h`), smoothing noise.
-    fn mae(&self, c: usize, h: usize, steps: usize) -> f64 {
+    /// `maes[c][j]`: candidate `c`'s MAE at step `j` (0-based), each
+    /// measured once (the per-step smoothing below reads them three times).
+    fn step_maes(&self, steps: usize) -> Vec<Vec<f64>> {
+        (0..self.names.len())
+            .map(|c| (0..steps).map(|j| self.mae_by(j, |o| self.forecasts[c][o][j])).collect())
+            .collect()
+    }
+
+    /// Candidate `c`'s MAE at steps `h-1..=h+1` (0-based `h`), smoothing
+    /// noise, from the [`Backtest::step_maes`] table.
+    fn mae(maes: &[Vec<f64>], c: usize, h: usize, steps: usize) -> f64 {
         let lo = h.saturating_sub(1);
         let hi = (h + 1).min(steps - 1);
-        (lo..=hi).map(|j| self.mae_by(j, |o| self.forecasts[c][o][j])).sum::<f64>() / (hi - lo + 1) as f64
+        (lo..=hi).map(|j| maes[c][j]).sum::<f64>() / (hi - lo + 1) as f64
     }
 
     fn mix_mae(&self, w: &[f64], h: usize, steps: usize) -> f64 {
@@ -146,12 +155,13 @@ pub fn backtest(
     (models, bt)
 }
 
-/// Per-step weights over the backtested candidates.
-fn plan(bt: &Backtest, mode: Mode, steps: usize) -> Vec<Vec<f64>> {
+/// Per-step weights over the backtested candidates; `step_maes` is
+/// [`Backtest::step_maes`].
+fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode, steps: usize) -> Vec<Vec<f64>> {
     let c = bt.names.len();
     let rows: Vec<Option<Vec<f64>>> = (0..steps)
         .map(|h| {
-            let maes: Vec<f64> = (0..c).map(|k| bt.mae(k, h, steps)).collect();
+            let maes: Vec<f64> = (0..c).map(|k| Backtest::mae(step_maes, k, h, steps)).collect();
             if maes.iter().all(|m| !m.is_finite()) {
                 // The backtest tail was too short to score this step.
                 return None;
@@ -175,7 +185,8 @@ fn plan(bt: &Backtest, mode: Mode, steps: usize) -> Vec<Vec<f64>> {
             Some(match mode {
                 Mode::Ensemble => mix,
                 Mode::Auto => {
-                    if bt.mix_mae(&mix, h, steps) < bt.mix_mae(&one_hot, h, steps) {
+                    // The one-hot mix's error is the best candidate's own.
+                    if bt.mix_mae(&mix, h, steps) < maes[best] {
                         mix
                     } else {
                         one_hot
@@ -399,13 +410,17 @@ impl Forecaster for Ensemble {
         let opts = FitOptions {
             origin_index: Some(options.origin_index.unwrap_or(0) + p.skipped as i64),
             seasons,
+            // The members' own bands are never used: the combination's are
+            // measured from the backtest below.
+            means_only: true,
             ..options.clone()
         };
         let (models, bt) = backtest(&self.candidates, &p.values, &opts, tail, BACKTEST_STEPS);
         if models.is_empty() {
             return self.fit_fallback(history, options);
         }
-        let weights = plan(&bt, self.mode, BACKTEST_STEPS);
+        let step_maes = bt.step_maes(BACKTEST_STEPS);
+        let weights = plan(&bt, &step_maes, self.mode, BACKTEST_STEPS);
         // Keep only members that carry weight somewhere.
         let mut builder = ProfileBuilder::new(BACKTEST_STEPS);
         for (o, actual) in bt.actuals.iter().enumerate() {
@@ -418,8 +433,9 @@ impl Forecaster for Ensemble {
         self.profile = Some(builder.finish());
         // Every member is kept: one that carries no weight now may take over
         // when the others drift (see `Drift`).
-        let bt_mae: Vec<Vec<f64>> =
-            (0..BACKTEST_STEPS).map(|h| (0..models.len()).map(|c| bt.mae(c, h, BACKTEST_STEPS)).collect()).collect();
+        let bt_mae: Vec<Vec<f64>> = (0..BACKTEST_STEPS)
+            .map(|h| (0..models.len()).map(|c| Backtest::mae(&step_maes, c, h, BACKTEST_STEPS)).collect())
+            .collect();
         self.drift = Drift { live: bt_mae[0].clone(), bt_mae };
         self.weights = weights;
         self.members = models;

@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate_if, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::optim::{minimize, Options};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
@@ -641,6 +641,7 @@ pub(crate) fn fit_auto(
     m: usize,
     phase0: usize,
     robust: bool,
+    measure_bands: bool,
 ) -> Result<AutoFit, ForecastError> {
     let finite = ys.iter().filter(|v| v.is_finite()).count();
     if finite < 3 {
@@ -686,7 +687,7 @@ pub(crate) fn fit_auto(
     let (_, mut init, _) = best.ok_or(ForecastError::TooShort { model: "ets", got: finite, need: 3 })?;
     let skip = init.seasonal.len().max(10);
     let window = ys.len().saturating_sub(skip).min(3000);
-    let profile = calibrate(&mut init, ys, CALIBRATION_STEPS, window);
+    let profile = calibrate_if(measure_bands, &mut init, ys, CALIBRATION_STEPS, window);
     Ok(AutoFit { state: init, profile })
 }
 
@@ -769,7 +770,7 @@ impl Forecaster for Ets {
             None => (NONSEASONAL.to_vec(), 1),
         };
         let phase0 = origin.rem_euclid(m as i64) as usize;
-        let fit = fit_auto(&p.values, &specs, m, phase0, self.robust)?;
+        let fit = fit_auto(&p.values, &specs, m, phase0, self.robust, !options.means_only)?;
         self.state = Some(State { ets: fit.state, profile: fit.profile, nonneg: p.nonneg });
         Ok(())
     }
@@ -922,7 +923,8 @@ mod tests {
         let e = noise(500, 3);
         let y: Vec<f64> = (0..500).map(|t| 5.0 + (t % 10) as f64 + e[t]).collect();
         let mut m = Ets::new();
-        m.fit(&y, &FitOptions { seasons: vec![10], origin_index: Some(3), step_ns: None }).unwrap();
+        m.fit(&y, &FitOptions { seasons: vec![10], origin_index: Some(3), step_ns: None, ..Default::default() })
+            .unwrap();
         let r = Ets::restore(&m.save().unwrap()).unwrap();
         assert_eq!(r.predict(20, &[50.0, 99.0]).unwrap(), m.predict(20, &[50.0, 99.0]).unwrap());
         let before = m.predict(1, &[]).unwrap().mean[0];

@@ -86,6 +86,7 @@ pub fn evaluate(
                     seasons: if give_seasons { spec.seasons.clone() } else { Vec::new() },
                     origin_index: Some(t0 as i64),
                     step_ns: None,
+                    ..Default::default()
                 };
                 let t = Instant::now();
                 let mut md = make();

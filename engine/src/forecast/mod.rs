@@ -107,6 +107,12 @@ pub struct FitOptions {
     pub origin_index: Option<i64>,
     /// The grid step in nanoseconds, for calendar features. `None` = unknown.
     pub step_ns: Option<i64>,
+    /// The caller uses only the point forecasts (an ensemble member, whose
+    /// bands the ensemble measures itself): models may skip measuring
+    /// their own error bands, which is most of a simple model's fit.
+    /// Their bands are then Gaussian placeholders of zero width.
+    #[serde(default)]
+    pub means_only: bool,
 }
 
 /// The contract every forecasting model keeps.

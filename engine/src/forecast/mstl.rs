@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate_if, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::ets::{fit_auto, EtsState, NONSEASONAL, ROBUST};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::season::centered_ma;
@@ -164,11 +164,13 @@ impl Forecaster for Mstl {
         let core0 = Core { ets: EtsState::placeholder(), periods, profiles, next: origin };
         let adjusted: Vec<f64> =
             p.values.iter().enumerate().map(|(t, &v)| v - core0.season_at(origin + t as i64)).collect();
-        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0, ROBUST)?;
+        // The remainder's own bands are not wanted: the combined model's
+        // are measured below.
+        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0, ROBUST, false)?;
         // Replay the combined model for seasonal-aware error bands.
         let mut core = Core { ets: fit.state, ..core0 };
         let window = n.saturating_sub(10).min(3000);
-        let profile = calibrate(&mut core, &p.values, CALIBRATION_STEPS, window);
+        let profile = calibrate_if(!options.means_only, &mut core, &p.values, CALIBRATION_STEPS, window);
         self.state = Some(State { core, profile, nonneg: p.nonneg });
         Ok(())
     }
@@ -223,7 +225,7 @@ mod tests {
     fn phases_follow_the_origin_and_updates() {
         let y: Vec<f64> = (0..600).map(|t| ((t + 5) % 24) as f64).collect();
         let mut m = Mstl::new();
-        let opts = FitOptions { seasons: vec![24], origin_index: Some(5), step_ns: None };
+        let opts = FitOptions { seasons: vec![24], origin_index: Some(5), step_ns: None, ..Default::default() };
         m.fit(&y[..500], &opts).unwrap();
         m.update(&y[500..550]).unwrap();
         let p = m.predict(24, &[]).unwrap();

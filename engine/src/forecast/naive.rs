@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate_if, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::prep::{check_request, prepare};
 use super::{persist, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
 
@@ -57,10 +57,10 @@ impl Forecaster for Naive {
         "naive"
     }
 
-    fn fit(&mut self, history: &[f64], _options: &FitOptions) -> Result<(), ForecastError> {
+    fn fit(&mut self, history: &[f64], options: &FitOptions) -> Result<(), ForecastError> {
         let p = prepare(history)?;
         let mut stepper = LastValue(p.values[0]);
-        let profile = calibrate(&mut stepper, &p.values, CALIBRATION_STEPS, 4000);
+        let profile = calibrate_if(!options.means_only, &mut stepper, &p.values, CALIBRATION_STEPS, 4000);
         self.state = Some(State { last: stepper.0, profile, nonneg: p.nonneg });
         Ok(())
     }

@@ -75,6 +75,26 @@ mod tests {
     }
 
     #[test]
+    fn means_only_fits_forecast_the_same_means_without_measuring_bands() {
+        let y: Vec<f64> =
+            (0..600).map(|t| 20.0 + 5.0 * ((t % 24) as f64 / 4.0).sin() + ((t * 37) % 11) as f64 * 0.3).collect();
+        for name in ["naive", "snaive", "ets", "mstl"] {
+            let mut full = by_name(name).unwrap();
+            full.fit(&y, &FitOptions::default()).unwrap();
+            let mut lean = by_name(name).unwrap();
+            lean.fit(&y, &FitOptions { means_only: true, ..FitOptions::default() }).unwrap();
+            let (a, b) = (full.predict(30, &[95.0]).unwrap(), lean.predict(30, &[95.0]).unwrap());
+            assert_eq!(a.mean, b.mean, "{name}");
+            // The full fit measured its bands; the lean one did not.
+            assert!(a.bands[0].upper[0] > a.mean[0], "{name}");
+            assert_eq!(b.bands[0].upper[0], b.mean[0], "{name}");
+            full.update(&y[..5]).unwrap();
+            lean.update(&y[..5]).unwrap();
+            assert_eq!(full.predict(6, &[]).unwrap().mean, lean.predict(6, &[]).unwrap().mean, "{name}");
+        }
+    }
+
+    #[test]
     fn constant_all_nan_short_and_gappy_histories() {
         for name in NAMES {
             let mut m = by_name(name).unwrap();

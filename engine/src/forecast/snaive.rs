@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate_if, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::prep::{check_request, fill_linear, prepare};
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
 
@@ -107,7 +107,7 @@ impl Forecaster for SeasonalNaive {
             .map_or(1, |c| c.0);
         let mut ring = Ring::new(&filled[..period]);
         let rest = &p.values[period..];
-        let profile = calibrate(&mut ring, rest, CALIBRATION_STEPS, 4000);
+        let profile = calibrate_if(!options.means_only, &mut ring, rest, CALIBRATION_STEPS, 4000);
         self.state = Some(State { period, ring, profile, nonneg: p.nonneg });
         Ok(())
     }

@@ -206,7 +206,8 @@ fn reference_scaled(
 ) -> (Vec<[f64; 3]>, f64) {
     use augur_engine::forecast::calibrate::Calibrated;
     use augur_engine::forecast::Forecaster;
-    let options = FitOptions { seasons: vec![12], origin_index: Some(fit.start), step_ns: Some(MIN) };
+    let options =
+        FitOptions { seasons: vec![12], origin_index: Some(fit.start), step_ns: Some(MIN), ..Default::default() };
     let mut model = Calibrated::new(augur_engine::forecast::registry::by_name("ets").expect("ets"));
     model.fit(&fit.map(&value).collect::<Vec<_>>(), &options).expect("fits");
     model.resume_band_scale(scale);

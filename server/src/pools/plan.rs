@@ -133,7 +133,7 @@ pub fn plan(store: &Store, spec: &PoolSpec, horizon_days: i64, history: i64, now
         let seasons = if days >= 21 { vec![7] } else { vec![] };
         let origin = peaks.first().map(|(t, _)| t.div_euclid(DAY));
         model
-            .fit(&ys, &FitOptions { seasons, origin_index: origin, step_ns: Some(DAY) })
+            .fit(&ys, &FitOptions { seasons, origin_index: origin, step_ns: Some(DAY), ..Default::default() })
             .map_err(|e| failed(e.to_string()))?;
         let levels: Vec<f64> = level.into_iter().collect();
         let prediction = model.predict(h, &levels).map_err(|e| failed(e.to_string()))?;

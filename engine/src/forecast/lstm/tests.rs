@@ -31,7 +31,7 @@ fn daily(n: usize, level: f64, amp: f64, phase: usize, seed: u64) -> Vec<f64> {
 }
 
 fn hourly() -> FitOptions {
-    FitOptions { seasons: vec![], origin_index: Some(0), step_ns: Some(HOUR_NS) }
+    FitOptions { seasons: vec![], origin_index: Some(0), step_ns: Some(HOUR_NS), ..Default::default() }
 }
 
 fn mae(a: &[f64], b: &[f64]) -> f64 {

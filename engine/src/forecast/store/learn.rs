@@ -124,8 +124,12 @@ pub fn step(models: &ModelStore, policy: &LearnPolicy, req: &StepRequest<'_>) ->
         let offset = t.checked_sub(start)?;
         (offset >= 0 && offset % step == 0).then(|| values.get(usize::try_from(offset / step).ok()?).copied())?
     };
-    let options =
-        FitOptions { seasons: req.seasons.clone(), origin_index: Some(start.div_euclid(step)), step_ns: Some(step) };
+    let options = FitOptions {
+        seasons: req.seasons.clone(),
+        origin_index: Some(start.div_euclid(step)),
+        step_ns: Some(step),
+        ..Default::default()
+    };
 
     let mut head = models.head(req.key)?;
     let mut anomalies = Vec::new();

@@ -172,7 +172,8 @@ mod tests {
 
         let forecast = |values: &[f64]| {
             let mut m = registry::by_name("ets").expect("ets");
-            let options = FitOptions { seasons: vec![12], origin_index: Some(0), step_ns: Some(STEP) };
+            let options =
+                FitOptions { seasons: vec![12], origin_index: Some(0), step_ns: Some(STEP), ..Default::default() };
             m.fit(values, &options).expect("fits");
             m.predict(6, &[95.0]).expect("predicts").mean
         };

@@ -443,8 +443,12 @@ fn predict(
     }
     let mut model = spec.model()?;
     let start = h.times.first().map_or(0, |t| t.div_euclid(interval));
-    let options =
-        FitOptions { seasons: spec.fit_seasons(interval), origin_index: Some(start), step_ns: Some(interval) };
+    let options = FitOptions {
+        seasons: spec.fit_seasons(interval),
+        origin_index: Some(start),
+        step_ns: Some(interval),
+        ..Default::default()
+    };
     let levels = [spec.level];
     let values = h.values.clone();
     let with_fit = spec.kind == Kind::HoltWintersWithFit;

@@ -143,6 +143,7 @@ impl Predictor {
                 seasons: Vec::new(),
                 origin_index: Some(self.start_index + from as i64),
                 step_ns: Some(self.step_ns),
+                ..Default::default()
             };
             match model.fit(history.get(from..=k)?, &options) {
                 Ok(()) => {
