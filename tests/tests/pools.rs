@@ -540,6 +540,11 @@ fn a_tenant_quota_caps_its_pools_together_and_shares_fairly() {
     assert_eq!(view["limits"]["cpu_cores"], 12.0, "{view}");
     assert_eq!(view["holds"]["cpu_cores"], 12.0, "{view}");
     assert_eq!(view["pools"].as_array().map(Vec::len), Some(2), "{view}");
+    let metrics = server.get("/metrics").body;
+    for gauge in ["augur_tenant_pool_quota_limit", "augur_tenant_pool_quota_held"] {
+        let line = format!("{gauge}{{tenant=\"default\",dimension=\"cpu_cores\"}} 12");
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     assert!(
         view["pools"]
             .as_array()

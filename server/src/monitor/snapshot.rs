@@ -34,6 +34,10 @@ struct Readings {
     head_values: f64,
     /// Pool units by tenant, pool and state.
     pool_units: GaugeFamily,
+    /// Tenant capacity quotas' limits, by tenant and dimension.
+    quota_limits: GaugeFamily,
+    /// What the tenants' pools hold under their quotas, by tenant and dimension.
+    quota_held: GaugeFamily,
     /// Webhook subscriptions.
     subscriptions: f64,
     /// Model heads (continuous forecasts' models).
@@ -79,12 +83,30 @@ impl Monitor {
                 pool_units.with(&[&record.spec.tenant, &record.spec.name, state]).set(n as f64);
             }
         }
+        let quota_limits = GaugeFamily::new(&["tenant", "dimension"], Gauge::default);
+        let quota_held = GaugeFamily::new(&["tenant", "dimension"], Gauge::default);
+        for view in self.sources.pools.as_ref().map(|p| p.quotas()).unwrap_or_default() {
+            for (dimension, limit) in &view.quota.limits {
+                quota_limits.with(&[&view.tenant, dimension.name()]).set(*limit);
+                let held = view.holds.get(dimension).copied().unwrap_or(0.0);
+                quota_held.with(&[&view.tenant, dimension.name()]).set(held);
+            }
+        }
         let subscriptions = self.sources.webhooks.as_ref().map_or(0, |w| w.list().len()) as f64;
         let models = ModelStore::new(store.clone(), 1).list(None).unwrap_or_else(|err| {
             tracing::warn!(error = %err, "cannot list the models");
             Vec::new()
         });
-        Readings { series, storage, head_values: store.head_values() as f64, pool_units, subscriptions, models }
+        Readings {
+            series,
+            storage,
+            head_values: store.head_values() as f64,
+            pool_units,
+            quota_limits,
+            quota_held,
+            subscriptions,
+            models,
+        }
     }
 
     /// Everything, in the Prometheus text exposition format.
@@ -151,6 +173,16 @@ impl Monitor {
         );
         e.histogram("augur_pool_cycle_duration_seconds", "Pool cycle durations, seconds.", &m.pool_cycle_seconds);
         e.gauge_family("augur_pool_units", "Pool units by state.", &r.pool_units);
+        e.gauge_family(
+            "augur_tenant_pool_quota_limit",
+            "A tenant's capacity quota over all its pools, by dimension.",
+            &r.quota_limits,
+        );
+        e.gauge_family(
+            "augur_tenant_pool_quota_held",
+            "The capacity a quota'd tenant's pools hold (active units), by dimension.",
+            &r.quota_held,
+        );
         e.gauge("augur_webhook_subscriptions", "Webhook subscriptions.", r.subscriptions);
         let empty = crate::webhooks::counters::DeliveryCounters::default();
         let hooks = self.sources.webhooks.as_ref().map_or(&empty, |w| &w.counters);

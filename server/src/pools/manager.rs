@@ -280,6 +280,12 @@ impl PoolManager {
         self.quota(tenant).ok_or_else(|| PoolError::QuotaNotFound(tenant.to_string()))
     }
 
+    /// Every tenant's quota and what its pools hold under it.
+    pub fn quotas(&self) -> Vec<QuotaView> {
+        let tenants: Vec<String> = self.quotas.lock().keys().cloned().collect();
+        tenants.iter().filter_map(|t| self.quota(t)).collect()
+    }
+
     /// Removes a tenant's capacity quota.
     pub fn delete_quota(&self, tenant: &str) -> Result<(), PoolError> {
         let mut quotas = self.quotas.lock();
