@@ -141,3 +141,43 @@ fn a_quota_must_hold_the_pools_min_units() {
     assert!(q.check_guarantees(&cpu(4.0), "limits").is_ok());
     assert_eq!(guaranteed(&pool("a", 3, true))[&Dimension::CpuCores], 6.0);
 }
+
+/// A sibling pool over cpu only: (weight, guaranteed, wants beyond it, holds).
+type Sibling = (f64, f64, f64, f64);
+
+fn sibling_strategy() -> impl proptest::strategy::Strategy<Value = Vec<Sibling>> {
+    proptest::collection::vec((0.1f64..10.0, 0.0f64..4.0, 0.0f64..40.0, 0.0f64..40.0), 1..6)
+}
+
+proptest::proptest! {
+    /// Whatever the siblings want and hold, a pool's cap never exceeds what
+    /// the quota leaves beside their holdings, is never negative, and the
+    /// units fitted to it never exceed it nor the units asked for.
+    #[test]
+    fn the_cap_and_its_units_stay_within_the_quota(
+        limit in 0.0f64..100.0,
+        pools in sibling_strategy(),
+        small in 0u32..20,
+        big in 0u32..6,
+    ) {
+        let quota = quota(limit);
+        let claims: Vec<PoolClaim> = pools
+            .iter()
+            .enumerate()
+            .map(|(i, (w, g, extra, holds))| claim(&format!("p{i}"), *w, *g, g + extra, *holds))
+            .collect();
+        let (this, others) = claims.split_first().expect("one pool at least");
+        let cap = cap_for(&quota, this, others);
+        let others_hold: f64 = others.iter().map(|c| c.holds[&Dimension::CpuCores]).sum();
+        let c = cap.cap[&Dimension::CpuCores];
+        proptest::prop_assert!(c >= 0.0);
+        proptest::prop_assert!(c <= (limit - others_hold).max(0.0) + 1e-9, "cap {} beside {}", c, others_hold);
+        proptest::prop_assert!(cap.share[&Dimension::CpuCores] <= limit.max(this.guaranteed[&Dimension::CpuCores]) + 1e-9);
+
+        let spec = pool("a", 0, true);
+        let fitted = fit_units(&spec, &[small, big], &cap.cap);
+        let held = crate::pools::mix::capacity(&spec.shapes, &fitted, &spec.dimensions);
+        proptest::prop_assert!(held[&Dimension::CpuCores] <= c + 1e-9);
+        proptest::prop_assert!(fitted[0] <= small && fitted[1] <= big);
+    }
+}
