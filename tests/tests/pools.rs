@@ -565,9 +565,19 @@ fn a_tenant_quota_caps_its_pools_together_and_shares_fairly() {
         (active_units(&web) == 3 && active_units(&batch) == 8).then_some(())
     });
 
+    // Lowering the quota below what the tenant holds: each pool gives back
+    // down to its share (1 + 1 of the 4 beyond the mins for web, 1 + 3 for
+    // batch), and the tenant ends within the new quota.
+    let r = put_json(&server, quota_path, &json!({"limits": {"cpu_cores": 6}}));
+    assert_eq!(r.status, 200, "{r}");
+    poll_until(&server, "the pools to give back to the lowered quota", Duration::from_secs(60), || {
+        let (web, batch) = (server.get("/v1/pools/web").json(), server.get("/v1/pools/batch").json());
+        (active_units(&web) == 2 && active_units(&batch) == 4).then_some(())
+    });
+
     // The quota survives kill -9; lifting it lets both pools grow to their demand.
     server.kill9_restart();
-    assert_eq!(server.get(quota_path).json()["limits"]["cpu_cores"], 12.0);
+    assert_eq!(server.get(quota_path).json()["limits"]["cpu_cores"], 6.0);
     let r = server.send(server.client().delete(server.url(quota_path)));
     assert_eq!(r.status, 204, "{r}");
     poll_until(&server, "both pools to cover their demand", Duration::from_secs(60), || {

@@ -24,9 +24,12 @@
 //!    with demand starves.
 //! 4. The cap is the smaller of that fair share and the *headroom*, what
 //!    the quota leaves beside the capacity the tenant's other pools hold
-//!    right now. So the tenant never holds more than its quota, even while
-//!    a sibling above its share has yet to release (it releases at its
-//!    own next cycle, whose cap is its share).
+//!    right now (but never less than what the pool holds itself, up to its
+//!    share). So no pool grows the tenant past its quota, even while a
+//!    sibling above its share has yet to release (it releases at its own
+//!    next cycle, whose cap is its share); and when the tenant is already
+//!    over (the quota was lowered), each pool gives back down to its share,
+//!    not below it because of its siblings' excess.
 //!
 //! The cap is then rounded down to whole units ([`fit_units`]): units not
 //! yet requested are dropped first, then active ones are released.
@@ -146,7 +149,8 @@ pub struct QuotaCap {
     pub share: Vector,
     /// What the limits leave beside the other pools' capacity now.
     pub headroom: Vector,
-    /// The smaller of the two: the most the pool may hold.
+    /// The most the pool may hold: the share, within the headroom or what
+    /// the pool holds now, whichever is larger.
     pub cap: Vector,
     /// Whether the cap took units the demand called for.
     pub capped: bool,
@@ -183,9 +187,10 @@ pub fn cap_for(quota: &TenantQuota, this: &PoolClaim, others: &[PoolClaim]) -> Q
         let share = this.guaranteed.get(d).copied().unwrap_or(0.0)
             + extra.as_ref().and_then(|s| s.allocation.get(d)).copied().unwrap_or(0.0);
         let headroom = (quota.limits[d] - others_hold.get(d).copied().unwrap_or(0.0)).max(0.0);
+        let holds = this.holds.get(d).copied().unwrap_or(0.0);
         cap.share.insert(*d, share);
         cap.headroom.insert(*d, headroom);
-        cap.cap.insert(*d, share.min(headroom));
+        cap.cap.insert(*d, share.min(headroom.max(holds)));
     }
     cap
 }

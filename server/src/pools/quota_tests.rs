@@ -52,6 +52,24 @@ fn wants_that_fit_are_not_capped_beyond_the_headroom() {
 }
 
 #[test]
+fn a_tenant_over_a_lowered_quota_gives_back_down_to_the_shares() {
+    // Both pools hold 10 cores, the quota drops to 12: each gives back to
+    // its share of 6, not to the 2 its sibling's excess would leave.
+    let q = quota(12.0);
+    let a = claim("a", 1.0, 0.0, 10.0, 10.0);
+    let b = claim("b", 1.0, 0.0, 10.0, 10.0);
+    let cap_a = cap_for(&q, &a, std::slice::from_ref(&b));
+    assert_eq!(cap_a.headroom[&Dimension::CpuCores], 2.0);
+    assert_eq!(cap_a.cap[&Dimension::CpuCores], 6.0);
+    // After a gave back, b's cap is its share too: the tenant is at 12.
+    let a_after = claim("a", 1.0, 0.0, 10.0, 6.0);
+    assert_eq!(cap_for(&q, &b, std::slice::from_ref(&a_after)).cap[&Dimension::CpuCores], 6.0);
+    // A pool under its share never grows past the headroom.
+    let small = claim("c", 1.0, 0.0, 10.0, 1.0);
+    assert_eq!(cap_for(&q, &small, std::slice::from_ref(&b)).cap[&Dimension::CpuCores], 2.0);
+}
+
+#[test]
 fn contention_is_shared_by_weight_beyond_the_guarantees() {
     // 40 cores; guarantees 2 + 6; the remaining 32 shared 1:3 between
     // wants of 38 and 46 beyond the guarantees.
@@ -107,14 +125,16 @@ fn apply_drops_scale_ups_and_releases_beyond_the_share_at_once() {
     assert!(decision.quota.as_ref().is_some_and(|q| q.capped));
     assert!(decision.reason.contains("tenant quota: scale up by 3 instead of 10"), "{}", decision.reason);
 
-    // A sibling now holds 10 of the 16 cores: the pool gives back 5 units
-    // at once, without waiting for its stabilization window.
+    // A sibling wanting and holding 10 cores appears: the pool's share is
+    // its min (2 cores) and half of the other 14, 9 cores. It gives back 4
+    // of its 8 units at once, without waiting for its stabilization window.
     let sibling = claim("b", 1.0, 0.0, 10.0, 10.0);
     let mut decision = decide(&spec, Policy::Predictive, &mut state, &[8], &demand, 11 * MINUTE);
     let cap = cap_for(&quota(16.0), &PoolClaim::new(&spec, Some(&decision), &[8]), &[sibling]);
+    assert_eq!(cap.share[&Dimension::CpuCores], 9.0);
     apply(&spec, &mut decision, &[8], cap);
-    assert_eq!(decision.target, vec![3]);
-    assert_eq!(decision.release, vec![5]);
+    assert_eq!(decision.target, vec![4]);
+    assert_eq!(decision.release, vec![4]);
     assert_eq!(decision.scale_up, vec![0]);
 
     // Room to spare: nothing changes and nothing is capped.
@@ -150,9 +170,10 @@ fn sibling_strategy() -> impl proptest::strategy::Strategy<Value = Vec<Sibling>>
 }
 
 proptest::proptest! {
-    /// Whatever the siblings want and hold, a pool's cap never exceeds what
-    /// the quota leaves beside their holdings, is never negative, and the
-    /// units fitted to it never exceed it nor the units asked for.
+    /// Whatever the siblings want and hold, a pool's cap never exceeds its
+    /// share, never lets it grow past what the quota leaves beside their
+    /// holdings, is never negative, and the units fitted to it never exceed
+    /// it nor the units asked for.
     #[test]
     fn the_cap_and_its_units_stay_within_the_quota(
         limit in 0.0f64..100.0,
@@ -171,7 +192,9 @@ proptest::proptest! {
         let others_hold: f64 = others.iter().map(|c| c.holds[&Dimension::CpuCores]).sum();
         let c = cap.cap[&Dimension::CpuCores];
         proptest::prop_assert!(c >= 0.0);
-        proptest::prop_assert!(c <= (limit - others_hold).max(0.0) + 1e-9, "cap {} beside {}", c, others_hold);
+        let holds = this.holds[&Dimension::CpuCores];
+        proptest::prop_assert!(c <= (limit - others_hold).max(holds) + 1e-9, "cap {} beside {}", c, others_hold);
+        proptest::prop_assert!(c <= cap.share[&Dimension::CpuCores] + 1e-9);
         proptest::prop_assert!(cap.share[&Dimension::CpuCores] <= limit.max(this.guaranteed[&Dimension::CpuCores]) + 1e-9);
 
         let spec = pool("a", 0, true);
