@@ -265,10 +265,7 @@ impl PoolManager {
     pub fn set_quota(&self, tenant: &str, quota: TenantQuota, now: i64) -> Result<QuotaView, PoolError> {
         quota.validate()?;
         let mut pools = self.pools.lock();
-        let guarantees: Vec<Vector> =
-            pools.values().filter(|r| r.spec.tenant == tenant).map(|r| quota::guaranteed(&r.spec)).collect();
-        let guaranteed = quota::total(&guarantees);
-        quota.check_guarantees(&guaranteed, "limits")?;
+        quota.check_guarantees(&guaranteed_of(&pools, tenant, None), |d| format!("limits.{d}"))?;
         let value = serde_json::to_vec(&quota).map_err(|e| SinkError(e.to_string()))?;
         self.sink.commit(vec![], vec![(quota_key(tenant), value)], vec![])?;
         self.quotas.lock().insert(tenant.to_string(), quota);
@@ -335,13 +332,7 @@ impl PoolManager {
         spec: &PoolSpec,
     ) -> Result<(), PoolError> {
         let Some(quota) = self.quotas.lock().get(&spec.tenant).cloned() else { return Ok(()) };
-        let mut guarantees: Vec<Vector> = pools
-            .values()
-            .filter(|r| r.spec.tenant == spec.tenant && r.spec.name != spec.name)
-            .map(|r| quota::guaranteed(&r.spec))
-            .collect();
-        guarantees.push(quota::guaranteed(spec));
-        quota.check_guarantees(&quota::total(&guarantees), "min")?;
+        quota.check_guarantees(&guaranteed_of(pools, &spec.tenant, Some(spec)), |_| "min".to_string())?;
         Ok(())
     }
 
@@ -474,6 +465,15 @@ impl PoolManager {
             .collect();
 
         let mut pools = self.pools.lock();
+        // The tenant's quota and the pool's siblings under it, as they stand now.
+        let under_quota = self.quotas.lock().get(tenant).cloned().map(|quota| {
+            let siblings: Vec<PoolClaim> = pools
+                .values()
+                .filter(|r| r.spec.tenant == tenant && r.spec.name != name)
+                .map(|r| PoolClaim::new(&r.spec, r.last_decision.as_ref(), &r.active_per_shape()))
+                .collect();
+            (quota, siblings)
+        });
         let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(None) };
         if record.spec != spec || record.reservations != reservations {
             // Redefined while demand was read: the next cycle uses the new definition.
@@ -508,21 +508,14 @@ impl PoolManager {
         let active = next.active_per_shape();
         let cooling_since = next.allocator.last_scale_up;
         let mut decision = decide(&spec, Policy::Predictive, &mut next.allocator, &active, &demand, now);
-        let quota = self.quotas.lock().get(tenant).cloned();
-        if let Some(quota) = quota {
-            let others: Vec<PoolClaim> = pools
-                .values()
-                .filter(|r| r.spec.tenant == tenant && r.spec.name != name)
-                .map(|r| PoolClaim::new(&r.spec, r.last_decision.as_ref(), &r.active_per_shape()))
-                .collect();
+        if let Some((quota, siblings)) = &under_quota {
             let this = PoolClaim::new(&spec, Some(&decision), &active);
-            quota::apply(&spec, &mut decision, &active, quota::cap_for(&quota, &this, &others));
+            quota::apply(&spec, &mut decision, &active, quota::cap_for(quota, &this, siblings));
             if decision.scale_up.iter().all(|n| *n == 0) {
                 // The quota took every unit: no scale-up happened, so none cools down.
                 next.allocator.last_scale_up = cooling_since;
             }
         }
-        let Some(record) = pools.get_mut(&(tenant.to_string(), name.to_string())) else { return Ok(None) };
         events.extend(share_reservations(&mut next, &decision.target, &reserved));
 
         if !decision.fallback.is_empty() && !next.in_fallback {
@@ -743,6 +736,15 @@ impl PoolManager {
             Ok(())
         })
     }
+}
+
+/// The capacity the `min` units of `tenant`'s pools need together, with
+/// `with` in place of the stored pool of its name (or added).
+fn guaranteed_of(pools: &BTreeMap<(String, String), PoolRecord>, tenant: &str, with: Option<&PoolSpec>) -> Vector {
+    let stored =
+        pools.values().map(|r| &r.spec).filter(|s| s.tenant == tenant && with.is_none_or(|w| w.name != s.name));
+    let guarantees: Vec<Vector> = stored.chain(with).map(quota::guaranteed).collect();
+    quota::total(&guarantees)
 }
 
 /// The meta-record key of a tenant's quota.

@@ -68,13 +68,13 @@ impl TenantQuota {
     }
 
     /// The first dimension where `guaranteed` (the pools' `min` capacity)
-    /// exceeds the limit, as the error naming it.
-    pub fn check_guarantees(&self, guaranteed: &Vector, field: &str) -> Result<(), SpecError> {
+    /// exceeds the limit, as an error on the field `field(dimension)` names.
+    pub fn check_guarantees(&self, guaranteed: &Vector, field: impl Fn(Dimension) -> String) -> Result<(), SpecError> {
         for (d, limit) in &self.limits {
             let need = guaranteed.get(d).copied().unwrap_or(0.0);
             if need > limit + 1e-9 {
                 return Err(SpecError {
-                    field: if field == "limits" { format!("limits.{d}") } else { field.to_string() },
+                    field: field(*d),
                     message: format!(
                         "the tenant's pools need {need} {d} for their min units, more than the quota's {limit}"
                     ),
@@ -256,7 +256,7 @@ pub fn apply(spec: &PoolSpec, decision: &mut Decision, active: &[u32], mut cap: 
     decision.quota = Some(cap);
 }
 
-/// The cap in words: `cpu_cores 12.00 (share 12.00, headroom 20.00)`.
+/// The cap in words: `cpu_cores at most 6.00: share 6.00, headroom 20.00`.
 fn describe(cap: &QuotaCap) -> String {
     cap.cap
         .iter()
