@@ -383,7 +383,18 @@ impl PoolManager {
         name: &str,
         change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<T, PoolError>,
     ) -> Result<T, PoolError> {
-        let mut pools = self.pools.lock();
+        self.change_locked(&mut self.pools.lock(), tenant, name, change)
+    }
+
+    /// [`PoolManager::change`] with the pools already locked by the caller
+    /// (who checked something about the other pools under the same lock).
+    fn change_locked<T>(
+        &self,
+        pools: &mut BTreeMap<(String, String), PoolRecord>,
+        tenant: &str,
+        name: &str,
+        change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<T, PoolError>,
+    ) -> Result<T, PoolError> {
         let record = pools
             .get_mut(&(tenant.to_string(), name.to_string()))
             .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
@@ -400,9 +411,12 @@ impl PoolManager {
     /// Replaces a pool's definition, keeping its units and memory.
     pub fn replace(&self, spec: PoolSpec, now: i64) -> Result<PoolRecord, PoolError> {
         spec.validate()?;
-        self.check_quota_for(&self.pools.lock(), &spec)?;
+        // Checked under the lock that applies the change: a sibling created
+        // in between cannot slip past the quota.
+        let mut pools = self.pools.lock();
+        self.check_quota_for(&pools, &spec)?;
         let (tenant, name) = (spec.tenant.clone(), spec.name.clone());
-        self.change(&tenant, &name, |next, _| {
+        self.change_locked(&mut pools, &tenant, &name, |next, _| {
             next.spec = spec;
             next.next_run = now;
             Ok(next.clone())
