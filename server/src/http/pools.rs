@@ -497,9 +497,7 @@ pub async fn reserve(
     if manager.get(&tenant, &name).is_none() {
         return Err(not_found(&name));
     }
-    let mut decoder = serde_json::Deserializer::from_slice(&body);
-    let reservation: Reservation = serde_path_to_error::deserialize(&mut decoder)
-        .map_err(|e| ApiError::BadRequest(format!("invalid reservation: {}: {}", e.path(), e.inner())))?;
+    let reservation: Reservation = parse_body(&body, "reservation")?;
     let sources: Vec<(String, &DemandSource)> = reservation
         .demand
         .iter()
@@ -532,6 +530,25 @@ pub async fn unreserve(
     audit(&state, &principal, &client, &tenant, &format!("release reservation {account} in pool {name}"), &outcome);
     result.map_err(pool_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A JSON body as `T`, or 400 naming the field at fault (`invalid quota:
+/// limits.cpu_cores: ...`).
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let mut decoder = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut decoder)
+        .map_err(|e| ApiError::BadRequest(format!("invalid {what}: {}: {}", e.path(), e.inner())))
+}
+
+/// Refuses a change to `tenant`'s quota by anyone but an operator (a
+/// tenant does not set its own budget); `verb` says what was refused.
+fn quota_change(state: &AppState, principal: &Principal, tenant: &str, verb: &str) -> Result<(), ApiError> {
+    quota_tenant(state, principal, tenant)?;
+    if principal.is_operator() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("only operators may {verb} a tenant's pool quota")))
+    }
 }
 
 /// The tenant a quota request names: members read their own tenant's
@@ -568,13 +585,8 @@ pub async fn put_quota(
     body: Bytes,
 ) -> Result<Json<QuotaView>, ApiError> {
     let manager = manager(&state)?;
-    quota_tenant(&state, &principal, &tenant)?;
-    if !principal.is_operator() {
-        return Err(ApiError::Forbidden("only operators may set a tenant's pool quota".into()));
-    }
-    let mut decoder = serde_json::Deserializer::from_slice(&body);
-    let quota: TenantQuota = serde_path_to_error::deserialize(&mut decoder)
-        .map_err(|e| ApiError::BadRequest(format!("invalid quota: {}: {}", e.path(), e.inner())))?;
+    quota_change(&state, &principal, &tenant, "set")?;
+    let quota: TenantQuota = parse_body(&body, "quota")?;
     let result = manager.set_quota(&tenant, quota, now_ns());
     let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
     audit(&state, &principal, &client, &tenant, "set pool quota", &outcome);
@@ -589,10 +601,7 @@ pub async fn delete_quota(
     Path(tenant): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let manager = manager(&state)?;
-    quota_tenant(&state, &principal, &tenant)?;
-    if !principal.is_operator() {
-        return Err(ApiError::Forbidden("only operators may lift a tenant's pool quota".into()));
-    }
+    quota_change(&state, &principal, &tenant, "lift")?;
     let result = manager.delete_quota(&tenant);
     let outcome = result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string());
     audit(&state, &principal, &client, &tenant, "lift pool quota", &outcome);
