@@ -261,9 +261,9 @@ async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> 
         }
         for (tenant, quota) in deferred {
             manager.set_quota(tenant, quota.clone(), now).map_err(|e| match e {
-                PoolError::Invalid(mut e) => {
+                PoolError::InvalidQuota(mut e) => {
                     e.field = format!("pools.quotas.{tenant}.{}", e.field);
-                    PoolError::Invalid(e)
+                    PoolError::InvalidQuota(e)
                 }
                 other => other,
             })?;

@@ -490,6 +490,7 @@ fn a_tenant_quota_caps_its_pools_together_and_shares_fairly() {
     ] {
         let r = put_json(&server, quota_path, &bad);
         assert_eq!(r.status, 400, "{bad}: {r}");
+        assert!(r.error_text().starts_with("invalid quota: "), "{bad}: {r}");
         assert!(r.error_text().contains(field), "{bad} names {field}: {r}");
     }
     assert_eq!(server.get(quota_path).status, 404);
@@ -520,7 +521,7 @@ fn a_tenant_quota_caps_its_pools_together_and_shares_fairly() {
     // So is a quota below the pools' min units.
     let r = put_json(&server, quota_path, &json!({"limits": {"cpu_cores": 1}}));
     assert_eq!(r.status, 400, "{r}");
-    assert!(r.error_text().contains("limits.cpu_cores"), "{r}");
+    assert!(r.error_text().contains("invalid quota: limits.cpu_cores"), "{r}");
 
     // 22+ cores wanted, 12 allowed: each pool gets its min (1) and half of
     // the other 10. The tenant never holds more than 12 on the way there.

@@ -70,7 +70,9 @@ fn pool_error(err: PoolError) -> ApiError {
         | PoolError::QuotaNotFound(_) => ApiError::NotFound(err.to_string()),
         PoolError::TooManyReservations(_) => ApiError::TenantLimit(err.to_string()),
         PoolError::Exists(_) | PoolError::Transition(_) => ApiError::Conflict(err.to_string()),
-        PoolError::Invalid(_) | PoolError::InvalidAddress(_) => ApiError::BadRequest(err.to_string()),
+        PoolError::Invalid(_) | PoolError::InvalidQuota(_) | PoolError::InvalidAddress(_) => {
+            ApiError::BadRequest(err.to_string())
+        }
         PoolError::TooMany { .. } => ApiError::TenantLimit(err.to_string()),
         PoolError::Storage(_) | PoolError::Corrupt { .. } => ApiError::Internal(err.to_string()),
     }

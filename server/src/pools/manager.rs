@@ -140,6 +140,9 @@ pub enum PoolError {
         /// The limit.
         limit: usize,
     },
+    /// A tenant quota that cannot be accepted (the field at fault named).
+    #[error("invalid quota: {}: {}", .0.field, .0.message)]
+    InvalidQuota(SpecError),
     /// The tenant has no capacity quota.
     #[error("no capacity quota for tenant {0}")]
     QuotaNotFound(String),
@@ -263,9 +266,11 @@ impl PoolManager {
     /// tenant's pools' `min` units need more than it allows. The tenant's
     /// pools run a cycle at once under it.
     pub fn set_quota(&self, tenant: &str, quota: TenantQuota, now: i64) -> Result<QuotaView, PoolError> {
-        quota.validate()?;
+        quota.validate().map_err(PoolError::InvalidQuota)?;
         let mut pools = self.pools.lock();
-        quota.check_guarantees(&guaranteed_of(&pools, tenant, None), |d| format!("limits.{d}"))?;
+        quota
+            .check_guarantees(&guaranteed_of(&pools, tenant, None), |d| format!("limits.{d}"))
+            .map_err(PoolError::InvalidQuota)?;
         let value = serde_json::to_vec(&quota).map_err(|e| SinkError(e.to_string()))?;
         self.sink.commit(vec![], vec![(quota_key(tenant), value)], vec![])?;
         self.quotas.lock().insert(tenant.to_string(), quota);
