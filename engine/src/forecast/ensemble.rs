@@ -72,30 +72,32 @@ pub struct Backtest {
 }
 
 impl Backtest {
-    /// Mean absolute error of the forecasts `f(c, o)` at step `h` (0-based).
-    fn mae_by<F: Fn(usize) -> f64>(&self, h: usize, f: F) -> f64 {
-        let (mut s, mut k) = (0.0, 0usize);
+    /// `maes[c][j]`: candidate `c`'s MAE at step `j` (0-based), each
+    /// measured once (the per-step smoothing below reads them three times).
+    /// One pass over the origins, reading each forecast row in order (a
+    /// pass per (candidate, step) would stride across every row).
+    fn step_maes(&self, steps: usize) -> Vec<Vec<f64>> {
+        let c = self.names.len();
+        let mut sums = vec![vec![0.0; steps]; c];
+        let mut counts = vec![vec![0usize; steps]; c];
         for (o, a) in self.actuals.iter().enumerate() {
-            if let Some(&y) = a.get(h) {
-                let e = y - f(o);
-                if e.is_finite() {
-                    s += e.abs();
-                    k += 1;
+            let upto = a.len().min(steps);
+            for (k, (sum, count)) in sums.iter_mut().zip(counts.iter_mut()).enumerate() {
+                let f = &self.forecasts[k][o];
+                for j in 0..upto.min(f.len()) {
+                    let e = a[j] - f[j];
+                    if e.is_finite() {
+                        sum[j] += e.abs();
+                        count[j] += 1;
+                    }
                 }
             }
         }
-        if k == 0 {
-            f64::INFINITY
-        } else {
-            s / k as f64
-        }
-    }
-
-    /// `maes[c][j]`: candidate `c`'s MAE at step `j` (0-based), each
-    /// measured once (the per-step smoothing below reads them three times).
-    fn step_maes(&self, steps: usize) -> Vec<Vec<f64>> {
-        (0..self.names.len())
-            .map(|c| (0..steps).map(|j| self.mae_by(j, |o| self.forecasts[c][o][j])).collect())
+        sums.iter()
+            .zip(&counts)
+            .map(|(sum, count)| {
+                sum.iter().zip(count).map(|(&s, &k)| if k == 0 { f64::INFINITY } else { s / k as f64 }).collect()
+            })
             .collect()
     }
 
@@ -107,11 +109,29 @@ impl Backtest {
         (lo..=hi).map(|j| maes[c][j]).sum::<f64>() / (hi - lo + 1) as f64
     }
 
+    /// The MAE of the mix `w` at steps `h-1..=h+1` (0-based `h`), averaged
+    /// like [`Backtest::mae`]; candidates without weight are skipped.
     fn mix_mae(&self, w: &[f64], h: usize, steps: usize) -> f64 {
         let lo = h.saturating_sub(1);
         let hi = (h + 1).min(steps - 1);
+        let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, wc)| wc != 0.0).collect();
+        let mut sums = [0.0; 3];
+        let mut counts = [0usize; 3];
+        for (o, a) in self.actuals.iter().enumerate() {
+            if a.len() <= lo {
+                continue;
+            }
+            for j in lo..=hi.min(a.len() - 1) {
+                let f: f64 = used.iter().map(|&(c, wc)| wc * self.forecasts[c][o][j]).sum();
+                let e = a[j] - f;
+                if e.is_finite() {
+                    sums[j - lo] += e.abs();
+                    counts[j - lo] += 1;
+                }
+            }
+        }
         (lo..=hi)
-            .map(|j| self.mae_by(j, |o| w.iter().enumerate().map(|(c, wc)| wc * self.forecasts[c][o][j]).sum()))
+            .map(|j| if counts[j - lo] == 0 { f64::INFINITY } else { sums[j - lo] / counts[j - lo] as f64 })
             .sum::<f64>()
             / (hi - lo + 1) as f64
     }
@@ -425,7 +445,12 @@ impl Forecaster for Ensemble {
         let mut builder = ProfileBuilder::new(BACKTEST_STEPS);
         for (o, actual) in bt.actuals.iter().enumerate() {
             for (h, &y) in actual.iter().enumerate() {
-                let f: f64 = weights[h].iter().enumerate().map(|(c, w)| w * bt.forecasts[c][o][h]).sum();
+                let f: f64 = weights[h]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &w)| w != 0.0)
+                    .map(|(c, w)| w * bt.forecasts[c][o][h])
+                    .sum();
                 let f = if self.nonneg { f.max(0.0) } else { f };
                 builder.record(h + 1, y - f);
             }

@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate_if, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::optim::{minimize, Options};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
@@ -230,7 +230,9 @@ impl EtsState {
 /// `(1 - alpha) * level + alpha * (y - s)` (and `y / s` for a
 /// multiplicative season), which takes the seasonal term and the
 /// observation off the chain (likewise for the slope); the result equals
-/// `advance`'s up to rounding.
+/// `advance`'s up to rounding. With clipping, an error that is not clipped
+/// (the usual case; the branch predicts it) takes the same short update,
+/// and only a clipped one goes through `base + alpha * e`.
 #[inline(never)]
 fn sse_loop<const S: u8, const TREND: bool, const CLIP: bool>(
     st: &EtsState,
@@ -274,18 +276,22 @@ fn sse_loop<const S: u8, const TREND: bool, const CLIP: bool>(
                 _ => y - base * s,
             };
             let mut e = raw;
+            // Whether this error moves the states by a clipped amount; the
+            // usual case (not clipped) takes the short update below.
+            let mut clipped = false;
             if CLIP {
                 if raw.abs() > clip {
                     let side = if raw > 0.0 { 1 } else { -1 };
                     run = if run * side > 0 { run + side } else { side };
                     if run.abs() < SHIFT_RUN {
                         e = raw.clamp(-clip, clip);
+                        clipped = true;
                     }
                 } else {
                     run = 0;
                 }
             }
-            if CLIP {
+            if clipped {
                 let es = if S == 2 { e / s } else { e };
                 level = base + alpha * es;
                 if TREND {
@@ -621,9 +627,13 @@ pub(crate) fn robust_clip(filled: &[f64]) -> f64 {
     }
 }
 
-/// The outcome of [`fit_auto`]: the state after the last point and its bands.
+/// The outcome of [`fit_auto`]: the fitted state before and after the
+/// history, and its bands.
 #[derive(Debug, Clone)]
 pub(crate) struct AutoFit {
+    /// The fitted initial state, before the first point of the history
+    /// (what a model that replays the history itself starts from).
+    pub start: EtsState,
     /// State after the last point of the history.
     pub state: EtsState,
     /// Measured error profile.
@@ -635,7 +645,83 @@ pub(crate) struct AutoFit {
 /// trend needs 2 points of AICc over its damped twin), replayed to the end
 /// with its error profile. `m` is the season (ignored by non-seasonal specs),
 /// `phase0` the phase of `ys[0]`.
+///
+/// The last few successful fits of the calling thread are remembered (see
+/// [`LastFit`]): an identical call returns a copy without fitting.
 pub(crate) fn fit_auto(
+    ys: &[f64],
+    specs: &[Spec],
+    m: usize,
+    phase0: usize,
+    robust: bool,
+    measure_bands: bool,
+) -> Result<AutoFit, ForecastError> {
+    let key = FitKey { specs: specs.to_vec(), m, phase0, robust, measure_bands };
+    if let Some(hit) = RECENT_FITS.with(|recent| recent.borrow().iter().find_map(|l| l.get(&key, ys))) {
+        return Ok(hit);
+    }
+    let fit = fit_auto_uncached(ys, specs, m, phase0, robust, measure_bands)?;
+    RECENT_FITS.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if recent.len() == RECENT_FITS_KEPT {
+            recent.remove(0);
+        }
+        recent.push(LastFit { key, ys: ys.to_vec(), fit: fit.clone() });
+    });
+    Ok(fit)
+}
+
+/// Everything besides the series that determines a [`fit_auto`] result.
+#[derive(Debug, Clone, PartialEq)]
+struct FitKey {
+    specs: Vec<Spec>,
+    m: usize,
+    phase0: usize,
+    robust: bool,
+    measure_bands: bool,
+}
+
+/// A recent [`fit_auto`] result of a thread, with its exact inputs.
+///
+/// Why: `auto` fits its candidates one after the other on the same
+/// history, and when no season is found MSTL's remainder *is* that history,
+/// so MSTL's ETS fit repeats the plain ETS candidate's call exactly (a
+/// third of `auto`'s fitting time on such series; the robust candidate is
+/// fitted in between). Remembering the last [`RECENT_FITS_KEPT`] results
+/// per thread catches that without threading a cache through the
+/// [`super::Forecaster`] interface; the inputs are compared bit for bit, so
+/// a hit returns exactly what a fit would.
+#[derive(Debug)]
+struct LastFit {
+    key: FitKey,
+    ys: Vec<f64>,
+    fit: AutoFit,
+}
+
+impl LastFit {
+    fn get(&self, key: &FitKey, ys: &[f64]) -> Option<AutoFit> {
+        let same = self.key == *key
+            && self.ys.len() == ys.len()
+            && self.ys.iter().zip(ys).all(|(a, b)| a.to_bits() == b.to_bits());
+        same.then(|| self.fit.clone())
+    }
+}
+
+/// How many [`fit_auto`] results a thread remembers.
+const RECENT_FITS_KEPT: usize = 3;
+
+thread_local! {
+    /// The thread's recent fits, oldest first.
+    static RECENT_FITS: std::cell::RefCell<Vec<LastFit>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Forgets the thread's recent fits (for timing fits in tests and benches).
+pub fn forget_recent_fits() {
+    RECENT_FITS.with(|recent| recent.borrow_mut().clear());
+}
+
+/// [`fit_auto`] without the memo.
+fn fit_auto_uncached(
     ys: &[f64],
     specs: &[Spec],
     m: usize,
@@ -684,11 +770,16 @@ pub(crate) fn fit_auto(
             best = Some((score, fit.init, end));
         }
     }
-    let (_, mut init, _) = best.ok_or(ForecastError::TooShort { model: "ets", got: finite, need: 3 })?;
-    let skip = init.seasonal.len().max(10);
+    let (_, start, end) = best.ok_or(ForecastError::TooShort { model: "ets", got: finite, need: 3 })?;
+    if !measure_bands {
+        // `end` is already the start replayed over the history.
+        return Ok(AutoFit { start, state: end, profile: ErrorProfile::default() });
+    }
+    let mut state = start.clone();
+    let skip = state.seasonal.len().max(10);
     let window = ys.len().saturating_sub(skip).min(3000);
-    let profile = calibrate_if(measure_bands, &mut init, ys, CALIBRATION_STEPS, window);
-    Ok(AutoFit { state: init, profile })
+    let profile = calibrate(&mut state, ys, CALIBRATION_STEPS, window);
+    Ok(AutoFit { start, state, profile })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -934,5 +1025,35 @@ mod tests {
         m.fit(&[3.0; 50], &FitOptions::default()).unwrap();
         let p = m.predict(5, &[95.0]).unwrap();
         assert!(p.mean.iter().all(|v| (v - 3.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn remembered_fits_are_exactly_fresh_fits() {
+        let ys: Vec<f64> = (0..600).map(|t| 20.0 + ((t * 37) % 13) as f64 * 0.3 + 0.01 * t as f64).collect();
+        let fresh = |ys: &[f64], robust: bool| fit_auto_uncached(ys, &NONSEASONAL, 1, 0, robust, true).unwrap();
+        forget_recent_fits();
+        let first = fit_auto(&ys, &NONSEASONAL, 1, 0, false, true).unwrap();
+        let again = fit_auto(&ys, &NONSEASONAL, 1, 0, false, true).unwrap();
+        let want = fresh(&ys, false);
+        for got in [&first, &again] {
+            assert_eq!(got.state, want.state);
+            assert_eq!(got.profile, want.profile);
+        }
+        // Another series, or another setting, is fitted, not recalled.
+        let mut other = ys.clone();
+        other[599] += 50.0;
+        let changed = fit_auto(&other, &NONSEASONAL, 1, 0, false, true).unwrap();
+        assert_eq!(changed.state, fresh(&other, false).state);
+        assert_ne!(changed.state, first.state);
+        let robust = fit_auto(&ys, &NONSEASONAL, 1, 0, true, true).unwrap();
+        assert_eq!(robust.state, fresh(&ys, true).state);
+        assert_ne!(robust.state.clip, first.state.clip);
+        // MSTL on a series with no season is exactly the plain ETS candidate.
+        let opts = FitOptions { seasons: vec![1], means_only: true, ..Default::default() };
+        let mut ets = Ets::nonseasonal();
+        ets.fit(&ys, &opts).unwrap();
+        let mut mstl = super::super::mstl::Mstl::new();
+        mstl.fit(&ys, &opts).unwrap();
+        assert_eq!(ets.predict(24, &[]).unwrap().mean, mstl.predict(24, &[]).unwrap().mean);
     }
 }

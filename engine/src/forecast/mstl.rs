@@ -167,8 +167,9 @@ impl Forecaster for Mstl {
         // The remainder's own bands are not wanted: the combined model's
         // are measured below.
         let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0, ROBUST, false)?;
-        // Replay the combined model for seasonal-aware error bands.
-        let mut core = Core { ets: fit.state, ..core0 };
+        // Replay the combined model from the fitted start, for
+        // seasonal-aware error bands and the state after the history.
+        let mut core = Core { ets: fit.start, ..core0 };
         let window = n.saturating_sub(10).min(3000);
         let profile = calibrate_if(!options.means_only, &mut core, &p.values, CALIBRATION_STEPS, window);
         self.state = Some(State { core, profile, nonneg: p.nonneg });

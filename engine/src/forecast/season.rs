@@ -328,14 +328,21 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     let mut sums = vec![0.0; p];
     let mut counts = vec![0usize; p];
     let (mut total, mut len) = (0.0, 0usize);
+    // `phase` is `t % p`, kept by counting (a division per point costs more
+    // than the rest of the loop).
+    let mut phase = lo % p;
     for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
         let tr = ma_at(pre, p, t);
         if tr.is_finite() {
             let dv = v - tr;
-            sums[t % p] += dv;
-            counts[t % p] += 1;
+            sums[phase] += dv;
+            counts[phase] += 1;
             total += dv;
             len += 1;
+        }
+        phase += 1;
+        if phase == p {
+            phase = 0;
         }
     }
     if len < 2 * p {
@@ -344,12 +351,17 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     let prof: Vec<f64> = sums.iter().zip(&counts).map(|(s, &c)| if c > 0 { s / c as f64 } else { 0.0 }).collect();
     let mean_d = total / len as f64;
     let (mut vd, mut vr) = (0.0, 0.0);
+    let mut phase = lo % p;
     for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
         let tr = ma_at(pre, p, t);
         if tr.is_finite() {
             let dv = v - tr;
             vd += (dv - mean_d).powi(2);
-            vr += (dv - prof[t % p]).powi(2);
+            vr += (dv - prof[phase]).powi(2);
+        }
+        phase += 1;
+        if phase == p {
+            phase = 0;
         }
     }
     if vd <= 0.0 {
