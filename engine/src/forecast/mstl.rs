@@ -52,8 +52,18 @@ impl Stepper for Core {
     }
     fn forecast_into(&self, out: &mut [f64]) {
         self.ets.forecast_into(out);
-        for (i, o) in out.iter_mut().enumerate() {
-            *o += self.season_at(self.next + i as i64);
+        // `season_at(next + i)`, with each period's phase counted forward
+        // instead of divided out at every step (the backtest walk forecasts
+        // from every origin).
+        let mut phases: Vec<usize> = self.periods.iter().map(|&p| self.next.rem_euclid(p as i64) as usize).collect();
+        for o in out.iter_mut() {
+            *o += self.profiles.iter().zip(&phases).map(|(prof, &ph)| prof[ph]).sum::<f64>();
+            for (ph, &p) in phases.iter_mut().zip(&self.periods) {
+                *ph += 1;
+                if *ph == p {
+                    *ph = 0;
+                }
+            }
         }
     }
 }

@@ -136,11 +136,12 @@ fn robust_residual(x: &[f64]) -> Vec<f64> {
 
 /// The autocorrelation of `x` at lags `0..=max_lag` (empty for a constant series).
 ///
-/// Wiener–Khinchin with real transforms: the ACF is the DFT of the power
-/// spectrum of the zero-padded, centered series (the spectrum is real and
-/// even, so a forward DFT equals the inverse up to a factor that the
-/// normalization by lag 0 removes). Each real DFT is one complex FFT of half
-/// the length ([`real_dft`]).
+/// Wiener–Khinchin: the ACF is the inverse real FFT of the power spectrum
+/// of the zero-padded, centered series (padded to at least twice its
+/// length, so the circular correlation equals the linear one). The FFTs are
+/// `realfft`'s (SIMD, planned once per size and thread): a transform is a
+/// solved problem, and it was most of a detection's time with a textbook
+/// radix-2 FFT.
 pub fn autocorrelation(x: &[f64], max_lag: usize) -> Vec<f64> {
     let n = x.len();
     if n < 2 {
@@ -152,102 +153,32 @@ pub fn autocorrelation(x: &[f64], max_lag: usize) -> Vec<f64> {
     for (r, &v) in buf.iter_mut().zip(x) {
         *r = v - mean;
     }
-    let (re, im) = real_dft(&buf);
-    let half = size / 2;
-    for k in 0..=half {
-        let p = re[k] * re[k] + im[k] * im[k];
-        buf[k] = p;
-        if k > 0 && k < half {
-            buf[size - k] = p;
-        }
+    let (forward, inverse) = FFT_PLANNER.with(|planner| {
+        let mut planner = planner.borrow_mut();
+        (planner.plan_fft_forward(size), planner.plan_fft_inverse(size))
+    });
+    let mut spectrum = forward.make_output_vec();
+    if forward.process(&mut buf, &mut spectrum).is_err() {
+        return Vec::new();
     }
-    let (c, _) = real_dft(&buf);
-    let c0 = c[0];
+    for c in spectrum.iter_mut() {
+        *c = realfft::num_complex::Complex::new(c.norm_sqr(), 0.0);
+    }
+    if inverse.process(&mut spectrum, &mut buf).is_err() {
+        return Vec::new();
+    }
+    let c0 = buf[0];
     if !(c0.is_finite() && c0 > 0.0) {
         return Vec::new();
     }
-    c[..=max_lag.min(n - 1)].iter().map(|v| v / c0).collect()
+    buf[..=max_lag.min(n - 1)].iter().map(|v| v / c0).collect()
 }
 
-/// The DFT bins `0..=len/2` of the real sequence `x` (`len` a power of two,
-/// at least 4), as (real parts, imaginary parts): the even and odd samples
-/// are packed into one complex sequence of half the length, transformed,
-/// and separated again.
-fn real_dft(x: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let h = x.len() / 2;
-    let mut zr: Vec<f64> = x.iter().step_by(2).copied().collect();
-    let mut zi: Vec<f64> = x.iter().skip(1).step_by(2).copied().collect();
-    fft(&mut zr, &mut zi);
-    let mut re = vec![0.0; h + 1];
-    let mut im = vec![0.0; h + 1];
-    let ang = -std::f64::consts::PI / h as f64;
-    let (w1r, w1i) = (ang.cos(), ang.sin());
-    let (mut wr, mut wi) = (1.0, 0.0);
-    for k in 0..=h {
-        let (a, b) = (k % h, (h - k) % h);
-        // Even part E = (Z[k] + conj Z[h-k]) / 2, odd part O = (Z[k] - conj Z[h-k]) / 2i.
-        let (er, ei) = ((zr[a] + zr[b]) / 2.0, (zi[a] - zi[b]) / 2.0);
-        let (or, oi) = ((zi[a] + zi[b]) / 2.0, -(zr[a] - zr[b]) / 2.0);
-        re[k] = er + wr * or - wi * oi;
-        im[k] = ei + wr * oi + wi * or;
-        let nwr = wr * w1r - wi * w1i;
-        wi = wr * w1i + wi * w1r;
-        wr = nwr;
-    }
-    (re, im)
-}
-
-/// In-place forward radix-2 FFT (`re.len()` must be a power of two).
-fn fft(re: &mut [f64], im: &mut [f64]) {
-    let n = re.len();
-    let mut j = 0;
-    for i in 1..n {
-        let mut bit = n >> 1;
-        while j & bit != 0 {
-            j ^= bit;
-            bit >>= 1;
-        }
-        j |= bit;
-        if i < j {
-            re.swap(i, j);
-            im.swap(i, j);
-        }
-    }
-    // Twiddle factors exp(-2 pi i k / n), k < n / 2, once per transform: the
-    // butterflies then do not wait on a running complex product.
-    let half = n / 2;
-    let turn = |k: usize| {
-        let ang = -2.0 * std::f64::consts::PI * k as f64 / n as f64;
-        (ang.cos(), ang.sin())
-    };
-    let (mut wr, mut wi) = (vec![1.0; half.max(1)], vec![0.0; half.max(1)]);
-    let (w1r, w1i) = turn(1);
-    for k in 1..half {
-        // A running product, restarted from the exact value every 64 steps.
-        (wr[k], wi[k]) = if k % 64 == 0 {
-            turn(k)
-        } else {
-            let (pr, pi) = (wr[k - 1], wi[k - 1]);
-            (pr * w1r - pi * w1i, pr * w1i + pi * w1r)
-        };
-    }
-    let mut len = 2;
-    while len <= n {
-        let stride = n / len;
-        for start in (0..n).step_by(len) {
-            for k in 0..len / 2 {
-                let (cr, ci) = (wr[k * stride], wi[k * stride]);
-                let (a, b) = (start + k, start + k + len / 2);
-                let tr = re[b] * cr - im[b] * ci;
-                let ti = re[b] * ci + im[b] * cr;
-                re[b] = re[a] - tr;
-                im[b] = im[a] - ti;
-                re[a] += tr;
-                im[a] += ti;
-            }
-        }
-        len <<= 1;
-    }
+thread_local! {
+    /// FFT plans (twiddle tables) by size, kept per thread: planning costs
+    /// about as much as a transform.
+    static FFT_PLANNER: std::cell::RefCell<realfft::RealFftPlanner<f64>> =
+        std::cell::RefCell::new(realfft::RealFftPlanner::new());
 }
 
 /// Prominent local maxima of the ACF in `[floor, max_lag]`, ascending by lag.
