@@ -259,18 +259,22 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     let mut sums = vec![0.0; p];
     let mut counts = vec![0usize; p];
     let (mut total, mut len) = (0.0, 0usize);
+    // The detrended values (`NaN` where the trend is undefined), kept for
+    // the second pass instead of recomputing the moving average.
+    let mut detrended = Vec::with_capacity(hi.saturating_sub(lo));
     // `phase` is `t % p`, kept by counting (a division per point costs more
     // than the rest of the loop).
     let mut phase = lo % p;
     for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
         let tr = ma_at(pre, p, t);
+        let dv = if tr.is_finite() { v - tr } else { f64::NAN };
         if tr.is_finite() {
-            let dv = v - tr;
             sums[phase] += dv;
             counts[phase] += 1;
             total += dv;
             len += 1;
         }
+        detrended.push((tr.is_finite(), dv));
         phase += 1;
         if phase == p {
             phase = 0;
@@ -283,10 +287,8 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     let mean_d = total / len as f64;
     let (mut vd, mut vr) = (0.0, 0.0);
     let mut phase = lo % p;
-    for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
-        let tr = ma_at(pre, p, t);
-        if tr.is_finite() {
-            let dv = v - tr;
+    for &(finite, dv) in &detrended {
+        if finite {
             vd += (dv - mean_d).powi(2);
             vr += (dv - prof[phase]).powi(2);
         }
