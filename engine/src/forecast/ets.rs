@@ -661,6 +661,9 @@ pub(crate) fn fit_auto(
         return Ok(hit);
     }
     let fit = fit_auto_uncached(ys, specs, m, phase0, robust, measure_bands)?;
+    if ys.len() > RECENT_FITS_MAX_POINTS {
+        return Ok(fit);
+    }
     RECENT_FITS.with(|recent| {
         let mut recent = recent.borrow_mut();
         if recent.len() == RECENT_FITS_KEPT {
@@ -709,6 +712,10 @@ impl LastFit {
 
 /// How many [`fit_auto`] results a thread remembers.
 const RECENT_FITS_KEPT: usize = 3;
+
+/// Longer histories are not remembered (each entry keeps a copy of its
+/// history, for as long as the thread lives).
+const RECENT_FITS_MAX_POINTS: usize = 50_000;
 
 thread_local! {
     /// The thread's recent fits, oldest first.
