@@ -660,7 +660,7 @@ pub(crate) fn fit_auto(
     if let Some(hit) = RECENT_FITS.with(|recent| recent.borrow().iter().find_map(|l| l.get(&key, ys))) {
         return Ok(hit);
     }
-    let fit = fit_auto_uncached(ys, specs, m, phase0, robust, measure_bands)?;
+    let fit = fit_auto_uncached(ys, &key)?;
     if ys.len() > RECENT_FITS_MAX_POINTS {
         return Ok(fit);
     }
@@ -728,14 +728,9 @@ pub fn forget_recent_fits() {
 }
 
 /// [`fit_auto`] without the memo.
-fn fit_auto_uncached(
-    ys: &[f64],
-    specs: &[Spec],
-    m: usize,
-    phase0: usize,
-    robust: bool,
-    measure_bands: bool,
-) -> Result<AutoFit, ForecastError> {
+fn fit_auto_uncached(ys: &[f64], key: &FitKey) -> Result<AutoFit, ForecastError> {
+    let FitKey { specs, m, phase0, robust, measure_bands } = key;
+    let (specs, m, phase0, robust, measure_bands) = (specs.as_slice(), *m, *phase0, *robust, *measure_bands);
     let finite = ys.iter().filter(|v| v.is_finite()).count();
     if finite < 3 {
         return Err(ForecastError::TooShort { model: "ets", got: finite, need: 3 });
@@ -1037,7 +1032,10 @@ mod tests {
     #[test]
     fn remembered_fits_are_exactly_fresh_fits() {
         let ys: Vec<f64> = (0..600).map(|t| 20.0 + ((t * 37) % 13) as f64 * 0.3 + 0.01 * t as f64).collect();
-        let fresh = |ys: &[f64], robust: bool| fit_auto_uncached(ys, &NONSEASONAL, 1, 0, robust, true).unwrap();
+        let fresh = |ys: &[f64], robust: bool| {
+            let key = FitKey { specs: NONSEASONAL.to_vec(), m: 1, phase0: 0, robust, measure_bands: true };
+            fit_auto_uncached(ys, &key).unwrap()
+        };
         forget_recent_fits();
         let first = fit_auto(&ys, &NONSEASONAL, 1, 0, false, true).unwrap();
         let again = fit_auto(&ys, &NONSEASONAL, 1, 0, false, true).unwrap();
