@@ -729,8 +729,7 @@ pub fn forget_recent_fits() {
 
 /// [`fit_auto`] without the memo.
 fn fit_auto_uncached(ys: &[f64], key: &FitKey) -> Result<AutoFit, ForecastError> {
-    let FitKey { specs, m, phase0, robust, measure_bands } = key;
-    let (specs, m, phase0, robust, measure_bands) = (specs.as_slice(), *m, *phase0, *robust, *measure_bands);
+    let (specs, m, phase0, robust) = (key.specs.as_slice(), key.m, key.phase0, key.robust);
     let finite = ys.iter().filter(|v| v.is_finite()).count();
     if finite < 3 {
         return Err(ForecastError::TooShort { model: "ets", got: finite, need: 3 });
@@ -773,7 +772,7 @@ fn fit_auto_uncached(ys: &[f64], key: &FitKey) -> Result<AutoFit, ForecastError>
         }
     }
     let (_, start, end) = best.ok_or(ForecastError::TooShort { model: "ets", got: finite, need: 3 })?;
-    if !measure_bands {
+    if !key.measure_bands {
         // `end` is already the start replayed over the history.
         return Ok(AutoFit { start, state: end, profile: ErrorProfile::default() });
     }
