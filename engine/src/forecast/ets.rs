@@ -25,6 +25,8 @@
 //! seasonal variants are skipped when a damped trend did not pay off
 //! without the season.
 
+mod lanes;
+
 use serde::{Deserialize, Serialize};
 
 use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
@@ -535,68 +537,120 @@ fn fit_spec_in(
     clip: f64,
     fit_window: usize,
 ) -> Option<Fit> {
-    let mut init = initial_state(spec, filled, m, phase0)?;
-    init.clip = clip;
-    let mut start = vec![0.2];
-    let mut lower = vec![1e-4];
-    let mut upper = vec![0.9999];
-    if spec.trend != TrendKind::None {
-        // beta / alpha: capped so a spike cannot turn into a steep slope.
-        start.push(0.05);
-        lower.push(1e-4);
-        upper.push(0.5);
-    }
-    if spec.season != SeasonKind::None {
-        start.push(0.05);
-        lower.push(1e-4);
-        upper.push(0.9999);
-    }
-    if spec.trend == TrendKind::Damped {
-        start.push(0.95);
-        lower.push(0.8);
-        upper.push(0.98);
-    }
-    let d = start.len();
-    let opts = Options { max_evals: 30 + 40 * d, tolerance: 1e-4, step: 0.15 };
-    // The parameters are fitted on the recent window only (from a state
-    // initialised on the window's head); the full recursion below then
-    // scores them and gives the state.
-    let window = if spec.season == SeasonKind::None { fit_window } else { fit_window.max(FIT_WINDOW_CYCLES * m) };
-    let from = ys.len().saturating_sub(window);
-    let head = (from > 0).then(|| initial_state(spec, &filled[from..], m, (phase0 + from) % m.max(1))).flatten();
-    let (mut scratch, from) = match head {
-        Some(mut w) => {
-            w.clip = clip;
-            (w, from)
+    SpecProblem::new(spec, ys, filled, m, phase0, clip, fit_window)?.solve_alone(ys)
+}
+
+/// The optimisation problem of fitting one variant: where the parameters
+/// start and their bounds, and the states the objective runs from.
+#[derive(Debug, Clone)]
+struct SpecProblem {
+    spec: Spec,
+    m: usize,
+    /// The state before `ys[0]` (parameters not yet set).
+    init: EtsState,
+    /// The state the objective starts from, before `ys[from]`.
+    scratch: EtsState,
+    /// First point of the fit window.
+    from: usize,
+    start: Vec<f64>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+}
+
+impl SpecProblem {
+    /// The problem of [`fit_spec_in`]; `None` when `spec` cannot be
+    /// initialised on this history.
+    fn new(
+        spec: Spec,
+        ys: &[f64],
+        filled: &[f64],
+        m: usize,
+        phase0: usize,
+        clip: f64,
+        fit_window: usize,
+    ) -> Option<SpecProblem> {
+        let mut init = initial_state(spec, filled, m, phase0)?;
+        init.clip = clip;
+        let mut start = vec![0.2];
+        let mut lower = vec![1e-4];
+        let mut upper = vec![0.9999];
+        if spec.trend != TrendKind::None {
+            // beta / alpha: capped so a spike cannot turn into a steep slope.
+            start.push(0.05);
+            lower.push(1e-4);
+            upper.push(0.5);
         }
-        None => (init.clone(), 0),
-    };
-    let fit_ys = &ys[from..];
-    let mut seasonal = Vec::with_capacity(init.seasonal.len());
-    let best = minimize(
-        |x| {
-            apply(&mut scratch, x);
-            scratch.sse(fit_ys, &mut seasonal).0
-        },
-        &start,
-        &lower,
-        &upper,
-        &opts,
-    );
-    let mut fitted = init;
-    apply(&mut fitted, &best.x);
-    let (sse, n) = fitted.sse(ys, &mut seasonal);
-    if !sse.is_finite() || n == 0 {
-        return None;
+        if spec.season != SeasonKind::None {
+            start.push(0.05);
+            lower.push(1e-4);
+            upper.push(0.9999);
+        }
+        if spec.trend == TrendKind::Damped {
+            start.push(0.95);
+            lower.push(0.8);
+            upper.push(0.98);
+        }
+        // The parameters are fitted on the recent window only (from a state
+        // initialised on the window's head); the full recursion in `finish`
+        // then scores them and gives the state.
+        let window = if spec.season == SeasonKind::None { fit_window } else { fit_window.max(FIT_WINDOW_CYCLES * m) };
+        let from = ys.len().saturating_sub(window);
+        let head = (from > 0).then(|| initial_state(spec, &filled[from..], m, (phase0 + from) % m.max(1))).flatten();
+        let (scratch, from) = match head {
+            Some(mut w) => {
+                w.clip = clip;
+                (w, from)
+            }
+            None => (init.clone(), 0),
+        };
+        Some(SpecProblem { spec, m, init, scratch, from, start, lower, upper })
     }
-    let k =
-        d + 1 + usize::from(spec.trend != TrendKind::None) + if spec.season != SeasonKind::None { m } else { 0 } + 1;
-    let nf = n as f64;
-    let kf = k as f64;
-    let loglik = -0.5 * nf * (sse / nf).max(1e-300).ln();
-    let aicc =
-        if n > k + 1 { -2.0 * loglik + 2.0 * kf + 2.0 * kf * (kf + 1.0) / (nf - kf - 1.0) } else { f64::INFINITY };
-    Some(Fit { init: fitted, aicc })
+
+    /// Minimizes the objective on its own and returns the fit.
+    fn solve_alone(self, ys: &[f64]) -> Option<Fit> {
+        let mut scratch = self.scratch.clone();
+        let mut seasonal = Vec::with_capacity(self.init.seasonal.len());
+        let fit_ys = &ys[self.from..];
+        let best = minimize(
+            |x| {
+                apply(&mut scratch, x);
+                scratch.sse(fit_ys, &mut seasonal).0
+            },
+            &self.start,
+            &self.lower,
+            &self.upper,
+            &self.options(),
+        );
+        self.finish(&best.x, ys)
+    }
+
+    /// The optimiser's settings: a budget that grows with the parameters.
+    fn options(&self) -> Options {
+        Options { max_evals: 30 + 40 * self.start.len(), tolerance: 1e-4, step: 0.15 }
+    }
+
+    /// The fitted variant for the parameters `x`, scored over all of `ys`.
+    fn finish(self, x: &[f64], ys: &[f64]) -> Option<Fit> {
+        let (spec, m, d) = (self.spec, self.m, self.start.len());
+        let mut fitted = self.init;
+        apply(&mut fitted, x);
+        let mut seasonal = Vec::with_capacity(fitted.seasonal.len());
+        let (sse, n) = fitted.sse(ys, &mut seasonal);
+        if !sse.is_finite() || n == 0 {
+            return None;
+        }
+        let k = d
+            + 1
+            + usize::from(spec.trend != TrendKind::None)
+            + if spec.season != SeasonKind::None { m } else { 0 }
+            + 1;
+        let nf = n as f64;
+        let kf = k as f64;
+        let loglik = -0.5 * nf * (sse / nf).max(1e-300).ln();
+        let aicc =
+            if n > k + 1 { -2.0 * loglik + 2.0 * kf + 2.0 * kf * (kf + 1.0) / (nf - kf - 1.0) } else { f64::INFINITY };
+        Some(Fit { init: fitted, aicc })
+    }
 }
 
 /// Whether the forecast path of `end` stays in a plausible range of the
@@ -746,11 +800,20 @@ fn fit_auto_uncached(ys: &[f64], key: &FitKey) -> Result<AutoFit, ForecastError>
     // evaluation series the pruned variants were never chosen.
     let can_prune = specs.contains(&NONSEASONAL[0]) && specs.contains(&NONSEASONAL[1]);
     let mut flat_aicc = f64::INFINITY;
-    for &spec in specs.iter().chain(fallback) {
-        if can_prune && spec.season != SeasonKind::None && spec.trend == TrendKind::Damped && damped_aicc >= flat_aicc {
+    // The non-seasonal variants are always all fitted, and first: together
+    // (see `lanes`), in the order they come.
+    let all: Vec<Spec> = specs.iter().chain(fallback).copied().collect();
+    let nonseasonal: Vec<Spec> = all.iter().copied().filter(|s| s.season == SeasonKind::None).collect();
+    let mut nonseasonal_fits = lanes::fit_specs(&nonseasonal, ys, &filled, m, phase0, clip, FIT_WINDOW).into_iter();
+    for &spec in &all {
+        let fit = if spec.season == SeasonKind::None {
+            nonseasonal_fits.next().flatten()
+        } else if can_prune && spec.trend == TrendKind::Damped && damped_aicc >= flat_aicc {
             continue;
-        }
-        let Some(fit) = fit_spec(spec, ys, &filled, m, phase0, clip) else { continue };
+        } else {
+            fit_spec(spec, ys, &filled, m, phase0, clip)
+        };
+        let Some(fit) = fit else { continue };
         if spec == NONSEASONAL[0] {
             flat_aicc = fit.aicc;
         }

@@ -43,87 +43,221 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(
     upper: &[f64],
     opts: &Options,
 ) -> Minimum {
-    let d = start.len();
-    let clamp = |x: &mut [f64]| {
-        for i in 0..d {
-            x[i] = x[i].clamp(lower[i], upper[i].max(lower[i]));
-        }
-    };
-    let mut evals = 0usize;
-    let mut eval = |x: &[f64], evals: &mut usize| {
-        *evals += 1;
+    let mut run = NelderMead::new(start, lower, upper, opts);
+    while let Some(x) = run.ask() {
         let v = f(x);
-        if v.is_finite() {
-            v
-        } else {
-            f64::INFINITY
-        }
-    };
-    let mut x0 = start.to_vec();
-    clamp(&mut x0);
-    if d == 0 {
-        let value = eval(&x0, &mut evals);
-        return Minimum { x: x0, value, evals };
+        run.tell(v);
     }
-    let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(d + 1);
-    let v0 = eval(&x0, &mut evals);
-    simplex.push((x0.clone(), v0));
-    for i in 0..d {
-        let mut x = x0.clone();
-        let width = (upper[i] - lower[i]).abs();
-        let s = opts.step * if width > 0.0 { width } else { 1.0 };
-        x[i] = if x[i] + s <= upper[i] { x[i] + s } else { x[i] - s };
-        clamp(&mut x);
-        let v = eval(&x, &mut evals);
-        simplex.push((x, v));
-    }
-    while evals < opts.max_evals {
-        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let (best, worst) = (simplex[0].1, simplex[d].1);
-        if worst.is_finite() && (worst - best).abs() <= opts.tolerance * (best.abs() + 1e-12) {
-            break;
-        }
-        let mut centroid = vec![0.0; d];
-        for (x, _) in &simplex[..d] {
-            for i in 0..d {
-                centroid[i] += x[i] / d as f64;
-            }
-        }
-        let along = |t: f64, worst: &[f64]| -> Vec<f64> {
-            (0..d).map(|i| centroid[i] + t * (worst[i] - centroid[i])).collect()
+    run.into_minimum()
+}
+
+/// One Nelder–Mead minimization driven from outside: [`NelderMead::ask`]
+/// names the next point to evaluate, [`NelderMead::tell`] hands its value
+/// back, until `ask` returns `None`.
+///
+/// Why ask/tell instead of a closure: an objective that is a recursion over
+/// a long series is bound by the latency of its dependency chain, not by
+/// arithmetic, so evaluating the points of several independent runs in one
+/// pass over the series costs little more than evaluating one
+/// (`ets::fit_nonseasonal`, which fits its three variants in lockstep).
+/// Each run takes exactly the steps [`minimize`] takes: the same points,
+/// in the same order, with the same stopping rule.
+#[derive(Debug, Clone)]
+pub struct NelderMead {
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    opts: Options,
+    /// Vertices and their values (unsorted between iterations).
+    simplex: Vec<(Vec<f64>, f64)>,
+    /// Evaluations told so far.
+    evals: usize,
+    /// The point `ask` hands out (meaningless once `stage` is `Done`).
+    point: Vec<f64>,
+    /// What the value of `point` is for.
+    stage: Stage,
+    /// Centroid of all vertices but the worst, for the current iteration.
+    centroid: Vec<f64>,
+    /// The worst vertex of the current iteration.
+    worst: Vec<f64>,
+}
+
+/// Where a [`NelderMead`] run is: the role of the point it asks for.
+#[derive(Debug, Clone)]
+enum Stage {
+    /// The start point, the first vertex.
+    Start,
+    /// The start point moved along axis `i`, another initial vertex.
+    Vertex(usize),
+    /// The worst vertex reflected through the centroid.
+    Reflect,
+    /// Twice as far: the reflection was the best point yet.
+    Expand { reflected: Vec<f64>, value: f64 },
+    /// Halfway towards (or beyond) the centroid: the reflection was poor.
+    Contract { reflected: f64, outside: bool },
+    /// Vertex `j` shrunk towards the best one: the contraction failed too.
+    Shrink(usize),
+    /// Converged or out of evaluations.
+    Done,
+}
+
+impl NelderMead {
+    /// A run from `start` in the box `[lower, upper]`.
+    pub fn new(start: &[f64], lower: &[f64], upper: &[f64], opts: &Options) -> Self {
+        let mut run = NelderMead {
+            lower: lower[..start.len()].to_vec(),
+            upper: upper.to_vec(),
+            opts: *opts,
+            simplex: Vec::with_capacity(start.len() + 1),
+            evals: 0,
+            point: start.to_vec(),
+            stage: Stage::Start,
+            centroid: vec![0.0; start.len()],
+            worst: Vec::new(),
         };
-        let worst_x = simplex[d].0.clone();
-        let mut xr = along(-1.0, &worst_x);
-        clamp(&mut xr);
-        let vr = eval(&xr, &mut evals);
-        if vr < simplex[0].1 {
-            let mut xe = along(-2.0, &worst_x);
-            clamp(&mut xe);
-            let ve = eval(&xe, &mut evals);
-            simplex[d] = if ve < vr { (xe, ve) } else { (xr, vr) };
-        } else if vr < simplex[d - 1].1 {
-            simplex[d] = (xr, vr);
-        } else {
-            let (mut xc, outside) =
-                if vr < simplex[d].1 { (along(-0.5, &worst_x), true) } else { (along(0.5, &worst_x), false) };
-            clamp(&mut xc);
-            let vc = eval(&xc, &mut evals);
-            if (outside && vc <= vr) || (!outside && vc < simplex[d].1) {
-                simplex[d] = (xc, vc);
-            } else {
-                let b = simplex[0].0.clone();
-                for (x, v) in simplex.iter_mut().skip(1) {
-                    for i in 0..d {
-                        x[i] = b[i] + 0.5 * (x[i] - b[i]);
+        run.clamp_point();
+        run
+    }
+
+    fn dim(&self) -> usize {
+        self.lower.len()
+    }
+
+    fn clamp_point(&mut self) {
+        for (i, x) in self.point.iter_mut().enumerate() {
+            *x = x.clamp(self.lower[i], self.upper[i].max(self.lower[i]));
+        }
+    }
+
+    /// `centroid + t * (worst - centroid)`, clamped, as the next point.
+    fn ask_along(&mut self, t: f64) {
+        self.point = self.centroid.iter().zip(&self.worst).map(|(c, w)| c + t * (w - c)).collect();
+        self.clamp_point();
+    }
+
+    /// The next point to evaluate, or `None` once the run is over.
+    pub fn ask(&self) -> Option<&[f64]> {
+        (!matches!(self.stage, Stage::Done)).then_some(self.point.as_slice())
+    }
+
+    /// The objective's value at the point last asked for (non-finite
+    /// values count as `+inf`). Ignored once the run is over.
+    pub fn tell(&mut self, value: f64) {
+        let v = if value.is_finite() { value } else { f64::INFINITY };
+        let d = self.dim();
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Done => {}
+            Stage::Start | Stage::Vertex(_) if d == 0 => {
+                self.evals += 1;
+                self.simplex.push((self.point.clone(), v));
+            }
+            Stage::Start => {
+                self.evals += 1;
+                self.simplex.push((self.point.clone(), v));
+                self.ask_vertex(0);
+            }
+            Stage::Vertex(i) => {
+                self.evals += 1;
+                self.simplex.push((self.point.clone(), v));
+                if i + 1 < d {
+                    self.ask_vertex(i + 1);
+                } else {
+                    self.iterate();
+                }
+            }
+            Stage::Reflect => {
+                self.evals += 1;
+                let reflected = std::mem::take(&mut self.point);
+                if v < self.simplex[0].1 {
+                    self.ask_along(-2.0);
+                    self.stage = Stage::Expand { reflected, value: v };
+                } else if v < self.simplex[d - 1].1 {
+                    self.simplex[d] = (reflected, v);
+                    self.iterate();
+                } else {
+                    let outside = v < self.simplex[d].1;
+                    self.ask_along(if outside { -0.5 } else { 0.5 });
+                    self.stage = Stage::Contract { reflected: v, outside };
+                }
+            }
+            Stage::Expand { reflected, value } => {
+                self.evals += 1;
+                self.simplex[d] = if v < value { (std::mem::take(&mut self.point), v) } else { (reflected, value) };
+                self.iterate();
+            }
+            Stage::Contract { reflected, outside } => {
+                self.evals += 1;
+                if (outside && v <= reflected) || (!outside && v < self.simplex[d].1) {
+                    self.simplex[d] = (std::mem::take(&mut self.point), v);
+                    self.iterate();
+                } else {
+                    let best = self.simplex[0].0.clone();
+                    for (x, _) in self.simplex.iter_mut().skip(1) {
+                        for (xi, bi) in x.iter_mut().zip(&best) {
+                            *xi = bi + 0.5 * (*xi - bi);
+                        }
                     }
-                    *v = eval(x, &mut evals);
+                    self.point = self.simplex[1].0.clone();
+                    self.stage = Stage::Shrink(1);
+                }
+            }
+            Stage::Shrink(j) => {
+                self.evals += 1;
+                self.simplex[j].1 = v;
+                if j < d {
+                    self.point = self.simplex[j + 1].0.clone();
+                    self.stage = Stage::Shrink(j + 1);
+                } else {
+                    self.iterate();
                 }
             }
         }
     }
-    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let (x, value) = simplex.swap_remove(0);
-    Minimum { x, value, evals }
+
+    /// Asks for the start point moved along axis `i` by the initial step.
+    fn ask_vertex(&mut self, i: usize) {
+        let mut x = self.simplex[0].0.clone();
+        let width = (self.upper[i] - self.lower[i]).abs();
+        let s = self.opts.step * if width > 0.0 { width } else { 1.0 };
+        x[i] = if x[i] + s <= self.upper[i] { x[i] + s } else { x[i] - s };
+        self.point = x;
+        self.clamp_point();
+        self.stage = Stage::Vertex(i);
+    }
+
+    /// Starts an iteration (asks for the reflection), or ends the run when
+    /// the evaluations are spent or the simplex is flat.
+    fn iterate(&mut self) {
+        if self.evals >= self.opts.max_evals {
+            self.stage = Stage::Done;
+            return;
+        }
+        let d = self.dim();
+        self.simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let (best, worst) = (self.simplex[0].1, self.simplex[d].1);
+        if worst.is_finite() && (worst - best).abs() <= self.opts.tolerance * (best.abs() + 1e-12) {
+            self.stage = Stage::Done;
+            return;
+        }
+        self.centroid = vec![0.0; d];
+        for (x, _) in &self.simplex[..d] {
+            for (c, xi) in self.centroid.iter_mut().zip(x) {
+                *c += xi / d as f64;
+            }
+        }
+        self.worst = self.simplex[d].0.clone();
+        self.ask_along(-1.0);
+        self.stage = Stage::Reflect;
+    }
+
+    /// The best point found (call once `ask` returns `None`).
+    pub fn into_minimum(mut self) -> Minimum {
+        self.simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let evals = self.evals;
+        match self.simplex.into_iter().next() {
+            Some((x, value)) => Minimum { x, value, evals },
+            None => Minimum { x: self.point, value: f64::INFINITY, evals },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +283,29 @@ mod tests {
         assert!(m.value.is_finite());
         let m = minimize(|x| x[0], &[5.0], &[1.0], &[3.0], &Options::default());
         assert!((m.x[0] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn runs_driven_together_take_the_steps_they_take_alone() {
+        let f = |x: &[f64]| (x[0] - 0.3).powi(2) + 3.0 * (x[0] * x.get(1).unwrap_or(&0.0) - 0.1).powi(2);
+        let opts = Options { max_evals: 110, tolerance: 1e-6, step: 0.15 };
+        let starts = [vec![0.9], vec![0.2, 0.05], vec![0.95, 0.5]];
+        let mut runs: Vec<NelderMead> =
+            starts.iter().map(|s| NelderMead::new(s, &vec![0.0; s.len()], &vec![1.0; s.len()], &opts)).collect();
+        // One round: every run that still asks gets its value.
+        loop {
+            let asked: Vec<(usize, f64)> =
+                runs.iter().enumerate().filter_map(|(k, r)| r.ask().map(|x| (k, f(x)))).collect();
+            if asked.is_empty() {
+                break;
+            }
+            asked.into_iter().for_each(|(k, v)| runs[k].tell(v));
+        }
+        for (run, s) in runs.into_iter().zip(&starts) {
+            let alone = minimize(f, s, &vec![0.0; s.len()], &vec![1.0; s.len()], &opts);
+            let together = run.into_minimum();
+            assert!(together.evals > s.len() + 1);
+            assert_eq!(together, alone);
+        }
     }
 }
