@@ -61,30 +61,50 @@ pub enum Mode {
 }
 
 /// What a backtest measured.
+///
+/// The forecasts and actuals are flat, origin-major arrays (`[o * steps +
+/// j]`, step `j` 0-based): every pass over them (per-step errors, the mix
+/// errors of each step's weighting, the band profile) reads each origin's
+/// row in order, without chasing a pointer per origin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backtest {
     /// Candidate names, in candidate order (only those that could be fitted).
     pub names: Vec<&'static str>,
-    /// `forecasts[c][o]`: candidate `c`'s forecast from origin `o`.
-    pub forecasts: Vec<Vec<Vec<f64>>>,
-    /// `actuals[o]`: the values that followed origin `o` (may be shorter than the forecasts).
-    pub actuals: Vec<Vec<f64>>,
+    /// Steps forecast from every origin.
+    pub steps: usize,
+    /// Number of origins.
+    pub origins: usize,
+    /// `forecasts[c][o * steps + j]`: candidate `c`'s forecast `j + 1` steps after origin `o`.
+    pub forecasts: Vec<Vec<f64>>,
+    /// `actuals[o * steps + j]`: the value `j + 1` steps after origin `o`
+    /// (`NaN` past the end of the history, as in a gap).
+    pub actuals: Vec<f64>,
 }
 
 impl Backtest {
+    /// Origin `o`'s actuals.
+    fn actual_row(&self, o: usize) -> &[f64] {
+        &self.actuals[o * self.steps..(o + 1) * self.steps]
+    }
+
+    /// Candidate `c`'s forecasts from origin `o`.
+    fn forecast_row(&self, c: usize, o: usize) -> &[f64] {
+        &self.forecasts[c][o * self.steps..(o + 1) * self.steps]
+    }
+
     /// `maes[c][j]`: candidate `c`'s MAE at step `j` (0-based), each
     /// measured once (the per-step smoothing below reads them three times).
-    /// One pass over the origins, reading each forecast row in order (a
-    /// pass per (candidate, step) would stride across every row).
+    /// One pass over the origins, reading each forecast row in order.
     fn step_maes(&self, steps: usize) -> Vec<Vec<f64>> {
         let c = self.names.len();
+        let upto = steps.min(self.steps);
         let mut sums = vec![vec![0.0; steps]; c];
         let mut counts = vec![vec![0usize; steps]; c];
-        for (o, a) in self.actuals.iter().enumerate() {
-            let upto = a.len().min(steps);
+        for o in 0..self.origins {
+            let a = &self.actual_row(o)[..upto];
             for (k, (sum, count)) in sums.iter_mut().zip(counts.iter_mut()).enumerate() {
-                let f = &self.forecasts[k][o];
-                for j in 0..upto.min(f.len()) {
+                let f = self.forecast_row(k, o);
+                for j in 0..upto {
                     let e = a[j] - f[j];
                     if e.is_finite() {
                         sum[j] += e.abs();
@@ -117,12 +137,10 @@ impl Backtest {
         let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, wc)| wc != 0.0).collect();
         let mut sums = [0.0; 3];
         let mut counts = [0usize; 3];
-        for (o, a) in self.actuals.iter().enumerate() {
-            if a.len() <= lo {
-                continue;
-            }
-            for j in lo..=hi.min(a.len() - 1) {
-                let f: f64 = used.iter().map(|&(c, wc)| wc * self.forecasts[c][o][j]).sum();
+        for o in 0..self.origins {
+            let a = self.actual_row(o);
+            for j in lo..=hi.min(self.steps - 1) {
+                let f: f64 = used.iter().map(|&(c, wc)| wc * self.forecasts[c][o * self.steps + j]).sum();
                 let e = a[j] - f;
                 if e.is_finite() {
                     sums[j - lo] += e.abs();
@@ -148,23 +166,28 @@ pub fn backtest(
 ) -> (Vec<Box<dyn Forecaster>>, Backtest) {
     let n = values.len();
     let split = n.saturating_sub(tail);
+    let origins = n - split;
     let mut models = Vec::new();
-    let mut bt = Backtest { names: Vec::new(), forecasts: Vec::new(), actuals: Vec::new() };
-    for o in split..n {
-        bt.actuals.push(values[o..(o + steps).min(n)].to_vec());
+    if steps == 0 {
+        return (models, Backtest { names: Vec::new(), steps, origins, forecasts: Vec::new(), actuals: Vec::new() });
     }
+    let mut actuals = vec![f64::NAN; origins * steps];
+    for (o, row) in actuals.chunks_exact_mut(steps).enumerate() {
+        let seen = &values[split + o..(split + o + steps).min(n)];
+        row[..seen.len()].copy_from_slice(seen);
+    }
+    let mut bt = Backtest { names: Vec::new(), steps, origins, forecasts: Vec::new(), actuals };
     'cand: for make in candidates {
         let mut m = make();
         if m.fit(&values[..split], options).is_err() {
             continue;
         }
-        let mut fc = Vec::with_capacity(n - split);
-        for o in split..n {
-            match m.predict(steps, &[]) {
-                Ok(p) if p.mean.iter().all(|v| v.is_finite()) => fc.push(p.mean),
-                _ => continue 'cand,
+        let mut fc = vec![0.0; origins * steps];
+        for (o, row) in fc.chunks_exact_mut(steps).enumerate() {
+            if m.predict_mean_into(row).is_err() || !row.iter().all(|v| v.is_finite()) {
+                continue 'cand;
             }
-            if m.update(&values[o..o + 1]).is_err() {
+            if m.update(&values[split + o..split + o + 1]).is_err() {
                 continue 'cand;
             }
         }
@@ -443,14 +466,15 @@ impl Forecaster for Ensemble {
         let weights = plan(&bt, &step_maes, self.mode, BACKTEST_STEPS);
         // Keep only members that carry weight somewhere.
         let mut builder = ProfileBuilder::new(BACKTEST_STEPS);
-        for (o, actual) in bt.actuals.iter().enumerate() {
-            for (h, &y) in actual.iter().enumerate() {
-                let f: f64 = weights[h]
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &w)| w != 0.0)
-                    .map(|(c, w)| w * bt.forecasts[c][o][h])
-                    .sum();
+        let used: Vec<Vec<(usize, f64)>> =
+            weights.iter().map(|row| row.iter().copied().enumerate().filter(|&(_, w)| w != 0.0).collect()).collect();
+        for o in 0..bt.origins {
+            for (h, &y) in bt.actual_row(o).iter().enumerate() {
+                // A missing actual (a gap, or past the end) records nothing.
+                if !y.is_finite() {
+                    continue;
+                }
+                let f: f64 = used[h].iter().map(|&(c, w)| w * bt.forecasts[c][o * bt.steps + h]).sum();
                 let f = if self.nonneg { f.max(0.0) } else { f };
                 builder.record(h + 1, y - f);
             }
@@ -520,7 +544,9 @@ impl Forecaster for Ensemble {
         for &y in new_points {
             for (k, (m, live)) in self.members.iter_mut().zip(self.drift.live.iter_mut()).enumerate() {
                 if y.is_finite() {
-                    let f = m.predict(1, &[])?.mean[0];
+                    let mut next = [0.0];
+                    m.predict_mean_into(&mut next)?;
+                    let f = next[0];
                     // Clipped, so a lone spike cannot trip the drift limit.
                     let cap = 4.0 * base.get(k).copied().unwrap_or(f64::INFINITY);
                     let e = (y - f).abs().min(cap);
@@ -579,5 +605,23 @@ mod tests {
         m.fit(&[7.0], &FitOptions::default()).unwrap();
         assert_eq!(m.predict(2, &[]).unwrap().mean, vec![7.0, 7.0]);
         assert_eq!(m.fit(&[f64::NAN; 9], &FitOptions::default()), Err(ForecastError::NoData));
+    }
+
+    #[test]
+    fn in_place_means_equal_predicted_means() {
+        // Seasonal and falling towards zero, so that clamping at zero matters.
+        let y: Vec<f64> =
+            (0..700).map(|t| (30.0 - 0.05 * t as f64 + 8.0 * ((t % 24) as f64 / 4.0).sin()).max(0.0)).collect();
+        for name in ["naive", "snaive", "ets", "mstl", "ensemble", "auto"] {
+            let mut m = registry::by_name(name).unwrap();
+            m.fit(&y, &FitOptions::default()).unwrap();
+            for h in [1, 7, 40] {
+                let mut out = vec![f64::NAN; h];
+                m.predict_mean_into(&mut out).unwrap();
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&m.predict(h, &[]).unwrap().mean), "{name} h={h}");
+            }
+            assert!(m.predict_mean_into(&mut []).is_err(), "{name}: an empty horizon is an error");
+        }
     }
 }

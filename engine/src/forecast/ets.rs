@@ -938,6 +938,16 @@ impl Forecaster for Ets {
         Ok(s.profile.prediction(mean, levels, s.nonneg))
     }
 
+    fn predict_mean_into(&self, out: &mut [f64]) -> Result<(), ForecastError> {
+        check_request(out.len(), &[])?;
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("ets"))?;
+        s.ets.forecast_into(out);
+        if s.nonneg {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        Ok(())
+    }
+
     fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
         let s = self.state.as_mut().ok_or(ForecastError::NotFitted("ets"))?;
         new_points.iter().for_each(|&y| s.ets.step(y));

@@ -128,6 +128,16 @@ pub trait Forecaster: Send + Sync {
     /// per entry of `levels`. Bands widen (never narrow) with the horizon.
     fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction, ForecastError>;
 
+    /// Writes the point forecast of the next `out.len()` steps into `out`:
+    /// exactly `predict(out.len(), &[])`'s mean. Backtests and the
+    /// ensemble's drift tracking ask for it at every step, so the models
+    /// they combine write it in place instead of allocating a prediction.
+    fn predict_mean_into(&self, out: &mut [f64]) -> Result<(), ForecastError> {
+        let p = self.predict(out.len(), &[])?;
+        out.iter_mut().zip(p.mean).for_each(|(o, v)| *o = v);
+        Ok(())
+    }
+
     /// Absorbs points that follow the history (continuous learning) without
     /// re-estimating parameters: states roll forward, so a later `predict`
     /// starts after the new points.

@@ -73,6 +73,13 @@ impl Forecaster for Naive {
         Ok(Prediction { mean, bands })
     }
 
+    fn predict_mean_into(&self, out: &mut [f64]) -> Result<(), ForecastError> {
+        check_request(out.len(), &[])?;
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("naive"))?;
+        out.fill(s.last);
+        Ok(())
+    }
+
     fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
         let s = self.state.as_mut().ok_or(ForecastError::NotFitted("naive"))?;
         let mut lv = LastValue(s.last);

@@ -121,6 +121,13 @@ impl Forecaster for SeasonalNaive {
         Ok(Prediction { mean, bands })
     }
 
+    fn predict_mean_into(&self, out: &mut [f64]) -> Result<(), ForecastError> {
+        check_request(out.len(), &[])?;
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("snaive"))?;
+        s.ring.forecast_into(out);
+        Ok(())
+    }
+
     fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
         let s = self.state.as_mut().ok_or(ForecastError::NotFitted("snaive"))?;
         new_points.iter().for_each(|&y| s.ring.step(y));
