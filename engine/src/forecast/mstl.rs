@@ -75,13 +75,19 @@ pub fn decompose(x: &[f64], periods: &[usize], origin: i64) -> Vec<Vec<f64>> {
     let mut comps: Vec<Vec<f64>> = periods.iter().map(|_| vec![0.0; n]).collect();
     let mut profiles: Vec<Vec<f64>> = periods.iter().map(|&p| vec![0.0; p]).collect();
     let mut d = vec![0.0; n];
+    // Each period's cycle weights, computed in the first round and reused
+    // in the second (they depend only on the period and the length).
+    let mut weights: Vec<Vec<f64>> = vec![Vec::new(); periods.len()];
     for _round in 0..2 {
         for (k, &p) in periods.iter().enumerate() {
             for t in 0..n {
                 d[t] = x[t] - comps.iter().enumerate().filter(|(j, _)| *j != k).map(|(_, c)| c[t]).sum::<f64>();
             }
             let trend = centered_ma(&d, p);
-            let prof = phase_profile(&d, &trend, p, origin);
+            if weights[k].len() != n {
+                weights[k] = cycle_weights(&trend, p);
+            }
+            let prof = phase_profile(&d, &trend, &weights[k], p, origin);
             for (t, c) in comps[k].iter_mut().enumerate() {
                 *c = prof[(origin + t as i64).rem_euclid(p as i64) as usize];
             }
@@ -91,14 +97,32 @@ pub fn decompose(x: &[f64], periods: &[usize], origin: i64) -> Vec<Vec<f64>> {
     profiles
 }
 
-/// The robust, recency-weighted per-phase profile of `d - trend`.
-fn phase_profile(d: &[f64], trend: &[f64], p: usize, origin: i64) -> Vec<f64> {
-    let mut by_phase: Vec<Vec<(f64, f64)>> = vec![Vec::new(); p];
+/// The weight of each step in a period-`p` profile: halved every
+/// [`HALF_LIFE_CYCLES`] cycles back from the last step where `trend` is
+/// defined (0 where it is not).
+fn cycle_weights(trend: &[f64], p: usize) -> Vec<f64> {
     let last = trend.iter().rposition(|v| v.is_finite()).unwrap_or(0);
-    for (t, (&v, &tr)) in d.iter().zip(trend).enumerate() {
+    trend
+        .iter()
+        .enumerate()
+        .map(|(t, tr)| {
+            if tr.is_finite() {
+                let age = (last - t) as f64 / p as f64;
+                (-age * std::f64::consts::LN_2 / HALF_LIFE_CYCLES).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The robust, recency-weighted per-phase profile of `d - trend`, with the
+/// weights of [`cycle_weights`].
+fn phase_profile(d: &[f64], trend: &[f64], weights: &[f64], p: usize, origin: i64) -> Vec<f64> {
+    let per_phase = d.len() / p + 1;
+    let mut by_phase: Vec<Vec<(f64, f64)>> = (0..p).map(|_| Vec::with_capacity(per_phase)).collect();
+    for (t, ((&v, &tr), &w)) in d.iter().zip(trend).zip(weights).enumerate() {
         if tr.is_finite() {
-            let age = (last - t) as f64 / p as f64;
-            let w = (-age * std::f64::consts::LN_2 / HALF_LIFE_CYCLES).exp();
             by_phase[(origin + t as i64).rem_euclid(p as i64) as usize].push((v - tr, w));
         }
     }
