@@ -356,15 +356,22 @@ impl Stepper for EtsState {
         let mut acc = 0.0;
         let mut pw = 1.0;
         let m = self.seasonal.len();
-        for (i, o) in out.iter_mut().enumerate() {
+        // `(phase + i) % m`, counted forward (calibration forecasts from
+        // thousands of origins, and a division per step showed).
+        let mut ph = if m > 0 { self.phase % m } else { 0 };
+        for o in out.iter_mut() {
             pw *= phi;
             acc += pw;
             let base = self.level + acc * self.slope;
             *o = match self.season {
                 SeasonKind::None => base,
-                SeasonKind::Additive => base + self.seasonal[(self.phase + i) % m],
-                SeasonKind::Multiplicative => base * self.seasonal[(self.phase + i) % m],
+                SeasonKind::Additive => base + self.seasonal[ph],
+                SeasonKind::Multiplicative => base * self.seasonal[ph],
             };
+            ph += 1;
+            if ph == m {
+                ph = 0;
+            }
         }
     }
 }

@@ -41,8 +41,18 @@ impl Stepper for Ring {
     }
     fn forecast_into(&self, out: &mut [f64]) {
         let m = self.buf.len();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = if m == 0 { 0.0 } else { self.buf[(self.pos + i) % m] };
+        if m == 0 {
+            out.fill(0.0);
+            return;
+        }
+        // `(pos + i) % m`, counted forward instead of divided at every step.
+        let mut at = self.pos % m;
+        for o in out.iter_mut() {
+            *o = self.buf[at];
+            at += 1;
+            if at == m {
+                at = 0;
+            }
         }
     }
 }
