@@ -490,7 +490,7 @@ fn initial_state(spec: Spec, filled: &[f64], m: usize, phase0: usize) -> Option<
     Some(st)
 }
 
-/// Sets the parameters encoded in `x` (see [`fit_spec`]) on `st`.
+/// Sets the parameters encoded in `x` (see [`SpecProblem::new`]) on `st`.
 fn apply(st: &mut EtsState, x: &[f64]) {
     let mut i = 0;
     let mut next = || {
@@ -528,23 +528,27 @@ pub const FIT_WINDOW: usize = 2500;
 /// The fit window of a seasonal variant spans at least this many seasons.
 pub const FIT_WINDOW_CYCLES: usize = 5;
 
-/// Fits one variant by Nelder–Mead on the one-step SSE over the last
-/// [`FIT_WINDOW`] points; the AICc is that of the full history.
-pub(crate) fn fit_spec(spec: Spec, ys: &[f64], filled: &[f64], m: usize, phase0: usize, clip: f64) -> Option<Fit> {
-    fit_spec_in(spec, ys, filled, m, phase0, clip, FIT_WINDOW)
+/// What every variant of one ETS fit is fitted to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FitData<'a> {
+    /// The series (`NaN` = gap).
+    pub ys: &'a [f64],
+    /// `ys` with its gaps filled linearly (for initial states).
+    pub filled: &'a [f64],
+    /// The season (ignored by non-seasonal variants).
+    pub m: usize,
+    /// The phase of `ys[0]`.
+    pub phase0: usize,
+    /// The robust-filter threshold (0 = off).
+    pub clip: f64,
+    /// The parameters are fitted on this many recent points ([`FIT_WINDOW`]).
+    pub fit_window: usize,
 }
 
-/// [`fit_spec`] with the parameters fitted on the last `fit_window` points.
-fn fit_spec_in(
-    spec: Spec,
-    ys: &[f64],
-    filled: &[f64],
-    m: usize,
-    phase0: usize,
-    clip: f64,
-    fit_window: usize,
-) -> Option<Fit> {
-    SpecProblem::new(spec, ys, filled, m, phase0, clip, fit_window)?.solve_alone(ys)
+/// Fits one variant by Nelder–Mead on the one-step SSE over the last
+/// `data.fit_window` points; the AICc is that of the full history.
+fn fit_spec_in(spec: Spec, data: &FitData) -> Option<Fit> {
+    SpecProblem::new(spec, data)?.solve_alone(data.ys)
 }
 
 /// The optimisation problem of fitting one variant: where the parameters
@@ -567,15 +571,8 @@ struct SpecProblem {
 impl SpecProblem {
     /// The problem of [`fit_spec_in`]; `None` when `spec` cannot be
     /// initialised on this history.
-    fn new(
-        spec: Spec,
-        ys: &[f64],
-        filled: &[f64],
-        m: usize,
-        phase0: usize,
-        clip: f64,
-        fit_window: usize,
-    ) -> Option<SpecProblem> {
+    fn new(spec: Spec, data: &FitData) -> Option<SpecProblem> {
+        let FitData { ys, filled, m, phase0, clip, fit_window } = *data;
         let mut init = initial_state(spec, filled, m, phase0)?;
         init.clip = clip;
         let mut start = vec![0.2];
@@ -811,14 +808,15 @@ fn fit_auto_uncached(ys: &[f64], key: &FitKey) -> Result<AutoFit, ForecastError>
     // (see `lanes`), in the order they come.
     let all: Vec<Spec> = specs.iter().chain(fallback).copied().collect();
     let nonseasonal: Vec<Spec> = all.iter().copied().filter(|s| s.season == SeasonKind::None).collect();
-    let mut nonseasonal_fits = lanes::fit_specs(&nonseasonal, ys, &filled, m, phase0, clip, FIT_WINDOW).into_iter();
+    let data = FitData { ys, filled: &filled, m, phase0, clip, fit_window: FIT_WINDOW };
+    let mut nonseasonal_fits = lanes::fit_specs(&nonseasonal, &data).into_iter();
     for &spec in &all {
         let fit = if spec.season == SeasonKind::None {
             nonseasonal_fits.next().flatten()
         } else if can_prune && spec.trend == TrendKind::Damped && damped_aicc >= flat_aicc {
             continue;
         } else {
-            fit_spec(spec, ys, &filled, m, phase0, clip)
+            fit_spec_in(spec, &data)
         };
         let Some(fit) = fit else { continue };
         if spec == NONSEASONAL[0] {
@@ -1079,8 +1077,9 @@ mod tests {
             .collect();
         let filled = fill_linear(&y);
         for spec in [NONSEASONAL[0], NONSEASONAL[1], SEASONAL[0]] {
-            let win = fit_spec(spec, &y, &filled, 24, 0, 0.0).unwrap();
-            let full = fit_spec_in(spec, &y, &filled, 24, 0, 0.0, usize::MAX).unwrap();
+            let data = FitData { ys: &y, filled: &filled, m: 24, phase0: 0, clip: 0.0, fit_window: FIT_WINDOW };
+            let win = fit_spec_in(spec, &data).unwrap();
+            let full = fit_spec_in(spec, &FitData { fit_window: usize::MAX, ..data }).unwrap();
             assert!((win.init.alpha - full.init.alpha).abs() < 0.05, "{spec:?}: {:?} vs {:?}", win.init, full.init);
             assert!((win.init.gamma - full.init.gamma).abs() < 0.05, "{spec:?}: {:?} vs {:?}", win.init, full.init);
             // The AICc is n log(SSE / n) + ...: the window's SSE over the

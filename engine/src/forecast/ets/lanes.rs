@@ -17,24 +17,15 @@
 //! built on them, are bit for bit those of fitting the variants one by one
 //! (`lockstep_fits_equal_one_by_one_fits` checks it).
 
-use super::{apply, EtsState, Fit, SeasonKind, Spec, SpecProblem, TrendKind, SHIFT_RUN};
+use super::{apply, EtsState, Fit, FitData, SeasonKind, Spec, SpecProblem, TrendKind, SHIFT_RUN};
 use crate::forecast::optim::NelderMead;
 
-/// Fits each of `specs` (non-seasonal ones in lockstep when they share
-/// their fit window; any other one alone) and returns their fits in the
-/// order of `specs` (`None` where a variant cannot be fitted). The
-/// arguments are those of [`super::fit_spec_in`].
-pub(super) fn fit_specs(
-    specs: &[Spec],
-    ys: &[f64],
-    filled: &[f64],
-    m: usize,
-    phase0: usize,
-    clip: f64,
-    fit_window: usize,
-) -> Vec<Option<Fit>> {
-    let problems: Vec<Option<SpecProblem>> =
-        specs.iter().map(|&spec| SpecProblem::new(spec, ys, filled, m, phase0, clip, fit_window)).collect();
+/// Fits each of `specs` to `data` (non-seasonal ones in lockstep when
+/// they share their fit window; any other one alone) and returns their
+/// fits in the order of `specs` (`None` where a variant cannot be fitted).
+pub(super) fn fit_specs(specs: &[Spec], data: &FitData) -> Vec<Option<Fit>> {
+    let ys = data.ys;
+    let problems: Vec<Option<SpecProblem>> = specs.iter().map(|&spec| SpecProblem::new(spec, data)).collect();
     let from = problems.iter().flatten().map(|p| p.from).next().unwrap_or(0);
     let lockstep = problems.iter().flatten().all(|p| p.spec.season == SeasonKind::None && p.from == from);
     if !lockstep {
@@ -198,12 +189,12 @@ mod tests {
             let ys = series(n);
             let filled = fill_linear(&ys);
             let clip = if robust { robust_clip(&filled) } else { 0.0 };
-            let together = fit_specs(&NONSEASONAL, &ys, &filled, 1, 0, clip, FIT_WINDOW);
+            let data = FitData { ys: &ys, filled: &filled, m: 1, phase0: 0, clip, fit_window: FIT_WINDOW };
+            let together = fit_specs(&NONSEASONAL, &data);
             assert_eq!(together.len(), 3);
             for (spec, fit) in NONSEASONAL.iter().zip(&together) {
-                let alone = SpecProblem::new(*spec, &ys, &filled, 1, 0, clip, FIT_WINDOW)
-                    .and_then(|p| p.solve_alone(&ys))
-                    .map(|f| (f.init, f.aicc.to_bits()));
+                let alone =
+                    SpecProblem::new(*spec, &data).and_then(|p| p.solve_alone(&ys)).map(|f| (f.init, f.aicc.to_bits()));
                 let fit = fit.clone().map(|f| (f.init, f.aicc.to_bits()));
                 assert!(fit.is_some(), "{spec:?} on {n} points");
                 assert_eq!(fit, alone, "{spec:?} on {n} points, robust {robust}");
@@ -218,7 +209,10 @@ mod tests {
         for clip in [0.0, robust_clip(&filled)] {
             let mut states: Vec<EtsState> = NONSEASONAL
                 .iter()
-                .map(|&spec| SpecProblem::new(spec, &ys, &filled, 1, 0, clip, FIT_WINDOW).map(|p| p.scratch))
+                .map(|&spec| {
+                    let data = FitData { ys: &ys, filled: &filled, m: 1, phase0: 0, clip, fit_window: FIT_WINDOW };
+                    SpecProblem::new(spec, &data).map(|p| p.scratch)
+                })
                 .collect::<Option<_>>()
                 .unwrap_or_default();
             assert_eq!(states.len(), 3);
