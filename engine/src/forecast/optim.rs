@@ -59,11 +59,14 @@ pub fn minimize<F: FnMut(&[f64]) -> f64>(
 /// a long series is bound by the latency of its dependency chain, not by
 /// arithmetic, so evaluating the points of several independent runs in one
 /// pass over the series costs little more than evaluating one
-/// (`ets::fit_nonseasonal`, which fits its three variants in lockstep).
+/// (`ets::lanes::fit_specs`, which fits the non-seasonal ETS variants in
+/// lockstep).
 /// Each run takes exactly the steps [`minimize`] takes: the same points,
 /// in the same order, with the same stopping rule.
 #[derive(Debug, Clone)]
 pub struct NelderMead {
+    /// Number of parameters.
+    dim: usize,
     lower: Vec<f64>,
     upper: Vec<f64>,
     opts: Options,
@@ -104,7 +107,8 @@ impl NelderMead {
     /// A run from `start` in the box `[lower, upper]`.
     pub fn new(start: &[f64], lower: &[f64], upper: &[f64], opts: &Options) -> Self {
         let mut run = NelderMead {
-            lower: lower[..start.len()].to_vec(),
+            dim: start.len(),
+            lower: lower.to_vec(),
             upper: upper.to_vec(),
             opts: *opts,
             simplex: Vec::with_capacity(start.len() + 1),
@@ -116,10 +120,6 @@ impl NelderMead {
         };
         run.clamp_point();
         run
-    }
-
-    fn dim(&self) -> usize {
-        self.lower.len()
     }
 
     fn clamp_point(&mut self) {
@@ -143,7 +143,7 @@ impl NelderMead {
     /// values count as `+inf`). Ignored once the run is over.
     pub fn tell(&mut self, value: f64) {
         let v = if value.is_finite() { value } else { f64::INFINITY };
-        let d = self.dim();
+        let d = self.dim;
         match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Done => {}
             Stage::Start | Stage::Vertex(_) if d == 0 => {
@@ -231,7 +231,7 @@ impl NelderMead {
             self.stage = Stage::Done;
             return;
         }
-        let d = self.dim();
+        let d = self.dim;
         self.simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
         let (best, worst) = (self.simplex[0].1, self.simplex[d].1);
         if worst.is_finite() && (worst - best).abs() <= self.opts.tolerance * (best.abs() + 1e-12) {

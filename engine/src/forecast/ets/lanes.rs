@@ -32,38 +32,39 @@ pub(super) fn fit_specs(specs: &[Spec], data: &FitData) -> Vec<Option<Fit>> {
         return problems.into_iter().map(|p| p.and_then(|p| p.solve_alone(ys))).collect();
     }
     let fit_ys = &ys[from..];
-    let mut runs: Vec<Option<(SpecProblem, NelderMead, EtsState)>> = problems
+    // Each run's parameters are set on its problem's `scratch` state, the
+    // state its objective starts from.
+    let mut runs: Vec<Option<(SpecProblem, NelderMead)>> = problems
         .into_iter()
         .map(|p| {
             p.map(|p| {
                 let run = NelderMead::new(&p.start, &p.lower, &p.upper, &p.options());
-                let scratch = p.scratch.clone();
-                (p, run, scratch)
+                (p, run)
             })
         })
         .collect();
     loop {
         let mut lanes: Vec<usize> = Vec::with_capacity(runs.len());
         for (k, slot) in runs.iter_mut().enumerate() {
-            if let Some((_, run, scratch)) = slot {
+            if let Some((problem, run)) = slot {
                 if let Some(x) = run.ask() {
-                    apply(scratch, x);
+                    apply(&mut problem.scratch, x);
                     lanes.push(k);
                 }
             }
         }
-        let states: Vec<&EtsState> = lanes.iter().filter_map(|&k| runs[k].as_ref().map(|r| &r.2)).collect();
-        let values = sse_of_lanes(&states, fit_ys);
-        if values.is_empty() {
+        if lanes.is_empty() {
             break;
         }
+        let states: Vec<&EtsState> = lanes.iter().filter_map(|&k| runs[k].as_ref().map(|r| &r.0.scratch)).collect();
+        let values = sse_of_lanes(&states, fit_ys);
         for (&k, v) in lanes.iter().zip(values) {
-            if let Some((_, run, _)) = runs[k].as_mut() {
+            if let Some((_, run)) = runs[k].as_mut() {
                 run.tell(v);
             }
         }
     }
-    runs.into_iter().map(|slot| slot.and_then(|(p, run, _)| p.finish(&run.into_minimum().x, ys))).collect()
+    runs.into_iter().map(|slot| slot.and_then(|(p, run)| p.finish(&run.into_minimum().x, ys))).collect()
 }
 
 /// The objective (the first value of [`EtsState::sse`]) of each
