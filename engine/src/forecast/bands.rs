@@ -31,6 +31,16 @@ const MAX_POOLED: usize = 12_000;
 /// The default number of steps replayed when calibrating.
 pub const CALIBRATION_STEPS: usize = 36;
 
+/// Clamps a point forecast at zero when the history never went below zero
+/// (`nonneg`): the one rule every model's mean follows, whether it comes
+/// with bands ([`ErrorProfile::prediction`]) or alone
+/// ([`super::Forecaster::predict_mean_into`]).
+pub fn clamp_mean(mean: &mut [f64], nonneg: bool) {
+    if nonneg {
+        mean.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+}
+
 /// The standard normal quantile function (Acklam's rational approximation,
 /// relative error below 1.2e-9), used for the Gaussian fallback.
 #[allow(clippy::excessive_precision)] // The published coefficients, verbatim.
@@ -142,9 +152,7 @@ impl ErrorProfile {
     /// The prediction for a model's mean path: clamped at 0 for a series
     /// that is never negative, with one band per level from this profile.
     pub fn prediction(&self, mut mean: Vec<f64>, levels: &[f64], nonneg: bool) -> super::Prediction {
-        if nonneg {
-            mean.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        clamp_mean(&mut mean, nonneg);
         let bands = self.bands(&mean, levels, nonneg);
         super::Prediction { mean, bands }
     }

@@ -22,7 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{ErrorProfile, ProfileBuilder};
+use super::bands::{clamp_mean, ErrorProfile, ProfileBuilder};
 use super::ets::Ets;
 use super::mstl::Mstl;
 use super::naive::Naive;
@@ -95,16 +95,15 @@ impl Backtest {
     /// `maes[c][j]`: candidate `c`'s MAE at step `j` (0-based), each
     /// measured once (the per-step smoothing below reads them three times).
     /// One pass over the origins, reading each forecast row in order.
-    fn step_maes(&self, steps: usize) -> Vec<Vec<f64>> {
+    fn step_maes(&self) -> Vec<Vec<f64>> {
         let c = self.names.len();
-        let upto = steps.min(self.steps);
-        let mut sums = vec![vec![0.0; steps]; c];
-        let mut counts = vec![vec![0usize; steps]; c];
+        let mut sums = vec![vec![0.0; self.steps]; c];
+        let mut counts = vec![vec![0usize; self.steps]; c];
         for o in 0..self.origins {
-            let a = &self.actual_row(o)[..upto];
+            let a = self.actual_row(o);
             for (k, (sum, count)) in sums.iter_mut().zip(counts.iter_mut()).enumerate() {
                 let f = self.forecast_row(k, o);
-                for j in 0..upto {
+                for j in 0..self.steps {
                     let e = a[j] - f[j];
                     if e.is_finite() {
                         sum[j] += e.abs();
@@ -123,23 +122,23 @@ impl Backtest {
 
     /// Candidate `c`'s MAE at steps `h-1..=h+1` (0-based `h`), smoothing
     /// noise, from the [`Backtest::step_maes`] table.
-    fn mae(maes: &[Vec<f64>], c: usize, h: usize, steps: usize) -> f64 {
+    fn mae(maes: &[Vec<f64>], c: usize, h: usize) -> f64 {
         let lo = h.saturating_sub(1);
-        let hi = (h + 1).min(steps - 1);
+        let hi = (h + 1).min(maes[c].len() - 1);
         (lo..=hi).map(|j| maes[c][j]).sum::<f64>() / (hi - lo + 1) as f64
     }
 
     /// The MAE of the mix `w` at steps `h-1..=h+1` (0-based `h`), averaged
     /// like [`Backtest::mae`]; candidates without weight are skipped.
-    fn mix_mae(&self, w: &[f64], h: usize, steps: usize) -> f64 {
+    fn mix_mae(&self, w: &[f64], h: usize) -> f64 {
         let lo = h.saturating_sub(1);
-        let hi = (h + 1).min(steps - 1);
+        let hi = (h + 1).min(self.steps - 1);
         let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, wc)| wc != 0.0).collect();
         let mut sums = [0.0; 3];
         let mut counts = [0usize; 3];
         for o in 0..self.origins {
             let a = self.actual_row(o);
-            for j in lo..=hi.min(self.steps - 1) {
+            for j in lo..=hi {
                 let f: f64 = used.iter().map(|&(c, wc)| wc * self.forecasts[c][o * self.steps + j]).sum();
                 let e = a[j] - f;
                 if e.is_finite() {
@@ -200,11 +199,12 @@ pub fn backtest(
 
 /// Per-step weights over the backtested candidates; `step_maes` is
 /// [`Backtest::step_maes`].
-fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode, steps: usize) -> Vec<Vec<f64>> {
+fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode) -> Vec<Vec<f64>> {
+    let steps = bt.steps;
     let c = bt.names.len();
     let rows: Vec<Option<Vec<f64>>> = (0..steps)
         .map(|h| {
-            let maes: Vec<f64> = (0..c).map(|k| Backtest::mae(step_maes, k, h, steps)).collect();
+            let maes: Vec<f64> = (0..c).map(|k| Backtest::mae(step_maes, k, h)).collect();
             if maes.iter().all(|m| !m.is_finite()) {
                 // The backtest tail was too short to score this step.
                 return None;
@@ -229,7 +229,7 @@ fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode, steps: usize) -> Vec<
                 Mode::Ensemble => mix,
                 Mode::Auto => {
                     // The one-hot mix's error is the best candidate's own.
-                    if bt.mix_mae(&mix, h, steps) < maes[best] {
+                    if bt.mix_mae(&mix, h) < maes[best] {
                         mix
                     } else {
                         one_hot
@@ -462,8 +462,8 @@ impl Forecaster for Ensemble {
         if models.is_empty() {
             return self.fit_fallback(history, options);
         }
-        let step_maes = bt.step_maes(BACKTEST_STEPS);
-        let weights = plan(&bt, &step_maes, self.mode, BACKTEST_STEPS);
+        let step_maes = bt.step_maes();
+        let weights = plan(&bt, &step_maes, self.mode);
         // Keep only members that carry weight somewhere.
         let mut builder = ProfileBuilder::new(BACKTEST_STEPS);
         let used: Vec<Vec<(usize, f64)>> =
@@ -482,9 +482,8 @@ impl Forecaster for Ensemble {
         self.profile = Some(builder.finish());
         // Every member is kept: one that carries no weight now may take over
         // when the others drift (see `Drift`).
-        let bt_mae: Vec<Vec<f64>> = (0..BACKTEST_STEPS)
-            .map(|h| (0..models.len()).map(|c| Backtest::mae(&step_maes, c, h, BACKTEST_STEPS)).collect())
-            .collect();
+        let bt_mae: Vec<Vec<f64>> =
+            (0..BACKTEST_STEPS).map(|h| (0..models.len()).map(|c| Backtest::mae(&step_maes, c, h)).collect()).collect();
         self.drift = Drift { live: bt_mae[0].clone(), bt_mae };
         self.weights = weights;
         self.members = models;
@@ -526,9 +525,7 @@ impl Forecaster for Ensemble {
                 *acc += weights[row].get(k).copied().unwrap_or(0.0) * v;
             }
         }
-        if self.nonneg {
-            mean.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        clamp_mean(&mut mean, self.nonneg);
         let bands = profile.bands(&mean, levels, self.nonneg);
         Ok(Prediction { mean, bands })
     }

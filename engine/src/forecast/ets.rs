@@ -29,7 +29,7 @@ mod lanes;
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate, clamp_mean, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::optim::{minimize, Options};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
@@ -611,19 +611,20 @@ impl SpecProblem {
     }
 
     /// Minimizes the objective on its own and returns the fit.
-    fn solve_alone(self, ys: &[f64]) -> Option<Fit> {
-        let mut scratch = self.scratch.clone();
+    fn solve_alone(mut self, ys: &[f64]) -> Option<Fit> {
         let mut seasonal = Vec::with_capacity(self.init.seasonal.len());
         let fit_ys = &ys[self.from..];
+        let options = self.options();
+        let scratch = &mut self.scratch;
         let best = minimize(
             |x| {
-                apply(&mut scratch, x);
+                apply(scratch, x);
                 scratch.sse(fit_ys, &mut seasonal).0
             },
             &self.start,
             &self.lower,
             &self.upper,
-            &self.options(),
+            &options,
         );
         self.finish(&best.x, ys)
     }
@@ -947,9 +948,7 @@ impl Forecaster for Ets {
         check_request(out.len(), &[])?;
         let s = self.state.as_ref().ok_or(ForecastError::NotFitted("ets"))?;
         s.ets.forecast_into(out);
-        if s.nonneg {
-            out.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        clamp_mean(out, s.nonneg);
         Ok(())
     }
 

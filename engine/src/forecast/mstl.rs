@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{calibrate_if, ErrorProfile, Stepper, CALIBRATION_STEPS};
+use super::bands::{calibrate_if, clamp_mean, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::ets::{fit_auto, EtsState, NONSEASONAL, ROBUST};
 use super::prep::{check_request, fill_linear, median, prepare};
 use super::season::centered_ma;
@@ -222,9 +222,7 @@ impl Forecaster for Mstl {
         check_request(out.len(), &[])?;
         let s = self.state.as_ref().ok_or(ForecastError::NotFitted("mstl"))?;
         s.core.forecast_into(out);
-        if s.nonneg {
-            out.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        clamp_mean(out, s.nonneg);
         Ok(())
     }
 
