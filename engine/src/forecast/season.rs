@@ -86,11 +86,17 @@ pub fn detect_with(values: &[f64], cfg: &DetectConfig) -> Vec<usize> {
         };
         let p = refine(&resid, &pre, peaks.swap_remove(pick).0, found.last().copied());
         found.push(p);
+        if found.len() == cfg.max_periods {
+            break;
+        }
         remove_profile(&mut resid, p);
     }
     found.sort_unstable();
     found
 }
+
+/// The most lags [`refine`] tries on either side of an ACF peak.
+const MAX_REFINE_LAGS: usize = 8;
 
 /// The lag near `p` with the strongest seasonal profile: an ACF peak is
 /// broad and noise (and the finite window) move it by a few lags, while
@@ -104,6 +110,10 @@ fn refine(x: &[f64], pre: &[f64], p: usize, shorter: Option<usize>) -> usize {
             return k * q;
         }
     }
+    // The scan costs one strength test per lag: a long period (a few
+    // cycles of a month in a quarter's history) would otherwise test
+    // dozens of lags for a precision its few cycles cannot give.
+    let w = w.min(MAX_REFINE_LAGS);
     (p.saturating_sub(w).max(2)..=p + w)
         .filter(|&q| q < x.len() / 2)
         .map(|q| (q, strength_with(x, pre, q)))
@@ -230,7 +240,7 @@ fn prefix_sums(x: &[f64]) -> Vec<f64> {
 
 /// The centered moving average of length `p` at `t` from prefix sums
 /// (`p / 2 <= t < n - p / 2`).
-#[inline]
+#[inline(always)]
 fn ma_at(pre: &[f64], p: usize, t: usize) -> f64 {
     let half = p / 2;
     if p % 2 == 1 {
@@ -249,7 +259,13 @@ pub fn strength(x: &[f64], p: usize) -> f64 {
 }
 
 /// [`strength`] with the prefix sums of `x` given (shared by the many
-/// periods a detection tries): two passes, no per-point allocation.
+/// periods a detection tries): one pass, no per-point allocation.
+///
+/// Both variances come from sums gathered in that pass: with `d` the
+/// detrended values, `s_φ`/`c_φ` their sum and count at phase `φ`,
+/// `var(detrended) ∝ Σd² − (Σd)²/len` and `var(remainder) ∝ Σd² − Σ_φ s_φ²/c_φ`
+/// (the remainder is `d` minus its phase's mean). `d` is a residual around
+/// zero, so the subtractions lose no meaningful precision.
 fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     let n = x.len();
     if p < 2 || n < p + 1 {
@@ -258,45 +274,44 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     let (lo, hi) = (p / 2, n - p / 2);
     let mut sums = vec![0.0; p];
     let mut counts = vec![0usize; p];
-    let (mut total, mut len) = (0.0, 0usize);
-    // The detrended values (`NaN` where the trend is undefined), kept for
-    // the second pass instead of recomputing the moving average.
-    let mut detrended = Vec::with_capacity(hi.saturating_sub(lo));
+    let (mut total, mut squares, mut len) = (0.0, 0.0, 0usize);
     // `phase` is `t % p`, kept by counting (a division per point costs more
     // than the rest of the loop).
+    let half = p / 2;
     let mut phase = lo % p;
-    for (t, &v) in x.iter().enumerate().take(hi).skip(lo) {
-        let tr = ma_at(pre, p, t);
-        let dv = if tr.is_finite() { v - tr } else { f64::NAN };
-        if tr.is_finite() {
+    let mut add = |dv: f64| {
+        if dv.is_finite() {
             sums[phase] += dv;
             counts[phase] += 1;
             total += dv;
+            squares += dv * dv;
             len += 1;
         }
-        detrended.push((tr.is_finite(), dv));
         phase += 1;
         if phase == p {
             phase = 0;
+        }
+    };
+    // The moving average of `ma_at`, with its four (two) prefix sums read
+    // through zipped slices: no bounds check and no branch per point.
+    if p % 2 == 1 {
+        let ends = pre[lo + half + 1..].iter().zip(&pre[lo - half..]);
+        for (&v, (&up, &down)) in x[lo..hi].iter().zip(ends) {
+            add(v - (up - down) / p as f64);
+        }
+    } else {
+        let first = pre[lo + half..].iter().zip(&pre[lo - half..]);
+        let second = pre[lo + half + 1..].iter().zip(&pre[lo + 1 - half..]);
+        for (&v, ((&u0, &d0), (&u1, &d1))) in x[lo..hi].iter().zip(first.zip(second)) {
+            add(v - ((u0 - d0) + (u1 - d1)) / (2 * p) as f64);
         }
     }
     if len < 2 * p {
         return 0.0;
     }
-    let prof: Vec<f64> = sums.iter().zip(&counts).map(|(s, &c)| if c > 0 { s / c as f64 } else { 0.0 }).collect();
-    let mean_d = total / len as f64;
-    let (mut vd, mut vr) = (0.0, 0.0);
-    let mut phase = lo % p;
-    for &(finite, dv) in &detrended {
-        if finite {
-            vd += (dv - mean_d).powi(2);
-            vr += (dv - prof[phase]).powi(2);
-        }
-        phase += 1;
-        if phase == p {
-            phase = 0;
-        }
-    }
+    let explained: f64 = sums.iter().zip(&counts).filter(|(_, &c)| c > 0).map(|(s, &c)| s * s / c as f64).sum();
+    let vd = squares - total * total / len as f64;
+    let vr = (squares - explained).max(0.0);
     if vd <= 0.0 {
         return 0.0;
     }
@@ -387,6 +402,38 @@ mod tests {
             assert_eq!(acf.len(), n);
             for (k, a) in acf.iter().enumerate() {
                 assert!((a - c(k) / c(0)).abs() < 1e-12, "n {n} lag {k}: {a} vs {}", c(k) / c(0));
+            }
+        }
+    }
+
+    /// The one-pass strength against its definition, computed the long
+    /// way: detrend by the centered moving average, subtract the per-phase
+    /// means, compare the two variances.
+    #[test]
+    fn one_pass_strength_matches_the_definition() {
+        let reference = |x: &[f64], p: usize| {
+            let trend = centered_ma(x, p);
+            let d: Vec<(usize, f64)> =
+                trend.iter().enumerate().filter(|(_, t)| t.is_finite()).map(|(i, t)| (i, x[i] - t)).collect();
+            let mut sums = vec![0.0; p];
+            let mut counts = vec![0.0; p];
+            for &(i, v) in &d {
+                sums[i % p] += v;
+                counts[i % p] += 1.0;
+            }
+            let mean = d.iter().map(|(_, v)| v).sum::<f64>() / d.len() as f64;
+            let vd: f64 = d.iter().map(|(_, v)| (v - mean).powi(2)).sum();
+            let vr: f64 = d.iter().map(|&(i, v)| (v - sums[i % p] / counts[i % p]).powi(2)).sum();
+            (1.0 - vr / vd).max(0.0)
+        };
+        let e = noise(3000, 11);
+        for (amp, level) in [(0.0, 0.0), (0.3, 5.0), (2.0, -40.0), (50.0, 1e4)] {
+            let x: Vec<f64> = (0..3000)
+                .map(|t| level + amp * (2.0 * std::f64::consts::PI * t as f64 / 48.0).sin() + e[t] + 0.001 * t as f64)
+                .collect();
+            for p in [2, 3, 7, 12, 47, 48, 49, 288, 999] {
+                let (fast, slow) = (strength(&x, p), reference(&x, p));
+                assert!((fast - slow).abs() < 1e-9, "amp {amp} p {p}: {fast} vs {slow}");
             }
         }
     }
