@@ -394,7 +394,8 @@ mod tests {
         for values in [e.clone(), e.iter().map(|v| (v * 8.0).round()).collect::<Vec<f64>>()] {
             let mut sorted = values.clone();
             sorted.sort_unstable_by(f64::total_cmp);
-            for ranks in [vec![], vec![0], vec![996], vec![0, 1, 2, 500, 501, 995, 996], (0..997).step_by(13).collect()] {
+            for ranks in [vec![], vec![0], vec![996], vec![0, 1, 2, 500, 501, 995, 996], (0..997).step_by(13).collect()]
+            {
                 let mut z = values.clone();
                 place_order_statistics(&mut z, &ranks);
                 for &r in &ranks {
