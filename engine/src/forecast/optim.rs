@@ -234,6 +234,13 @@ impl NelderMead {
         let d = self.dim;
         self.simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
         let (best, worst) = (self.simplex[0].1, self.simplex[d].1);
+        // Not one finite value in the simplex: every move is measured
+        // against infinities (a shrink pulls all vertices onto an
+        // infeasible one), so no step can tell better from worse.
+        if !best.is_finite() {
+            self.stage = Stage::Done;
+            return;
+        }
         if worst.is_finite() && (worst - best).abs() <= self.opts.tolerance * (best.abs() + 1e-12) {
             self.stage = Stage::Done;
             return;
@@ -307,5 +314,26 @@ mod tests {
             assert!(together.evals > s.len() + 1);
             assert_eq!(together, alone);
         }
+    }
+
+    /// An objective infinite on the whole first simplex (an infeasible
+    /// model variant) stops at once instead of spending the whole budget
+    /// on shrinks towards an infinite vertex; one finite vertex is enough
+    /// to go on.
+    #[test]
+    fn an_all_infinite_simplex_stops() {
+        let opts = Options { max_evals: 190, tolerance: 1e-4, step: 0.15 };
+        let m = minimize(|_| f64::INFINITY, &[0.2, 0.05, 0.05, 0.95], &[0.0; 4], &[1.0; 4], &opts);
+        assert_eq!(m.evals, 5);
+        assert!(m.value.is_infinite());
+        // Infinite at the start, finite once x[0] grows: the search goes on.
+        let m = minimize(
+            |x| if x[0] < 0.3 { f64::INFINITY } else { (x[0] - 0.6).powi(2) + x[1].powi(2) },
+            &[0.2, 0.5],
+            &[0.0, -1.0],
+            &[1.0, 1.0],
+            &opts,
+        );
+        assert!((m.x[0] - 0.6).abs() < 0.05 && m.x[1].abs() < 0.05, "{m:?}");
     }
 }
