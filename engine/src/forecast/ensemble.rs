@@ -264,8 +264,11 @@ fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode) -> Vec<Vec<f64>> {
             Some(match mode {
                 Mode::Ensemble => mix,
                 Mode::Auto => {
-                    // The one-hot mix's error is the best candidate's own.
-                    if bt.mix_mae(&mix, h) < maes[best] {
+                    // The one-hot mix's error is the best candidate's own;
+                    // a mix of the best alone is that one-hot mix (no pass
+                    // over the backtest needed to find it no better).
+                    let alone = mix.iter().filter(|&&w| w > 0.0).count() <= 1;
+                    if !alone && bt.mix_mae(&mix, h) < maes[best] {
                         mix
                     } else {
                         one_hot
