@@ -222,10 +222,7 @@ pub(crate) fn centered_ma(x: &[f64], p: usize) -> Vec<f64> {
     if p < 2 || n < p + 1 {
         return out;
     }
-    let pre = prefix_sums(x);
-    for (t, o) in out.iter_mut().enumerate().take(n - p / 2).skip(p / 2) {
-        *o = ma_at(&pre, p, t);
-    }
+    each_centered_ma(x, &prefix_sums(x), p, |t, _, average| out[t] = average);
     out
 }
 
@@ -238,18 +235,28 @@ fn prefix_sums(x: &[f64]) -> Vec<f64> {
     pre
 }
 
-/// The centered moving average of length `p` at `t` from prefix sums
-/// (`p / 2 <= t < n - p / 2`).
+/// Calls `f(t, x[t], average)` with the centered moving average of length
+/// `p` at every `t` in `p / 2 .. n - p / 2`, in order, from `pre`, the
+/// prefix sums of the `n` values `x` (`n >= p + 1`). An even `p` averages two
+/// overlapping windows of length `p` (weights `1/2p` at the ends). The
+/// prefix sums are read through zipped slices: no bounds check and no
+/// branch per point (season detection runs this once per period tried).
 #[inline(always)]
-fn ma_at(pre: &[f64], p: usize, t: usize) -> f64 {
+fn each_centered_ma(x: &[f64], pre: &[f64], p: usize, mut f: impl FnMut(usize, f64, f64)) {
     let half = p / 2;
+    let lo = half;
+    let points = (lo..).zip(&x[lo..]);
     if p % 2 == 1 {
-        (pre[t + half + 1] - pre[t - half]) / p as f64
+        let ends = pre[lo + half + 1..].iter().zip(&pre[lo - half..]);
+        for ((t, &v), (&up, &down)) in points.zip(ends) {
+            f(t, v, (up - down) / p as f64);
+        }
     } else {
-        // Two overlapping windows of length p, averaged: weights 1/2p at the ends.
-        let a = pre[t + half] - pre[t - half];
-        let b = pre[t + half + 1] - pre[t + 1 - half];
-        (a + b) / (2 * p) as f64
+        let first = pre[lo + half..].iter().zip(&pre[lo - half..]);
+        let second = pre[lo + half + 1..].iter().zip(&pre[lo + 1 - half..]);
+        for ((t, &v), ((&u0, &d0), (&u1, &d1))) in points.zip(first.zip(second)) {
+            f(t, v, ((u0 - d0) + (u1 - d1)) / (2 * p) as f64);
+        }
     }
 }
 
@@ -271,15 +278,15 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
     if p < 2 || n < p + 1 {
         return 0.0;
     }
-    let (lo, hi) = (p / 2, n - p / 2);
+    let lo = p / 2;
     let mut sums = vec![0.0; p];
     let mut counts = vec![0usize; p];
     let (mut total, mut squares, mut len) = (0.0, 0.0, 0usize);
     // `phase` is `t % p`, kept by counting (a division per point costs more
     // than the rest of the loop).
-    let half = p / 2;
     let mut phase = lo % p;
-    let mut add = |dv: f64| {
+    each_centered_ma(x, pre, p, |_, v, average| {
+        let dv = v - average;
         if dv.is_finite() {
             sums[phase] += dv;
             counts[phase] += 1;
@@ -291,21 +298,7 @@ fn strength_with(x: &[f64], pre: &[f64], p: usize) -> f64 {
         if phase == p {
             phase = 0;
         }
-    };
-    // The moving average of `ma_at`, with its four (two) prefix sums read
-    // through zipped slices: no bounds check and no branch per point.
-    if p % 2 == 1 {
-        let ends = pre[lo + half + 1..].iter().zip(&pre[lo - half..]);
-        for (&v, (&up, &down)) in x[lo..hi].iter().zip(ends) {
-            add(v - (up - down) / p as f64);
-        }
-    } else {
-        let first = pre[lo + half..].iter().zip(&pre[lo - half..]);
-        let second = pre[lo + half + 1..].iter().zip(&pre[lo + 1 - half..]);
-        for (&v, ((&u0, &d0), (&u1, &d1))) in x[lo..hi].iter().zip(first.zip(second)) {
-            add(v - ((u0 - d0) + (u1 - d1)) / (2 * p) as f64);
-        }
-    }
+    });
     if len < 2 * p {
         return 0.0;
     }
