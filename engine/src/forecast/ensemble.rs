@@ -209,8 +209,7 @@ pub fn backtest(
         let seen = &values[split + o..(split + o + steps).min(n)];
         row[..seen.len()].copy_from_slice(seen);
     }
-    let half_life = (RECENCY_HALF_LIFE * origins as f64).max(MIN_HALF_LIFE_ORIGINS);
-    let origin_weights = (0..origins).map(|o| 0.5f64.powf((origins - 1 - o) as f64 / half_life)).collect();
+    let origin_weights = recency_weights(origins);
     let mut bt = Backtest { names: Vec::new(), steps, origins, forecasts: Vec::new(), actuals, origin_weights };
     'cand: for make in candidates {
         let mut m = make();
@@ -231,6 +230,14 @@ pub fn backtest(
         models.push(m);
     }
     (models, bt)
+}
+
+/// The weight of each of `origins` backtest origins, oldest first: 1 for
+/// the last, halving every [`RECENCY_HALF_LIFE`] of them (at least
+/// [`MIN_HALF_LIFE_ORIGINS`]).
+fn recency_weights(origins: usize) -> Vec<f64> {
+    let half_life = (RECENCY_HALF_LIFE * origins as f64).max(MIN_HALF_LIFE_ORIGINS);
+    (0..origins).map(|o| 0.5f64.powf((origins - 1 - o) as f64 / half_life)).collect()
 }
 
 /// Per-step weights over the backtested candidates; `step_maes` is
@@ -672,14 +679,13 @@ mod tests {
         let late_expert: Vec<f64> =
             (0..origins * steps).map(|i| if i / steps < regime_change { 11.0 } else { 10.0 }).collect();
         let steady = vec![10.5; origins * steps];
-        let half_life = (RECENCY_HALF_LIFE * origins as f64).max(MIN_HALF_LIFE_ORIGINS);
         let bt = Backtest {
             names: vec!["late", "steady"],
             steps,
             origins,
             forecasts: vec![late_expert, steady],
             actuals,
-            origin_weights: (0..origins).map(|o| 0.5f64.powf((origins - 1 - o) as f64 / half_life)).collect(),
+            origin_weights: recency_weights(origins),
         };
         // Unweighted, the late expert errs 0.7 on average, the steady one 0.5.
         let maes = bt.step_maes();
