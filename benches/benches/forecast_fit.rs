@@ -7,11 +7,11 @@
 //! the fastest and the median run in milliseconds. Models detect their own
 //! seasons, as `forecast()` does by default.
 //!
-//! ETS remembers a thread's last few fits (`ets::forget_recent_fits`), so
-//! that `auto`'s MSTL does not refit the plain ETS candidate on a series
-//! without a season. A repeated fit of the *same* history would hit that
-//! memo, so it is cleared before every run: each run costs what a fit of a
-//! new history costs.
+//! MSTL remembers a thread's last two decompositions
+//! (`mstl::forget_recent_decompositions`), so that `auto`'s two seasonal
+//! autoregressions do not decompose the same history twice. A repeated fit
+//! of the *same* history would hit that memo, so it is cleared before every
+//! run: each run costs what a fit of a new history costs.
 //!
 //! Run: `AUGUR_DATA=../shared/data cargo bench -p augur-bench --bench forecast_fit`
 //! (release profile; `AUGUR_MODELS=auto,ets` narrows the models). Without the
@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use augur_engine::forecast::eval::load_shared_data;
 use augur_engine::forecast::registry::by_name;
-use augur_engine::forecast::{ets, FitOptions};
+use augur_engine::forecast::{mstl, FitOptions};
 
 /// Runs per (series, model).
 const REPS: usize = 31;
@@ -66,7 +66,7 @@ fn main() {
                     println!("unknown model {name}");
                     return;
                 };
-                ets::forget_recent_fits();
+                mstl::forget_recent_decompositions();
                 let start = Instant::now();
                 let fitted = model.fit(history, &FitOptions::default()).and_then(|()| model.predict(12, &[95.0]));
                 times.push(start.elapsed().as_secs_f64() * 1e3);

@@ -704,9 +704,6 @@ pub(crate) struct AutoFit {
 /// trend needs 2 points of AICc over its damped twin), replayed to the end
 /// with its error profile. `m` is the season (ignored by non-seasonal specs),
 /// `phase0` the phase of `ys[0]`.
-///
-/// The last few successful fits of the calling thread are remembered (see
-/// [`LastFit`]): an identical call returns a copy without fitting.
 pub(crate) fn fit_auto(
     ys: &[f64],
     specs: &[Spec],
@@ -715,27 +712,12 @@ pub(crate) fn fit_auto(
     robust: bool,
     measure_bands: bool,
 ) -> Result<AutoFit, ForecastError> {
-    let key = FitKey { specs: specs.to_vec(), m, phase0, robust, measure_bands };
-    if let Some(hit) = RECENT_FITS.with(|recent| recent.borrow().iter().find_map(|l| l.get(&key, ys))) {
-        return Ok(hit);
-    }
-    let fit = fit_auto_uncached(ys, &key)?;
-    if ys.len() > RECENT_FITS_MAX_POINTS {
-        return Ok(fit);
-    }
-    RECENT_FITS.with(|recent| {
-        let mut recent = recent.borrow_mut();
-        if recent.len() == RECENT_FITS_KEPT {
-            recent.remove(0);
-        }
-        recent.push(LastFit { key, ys: ys.to_vec(), fit: fit.clone() });
-    });
-    Ok(fit)
+    fit_auto_with(ys, &FitSettings { specs: specs.to_vec(), m, phase0, robust, measure_bands })
 }
 
-/// Everything besides the series that determines a [`fit_auto`] result.
+/// The settings of a [`fit_auto`] call besides the series.
 #[derive(Debug, Clone, PartialEq)]
-struct FitKey {
+struct FitSettings {
     specs: Vec<Spec>,
     m: usize,
     phase0: usize,
@@ -743,51 +725,8 @@ struct FitKey {
     measure_bands: bool,
 }
 
-/// A recent [`fit_auto`] result of a thread, with its exact inputs.
-///
-/// Why: `auto` fits its candidates one after the other on the same
-/// history, and when no season is found MSTL's remainder *is* that history,
-/// so MSTL's ETS fit repeats the plain ETS candidate's call exactly (a
-/// third of `auto`'s fitting time on such series; the robust candidate is
-/// fitted in between). Remembering the last [`RECENT_FITS_KEPT`] results
-/// per thread catches that without threading a cache through the
-/// [`super::Forecaster`] interface; the inputs are compared bit for bit, so
-/// a hit returns exactly what a fit would.
-#[derive(Debug)]
-struct LastFit {
-    key: FitKey,
-    ys: Vec<f64>,
-    fit: AutoFit,
-}
-
-impl LastFit {
-    fn get(&self, key: &FitKey, ys: &[f64]) -> Option<AutoFit> {
-        let same = self.key == *key
-            && self.ys.len() == ys.len()
-            && self.ys.iter().zip(ys).all(|(a, b)| a.to_bits() == b.to_bits());
-        same.then(|| self.fit.clone())
-    }
-}
-
-/// How many [`fit_auto`] results a thread remembers.
-const RECENT_FITS_KEPT: usize = 3;
-
-/// Longer histories are not remembered (each entry keeps a copy of its
-/// history, for as long as the thread lives).
-const RECENT_FITS_MAX_POINTS: usize = 50_000;
-
-thread_local! {
-    /// The thread's recent fits, oldest first.
-    static RECENT_FITS: std::cell::RefCell<Vec<LastFit>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Forgets the thread's recent fits (for timing fits in tests and benches).
-pub fn forget_recent_fits() {
-    RECENT_FITS.with(|recent| recent.borrow_mut().clear());
-}
-
-/// [`fit_auto`] without the memo.
-fn fit_auto_uncached(ys: &[f64], key: &FitKey) -> Result<AutoFit, ForecastError> {
+/// [`fit_auto`] with its settings in one struct.
+fn fit_auto_with(ys: &[f64], key: &FitSettings) -> Result<AutoFit, ForecastError> {
     let (specs, m, phase0, robust) = (key.specs.as_slice(), key.m, key.phase0, key.robust);
     let finite = ys.iter().filter(|v| v.is_finite()).count();
     if finite < 3 {
@@ -1107,30 +1046,8 @@ mod tests {
     }
 
     #[test]
-    fn remembered_fits_are_exactly_fresh_fits() {
+    fn mstl_without_a_season_is_plain_ets() {
         let ys: Vec<f64> = (0..600).map(|t| 20.0 + ((t * 37) % 13) as f64 * 0.3 + 0.01 * t as f64).collect();
-        let fresh = |ys: &[f64], robust: bool| {
-            let key = FitKey { specs: NONSEASONAL.to_vec(), m: 1, phase0: 0, robust, measure_bands: true };
-            fit_auto_uncached(ys, &key).unwrap()
-        };
-        forget_recent_fits();
-        let first = fit_auto(&ys, &NONSEASONAL, 1, 0, false, true).unwrap();
-        let again = fit_auto(&ys, &NONSEASONAL, 1, 0, false, true).unwrap();
-        let want = fresh(&ys, false);
-        for got in [&first, &again] {
-            assert_eq!(got.state, want.state);
-            assert_eq!(got.profile, want.profile);
-        }
-        // Another series, or another setting, is fitted, not recalled.
-        let mut other = ys.clone();
-        other[599] += 50.0;
-        let changed = fit_auto(&other, &NONSEASONAL, 1, 0, false, true).unwrap();
-        assert_eq!(changed.state, fresh(&other, false).state);
-        assert_ne!(changed.state, first.state);
-        let robust = fit_auto(&ys, &NONSEASONAL, 1, 0, true, true).unwrap();
-        assert_eq!(robust.state, fresh(&ys, true).state);
-        assert_ne!(robust.state.clip, first.state.clip);
-        // MSTL on a series with no season is exactly the plain ETS candidate.
         let opts = FitOptions { seasons: vec![1], means_only: true, ..Default::default() };
         let mut ets = Ets::nonseasonal();
         ets.fit(&ys, &opts).unwrap();

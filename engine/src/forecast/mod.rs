@@ -14,6 +14,7 @@
 //! * Errors are [`ForecastError`]; nothing reachable from user input panics.
 
 pub mod anomaly;
+pub mod ar;
 pub mod auto;
 pub mod bands;
 pub mod cache;
@@ -22,6 +23,7 @@ pub mod ensemble;
 pub mod ets;
 pub mod eval;
 pub mod lstm;
+pub mod memo;
 pub mod mstl;
 pub mod naive;
 pub mod optim;
@@ -145,6 +147,16 @@ pub trait Forecaster: Send + Sync {
 
     /// The fitted model as a [`SavedModel`], to store and restore.
     fn save(&self) -> Result<SavedModel, ForecastError>;
+
+    /// Whether an ensemble that chose this model by backtest should refit
+    /// it on the whole history (its backtest fit saw only the history
+    /// minus the tail). True for models whose refit is cheap and keeps
+    /// their structure, so the parameters learn the latest regime (after a
+    /// level shift in the tail); false where a refit may pick another
+    /// structure than the one the backtest scored (ETS variants).
+    fn refit_when_chosen(&self) -> bool {
+        false
+    }
 
     /// The in-sample one-step-ahead fitted values of the last fit (one per
     /// history step), for models that keep them; `None` otherwise.

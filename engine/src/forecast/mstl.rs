@@ -14,11 +14,15 @@
 //! absolute (`FitOptions::origin_index`), so profiles line up after
 //! `update()` and across refits.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use super::ar::ArState;
+use super::memo::Recent;
 
 use super::bands::{calibrate_if, clamp_mean, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::ets::{fit_auto, EtsState, NONSEASONAL, ROBUST};
-use super::prep::{check_request, fill_linear, median, prepare};
+use super::prep::{check_request, fill_linear, prepare, robust_center_spread};
 use super::season::centered_ma;
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
 
@@ -27,10 +31,65 @@ const VERSION: u32 = 1;
 /// Half-life, in cycles, of the weight a past cycle has in a seasonal profile.
 const HALF_LIFE_CYCLES: f64 = 4.0;
 
-/// Profiles and the ETS state on the adjusted series.
+/// What forecasts the seasonally adjusted series.
+pub trait Remainder:
+    Stepper + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned + Send + Sync
+{
+    /// The name of the combined model.
+    const NAME: &'static str;
+    /// See [`Forecaster::refit_when_chosen`].
+    const REFIT_WHEN_CHOSEN: bool;
+    /// Fits the adjusted series (gap-free); returns the state before its
+    /// first value.
+    fn fit_start(adjusted: &[f64]) -> Result<Self, ForecastError>;
+}
+
+impl Remainder for EtsState {
+    const NAME: &'static str = "mstl";
+    const REFIT_WHEN_CHOSEN: bool = false;
+    fn fit_start(adjusted: &[f64]) -> Result<Self, ForecastError> {
+        // The remainder's own bands are not wanted: the combined model's
+        // are measured on the whole.
+        Ok(fit_auto(adjusted, &NONSEASONAL, 1, 0, ROBUST, false)?.start)
+    }
+}
+
+/// An autoregression of differencing order `D` as the remainder model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Core {
-    ets: EtsState,
+#[serde(transparent)]
+pub struct ArRemainder<const D: u8>(ArState);
+
+impl<const D: u8> Stepper for ArRemainder<D> {
+    fn step(&mut self, y: f64) {
+        self.0.step(y)
+    }
+    fn forecast_into(&self, out: &mut [f64]) {
+        self.0.forecast_into(out)
+    }
+}
+
+impl Remainder for ArRemainder<0> {
+    const NAME: &'static str = "mstl_ar";
+    const REFIT_WHEN_CHOSEN: bool = true;
+    fn fit_start(adjusted: &[f64]) -> Result<Self, ForecastError> {
+        Ok(Self(ArState::fit(&fill_linear(adjusted), 0)?))
+    }
+}
+
+impl Remainder for ArRemainder<1> {
+    const NAME: &'static str = "mstl_ari";
+    const REFIT_WHEN_CHOSEN: bool = true;
+    fn fit_start(adjusted: &[f64]) -> Result<Self, ForecastError> {
+        Ok(Self(ArState::fit(&fill_linear(adjusted), 1)?))
+    }
+}
+
+/// Profiles and the remainder model's state on the adjusted series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "R: DeserializeOwned"))]
+struct Core<R> {
+    #[serde(rename = "ets")]
+    rem: R,
     periods: Vec<usize>,
     /// `profiles[k][phase]` for `periods[k]`, phase = absolute index mod period.
     profiles: Vec<Vec<f64>>,
@@ -38,20 +97,19 @@ struct Core {
     next: i64,
 }
 
-impl Core {
-    fn season_at(&self, idx: i64) -> f64 {
-        self.periods.iter().zip(&self.profiles).map(|(&p, prof)| prof[idx.rem_euclid(p as i64) as usize]).sum()
-    }
+/// The sum of the seasonal profiles at absolute index `idx`.
+fn season_at(periods: &[usize], profiles: &[Vec<f64>], idx: i64) -> f64 {
+    periods.iter().zip(profiles).map(|(&p, prof)| prof[idx.rem_euclid(p as i64) as usize]).sum()
 }
 
-impl Stepper for Core {
+impl<R: Stepper> Stepper for Core<R> {
     fn step(&mut self, y: f64) {
-        let s = self.season_at(self.next);
-        self.ets.step(y - s);
+        let s = season_at(&self.periods, &self.profiles, self.next);
+        self.rem.step(y - s);
         self.next += 1;
     }
     fn forecast_into(&self, out: &mut [f64]) {
-        self.ets.forecast_into(out);
+        self.rem.forecast_into(out);
         // `season_at(next + i)`, with each period's phase counted forward
         // instead of divided out at every step (the backtest walk forecasts
         // from every origin).
@@ -66,6 +124,37 @@ impl Stepper for Core {
             }
         }
     }
+}
+
+/// What besides the series determines a [`decompose`] result.
+#[derive(Debug, Clone, PartialEq)]
+struct DecomposeSettings {
+    periods: Vec<usize>,
+    origin: i64,
+}
+
+thread_local! {
+    /// The thread's last 2 decompositions (see [`super::memo`]): `auto`'s
+    /// two seasonal autoregressions decompose the same history, first the
+    /// history minus the backtest tail, then (refitted) the whole.
+    static RECENT_DECOMPOSITIONS: std::cell::RefCell<Recent<DecomposeSettings, Vec<Vec<f64>>>> =
+        const { std::cell::RefCell::new(Recent::new(2)) };
+}
+
+/// Forgets the thread's recent decompositions (for timing fits in benches).
+pub fn forget_recent_decompositions() {
+    RECENT_DECOMPOSITIONS.with(|recent| recent.borrow_mut().clear());
+}
+
+/// [`decompose`], recalled when this thread just computed it.
+fn decompose_remembered(x: &[f64], periods: &[usize], origin: i64) -> Vec<Vec<f64>> {
+    let settings = DecomposeSettings { periods: periods.to_vec(), origin };
+    if let Some(hit) = RECENT_DECOMPOSITIONS.with(|recent| recent.borrow().get(&settings, x)) {
+        return hit;
+    }
+    let profiles = decompose(x, periods, origin);
+    RECENT_DECOMPOSITIONS.with(|recent| recent.borrow_mut().put(settings, x, profiles.clone()));
+    profiles
 }
 
 /// Seasonal profiles of `x` (gap-free) for `periods`; `origin` is the
@@ -126,16 +215,14 @@ fn phase_profile(d: &[f64], trend: &[f64], weights: &[f64], p: usize, origin: i6
             by_phase[(origin + t as i64).rem_euclid(p as i64) as usize].push((v - tr, w));
         }
     }
+    let mut scratch = Vec::with_capacity(per_phase);
     let mut prof: Vec<f64> = by_phase
         .iter()
         .map(|vals| {
             if vals.is_empty() {
                 return 0.0;
             }
-            let xs: Vec<f64> = vals.iter().map(|v| v.0).collect();
-            let med = median(&xs);
-            let dev: Vec<f64> = xs.iter().map(|v| (v - med).abs()).collect();
-            let mad = 1.4826 * median(&dev);
+            let (med, mad) = robust_center_spread(vals.iter().map(|v| v.0), &mut scratch);
             let (lo, hi) = if mad > 0.0 { (med - 3.0 * mad, med + 3.0 * mad) } else { (med, med) };
             let (mut sw, mut s) = (0.0, 0.0);
             for &(v, w) in vals {
@@ -151,27 +238,44 @@ fn phase_profile(d: &[f64], trend: &[f64], weights: &[f64], p: usize, origin: i6
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct State {
-    core: Core,
+#[serde(bound(deserialize = "R: DeserializeOwned"))]
+struct State<R> {
+    core: Core<R>,
     profile: ErrorProfile,
     nonneg: bool,
 }
 
-/// MSTL decomposition + ETS on the seasonally adjusted series.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Mstl {
-    state: Option<State>,
+/// MSTL decomposition + a remainder model (ETS by default) on the
+/// seasonally adjusted series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decomposed<R> {
+    state: Option<State<R>>,
 }
 
-impl Mstl {
-    /// An unfitted MSTL model.
+/// MSTL decomposition + guarded ETS on the adjusted series.
+pub type Mstl = Decomposed<EtsState>;
+
+/// MSTL decomposition + an autoregression on the adjusted series.
+pub type MstlAr = Decomposed<ArRemainder<0>>;
+
+/// MSTL decomposition + an autoregression on the adjusted series' differences.
+pub type MstlAri = Decomposed<ArRemainder<1>>;
+
+impl<R> Default for Decomposed<R> {
+    fn default() -> Self {
+        Self { state: None }
+    }
+}
+
+impl<R: Remainder> Decomposed<R> {
+    /// An unfitted model.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Restores a model saved by [`Forecaster::save`].
     pub fn restore(saved: &SavedModel) -> Result<Self, ForecastError> {
-        Ok(Self { state: Some(persist::load(saved, "mstl", VERSION)?) })
+        Ok(Self { state: Some(persist::load(saved, R::NAME, VERSION)?) })
     }
 
     /// The seasonal periods in use, once fitted.
@@ -180,9 +284,9 @@ impl Mstl {
     }
 }
 
-impl Forecaster for Mstl {
+impl<R: Remainder> Forecaster for Decomposed<R> {
     fn name(&self) -> &'static str {
-        "mstl"
+        R::NAME
     }
 
     fn fit(&mut self, history: &[f64], options: &FitOptions) -> Result<(), ForecastError> {
@@ -194,16 +298,13 @@ impl Forecaster for Mstl {
         periods.dedup();
         let origin = options.origin_index.unwrap_or(0) + p.skipped as i64;
         let filled = fill_linear(&p.values);
-        let profiles = decompose(&filled, &periods, origin);
-        let core0 = Core { ets: EtsState::placeholder(), periods, profiles, next: origin };
+        let profiles = decompose_remembered(&filled, &periods, origin);
         let adjusted: Vec<f64> =
-            p.values.iter().enumerate().map(|(t, &v)| v - core0.season_at(origin + t as i64)).collect();
-        // The remainder's own bands are not wanted: the combined model's
-        // are measured below.
-        let fit = fit_auto(&adjusted, &NONSEASONAL, 1, 0, ROBUST, false)?;
+            p.values.iter().enumerate().map(|(t, &v)| v - season_at(&periods, &profiles, origin + t as i64)).collect();
+        let rem = R::fit_start(&adjusted)?;
         // Replay the combined model from the fitted start, for
         // seasonal-aware error bands and the state after the history.
-        let mut core = Core { ets: fit.start, ..core0 };
+        let mut core = Core { rem, periods, profiles, next: origin };
         let window = n.saturating_sub(10).min(3000);
         let profile = calibrate_if(!options.means_only, &mut core, &p.values, CALIBRATION_STEPS, window);
         self.state = Some(State { core, profile, nonneg: p.nonneg });
@@ -212,7 +313,7 @@ impl Forecaster for Mstl {
 
     fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction, ForecastError> {
         check_request(horizon, levels)?;
-        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("mstl"))?;
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted(R::NAME))?;
         let mut mean = vec![0.0; horizon];
         s.core.forecast_into(&mut mean);
         Ok(s.profile.prediction(mean, levels, s.nonneg))
@@ -220,21 +321,25 @@ impl Forecaster for Mstl {
 
     fn predict_mean_into(&self, out: &mut [f64]) -> Result<(), ForecastError> {
         check_request(out.len(), &[])?;
-        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("mstl"))?;
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted(R::NAME))?;
         s.core.forecast_into(out);
         clamp_mean(out, s.nonneg);
         Ok(())
     }
 
     fn update(&mut self, new_points: &[f64]) -> Result<(), ForecastError> {
-        let s = self.state.as_mut().ok_or(ForecastError::NotFitted("mstl"))?;
+        let s = self.state.as_mut().ok_or(ForecastError::NotFitted(R::NAME))?;
         new_points.iter().for_each(|&y| s.core.step(y));
         Ok(())
     }
 
     fn save(&self) -> Result<SavedModel, ForecastError> {
-        let s = self.state.as_ref().ok_or(ForecastError::NotFitted("mstl"))?;
-        persist::save("mstl", VERSION, s)
+        let s = self.state.as_ref().ok_or(ForecastError::NotFitted(R::NAME))?;
+        persist::save(R::NAME, VERSION, s)
+    }
+
+    fn refit_when_chosen(&self) -> bool {
+        R::REFIT_WHEN_CHOSEN
     }
 }
 
@@ -295,5 +400,46 @@ mod tests {
         m.fit(&[1.0, 2.0, 3.0, 4.0], &FitOptions { seasons: vec![20], ..Default::default() }).unwrap();
         assert_eq!(m.periods(), Some(&[][..]));
         assert!(m.fit(&[1.0], &FitOptions::default()).is_err());
+    }
+
+    #[test]
+    fn seasonal_autoregressions_learn_the_bursts_around_the_season() {
+        // A daily season of 48 plus an AR(2) remainder (0.6, -0.3): a
+        // burst decays and overshoots over a few steps, which the
+        // autoregressions forecast and ETS's level cannot.
+        let e = noise(2600, 17);
+        let (mut z1, mut z2) = (0.0, 0.0);
+        let y: Vec<f64> = (0..2600)
+            .map(|t| {
+                (z1, z2) = (0.6 * z1 - 0.3 * z2 + 4.0 * e[t], z1);
+                100.0 + 10.0 * (2.0 * std::f64::consts::PI * t as f64 / 48.0).sin() + z1
+            })
+            .collect();
+        let opts = FitOptions { seasons: vec![48], ..Default::default() };
+        let mut seasonal_only = Mstl::new();
+        seasonal_only.fit(&y[..2400], &opts).unwrap();
+        let one_step_mae = |m: &mut dyn Forecaster| {
+            let mut sum = 0.0;
+            for t in 2400..2600 {
+                sum += (m.predict(1, &[]).unwrap().mean[0] - y[t]).abs();
+                m.update(&y[t..t + 1]).unwrap();
+            }
+            sum / 200.0
+        };
+        let base = one_step_mae(&mut seasonal_only);
+        // The innovations' mean absolute value is 4 × 0.25 = 1; the
+        // differenced model approximates the undifferenced process with a
+        // longer autoregression, a little less closely.
+        let models: [(Box<dyn Forecaster>, f64); 2] = [(Box::new(MstlAr::new()), 1.1), (Box::new(MstlAri::new()), 1.2)];
+        for (mut m, limit) in models {
+            m.fit(&y[..2400], &opts).unwrap();
+            let mae = one_step_mae(m.as_mut());
+            assert!(mae < limit && mae < 0.92 * base, "{}: {mae} (mstl {base})", m.name());
+            let restored = crate::forecast::registry::restore(&m.save().unwrap()).unwrap();
+            assert_eq!(restored.name(), m.name());
+            assert_eq!(restored.predict(60, &[80.0, 95.0]).unwrap(), m.predict(60, &[80.0, 95.0]).unwrap());
+            assert!(m.refit_when_chosen());
+        }
+        assert!(!seasonal_only.refit_when_chosen());
     }
 }

@@ -92,6 +92,13 @@ pub fn check_request(horizon: usize, levels: &[f64]) -> Result<(), ForecastError
 /// The median of the finite values (`NaN` when there is none).
 pub fn median(values: &[f64]) -> f64 {
     let mut v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    median_in_place(&mut v)
+}
+
+/// The median of `v`, whose values must all be finite, reordering `v`
+/// (`NaN` when empty): [`median`] without a copy, for callers that own a
+/// scratch buffer.
+pub fn median_in_place(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
@@ -104,6 +111,17 @@ pub fn median(values: &[f64]) -> f64 {
     } else {
         m
     }
+}
+
+/// The median of `values` (all finite) and 1.4826 × their median absolute
+/// deviation from it (the standard deviation, for Gaussian values), using
+/// `scratch` as the work buffer.
+pub fn robust_center_spread(values: impl IntoIterator<Item = f64>, scratch: &mut Vec<f64>) -> (f64, f64) {
+    scratch.clear();
+    scratch.extend(values);
+    let med = median_in_place(scratch);
+    scratch.iter_mut().for_each(|v| *v = (*v - med).abs());
+    (med, 1.4826 * median_in_place(scratch))
 }
 
 #[cfg(test)]
@@ -142,5 +160,8 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0, f64::NAN]), 2.5);
         assert!(median(&[f64::NAN]).is_nan());
+        let mut v = [5.0, 1.0, 4.0, 2.0];
+        assert_eq!(median_in_place(&mut v), 3.0);
+        assert!(median_in_place(&mut []).is_nan());
     }
 }

@@ -37,6 +37,8 @@ pub fn restore(saved: &SavedModel) -> Result<Box<dyn Forecaster>, ForecastError>
         "snaive" => Box::new(SeasonalNaive::restore(saved)?),
         "ets" => Box::new(Ets::restore(saved)?),
         "mstl" => Box::new(Mstl::restore(saved)?),
+        "mstl_ar" => Box::new(super::mstl::MstlAr::restore(saved)?),
+        "mstl_ari" => Box::new(super::mstl::MstlAri::restore(saved)?),
         "arima" => super::arima::restore(saved)?,
         "ensemble" => Box::new(Ensemble::restore(saved)?),
         "auto" => Box::new(Auto::restore(saved)?),
