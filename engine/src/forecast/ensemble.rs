@@ -105,6 +105,9 @@ pub enum Mode {
 pub struct Backtest {
     /// Candidate names, in candidate order (only those that could be fitted).
     pub names: Vec<&'static str>,
+    /// Each backtested model's index in the candidate list (two
+    /// candidates may share a name: plain and robust ETS).
+    pub sources: Vec<usize>,
     /// Steps forecast from every origin.
     pub steps: usize,
     /// Number of origins.
@@ -210,6 +213,7 @@ pub fn backtest(
     if steps == 0 {
         let empty = Backtest {
             names: Vec::new(),
+            sources: Vec::new(),
             steps,
             origins,
             forecasts: Vec::new(),
@@ -224,8 +228,16 @@ pub fn backtest(
         row[..seen.len()].copy_from_slice(seen);
     }
     let origin_weights = recency_weights(origins);
-    let mut bt = Backtest { names: Vec::new(), steps, origins, forecasts: Vec::new(), actuals, origin_weights };
-    'cand: for make in candidates {
+    let mut bt = Backtest {
+        names: Vec::new(),
+        sources: Vec::new(),
+        steps,
+        origins,
+        forecasts: Vec::new(),
+        actuals,
+        origin_weights,
+    };
+    'cand: for (source, make) in candidates.iter().enumerate() {
         let mut m = make();
         if m.fit(&values[..split], options).is_err() {
             continue;
@@ -240,6 +252,7 @@ pub fn backtest(
             }
         }
         bt.names.push(m.name());
+        bt.sources.push(source);
         bt.forecasts.push(fc);
         models.push(m);
     }
@@ -470,21 +483,24 @@ impl Ensemble {
 
     /// Refits, on the whole of `values`, each member that carries weight
     /// at some step and asks for it ([`Forecaster::refit_when_chosen`]);
-    /// a member whose refit fails keeps its backtest fit.
+    /// `sources[c]` is member `c`'s index in the candidate list. A member
+    /// whose refit fails keeps its backtest fit.
     fn refit_chosen(
         &self,
         models: &mut [Box<dyn Forecaster>],
+        sources: &[usize],
         weights: &[Vec<f64>],
         values: &[f64],
         opts: &FitOptions,
     ) {
-        for (c, m) in models.iter_mut().enumerate() {
+        for ((c, m), &source) in models.iter_mut().enumerate().zip(sources) {
             if !m.refit_when_chosen() || weights.iter().all(|row| row[c] == 0.0) {
                 continue;
             }
-            let Some(mut fresh) = self.candidates.iter().map(|make| make()).find(|f| f.name() == m.name()) else {
+            let Some(make) = self.candidates.get(source) else {
                 continue;
             };
+            let mut fresh = make();
             if fresh.fit(values, opts).is_ok() {
                 *m = fresh;
             }
@@ -569,7 +585,7 @@ impl Forecaster for Ensemble {
             (0..BACKTEST_STEPS).map(|h| (0..models.len()).map(|c| Backtest::mae(&step_maes, c, h)).collect()).collect();
         self.drift = Drift { live: bt_mae[0].clone(), bt_mae };
         let mut models = models;
-        self.refit_chosen(&mut models, &weights, &p.values, &opts);
+        self.refit_chosen(&mut models, &bt.sources, &weights, &p.values, &opts);
         self.weights = weights;
         self.members = models;
         Ok(())
@@ -723,6 +739,7 @@ mod tests {
         let steady = vec![10.5; origins * steps];
         let bt = Backtest {
             names: vec!["late", "steady"],
+            sources: vec![0, 1],
             steps,
             origins,
             forecasts: vec![late_expert, steady],
@@ -748,15 +765,16 @@ mod tests {
             m.fit(values, &opts).unwrap();
             m
         };
-        let e = Ensemble::with_candidates(Mode::Auto, vec![|| Box::new(MstlAr::new())]);
+        // The second candidate is the one backtested (the first failed, say).
+        let e = Ensemble::with_candidates(Mode::Auto, vec![|| Box::new(MstlAri::new()), || Box::new(MstlAr::new())]);
         let whole = fitted(&y).save().unwrap();
         let head = fitted(&y[..600]).save().unwrap();
         assert_ne!(whole, head);
         let mut chosen = vec![fitted(&y[..600])];
-        e.refit_chosen(&mut chosen, &[vec![0.0], vec![1.0]], &y, &opts);
+        e.refit_chosen(&mut chosen, &[1], &[vec![0.0], vec![1.0]], &y, &opts);
         assert_eq!(chosen[0].save().unwrap(), whole);
         let mut unused = vec![fitted(&y[..600])];
-        e.refit_chosen(&mut unused, &[vec![0.0], vec![0.0]], &y, &opts);
+        e.refit_chosen(&mut unused, &[1], &[vec![0.0], vec![0.0]], &y, &opts);
         assert_eq!(unused[0].save().unwrap(), head);
     }
 }
