@@ -68,19 +68,11 @@ impl<const D: u8> Stepper for ArRemainder<D> {
     }
 }
 
-impl Remainder for ArRemainder<0> {
-    const NAME: &'static str = "mstl_ar";
+impl<const D: u8> Remainder for ArRemainder<D> {
+    const NAME: &'static str = if D == 0 { "mstl_ar" } else { "mstl_ari" };
     const REFIT_WHEN_CHOSEN: bool = true;
     fn fit_start(adjusted: &[f64]) -> Result<Self, ForecastError> {
-        Ok(Self(ArState::fit(&fill_linear(adjusted), 0)?))
-    }
-}
-
-impl Remainder for ArRemainder<1> {
-    const NAME: &'static str = "mstl_ari";
-    const REFIT_WHEN_CHOSEN: bool = true;
-    fn fit_start(adjusted: &[f64]) -> Result<Self, ForecastError> {
-        Ok(Self(ArState::fit(&fill_linear(adjusted), 1)?))
+        Ok(Self(ArState::fit(&fill_linear(adjusted), D)?))
     }
 }
 
