@@ -95,24 +95,6 @@ pub struct EtsState {
 pub const SHIFT_RUN: i32 = 3;
 
 impl EtsState {
-    /// A flat state at level 0, to be replaced by a fitted one.
-    pub fn placeholder() -> Self {
-        Self {
-            trend: TrendKind::None,
-            season: SeasonKind::None,
-            alpha: 0.5,
-            beta: 0.0,
-            gamma: 0.0,
-            phi: 1.0,
-            level: 0.0,
-            slope: 0.0,
-            seasonal: Vec::new(),
-            phase: 0,
-            clip: 0.0,
-            run: 0,
-        }
-    }
-
     fn damping(&self) -> f64 {
         match self.trend {
             TrendKind::None => 0.0,
