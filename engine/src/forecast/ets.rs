@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bands::{calibrate, clamp_mean, ErrorProfile, Stepper, CALIBRATION_STEPS};
 use super::optim::{minimize, Options};
-use super::prep::{check_request, fill_linear, median, prepare};
+use super::prep::{check_request, fill_linear, prepare, robust_center_spread};
 use super::{persist, season, FitOptions, ForecastError, Forecaster, Prediction, SavedModel};
 
 const VERSION: u32 = 1;
@@ -657,10 +657,9 @@ pub(crate) fn plausible(end: &EtsState, filled: &[f64]) -> bool {
 /// one-step noise, estimated from the MAD of first differences (spikes and
 /// level shifts barely move a median).
 pub(crate) fn robust_clip(filled: &[f64]) -> f64 {
-    let d: Vec<f64> = filled.windows(2).map(|w| w[1] - w[0]).collect();
-    let med = median(&d);
-    let dev: Vec<f64> = d.iter().map(|v| (v - med).abs()).collect();
-    let sigma = 1.4826 * median(&dev) / std::f64::consts::SQRT_2;
+    let mut scratch = Vec::with_capacity(filled.len());
+    let (_, spread) = robust_center_spread(filled.windows(2).map(|w| w[1] - w[0]), &mut scratch);
+    let sigma = spread / std::f64::consts::SQRT_2;
     if sigma.is_finite() && sigma > 0.0 {
         3.0 * sigma
     } else {

@@ -113,12 +113,12 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
     }
 }
 
-/// The median of `values` (all finite) and 1.4826 × their median absolute
+/// The median of the finite `values` and 1.4826 × their median absolute
 /// deviation from it (the standard deviation, for Gaussian values), using
-/// `scratch` as the work buffer.
+/// `scratch` as the work buffer (`NaN`s when no value is finite).
 pub fn robust_center_spread(values: impl IntoIterator<Item = f64>, scratch: &mut Vec<f64>) -> (f64, f64) {
     scratch.clear();
-    scratch.extend(values);
+    scratch.extend(values.into_iter().filter(|v| v.is_finite()));
     let med = median_in_place(scratch);
     scratch.iter_mut().for_each(|v| *v = (*v - med).abs());
     (med, 1.4826 * median_in_place(scratch))
@@ -163,5 +163,9 @@ mod tests {
         let mut v = [5.0, 1.0, 4.0, 2.0];
         assert_eq!(median_in_place(&mut v), 3.0);
         assert!(median_in_place(&mut []).is_nan());
+        let mut scratch = Vec::new();
+        let (med, sd) = robust_center_spread([1.0, 2.0, 3.0, 100.0, f64::NAN, f64::INFINITY], &mut scratch);
+        assert_eq!((med, sd), (2.5, 1.4826));
+        assert!(robust_center_spread([f64::NAN], &mut scratch).0.is_nan());
     }
 }

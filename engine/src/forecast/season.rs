@@ -18,7 +18,7 @@
 //!    multiple), remove its per-phase profile, and look again for a longer
 //!    period in what remains: 48 then 336 on half-hourly taxi demand.
 
-use super::prep::{fill_linear, median};
+use super::prep::{fill_linear, median, robust_center_spread};
 
 /// Tuning of [`detect_with`].
 #[derive(Debug, Clone, PartialEq)]
@@ -134,9 +134,7 @@ fn robust_residual(x: &[f64]) -> Vec<f64> {
     }
     let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
     let mut r: Vec<f64> = x.iter().enumerate().map(|(i, &v)| v - xm - slope * (i as f64 - tm)).collect();
-    let med = median(&r);
-    let abs: Vec<f64> = r.iter().map(|v| (v - med).abs()).collect();
-    let mad = median(&abs) * 1.4826;
+    let (med, mad) = robust_center_spread(r.iter().copied(), &mut Vec::with_capacity(r.len()));
     if mad.is_finite() && mad > 0.0 {
         let (lo, hi) = (med - 5.0 * mad, med + 5.0 * mad);
         r.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
