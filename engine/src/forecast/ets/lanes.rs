@@ -17,7 +17,7 @@
 //! built on them, are bit for bit those of fitting the variants one by one
 //! (`lockstep_fits_equal_one_by_one_fits` checks it).
 
-use super::{apply, EtsState, Fit, FitData, SeasonKind, Spec, SpecProblem, TrendKind, SHIFT_RUN};
+use super::{apply, EtsState, Fit, FitData, SeasonKind, Spec, SpecProblem, TrendKind, SHIFT_JUMP_RUN, SHIFT_RUN};
 use crate::forecast::optim::NelderMead;
 
 /// Fits each of `specs` to `data` (non-seasonal ones in lockstep when
@@ -129,6 +129,7 @@ fn sse_lanes<const L: usize, const CLIP: bool>(states: [&EtsState; L], ys: &[f64
             let raw = y - base;
             let mut e = raw;
             let mut clipped = false;
+            let mut shifted = false;
             if CLIP {
                 if raw.abs() > clip {
                     let side = if raw > 0.0 { 1 } else { -1 };
@@ -136,12 +137,19 @@ fn sse_lanes<const L: usize, const CLIP: bool>(states: [&EtsState; L], ys: &[f64
                     if run[k].abs() < SHIFT_RUN {
                         e = raw.clamp(-clip, clip);
                         clipped = true;
+                    } else if run[k].abs() == SHIFT_JUMP_RUN {
+                        shifted = true;
                     }
                 } else {
                     run[k] = 0;
                 }
             }
-            if clipped {
+            if shifted {
+                level[k] = y;
+                if trend[k] {
+                    slope[k] = pb;
+                }
+            } else if clipped {
                 level[k] = base + alpha[k] * e;
                 if trend[k] {
                     slope[k] = pb + beta[k] * e;
@@ -169,16 +177,18 @@ mod tests {
     use super::*;
     use crate::forecast::test_util::noise;
 
-    /// A spiky, trending series with gaps.
+    /// A spiky, trending series with gaps and a lasting drop (so the robust
+    /// filter clips, escapes and jumps).
     fn series(n: usize) -> Vec<f64> {
         let e = noise(n, 5);
         (0..n)
             .map(|t| {
                 let spike = if t % 97 == 13 { 40.0 } else { 0.0 };
+                let shift = if t >= 2 * n / 3 { -30.0 } else { 0.0 };
                 if t % 211 == 7 {
                     f64::NAN
                 } else {
-                    50.0 + 0.01 * t as f64 + 3.0 * e[t] + spike
+                    50.0 + 0.01 * t as f64 + 3.0 * e[t] + spike + shift
                 }
             })
             .collect()
