@@ -46,11 +46,18 @@ pub const MAX_KEPT_VALUES: usize = 8 << 20;
 /// Fewest steps a cached model absorbs before it is fitted again.
 pub const MIN_REFIT_AFTER: usize = 12;
 
-/// Steps a model fitted on `fit_len` steps absorbs before it is fitted
-/// again: a fourteenth of its history (a day of 5-minute steps for a
-/// 14-day window), at least [`MIN_REFIT_AFTER`].
-pub fn refit_after(fit_len: usize) -> usize {
-    (fit_len / 14).max(MIN_REFIT_AFTER)
+/// Nanoseconds in a day.
+const DAY_NS: i64 = 86_400_000_000_000;
+
+/// Steps a model fitted on `fit_len` steps of `step_ns` each absorbs before
+/// it is fitted again: a fourteenth of its history (a day of 5-minute steps
+/// for a 14-day window), but never more than a day of steps, at least
+/// [`MIN_REFIT_AFTER`]. Why a day: that is the rhythm of the accuracy
+/// baselines ("re-fitted about once a day of data"); a fourteenth alone
+/// waited two days on four weeks of half-hours (`nyc_taxi`).
+pub fn refit_after(fit_len: usize, step_ns: Option<i64>) -> usize {
+    let day = step_ns.filter(|&s| s > 0).map_or(usize::MAX, |s| usize::try_from(DAY_NS / s).unwrap_or(usize::MAX));
+    (fit_len / 14).min(day).max(MIN_REFIT_AFTER)
 }
 
 /// What a cached model has seen.
@@ -60,8 +67,8 @@ struct Entry {
     start: i64,
     /// The history as of the last fit or update.
     seen: Vec<f64>,
-    /// Steps the model was fitted on.
-    fit_len: usize,
+    /// Steps it may absorb before a refit ([`refit_after`]).
+    budget: usize,
     /// Steps absorbed by `update()` since.
     updated: usize,
     /// Last use, for eviction.
@@ -131,11 +138,11 @@ impl FitCache {
         horizon: usize,
         levels: &[f64],
     ) -> Result<(Prediction, Source), ForecastError> {
-        if let Some((mut model, from, fit_len, updated)) = self.take(key, start, &values) {
+        if let Some((mut model, from, budget, updated)) = self.take(key, start, &values) {
             let absorbed = values.len() - from;
             if model.update(&values[from..]).is_ok() {
                 if let Ok(prediction) = model.predict(horizon, levels) {
-                    self.put(key, start, values, model, fit_len, updated + absorbed);
+                    self.put(key, start, values, model, budget, updated + absorbed);
                     return Ok((prediction, Source::Updated(absorbed)));
                 }
             }
@@ -147,8 +154,8 @@ impl FitCache {
             model.resume_band_scale(scale);
         }
         let prediction = model.predict(horizon, levels)?;
-        let fit_len = values.len();
-        self.put(key, start, values, model, fit_len, 0);
+        let budget = refit_after(values.len(), options.step_ns);
+        self.put(key, start, values, model, budget, 0);
         Ok((prediction, Source::Fitted))
     }
 
@@ -159,8 +166,8 @@ impl FitCache {
     }
 
     /// Takes the entry of `key` out if it can serve `values`: its model,
-    /// the index in `values` of the first step it has not seen, its fit
-    /// length and the steps it absorbed. Counts the hit or the miss.
+    /// the index in `values` of the first step it has not seen, its refit
+    /// budget and the steps it absorbed. Counts the hit or the miss.
     fn take(&self, key: &str, start: i64, values: &[f64]) -> Option<(Box<dyn Forecaster>, usize, usize, usize)> {
         if self.capacity == 0 {
             return None;
@@ -174,19 +181,19 @@ impl FitCache {
         let entry = s.entries.remove(key)?;
         s.kept_values -= entry.seen.len();
         s.hits += 1;
-        Some((entry.model, from, entry.fit_len, entry.updated))
+        Some((entry.model, from, entry.budget, entry.updated))
     }
 
     /// Caches `model`, which has seen `values` from grid index `start`,
     /// evicting the least recently used entries beyond the bounds.
-    fn put(&self, key: &str, start: i64, seen: Vec<f64>, model: Box<dyn Forecaster>, fit_len: usize, updated: usize) {
+    fn put(&self, key: &str, start: i64, seen: Vec<f64>, model: Box<dyn Forecaster>, budget: usize, updated: usize) {
         if self.capacity == 0 || seen.len() > MAX_KEPT_VALUES / 4 {
             return;
         }
         let mut s = self.state.lock();
         s.tick += 1;
         let used = s.tick;
-        let entry = Entry { model, start, seen, fit_len, updated, used };
+        let entry = Entry { model, start, seen, budget, updated, used };
         s.kept_values += entry.seen.len();
         if let Some(old) = s.entries.insert(key.to_string(), entry) {
             s.kept_values -= old.seen.len();
@@ -211,7 +218,7 @@ fn usable_from(entry: &Entry, start: i64, values: &[f64]) -> Option<usize> {
     let skip = usize::try_from(start - entry.start).ok()?;
     let from = usize::try_from(seen_end - start).ok()?;
     let fresh = values.len() - from;
-    if entry.updated + fresh > refit_after(entry.fit_len) {
+    if entry.updated + fresh > entry.budget {
         return None;
     }
     let same = entry.seen[skip..].iter().zip(&values[..from]).all(|(a, b)| a.to_bits() == b.to_bits());
@@ -296,10 +303,24 @@ mod tests {
         // A window that shares nothing with what the model saw.
         assert_eq!(fit(&cache, 500, &y[500..700]), Source::Fitted);
         // The refit budget: 200 steps fitted → 14 steps of updates, then a refit.
-        let budget = refit_after(200);
+        let budget = refit_after(200, None);
         assert_eq!(budget, 14);
         assert_eq!(fit(&cache, 500, &y[500..700 + budget]), Source::Updated(budget));
         assert_eq!(fit(&cache, 500, &y[500..701 + budget]), Source::Fitted);
+    }
+
+    #[test]
+    fn the_refit_budget_is_a_fourteenth_of_the_history_and_at_most_a_day() {
+        const MINUTE: i64 = 60_000_000_000;
+        // Two weeks of 5-minute steps: a fourteenth is exactly a day.
+        assert_eq!(refit_after(4032, Some(5 * MINUTE)), 288);
+        // Four weeks of half-hours: a day (48), not a fourteenth (96).
+        assert_eq!(refit_after(1344, Some(30 * MINUTE)), 48);
+        // A day of 57-second ticks: a fourteenth; no step known: a fourteenth.
+        assert_eq!(refit_after(1410, Some(57_000_000_000)), 100);
+        assert_eq!(refit_after(1344, None), 96);
+        // Daily steps: never below the floor.
+        assert_eq!(refit_after(400, Some(1440 * MINUTE)), MIN_REFIT_AFTER);
     }
 
     #[test]
@@ -313,7 +334,7 @@ mod tests {
         let calibrated = || -> Box<dyn Forecaster> { Box::new(Calibrated::new(registry::by_name("snaive").unwrap())) };
         let cache = FitCache::new(4);
         cache.forecast("k", 0, y[..400].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
-        let budget = refit_after(400);
+        let budget = refit_after(400, None);
         let (_, source) = cache.forecast("k", 0, y[..400 + budget].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
         assert_eq!(source, Source::Updated(budget));
         let learned = cache.band_scale_of("k").unwrap();
