@@ -81,15 +81,42 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
 }
 
+/// Fewest errors at one step for that step to get quantiles of its own.
+const MIN_STEP_SAMPLES: usize = 100;
+
+/// At most this many standardized errors of one step are used for its quantiles.
+const MAX_STEP_POOLED: usize = 400;
+
+/// Steps that get quantiles of their own (later ones use the pooled): an
+/// hour of 5-minute steps, which covers a pool's lead time and the
+/// accuracy protocol's horizons. Each step's quantiles cost a selection
+/// over its errors; all 36 steps made `auto`'s fit 0.3–0.7 ms slower.
+const MAX_OWN_STEPS: usize = 12;
+
+/// Probabilities nearer 0 or 1 than this always come from the pooled
+/// quantiles: one step's errors are too few to place a 99.5% quantile.
+const STEP_TAIL: f64 = 0.025;
+
 /// The measured error behaviour of a fitted model, from which bands are drawn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorProfile {
     /// Mean absolute h-step error for `h = 1..=scale.len()`, non-decreasing.
     pub scale: Vec<f64>,
-    /// Quantiles of `error / scale_h` at the fixed probability grid.
+    /// Quantiles of `error / scale_h` at the fixed probability grid, pooled
+    /// over all steps.
     pub quantiles: Vec<f64>,
     /// How many errors the profile was measured from.
     pub samples: usize,
+    /// `by_step[h - 1]`: the quantiles of step `h`'s own standardized
+    /// errors, for the first [`MAX_OWN_STEPS`] steps (empty where the step
+    /// had fewer than [`MIN_STEP_SAMPLES`]).
+    /// Why: the shape of the errors changes with the step. On an on/off
+    /// trace (bursts to the peak from a quiet floor) one step ahead errs
+    /// big only at a burst's first and last step, 36 steps ahead at any
+    /// step of any burst in between; pooled, the one-step 95% band of a
+    /// quiet moment reached a third of the peak.
+    #[serde(default)]
+    pub by_step: Vec<Vec<f64>>,
 }
 
 impl Default for ErrorProfile {
@@ -105,7 +132,12 @@ impl ErrorProfile {
         // For a Gaussian, sd = MAE * sqrt(pi / 2).
         let k = (std::f64::consts::PI / 2.0).sqrt();
         let mae1 = if mae1.is_finite() { mae1.max(0.0) } else { 0.0 };
-        Self { scale: vec![mae1], quantiles: GRID.iter().map(|&p| k * normal_quantile(p)).collect(), samples: 0 }
+        Self {
+            scale: vec![mae1],
+            quantiles: GRID.iter().map(|&p| k * normal_quantile(p)).collect(),
+            samples: 0,
+            by_step: Vec::new(),
+        }
     }
 
     /// The error scale at step `h >= 1`.
@@ -118,26 +150,21 @@ impl ErrorProfile {
         }
     }
 
-    /// The standardized error quantile at probability `p`.
+    /// The standardized error quantile at probability `p`, pooled over all steps.
     pub fn quantile(&self, p: f64) -> f64 {
-        let q = &self.quantiles;
-        if q.len() != GRID.len() {
+        if self.quantiles.len() != GRID.len() {
             return normal_quantile(p);
         }
-        let v = if p <= GRID[0] {
-            q[0]
-        } else if p >= GRID[GRID.len() - 1] {
-            q[GRID.len() - 1]
-        } else {
-            let i = GRID.partition_point(|&g| g < p).max(1);
-            let (p0, p1) = (GRID[i - 1], GRID[i]);
-            q[i - 1] + (q[i] - q[i - 1]) * (p - p0) / (p1 - p0)
-        };
-        // The mean always lies inside its own band.
-        if p < 0.5 {
-            v.min(0.0)
-        } else {
-            v.max(0.0)
+        grid_value(&self.quantiles, p)
+    }
+
+    /// The standardized error quantile at probability `p` for step `h >= 1`:
+    /// the step's own where it has them and `p` is not too far in a tail,
+    /// else the pooled one.
+    pub fn quantile_at(&self, h: usize, p: f64) -> f64 {
+        match self.by_step.get(h.max(1) - 1) {
+            Some(q) if q.len() == GRID.len() && (STEP_TAIL..=1.0 - STEP_TAIL).contains(&p) => grid_value(q, p),
+            _ => self.quantile(p),
         }
     }
 
@@ -164,12 +191,16 @@ impl ErrorProfile {
             .iter()
             .map(|&level| {
                 let a = (1.0 - level / 100.0) / 2.0;
-                let (ql, qu) = (self.quantile(a), self.quantile(1.0 - a));
                 let mut lower = Vec::with_capacity(mean.len());
                 let mut upper = Vec::with_capacity(mean.len());
+                // The band's reach below and above the mean never shrinks
+                // with the step (per-step quantiles could).
+                let (mut below, mut above) = (0.0f64, 0.0f64);
                 for (i, &m) in mean.iter().enumerate() {
                     let s = self.scale_at(i + 1);
-                    let (mut lo, mut hi) = (m + s * ql, m + s * qu);
+                    below = below.min(s * self.quantile_at(i + 1, a));
+                    above = above.max(s * self.quantile_at(i + 1, 1.0 - a));
+                    let (mut lo, mut hi) = (m + below, m + above);
                     if nonneg {
                         lo = lo.max(0.0);
                         hi = hi.max(0.0);
@@ -180,6 +211,26 @@ impl ErrorProfile {
                 Band { level, lower, upper }
             })
             .collect()
+    }
+}
+
+/// The value of the grid quantiles `q` at probability `p` (linear between
+/// grid points, flat beyond), on the mean's side of 0: the mean always lies
+/// inside its own band.
+fn grid_value(q: &[f64], p: f64) -> f64 {
+    let v = if p <= GRID[0] {
+        q[0]
+    } else if p >= GRID[GRID.len() - 1] {
+        q[GRID.len() - 1]
+    } else {
+        let i = GRID.partition_point(|&g| g < p).max(1);
+        let (p0, p1) = (GRID[i - 1], GRID[i]);
+        q[i - 1] + (q[i] - q[i - 1]) * (p - p0) / (p1 - p0)
+    };
+    if p < 0.5 {
+        v.min(0.0)
+    } else {
+        v.max(0.0)
     }
 }
 
@@ -249,32 +300,57 @@ impl ProfileBuilder {
             p.scale = scale;
             return p;
         }
-        let n = z.len();
-        // Only the order statistics next to each grid point are needed:
-        // those are put in place, the rest of `z` stays unsorted.
-        let mut ranks: Vec<usize> = GRID
-            .iter()
-            .flat_map(|&p| {
-                let i = (p * (n - 1) as f64).floor() as usize;
-                [i, (i + 1).min(n - 1)]
-            })
+        let quantiles = grid_quantiles(&mut z);
+        // One pass puts every step's standardized errors in a bucket of its
+        // own (every `stride`-th of a step with many).
+        let steps = scale.len().min(MAX_OWN_STEPS);
+        let usable = |h: usize| self.counts[h] >= MIN_STEP_SAMPLES && scale[h] > 0.0;
+        let strides: Vec<usize> = (0..steps).map(|h| self.counts[h].div_ceil(MAX_STEP_POOLED).max(1)).collect();
+        let mut buckets: Vec<Vec<f64>> = (0..steps)
+            .map(|h| Vec::with_capacity(if usable(h) { self.counts[h] / strides[h] + 1 } else { 0 }))
             .collect();
-        // Neighbouring grid points can share ranks on few errors, so the
-        // list is not ascending until sorted.
-        ranks.sort_unstable();
-        ranks.dedup();
-        place_order_statistics(&mut z, &ranks);
-        let quantiles = GRID
-            .iter()
-            .map(|&p| {
-                let pos = p * (n - 1) as f64;
-                let i = pos.floor() as usize;
-                let j = (i + 1).min(n - 1);
-                z[i] + (z[j] - z[i]) * (pos - i as f64)
-            })
-            .collect();
-        ErrorProfile { scale, quantiles, samples: self.raw.len() }
+        let mut seen = vec![0usize; steps];
+        for &(h, e) in &self.raw {
+            let h = h as usize - 1;
+            if h < steps && usable(h) {
+                if seen[h] % strides[h] == 0 {
+                    buckets[h].push(e / scale[h]);
+                }
+                seen[h] += 1;
+            }
+        }
+        let by_step =
+            buckets.iter_mut().map(|zh| if zh.is_empty() { Vec::new() } else { grid_quantiles(zh) }).collect();
+        ErrorProfile { scale, quantiles, samples: self.raw.len(), by_step }
     }
+}
+
+/// The quantiles of `z` (at least one value) at the probability grid;
+/// reorders `z`.
+fn grid_quantiles(z: &mut [f64]) -> Vec<f64> {
+    let n = z.len();
+    // Only the order statistics next to each grid point are needed:
+    // those are put in place, the rest of `z` stays unsorted.
+    let mut ranks: Vec<usize> = GRID
+        .iter()
+        .flat_map(|&p| {
+            let i = (p * (n - 1) as f64).floor() as usize;
+            [i, (i + 1).min(n - 1)]
+        })
+        .collect();
+    // Neighbouring grid points can share ranks on few errors, so the
+    // list is not ascending until sorted.
+    ranks.sort_unstable();
+    ranks.dedup();
+    place_order_statistics(z, &ranks);
+    GRID.iter()
+        .map(|&p| {
+            let pos = p * (n - 1) as f64;
+            let i = pos.floor() as usize;
+            let j = (i + 1).min(n - 1);
+            z[i] + (z[j] - z[i]) * (pos - i as f64)
+        })
+        .collect()
 }
 
 /// Puts the values of strictly ascending `ranks` at their sorted positions in `z`
@@ -356,6 +432,41 @@ mod tests {
         assert!((normal_quantile(0.975) - 1.959964).abs() < 1e-5);
         assert!((normal_quantile(0.5)).abs() < 1e-9);
         assert!((normal_quantile(0.005) + 2.575829).abs() < 1e-5);
+    }
+
+    #[test]
+    fn each_step_gets_the_shape_of_its_own_errors() {
+        // An on/off process: one step ahead errs big only at 2% of origins,
+        // twelve steps ahead at 20% of them.
+        let mut b = ProfileBuilder::new(12);
+        for o in 0..1000 {
+            for h in 1..=12 {
+                let big = (o * 7 + h * 13) % 100 < if h == 1 { 2 } else { 20 };
+                b.record(h, if big { 100.0 } else { 0.1 * ((o % 5) as f64 - 2.0) });
+            }
+        }
+        let p = b.finish();
+        assert_eq!(p.by_step.len(), MAX_OWN_STEPS.min(12));
+        let band = &p.bands(&[0.0; 12], &[90.0], false)[0];
+        // One step ahead, 95% of errors are small: so is the upper bound.
+        assert!(band.upper[0] < 1.0, "{:?}", band.upper);
+        // Twelve steps ahead, a fifth of them reach 100.
+        assert!(band.upper[11] > 90.0, "{:?}", band.upper);
+        // Pooled over all steps (as before), the one-step bound was far out.
+        assert!(p.scale_at(1) * p.quantile(0.95) > 5.0, "{}", p.scale_at(1) * p.quantile(0.95));
+        // The band never narrows with the step.
+        assert!(band.upper.windows(2).all(|w| w[1] >= w[0]));
+        assert!(band.lower.windows(2).all(|w| w[1] <= w[0]));
+        // Far tails stay pooled: a step's errors cannot place them.
+        assert_eq!(p.quantile_at(1, 0.999), p.quantile(0.999));
+    }
+
+    #[test]
+    fn a_profile_saved_before_per_step_quantiles_still_loads() {
+        let old = r#"{"scale":[1.0,2.0],"quantiles":[],"samples":0}"#;
+        let p: ErrorProfile = serde_json::from_str(old).unwrap();
+        assert!(p.by_step.is_empty());
+        assert_eq!(p.quantile_at(1, 0.975), p.quantile(0.975));
     }
 
     #[test]
