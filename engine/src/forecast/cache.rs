@@ -147,11 +147,11 @@ impl FitCache {
                 }
             }
         }
-        let carried = self.band_scale_of(key);
+        let carried = self.band_scales_of(key);
         let mut model = make();
         model.fit(&values, options)?;
-        if let Some(scale) = carried {
-            model.resume_band_scale(scale);
+        if let Some(scales) = carried {
+            model.resume_band_scales(&scales);
         }
         let prediction = model.predict(horizon, levels)?;
         let budget = refit_after(values.len(), options.step_ns);
@@ -159,10 +159,10 @@ impl FitCache {
         Ok((prediction, Source::Fitted))
     }
 
-    /// The band calibration factor of the model cached under `key`, kept
+    /// The band calibration factors of the model cached under `key`, kept
     /// across a refit of the same series.
-    fn band_scale_of(&self, key: &str) -> Option<f64> {
-        self.state.lock().entries.get(key).and_then(|e| e.model.band_scale())
+    fn band_scales_of(&self, key: &str) -> Option<Vec<f64>> {
+        self.state.lock().entries.get(key).and_then(|e| e.model.band_scales())
     }
 
     /// Takes the entry of `key` out if it can serve `values`: its model,
@@ -337,15 +337,15 @@ mod tests {
         let budget = refit_after(400, None);
         let (_, source) = cache.forecast("k", 0, y[..400 + budget].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
         assert_eq!(source, Source::Updated(budget));
-        let learned = cache.band_scale_of("k").unwrap();
-        assert!(learned > 1.2, "the bursts widened the bands: {learned}");
+        let learned = cache.band_scales_of("k").unwrap();
+        assert!(learned.iter().all(|&s| s > 1.2), "the bursts widened the bands: {learned:?}");
         // Past the budget: a refit, which starts from the learned factor.
         let (_, source) = cache.forecast("k", 0, y[..401 + budget].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
         assert_eq!(source, Source::Fitted);
-        assert_eq!(cache.band_scale_of("k"), Some(learned));
+        assert_eq!(cache.band_scales_of("k"), Some(learned));
         // A different key starts from the model's own bands.
         cache.forecast("other", 0, y[..400].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
-        assert_eq!(cache.band_scale_of("other"), Some(1.0));
+        assert_eq!(cache.band_scales_of("other"), Some(vec![1.0; crate::forecast::calibrate::TRACKED_LEVELS.len()]));
     }
 
     #[test]

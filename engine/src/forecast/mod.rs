@@ -165,16 +165,19 @@ pub trait Forecaster: Send + Sync {
         None
     }
 
-    /// The factor online band calibration ([`calibrate`]) applies to the
-    /// model's bands now; `None` for models that do not calibrate.
-    fn band_scale(&self) -> Option<f64> {
+    /// The factors online band calibration ([`calibrate`]) applies to the
+    /// model's bands now, one per level of
+    /// [`calibrate::TRACKED_LEVELS`]; `None` for models that do not
+    /// calibrate.
+    fn band_scales(&self) -> Option<Vec<f64>> {
         None
     }
 
-    /// Starts band calibration from `scale` instead of 1, for models that
-    /// calibrate: a refit of a series whose bands were found too wide or
-    /// too narrow keeps that finding.
-    fn resume_band_scale(&mut self, _scale: f64) {}
+    /// Starts band calibration from `scales` (as [`Forecaster::band_scales`]
+    /// gives them) instead of 1, for models that calibrate: a refit of a
+    /// series whose bands were found too wide or too narrow keeps that
+    /// finding.
+    fn resume_band_scales(&mut self, _scales: &[f64]) {}
 }
 
 /// A model serialized for the model registry: its kind, a format version

@@ -196,29 +196,32 @@ fn forecast_at(db: &Db, now_minute: i64) -> Vec<[f64; 3]> {
 }
 
 /// What the engine forecasts (mean and 95% band, calibrated online as
-/// `forecast()` does, from band factor `scale`) for minutes `fit` fitted,
-/// then `update` absorbed; and the band factor it ends with.
+/// `forecast()` does, from band factors `scales`, one per tracked level)
+/// for minutes `fit` fitted, then `update` absorbed; and the band factors
+/// it ends with.
 fn reference_scaled(
     fit: std::ops::Range<i64>,
     update: std::ops::Range<i64>,
     value: impl Fn(i64) -> f64,
-    scale: f64,
-) -> (Vec<[f64; 3]>, f64) {
+    scales: &[f64],
+) -> (Vec<[f64; 3]>, Vec<f64>) {
     use augur_engine::forecast::calibrate::Calibrated;
     use augur_engine::forecast::Forecaster;
     let options =
         FitOptions { seasons: vec![12], origin_index: Some(fit.start), step_ns: Some(MIN), ..Default::default() };
     let mut model = Calibrated::new(augur_engine::forecast::registry::by_name("ets").expect("ets"));
     model.fit(&fit.map(&value).collect::<Vec<_>>(), &options).expect("fits");
-    model.resume_band_scale(scale);
+    model.resume_band_scales(scales);
     model.update(&update.map(&value).collect::<Vec<_>>()).expect("updates");
     let p = model.predict(6, &[95.0]).expect("predicts");
-    ((0..6).map(|k| [p.mean[k], p.bands[0].lower[k], p.bands[0].upper[k]]).collect(), model.scale())
+    let learned = model.band_scales().expect("a calibrated model has factors");
+    ((0..6).map(|k| [p.mean[k], p.bands[0].lower[k], p.bands[0].upper[k]]).collect(), learned)
 }
 
-/// [`reference_scaled`] from a fresh fit's factor of 1.
+/// [`reference_scaled`] from a fresh fit's factors of 1.
 fn reference(fit: std::ops::Range<i64>, update: std::ops::Range<i64>, value: impl Fn(i64) -> f64) -> Vec<[f64; 3]> {
-    reference_scaled(fit, update, value, 1.0).0
+    let fresh = [1.0; augur_engine::forecast::calibrate::TRACKED_LEVELS.len()];
+    reference_scaled(fit, update, value, &fresh).0
 }
 
 #[test]
@@ -234,16 +237,17 @@ fn a_repeated_forecast_rolls_its_model_forward_until_the_history_changes() {
     // instead of being fitted again on 45..=243.
     write_minutes(&db, 240..244, noisy);
     let rolled = forecast_at(&db, 244);
-    let (expected, learned) = reference_scaled(41..240, 240..244, noisy, 1.0);
+    let fresh = [1.0; augur_engine::forecast::calibrate::TRACKED_LEVELS.len()];
+    let (expected, learned) = reference_scaled(41..240, 240..244, noisy, &fresh);
     assert_eq!(rolled, expected);
     assert_ne!(rolled, reference(45..244, 244..244, noisy), "a refit would differ");
     // A late write changes a minute the model saw: fitted again, keeping
-    // the band factor the rolled model learned.
+    // the band factors the rolled model learned.
     write_minutes(&db, 100..101, |t| noisy(t) + 5.0);
     let changed = |t: i64| if t == 100 { noisy(t) + 5.0 } else { noisy(t) };
-    assert_eq!(forecast_at(&db, 244), reference_scaled(45..244, 244..244, changed, learned).0);
+    assert_eq!(forecast_at(&db, 244), reference_scaled(45..244, 244..244, changed, &learned).0);
     // "As of" an earlier moment: fitted on that history, not rolled back.
-    assert_eq!(forecast_at(&db, 242), reference_scaled(43..242, 242..242, changed, learned).0);
+    assert_eq!(forecast_at(&db, 242), reference_scaled(43..242, 242..242, changed, &learned).0);
 }
 
 #[test]

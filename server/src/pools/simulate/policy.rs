@@ -145,13 +145,13 @@ impl Predictor {
                 step_ns: Some(self.step_ns),
                 ..Default::default()
             };
-            // A pool's refit keeps the band factor its model learned (the
+            // A pool's refit keeps the band factors its model learned (the
             // forecast cache carries it); so does the replay.
-            let learned = self.fitted.as_ref().and_then(|m| m.band_scale());
+            let learned = self.fitted.as_ref().and_then(|m| m.band_scales());
             match model.fit(history.get(from..=k)?, &options) {
                 Ok(()) => {
-                    if let Some(scale) = learned {
-                        model.resume_band_scale(scale);
+                    if let Some(scales) = learned {
+                        model.resume_band_scales(&scales);
                     }
                     self.fits += 1;
                     self.fitted = Some(model);
