@@ -85,7 +85,7 @@ pub fn normal_quantile(p: f64) -> f64 {
 const MIN_STEP_SAMPLES: usize = 100;
 
 /// At most this many standardized errors of one step are used for its quantiles.
-const MAX_STEP_POOLED: usize = 400;
+const MAX_STEP_ERRORS: usize = 400;
 
 /// Steps that get quantiles of their own (later ones use the pooled): an
 /// hour of 5-minute steps, which covers a pool's lead time and the
@@ -305,7 +305,7 @@ impl ProfileBuilder {
         // own (every `stride`-th of a step with many).
         let steps = scale.len().min(MAX_OWN_STEPS);
         let usable = |h: usize| self.counts[h] >= MIN_STEP_SAMPLES && scale[h] > 0.0;
-        let strides: Vec<usize> = (0..steps).map(|h| self.counts[h].div_ceil(MAX_STEP_POOLED).max(1)).collect();
+        let strides: Vec<usize> = (0..steps).map(|h| self.counts[h].div_ceil(MAX_STEP_ERRORS).max(1)).collect();
         let mut buckets: Vec<Vec<f64>> = (0..steps)
             .map(|h| Vec::with_capacity(if usable(h) { self.counts[h] / strides[h] + 1 } else { 0 }))
             .collect();

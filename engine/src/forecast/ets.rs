@@ -154,27 +154,26 @@ impl EtsState {
         };
         let raw = if y.is_finite() { y - yhat } else { 0.0 };
         let mut e = raw;
+        let mut jump = false;
         if self.clip > 0.0 {
             if raw.abs() > self.clip {
                 let side = if raw > 0.0 { 1 } else { -1 };
                 self.run = if self.run * side > 0 { self.run + side } else { side };
                 if self.run.abs() < SHIFT_RUN {
                     e = raw.clamp(-self.clip, self.clip);
-                } else if self.run.abs() == SHIFT_JUMP_RUN {
-                    // A level shift: the level moves to the new regime at
-                    // once (a small alpha would take hundreds of steps).
-                    self.level = if self.season == SeasonKind::Multiplicative { y / s } else { y - s };
-                    self.slope = pb;
-                    if m > 0 {
-                        self.phase = (self.phase + 1) % m;
-                    }
-                    return Some(raw);
                 }
+                jump = self.run.abs() == SHIFT_JUMP_RUN;
             } else {
                 self.run = 0;
             }
         }
         match self.season {
+            // A level shift: the level moves to the new regime at once (a
+            // small alpha would take hundreds of steps); slope and season stay.
+            _ if jump => {
+                self.level = if self.season == SeasonKind::Multiplicative { y / s } else { y - s };
+                self.slope = pb;
+            }
             SeasonKind::None => {
                 self.level = base + self.alpha * e;
                 self.slope = pb + self.beta * e;
