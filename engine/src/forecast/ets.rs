@@ -533,11 +533,20 @@ pub(crate) struct Fit {
     pub aicc: f64,
 }
 
-/// Points the smoothing parameters are fitted on (the most recent ones):
-/// every optimiser evaluation is a pass over them. On the evaluation series
-/// a 2,500-point window forecasts about as well as the full history, and
-/// better where the series' behaviour changed (docs/forecasting.md).
-pub const FIT_WINDOW: usize = 2500;
+/// Points the smoothing parameters of a non-seasonal variant are fitted on
+/// (the most recent ones): every optimiser evaluation is a pass over them.
+/// On the evaluation series a window forecasts about as well as the full
+/// history, and better where the series' behaviour changed
+/// (docs/forecasting.md). 1,800 (six and a quarter days of 5-minute steps):
+/// after `grok_asg_anomaly`'s level drop a 2,500-point window still fitted
+/// mostly the old regime, and each evaluation is a quarter shorter; 1,200
+/// and 1,000 fitted bursts of `ec2_network_in` as regimes.
+pub const FIT_WINDOW: usize = 1800;
+
+/// The shortest fit window of a seasonal variant: its seasonal smoothing is
+/// weakly identified, and on a steady seasonal series 1,800 points left its
+/// fit 5% worse over the whole history than a full fit (2,500: within 2%).
+pub const SEASONAL_FIT_WINDOW: usize = 2500;
 
 /// The fit window of a seasonal variant spans at least this many seasons.
 pub const FIT_WINDOW_CYCLES: usize = 5;
@@ -611,7 +620,11 @@ impl SpecProblem {
         // The parameters are fitted on the recent window only (from a state
         // initialised on the window's head); the full recursion in `finish`
         // then scores them and gives the state.
-        let window = if spec.season == SeasonKind::None { fit_window } else { fit_window.max(FIT_WINDOW_CYCLES * m) };
+        let window = if spec.season == SeasonKind::None {
+            fit_window
+        } else {
+            fit_window.max(SEASONAL_FIT_WINDOW).max(FIT_WINDOW_CYCLES * m)
+        };
         let from = ys.len().saturating_sub(window);
         let head = (from > 0).then(|| initial_state(spec, &filled[from..], m, (phase0 + from) % m.max(1))).flatten();
         let (scratch, from) = match head {
@@ -1034,9 +1047,11 @@ mod tests {
             assert!((win.init.alpha - full.init.alpha).abs() < 0.05, "{spec:?}: {:?} vs {:?}", win.init, full.init);
             assert!((win.init.gamma - full.init.gamma).abs() < 0.05, "{spec:?}: {:?} vs {:?}", win.init, full.init);
             // The AICc is n log(SSE / n) + ...: the window's SSE over the
-            // whole history is within 2% of the optimum's.
+            // whole history is within 2% of the full fit's. (Nelder–Mead
+            // stops within its tolerance, so the window's may even be a
+            // hair better.)
             let worse = (win.aicc - full.aicc) / 6000.0;
-            assert!((-1e-9..0.02).contains(&worse), "{spec:?}: {} vs {}", win.aicc, full.aicc);
+            assert!((-1e-4..0.02).contains(&worse), "{spec:?}: {} vs {}", win.aicc, full.aicc);
         }
     }
 
