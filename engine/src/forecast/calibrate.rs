@@ -74,13 +74,10 @@ impl Default for Calibration {
 }
 
 impl Calibration {
-    /// Every tracked level's factor.
-    fn factors(&self) -> Vec<f64> {
-        if self.by_level.len() == TRACKED_LEVELS.len() {
-            self.by_level.clone()
-        } else {
-            vec![self.scale; TRACKED_LEVELS.len()]
-        }
+    /// Every tracked level's factor (read for every band of every
+    /// prediction, so copied out without allocating).
+    fn factors(&self) -> [f64; TRACKED_LEVELS.len()] {
+        <[f64; TRACKED_LEVELS.len()]>::try_from(self.by_level.as_slice()).unwrap_or([self.scale; TRACKED_LEVELS.len()])
     }
 
     /// The factor of a band at `level`: a tracked level's own, the nearest
@@ -164,7 +161,7 @@ impl Calibrated {
                     self.calibration.missed += u64::from(miss);
                 }
             }
-            self.calibration.by_level = factors;
+            self.calibration.by_level = factors.to_vec();
             self.calibration.nonneg &= y >= 0.0;
         }
         self.inner.update(&[y])
@@ -247,7 +244,7 @@ impl Forecaster for Calibrated {
     }
 
     fn band_scales(&self) -> Option<Vec<f64>> {
-        Some(self.calibration.factors())
+        Some(self.calibration.factors().to_vec())
     }
 
     fn resume_band_scales(&mut self, scales: &[f64]) {
