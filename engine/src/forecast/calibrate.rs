@@ -41,12 +41,22 @@ pub const TRACKED_LEVELS: [f64; 5] = [50.0, 80.0, 90.0, 95.0, 99.0];
 /// [`Calibrated::misses`] report (percent).
 pub const CALIBRATED_LEVEL: f64 = 95.0;
 
-/// Step size γ of a factor's log per point.
-pub const GAMMA: f64 = 0.05;
+/// Step size γ of a factor's log per point. Why this fast: server metrics
+/// change their volatility within hours (a level that falls tenfold, bursts
+/// that come and go), and with no misses a 95% band narrows by a factor of
+/// `exp(−γ·0.05)` per point: it halves in 69 points at 0.2, in 277 at 0.05.
+/// At 0.05 the Alibaba QPS (whose level fell tenfold during the test) kept
+/// 100% of its points in the 95% band and a pool on the on/off trace
+/// `ec2_cpu_utilization_77c1ca` kept the width a burst had taught it through
+/// the quiet hours after (docs/benchmarks.md has the sweep). A larger γ
+/// also holds the long-run miss rate closer to `α`: while a factor stays
+/// inside its bounds, the steps sum to its log's change, so over `T` points
+/// the miss rate is within `ln(4 / 0.25) / (γ T)` of `α`.
+pub const GAMMA: f64 = 0.2;
 
-/// The factors' bounds: bands never narrow below half or widen beyond four
-/// times the model's own.
-pub const SCALE_BOUNDS: (f64, f64) = (0.5, 4.0);
+/// The factors' bounds: bands never narrow below a quarter or widen beyond
+/// four times the model's own.
+pub const SCALE_BOUNDS: (f64, f64) = (0.25, 4.0);
 
 const VERSION: u32 = 1;
 
@@ -307,16 +317,18 @@ mod tests {
 
     #[test]
     fn bands_narrow_when_they_are_too_wide_and_save_restore_keeps_the_factor() {
-        // Fitted on the bursty stretch, then calm: misses stop, bands narrow.
+        // Fitted on the bursty stretch, then calm (a third of the noise): the
+        // bands narrow to about a third, and then miss at about the 5% the
+        // 95% level allows, not more.
         let mut y = calm_then_bursty(0, 600);
         y.extend(calm_then_bursty(400, 0));
         let mut m = Calibrated::new(registry::by_name("ets").unwrap());
         m.fit(&y[..600], &FitOptions::default()).unwrap();
         m.update(&y[600..]).unwrap();
-        assert!(m.scale() < 0.8, "{}", m.scale());
+        assert!(m.scale() > 0.25 && m.scale() < 0.5, "{}", m.scale());
         let (missed, checked) = m.misses();
         assert_eq!(checked, 400);
-        assert!(missed < 10, "{missed}");
+        assert!(missed <= 28, "{missed}");
         let r = registry::restore(&SavedModel::from_bytes(&m.save().unwrap().to_bytes()).unwrap()).unwrap();
         assert_eq!(r.predict(12, &[95.0]).unwrap(), m.predict(12, &[95.0]).unwrap());
         assert_eq!(r.name(), "ets");
