@@ -14,7 +14,9 @@
 //! run: each run costs what a fit of a new history costs.
 //!
 //! Run: `AUGUR_DATA=../shared/data cargo bench -p augur-bench --bench forecast_fit`
-//! (release profile; `AUGUR_MODELS=auto,ets` narrows the models). Without the
+//! (release profile; `AUGUR_MODELS=auto,ets` narrows the models,
+//! `AUGUR_SERIES=nyc` the series to those whose name contains one of the
+//! comma-separated words, e.g. for a profile of one). Without the
 //! data folder it says so and exits.
 
 use std::path::PathBuf;
@@ -55,9 +57,11 @@ fn main() {
         .split(',')
         .map(str::to_string)
         .collect();
+    let series: Vec<String> =
+        std::env::var("AUGUR_SERIES").map(|v| v.split(',').map(str::to_string).collect()).unwrap_or_default();
     println!("| series | points | model | fastest ms | median ms |");
     println!("|---|---|---|---|---|");
-    for s in &data {
+    for s in data.iter().filter(|s| series.is_empty() || series.iter().any(|w| s.name.contains(w.as_str()))) {
         let history = &s.values[s.values.len().saturating_sub(POINTS)..];
         for name in &models {
             let mut times = Vec::with_capacity(REPS);

@@ -82,8 +82,10 @@ impl ArState {
         let phi = yule_walker_bic(&z);
         let p = phi.len();
         // The one-step errors' robust spread sets the clip of the filter.
-        let errors: Vec<f64> =
-            (p..z.len()).map(|t| z[t] - phi.iter().enumerate().map(|(j, f)| f * z[t - 1 - j]).sum::<f64>()).collect();
+        // (`phi[j]` times lag `j + 1`: the window before `t`, read backwards.)
+        let errors: Vec<f64> = (p..z.len())
+            .map(|t| z[t] - phi.iter().zip(z[t - p..t].iter().rev()).map(|(f, v)| f * v).sum::<f64>())
+            .collect();
         let clip = CLIP_MADS * robust_center_spread(errors.iter().copied(), &mut scratch).1;
         let start = if d == 1 { x[0] } else { mean };
         let phi_rev = phi.iter().rev().copied().collect();

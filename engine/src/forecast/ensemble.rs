@@ -177,6 +177,37 @@ impl Backtest {
         let lo = h.saturating_sub(1);
         let hi = (h + 1).min(self.steps - 1);
         let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, wc)| wc != 0.0).collect();
+        if used.len() > 3 {
+            return self.mix_mae_any(&used, lo, hi);
+        }
+        // The mix is of at most three candidates ([`plan`] takes the top
+        // three): unrolled, with unused slots weighing 0 on the first one.
+        let (Some(&(c0, w0)), w1, w2) = (used.first(), used.get(1), used.get(2)) else { return f64::INFINITY };
+        let (c1, w1) = w1.copied().unwrap_or((c0, 0.0));
+        let (c2, w2) = w2.copied().unwrap_or((c0, 0.0));
+        let (f0, f1, f2) = (&self.forecasts[c0], &self.forecasts[c1], &self.forecasts[c2]);
+        let mut sums = [0.0; 3];
+        let mut weights = [0.0; 3];
+        for (o, &w) in self.origin_weights.iter().enumerate() {
+            let a = self.actual_row(o);
+            for j in lo..=hi {
+                let i = o * self.steps + j;
+                let f = w0 * f0[i] + w1 * f1[i] + w2 * f2[i];
+                let e = a[j] - f;
+                if e.is_finite() {
+                    sums[j - lo] += w * e.abs();
+                    weights[j - lo] += w;
+                }
+            }
+        }
+        (lo..=hi)
+            .map(|j| if weights[j - lo] > 0.0 { sums[j - lo] / weights[j - lo] } else { f64::INFINITY })
+            .sum::<f64>()
+            / (hi - lo + 1) as f64
+    }
+
+    /// [`Backtest::mix_mae`] for a mix of any number of candidates.
+    fn mix_mae_any(&self, used: &[(usize, f64)], lo: usize, hi: usize) -> f64 {
         let mut sums = [0.0; 3];
         let mut weights = [0.0; 3];
         for (o, &w) in self.origin_weights.iter().enumerate() {
@@ -751,6 +782,35 @@ mod tests {
         assert!(maes[0][0] < 0.3 && (maes[1][0] - 0.5).abs() < 1e-12, "{maes:?}");
         let weights = plan(&bt, &maes, Mode::Auto);
         assert_eq!(weights[0], vec![1.0, 0.0], "{weights:?}");
+    }
+
+    /// The unrolled mix error (up to three members) is the general one's,
+    /// for one, two and three members, with a gap in the forecasts skipped.
+    #[test]
+    fn unrolled_mix_errors_equal_the_general_ones() {
+        let (origins, steps) = (90, 5);
+        let row = |seed: usize| -> Vec<f64> {
+            (0..origins * steps).map(|i| 10.0 + ((i * 37 + seed * 11) % 17) as f64 * 0.3 - 2.0).collect()
+        };
+        let mut gappy = row(3);
+        gappy[7] = f64::NAN;
+        let bt = Backtest {
+            names: vec!["a", "b", "c", "d"],
+            sources: vec![0, 1, 2, 3],
+            steps,
+            origins,
+            forecasts: vec![row(1), row(2), gappy, row(4)],
+            actuals: row(0),
+            origin_weights: recency_weights(origins),
+        };
+        for w in [[0.0, 1.0, 0.0, 0.0], [0.3, 0.0, 0.7, 0.0], [0.2, 0.5, 0.0, 0.3], [0.1, 0.2, 0.3, 0.4]] {
+            let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, x)| x != 0.0).collect();
+            for h in 0..steps {
+                let (lo, hi) = (h.saturating_sub(1), (h + 1).min(steps - 1));
+                let (fast, general) = (bt.mix_mae(&w, h), bt.mix_mae_any(&used, lo, hi));
+                assert!((fast - general).abs() <= 1e-12 * general.abs(), "{w:?} h={h}: {fast} vs {general}");
+            }
+        }
     }
 
     /// A member that carries weight and asks for it is refitted on the

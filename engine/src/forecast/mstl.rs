@@ -156,21 +156,33 @@ pub fn decompose(x: &[f64], periods: &[usize], origin: i64) -> Vec<Vec<f64>> {
     let mut comps: Vec<Vec<f64>> = periods.iter().map(|_| vec![0.0; n]).collect();
     let mut profiles: Vec<Vec<f64>> = periods.iter().map(|&p| vec![0.0; p]).collect();
     let mut d = vec![0.0; n];
+    let mut others = vec![0.0; n];
     // Each period's cycle weights, computed in the first round and reused
     // in the second (they depend only on the period and the length).
     let mut weights: Vec<Vec<f64>> = vec![Vec::new(); periods.len()];
     for _round in 0..2 {
         for (k, &p) in periods.iter().enumerate() {
-            for t in 0..n {
-                d[t] = x[t] - comps.iter().enumerate().filter(|(j, _)| *j != k).map(|(_, c)| c[t]).sum::<f64>();
+            // `d = x - (the other periods' components)`, summed in order
+            // a column at a time (vectorizable).
+            others.iter_mut().for_each(|v| *v = 0.0);
+            for (_, c) in comps.iter().enumerate().filter(|(j, _)| *j != k) {
+                others.iter_mut().zip(c).for_each(|(o, v)| *o += v);
             }
+            d.iter_mut().zip(x).zip(&others).for_each(|((d, x), o)| *d = x - o);
             let trend = centered_ma(&d, p);
             if weights[k].len() != n {
                 weights[k] = cycle_weights(&trend, p);
             }
             let prof = phase_profile(&d, &trend, &weights[k], p, origin);
-            for (t, c) in comps[k].iter_mut().enumerate() {
-                *c = prof[(origin + t as i64).rem_euclid(p as i64) as usize];
+            // `prof[(origin + t) mod p]`, the phase counted forward instead
+            // of divided out at every step.
+            let mut phase = origin.rem_euclid(p as i64) as usize;
+            for c in comps[k].iter_mut() {
+                *c = prof[phase];
+                phase += 1;
+                if phase == p {
+                    phase = 0;
+                }
             }
             profiles[k] = prof;
         }
@@ -200,30 +212,30 @@ fn cycle_weights(trend: &[f64], p: usize) -> Vec<f64> {
 /// The robust, recency-weighted per-phase profile of `d - trend`, with the
 /// weights of [`cycle_weights`].
 fn phase_profile(d: &[f64], trend: &[f64], weights: &[f64], p: usize, origin: i64) -> Vec<f64> {
-    let per_phase = d.len() / p + 1;
-    let mut by_phase: Vec<Vec<(f64, f64)>> = (0..p).map(|_| Vec::with_capacity(per_phase)).collect();
-    for (t, ((&v, &tr), &w)) in d.iter().zip(trend).zip(weights).enumerate() {
-        if tr.is_finite() {
-            by_phase[(origin + t as i64).rem_euclid(p as i64) as usize].push((v - tr, w));
+    let n = d.len();
+    // Step `t` has phase `(origin + t) mod p`, so a phase's steps are every
+    // `p`-th from its first: read in place, without sorting them into
+    // per-phase lists first.
+    let first_phase = origin.rem_euclid(p as i64) as usize;
+    let mut prof = vec![0.0; p];
+    let mut vals = Vec::with_capacity(n / p + 1);
+    let mut scratch = Vec::with_capacity(n / p + 1);
+    for start in 0..p.min(n) {
+        let steps = || (start..n).step_by(p).filter(|&t| trend[t].is_finite());
+        vals.clear();
+        vals.extend(steps().map(|t| d[t] - trend[t]));
+        if vals.is_empty() {
+            continue;
         }
+        let (med, mad) = robust_center_spread(vals.iter().copied(), &mut scratch);
+        let (lo, hi) = if mad > 0.0 { (med - 3.0 * mad, med + 3.0 * mad) } else { (med, med) };
+        let (mut sw, mut s) = (0.0, 0.0);
+        for (&v, t) in vals.iter().zip(steps()) {
+            s += weights[t] * v.clamp(lo, hi);
+            sw += weights[t];
+        }
+        prof[(first_phase + start) % p] = s / sw;
     }
-    let mut scratch = Vec::with_capacity(per_phase);
-    let mut prof: Vec<f64> = by_phase
-        .iter()
-        .map(|vals| {
-            if vals.is_empty() {
-                return 0.0;
-            }
-            let (med, mad) = robust_center_spread(vals.iter().map(|v| v.0), &mut scratch);
-            let (lo, hi) = if mad > 0.0 { (med - 3.0 * mad, med + 3.0 * mad) } else { (med, med) };
-            let (mut sw, mut s) = (0.0, 0.0);
-            for &(v, w) in vals {
-                s += w * v.clamp(lo, hi);
-                sw += w;
-            }
-            s / sw
-        })
-        .collect();
     let mean = prof.iter().sum::<f64>() / p as f64;
     prof.iter_mut().for_each(|v| *v -= mean);
     prof
