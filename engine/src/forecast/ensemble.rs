@@ -298,6 +298,29 @@ fn recency_weights(origins: usize) -> Vec<f64> {
     (0..origins).map(|o| 0.5f64.powf((origins - 1 - o) as f64 / half_life)).collect()
 }
 
+/// The index of the candidate with the lowest error, and the mix of the (up
+/// to) three lowest whose errors are within 1.5× of it, weighted by one over
+/// the squared error and summing to 1 (`None` when those weights do not add
+/// up to a finite positive total). The one weighting rule of the backtest's
+/// plan and of the drift reweighting (no errors: index 0 and no mix).
+fn inverse_square_mix(errors: &[f64]) -> (usize, Option<Vec<f64>>) {
+    let mut order: Vec<usize> = (0..errors.len()).collect();
+    order.sort_by(|&a, &b| errors[a].total_cmp(&errors[b]));
+    let Some(&best) = order.first() else { return (0, None) };
+    let mut mix = vec![0.0; errors.len()];
+    for &k in order.iter().take(3) {
+        if errors[k].is_finite() && errors[k] <= 1.5 * errors[best] {
+            mix[k] = 1.0 / errors[k].max(1e-12).powi(2);
+        }
+    }
+    let total: f64 = mix.iter().sum();
+    if !(total.is_finite() && total > 0.0) {
+        return (best, None);
+    }
+    mix.iter_mut().for_each(|w| *w /= total);
+    (best, Some(mix))
+}
+
 /// Per-step weights over the backtested candidates; `step_maes` is
 /// [`Backtest::step_maes`].
 fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode) -> Vec<Vec<f64>> {
@@ -310,22 +333,10 @@ fn plan(bt: &Backtest, step_maes: &[Vec<f64>], mode: Mode) -> Vec<Vec<f64>> {
                 // The backtest tail was too short to score this step.
                 return None;
             }
-            let mut order: Vec<usize> = (0..c).collect();
-            order.sort_by(|&a, &b| maes[a].total_cmp(&maes[b]));
-            let best = order[0];
+            let (best, mix) = inverse_square_mix(&maes);
             let mut one_hot = vec![0.0; c];
             one_hot[best] = 1.0;
-            let mut mix = vec![0.0; c];
-            for &k in order.iter().take(3) {
-                if maes[k].is_finite() && maes[k] <= 1.5 * maes[best] {
-                    mix[k] = 1.0 / maes[k].max(1e-12).powi(2);
-                }
-            }
-            let total: f64 = mix.iter().sum();
-            if !(total.is_finite() && total > 0.0) {
-                return Some(one_hot);
-            }
-            mix.iter_mut().for_each(|w| *w /= total);
+            let Some(mix) = mix else { return Some(one_hot) };
             Some(match mode {
                 Mode::Ensemble => mix,
                 Mode::Auto => {
@@ -410,21 +421,7 @@ impl Drift {
         }
         let row = self.bt_mae.get(h.min(self.bt_mae.len() - 1))?;
         let eff: Vec<f64> = row.iter().zip(&r).map(|(m, d)| m * d.max(1.0)).collect();
-        let mut order: Vec<usize> = (0..eff.len()).collect();
-        order.sort_by(|&a, &b| eff[a].total_cmp(&eff[b]));
-        let best = eff[order[0]];
-        let mut w = vec![0.0; eff.len()];
-        for &k in order.iter().take(3) {
-            if eff[k].is_finite() && eff[k] <= 1.5 * best {
-                w[k] = 1.0 / eff[k].max(1e-12).powi(2);
-            }
-        }
-        let total: f64 = w.iter().sum();
-        if !(total.is_finite() && total > 0.0) {
-            return None;
-        }
-        w.iter_mut().for_each(|x| *x /= total);
-        Some(w)
+        inverse_square_mix(&eff).1
     }
 }
 
