@@ -178,7 +178,7 @@ impl Backtest {
         let hi = (h + 1).min(self.steps - 1);
         let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, wc)| wc != 0.0).collect();
         if used.len() > 3 {
-            return self.mix_mae_any(&used, lo, hi);
+            return self.mae_of(lo, hi, |i| used.iter().map(|&(c, wc)| wc * self.forecasts[c][i]).sum());
         }
         // The mix is of at most three candidates ([`plan`] takes the top
         // three): unrolled, with unused slots weighing 0 on the first one.
@@ -186,35 +186,19 @@ impl Backtest {
         let (c1, w1) = w1.copied().unwrap_or((c0, 0.0));
         let (c2, w2) = w2.copied().unwrap_or((c0, 0.0));
         let (f0, f1, f2) = (&self.forecasts[c0], &self.forecasts[c1], &self.forecasts[c2]);
-        let mut sums = [0.0; 3];
-        let mut weights = [0.0; 3];
-        for (o, &w) in self.origin_weights.iter().enumerate() {
-            let a = self.actual_row(o);
-            for j in lo..=hi {
-                let i = o * self.steps + j;
-                let f = w0 * f0[i] + w1 * f1[i] + w2 * f2[i];
-                let e = a[j] - f;
-                if e.is_finite() {
-                    sums[j - lo] += w * e.abs();
-                    weights[j - lo] += w;
-                }
-            }
-        }
-        (lo..=hi)
-            .map(|j| if weights[j - lo] > 0.0 { sums[j - lo] / weights[j - lo] } else { f64::INFINITY })
-            .sum::<f64>()
-            / (hi - lo + 1) as f64
+        self.mae_of(lo, hi, |i| w0 * f0[i] + w1 * f1[i] + w2 * f2[i])
     }
 
-    /// [`Backtest::mix_mae`] for a mix of any number of candidates.
-    fn mix_mae_any(&self, used: &[(usize, f64)], lo: usize, hi: usize) -> f64 {
+    /// The weighted MAE at steps `lo..=hi` (at most three) of the forecasts
+    /// `forecast(o * steps + j)`, averaged over the steps like
+    /// [`Backtest::mae`] (generic, so that the mix is inlined in the loop).
+    fn mae_of(&self, lo: usize, hi: usize, forecast: impl Fn(usize) -> f64) -> f64 {
         let mut sums = [0.0; 3];
         let mut weights = [0.0; 3];
         for (o, &w) in self.origin_weights.iter().enumerate() {
             let a = self.actual_row(o);
             for j in lo..=hi {
-                let f: f64 = used.iter().map(|&(c, wc)| wc * self.forecasts[c][o * self.steps + j]).sum();
-                let e = a[j] - f;
+                let e = a[j] - forecast(o * self.steps + j);
                 if e.is_finite() {
                     sums[j - lo] += w * e.abs();
                     weights[j - lo] += w;
@@ -802,9 +786,10 @@ mod tests {
         };
         for w in [[0.0, 1.0, 0.0, 0.0], [0.3, 0.0, 0.7, 0.0], [0.2, 0.5, 0.0, 0.3], [0.1, 0.2, 0.3, 0.4]] {
             let used: Vec<(usize, f64)> = w.iter().copied().enumerate().filter(|&(_, x)| x != 0.0).collect();
+            let general_mix = |i: usize| used.iter().map(|&(c, wc)| wc * bt.forecasts[c][i]).sum::<f64>();
             for h in 0..steps {
                 let (lo, hi) = (h.saturating_sub(1), (h + 1).min(steps - 1));
-                let (fast, general) = (bt.mix_mae(&w, h), bt.mix_mae_any(&used, lo, hi));
+                let (fast, general) = (bt.mix_mae(&w, h), bt.mae_of(lo, hi, general_mix));
                 assert!((fast - general).abs() <= 1e-12 * general.abs(), "{w:?} h={h}: {fast} vs {general}");
             }
         }
