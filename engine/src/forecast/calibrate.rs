@@ -63,8 +63,8 @@ const VERSION: u32 = 1;
 /// What the wrapper adds to the inner model's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Calibration {
-    /// The factor at [`CALIBRATED_LEVEL`] (every level's, in a model saved
-    /// before the levels got factors of their own).
+    /// Every level's factor in a model saved before the levels got factors
+    /// of their own (read only while `by_level` is empty; 1 otherwise).
     scale: f64,
     /// Points checked since the fit.
     checked: u64,
@@ -135,7 +135,7 @@ impl Calibrated {
 
     /// The current band factor at [`CALIBRATED_LEVEL`] (1 = the model's own bands).
     pub fn scale(&self) -> f64 {
-        self.calibration.scale
+        self.calibration.factor_at(CALIBRATED_LEVEL)
     }
 
     /// The current band factor of a band at `level` (percent).
@@ -166,12 +166,15 @@ impl Calibrated {
                 let step = GAMMA * (f64::from(u8::from(miss)) - (1.0 - level / 100.0));
                 *factor = (factor.ln() + step).exp().clamp(SCALE_BOUNDS.0, SCALE_BOUNDS.1);
                 if level == CALIBRATED_LEVEL {
-                    self.calibration.scale = *factor;
                     self.calibration.checked += 1;
                     self.calibration.missed += u64::from(miss);
                 }
             }
-            self.calibration.by_level = factors.to_vec();
+            // In place once the levels have their own (no allocation per point).
+            match self.calibration.by_level.as_mut_slice() {
+                own if own.len() == factors.len() => own.copy_from_slice(&factors),
+                _ => self.calibration.by_level = factors.to_vec(),
+            }
             self.calibration.nonneg &= y >= 0.0;
         }
         self.inner.update(&[y])
@@ -260,7 +263,6 @@ impl Forecaster for Calibrated {
     fn resume_band_scales(&mut self, scales: &[f64]) {
         if scales.len() == TRACKED_LEVELS.len() && scales.iter().all(|s| s.is_finite()) {
             self.calibration.by_level = scales.iter().map(|s| s.clamp(SCALE_BOUNDS.0, SCALE_BOUNDS.1)).collect();
-            self.calibration.scale = self.calibration.factor_at(CALIBRATED_LEVEL);
         }
     }
 }
