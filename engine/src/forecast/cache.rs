@@ -345,7 +345,8 @@ mod tests {
         assert_eq!(cache.band_scales_of("k"), Some(learned));
         // A different key starts from the model's own bands.
         cache.forecast("other", 0, y[..400].to_vec(), calibrated, &opts(), 6, &[95.0]).unwrap();
-        assert_eq!(cache.band_scales_of("other"), Some(vec![1.0; crate::forecast::calibrate::TRACKED_LEVELS.len()]));
+        use crate::forecast::calibrate::{CALIBRATED_STEPS, TRACKED_LEVELS};
+        assert_eq!(cache.band_scales_of("other"), Some(vec![1.0; CALIBRATED_STEPS * TRACKED_LEVELS.len()]));
     }
 
     #[test]
