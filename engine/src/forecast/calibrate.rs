@@ -266,8 +266,8 @@ impl Calibrated {
                 let misses = misses_at(p, k, y, factors, calibration.nonneg);
                 for ((miss, factor), level) in misses.into_iter().zip(factors.iter_mut()).zip(TRACKED_LEVELS) {
                     let Some(miss) = miss else { continue };
-                    let step = GAMMA * (f64::from(u8::from(miss)) - (1.0 - level / 100.0));
-                    *factor = (factor.ln() + step).exp().clamp(SCALE_BOUNDS.0, SCALE_BOUNDS.1);
+                    let delta = GAMMA * (f64::from(u8::from(miss)) - (1.0 - level / 100.0));
+                    *factor = (factor.ln() + delta).exp().clamp(SCALE_BOUNDS.0, SCALE_BOUNDS.1);
                     if k == 0 && level == CALIBRATED_LEVEL {
                         calibration.checked += 1;
                         calibration.missed += u64::from(miss);
