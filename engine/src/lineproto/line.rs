@@ -10,7 +10,7 @@
 //! element, from which the caller derives line and column.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::escape::{escapes_next, unescape};
 use super::value;
@@ -339,8 +339,17 @@ fn key_signature(k: &str) -> (usize, u64, u64) {
     (b.len(), u64::from_le_bytes(head), u64::from_le_bytes(tail))
 }
 
-/// Keeps only the last occurrence of each field key (InfluxDB's rule) among
-/// `fields[first..]`, the fields of one line.
+/// Keeps each field key once among `fields[first..]` (the fields of one
+/// line): where it first appeared, with the value of its last occurrence
+/// (InfluxDB's rule: the last value wins).
+///
+/// Why the first position: the field section's leading tabs are skipped as
+/// whitespace, so a line's first field never has a key that starts with a
+/// tab, and keeping first positions keeps that true of the point. Had the
+/// survivor moved to its last position (as before), `a=1,\tb=2,a=3` would
+/// put `\tb` first, and [`super::write_point`] would write a line whose
+/// first key lost its tab when read back (found by the `line_protocol`
+/// fuzz target).
 fn remove_duplicate_fields(fields: &mut Vec<Field<'_>>, first: usize) {
     const QUADRATIC_MAX: usize = 16;
     let line = fields.get(first..).unwrap_or_default();
@@ -361,16 +370,19 @@ fn remove_duplicate_fields(fields: &mut Vec<Field<'_>>, first: usize) {
     if !has_duplicates {
         return;
     }
-    let mut tail: Vec<Field<'_>> = fields.drain(first..).collect();
-    let mut keep = vec![false; tail.len()];
-    let mut seen: HashSet<&str> = HashSet::with_capacity(tail.len());
-    for (i, (k, _)) in tail.iter().enumerate().rev() {
-        if let Some(slot) = keep.get_mut(i) {
-            *slot = seen.insert(k.as_ref());
+    let tail: Vec<Field<'_>> = fields.drain(first..).collect();
+    // Each key's last occurrence, then the first occurrences in order,
+    // each taking its key's last value.
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(tail.len());
+    for (i, (k, _)) in tail.iter().enumerate() {
+        last.insert(k.as_ref(), i);
+    }
+    let mut seen: HashSet<&str> = HashSet::with_capacity(last.len());
+    for (k, _) in &tail {
+        if seen.insert(k.as_ref()) {
+            if let Some((_, value)) = last.get(k.as_ref()).and_then(|&j| tail.get(j)) {
+                fields.push((k.clone(), value.clone()));
+            }
         }
     }
-    drop(seen);
-    let mut flags = keep.into_iter();
-    tail.retain(|_| flags.next().unwrap_or(true));
-    fields.extend(tail);
 }

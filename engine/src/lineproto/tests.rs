@@ -94,8 +94,9 @@ fn duplicate_tag_keys_are_rejected_at_the_second_occurrence() {
 
 #[test]
 fn duplicate_fields_keep_the_last_value() {
+    // The key stays where it first appeared.
     let p = point("cpu a=1,b=2,a=3");
-    assert_eq!(p.fields, vec![(s("b"), V::Float(2.0)), (s("a"), V::Float(3.0))]);
+    assert_eq!(p.fields, vec![(s("a"), V::Float(3.0)), (s("b"), V::Float(2.0))]);
     // Many fields: the sort-based path.
     let mut line = String::from("m ");
     for i in 0..40 {
@@ -104,8 +105,19 @@ fn duplicate_fields_keep_the_last_value() {
     line.push_str("f7=\"last\"");
     let p = point(&line);
     assert_eq!(p.fields.len(), 40);
-    assert_eq!(p.fields.last(), Some(&(s("f7"), V::String(s("last")))));
+    assert_eq!(p.fields.get(7), Some(&(s("f7"), V::String(s("last")))));
     assert!(!p.fields.iter().any(|(k, v)| k == "f7" && *v == V::Integer(7)));
+}
+
+#[test]
+fn a_later_key_starting_with_a_tab_never_becomes_the_first_field() {
+    // Found by the fuzz target: with the duplicate moved to its last
+    // position, `\tb` came first and lost its tab when written and read back.
+    let p = point("cpu a=1,\tb=2,a=true");
+    assert_eq!(p.fields, vec![(s("a"), V::Boolean(true)), (s("\tb"), V::Float(2.0))]);
+    let mut line = String::new();
+    assert!(write_point(&mut line, &p));
+    assert_eq!(point(&line), p, "{line:?}");
 }
 
 #[test]
