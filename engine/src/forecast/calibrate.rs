@@ -581,6 +581,56 @@ mod tests {
         assert_eq!(refit.scale_at_step(95.0, 12), 0.8);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Arbitrary histories and new points (NaN, infinities, huge, tiny)
+        /// never make the wrapper panic; its factors stay within their
+        /// bounds at every step, and the bands it gives stay nested.
+        #[test]
+        fn arbitrary_points_keep_factors_bounded_and_bands_nested(
+            history in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<f64>(),
+                    proptest::prelude::Just(f64::NAN),
+                    -1e3..1e3f64,
+                ],
+                0..80,
+            ),
+            points in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<f64>(),
+                    proptest::prelude::Just(f64::NAN),
+                    -1e3..1e3f64,
+                    proptest::prelude::Just(1e12),
+                ],
+                0..40,
+            ),
+            model in proptest::sample::select(vec!["naive", "snaive", "ets"]),
+        ) {
+            let mut m = Calibrated::new(registry::by_name(model).unwrap());
+            if m.fit(&history, &FitOptions::default()).is_ok() {
+                let _ = m.update(&points);
+                for step in 1..=CALIBRATED_STEPS + 2 {
+                    for level in TRACKED_LEVELS {
+                        let f = m.scale_at_step(level, step);
+                        proptest::prop_assert!((SCALE_BOUNDS.0..=SCALE_BOUNDS.1).contains(&f), "{f} at {step}, {level}");
+                    }
+                }
+                if let Ok(p) = m.predict(20, &[50.0, 80.0, 95.0, 99.0]) {
+                    for k in 0..p.mean.len() {
+                        for pair in p.bands.windows(2) {
+                            let (narrow, wide) = (&pair[0], &pair[1]);
+                            let (nl, nu, wl, wu) = (narrow.lower[k], narrow.upper[k], wide.lower[k], wide.upper[k]);
+                            if [nl, nu, wl, wu].iter().all(|v| v.is_finite()) {
+                                proptest::prop_assert!(wl <= nl && wu >= nu, "step {k}: {nl}..{nu} outside {wl}..{wu}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_model_saved_with_one_factor_restores_it_for_every_level() {
         let y = calm_then_bursty(600, 0);
