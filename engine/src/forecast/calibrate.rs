@@ -394,7 +394,7 @@ impl Forecaster for Calibrated {
 mod tests {
     use super::*;
     use crate::forecast::registry;
-    use crate::forecast::test_util::noise;
+    use crate::forecast::test_util::{noise, wild_values};
 
     /// A calm history, then a stretch three times as noisy.
     fn calm_then_bursty(calm: usize, bursty: usize) -> Vec<f64> {
@@ -588,23 +588,8 @@ mod tests {
         /// bounds at every step, and the bands it gives stay nested.
         #[test]
         fn arbitrary_points_keep_factors_bounded_and_bands_nested(
-            history in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::prelude::any::<f64>(),
-                    proptest::prelude::Just(f64::NAN),
-                    -1e3..1e3f64,
-                ],
-                0..80,
-            ),
-            points in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::prelude::any::<f64>(),
-                    proptest::prelude::Just(f64::NAN),
-                    -1e3..1e3f64,
-                    proptest::prelude::Just(1e12),
-                ],
-                0..40,
-            ),
+            history in wild_values(80),
+            points in wild_values(40),
             model in proptest::sample::select(vec!["naive", "snaive", "ets"]),
         ) {
             let mut m = Calibrated::new(registry::by_name(model).unwrap());

@@ -219,4 +219,13 @@ pub(crate) mod test_util {
             })
             .collect()
     }
+
+    /// Up to `max_len` values that stress a model: any `f64` (NaN, ±∞,
+    /// huge, subnormal), NaN gaps, and ordinary values.
+    pub(crate) fn wild_values(max_len: usize) -> impl proptest::strategy::Strategy<Value = Vec<f64>> {
+        proptest::collection::vec(
+            proptest::prop_oneof![proptest::prelude::any::<f64>(), proptest::prelude::Just(f64::NAN), -1e3..1e3f64],
+            0..max_len,
+        )
+    }
 }

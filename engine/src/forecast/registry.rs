@@ -128,14 +128,7 @@ mod tests {
         /// Arbitrary values (NaN, infinities, huge, tiny) never make a model panic.
         #[test]
         fn arbitrary_histories_never_panic(
-            history in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::prelude::any::<f64>(),
-                    proptest::prelude::Just(f64::NAN),
-                    -1e3..1e3f64,
-                ],
-                0..120,
-            ),
+            history in crate::forecast::test_util::wild_values(120),
             season in 0usize..30,
         ) {
             for name in NAMES {
