@@ -83,7 +83,8 @@ const VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Calibration {
     /// Every level's factor in a model saved before the levels got factors
-    /// of their own (read only while `by_level` is empty; 1 otherwise).
+    /// of their own (read only while `by_step` and `by_level` are empty; 1
+    /// otherwise).
     scale: f64,
     /// Points checked since the fit.
     checked: u64,
@@ -171,8 +172,8 @@ fn interpolate(f: &LevelFactors, level: f64) -> f64 {
 
 /// Which tracked levels' bands at step index `k` of `p` (a forecast of the
 /// tracked levels, in their order), scaled by `factors` and nested as
-/// [`scale_and_nest`] does, miss `y`; `None` where a band is missing or
-/// not finite.
+/// [`Calibrated::predict`] gives them, miss `y`; `None` where a band is
+/// missing or not finite.
 fn misses_at(
     p: &Prediction,
     k: usize,
@@ -182,19 +183,38 @@ fn misses_at(
 ) -> [Option<bool>; TRACKED_LEVELS.len()] {
     let mut out = [None; TRACKED_LEVELS.len()];
     let Some(&m) = p.mean.get(k) else { return out };
-    // Ascending levels: each band reaches at least as far as the ones before.
-    let (mut lo_reach, mut hi_reach) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut reach = None;
     for (i, &level) in TRACKED_LEVELS.iter().enumerate() {
         let Some(band) = p.bands.get(i).filter(|b| b.level == level) else { continue };
         let (Some(&lo), Some(&hi)) = (band.lower.get(k), band.upper.get(k)) else { continue };
-        lo_reach = lo_reach.min(m - factors[i] * (m - lo));
-        hi_reach = hi_reach.max(m + factors[i] * (hi - m));
-        let lower = if nonneg { lo_reach.max(0.0) } else { lo_reach };
-        if lower.is_finite() && hi_reach.is_finite() {
-            out[i] = Some(y < lower || y > hi_reach);
+        let (lower, upper) = scale_and_nest_one(&mut reach, m, (lo, hi), factors[i], nonneg);
+        if lower.is_finite() && upper.is_finite() {
+            out[i] = Some(y < lower || y > upper);
         }
     }
     out
+}
+
+/// One band at one step, taken in ascending level order: its reach from
+/// the mean `m` scaled by `factor`, then widened to contain every lower
+/// level's (`reach`: the unclamped bounds so far, `None` before the first
+/// band), then the lower bound clamped at 0 with `nonneg`. The one rule of
+/// [`scale_and_nest`] and of the miss checks, so that a point is checked
+/// against exactly the band [`Calibrated::predict`] gives.
+fn scale_and_nest_one(
+    reach: &mut Option<(f64, f64)>,
+    m: f64,
+    (lo, hi): (f64, f64),
+    factor: f64,
+    nonneg: bool,
+) -> (f64, f64) {
+    let own = (m - factor * (m - lo), m + factor * (hi - m));
+    let (lower, upper) = match *reach {
+        Some((l, u)) => (own.0.min(l), own.1.max(u)),
+        None => own,
+    };
+    *reach = Some((lower, upper));
+    (if nonneg { lower.max(0.0) } else { lower }, upper)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -287,32 +307,20 @@ impl Calibrated {
 }
 
 /// Scales each band's reach from the mean by its factor at each step
-/// (`factor(level, step)`, 1-based), then nests the
-/// bands: a band of a higher level reaches at least as far, on each side,
-/// as every band of a lower level (`bands` in any order).
+/// (`factor(level, step)`, 1-based), then nests the bands: a band of a
+/// higher level reaches at least as far, on each side, as every band of a
+/// lower level (`bands` in any order; see [`scale_and_nest_one`]).
 fn scale_and_nest(mean: &[f64], bands: &mut [Band], factor: impl Fn(f64, usize) -> f64, nonneg: bool) {
-    for band in bands.iter_mut() {
-        for (k, m) in mean.iter().enumerate() {
-            let s = factor(band.level, k + 1);
-            let (Some(lo), Some(hi)) = (band.lower.get_mut(k), band.upper.get_mut(k)) else { continue };
-            *lo = m - s * (m - *lo);
-            *hi = m + s * (*hi - m);
-        }
-    }
     let mut order: Vec<usize> = (0..bands.len()).collect();
     order.sort_by(|&a, &b| bands[a].level.total_cmp(&bands[b].level));
-    for pair in order.windows(2) {
-        let (narrow, wide) = (pair[0], pair[1]);
-        for k in 0..mean.len() {
-            let (Some(&lo), Some(&hi)) = (bands[narrow].lower.get(k), bands[narrow].upper.get(k)) else { continue };
-            if let (Some(wlo), Some(whi)) = (bands[wide].lower.get_mut(k), bands[wide].upper.get_mut(k)) {
-                *wlo = wlo.min(lo);
-                *whi = whi.max(hi);
-            }
+    for (k, &m) in mean.iter().enumerate() {
+        let mut reach = None;
+        for &b in &order {
+            let band = &mut bands[b];
+            let s = factor(band.level, k + 1);
+            let (Some(lo), Some(hi)) = (band.lower.get_mut(k), band.upper.get_mut(k)) else { continue };
+            (*lo, *hi) = scale_and_nest_one(&mut reach, m, (*lo, *hi), s, nonneg);
         }
-    }
-    if nonneg {
-        bands.iter_mut().for_each(|b| b.lower.iter_mut().for_each(|v| *v = v.max(0.0)));
     }
 }
 
