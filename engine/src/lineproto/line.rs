@@ -10,7 +10,7 @@
 //! element, from which the caller derives line and column.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::escape::{escapes_next, unescape};
 use super::value;
@@ -371,17 +371,18 @@ fn remove_duplicate_fields(fields: &mut Vec<Field<'_>>, first: usize) {
         return;
     }
     let tail: Vec<Field<'_>> = fields.drain(first..).collect();
-    // Each key's last occurrence, then the first occurrences in order,
-    // each taking its key's last value.
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(tail.len());
-    for (i, (k, _)) in tail.iter().enumerate() {
-        last.insert(k.as_ref(), i);
-    }
-    let mut seen: HashSet<&str> = HashSet::with_capacity(last.len());
-    for (k, _) in &tail {
-        if seen.insert(k.as_ref()) {
-            if let Some((_, value)) = last.get(k.as_ref()).and_then(|&j| tail.get(j)) {
-                fields.push((k.clone(), value.clone()));
+    // Where each key went in `fields`: a repeat overwrites that value.
+    let mut slot: HashMap<&str, usize> = HashMap::with_capacity(tail.len());
+    for (k, v) in &tail {
+        match slot.get(k.as_ref()) {
+            Some(&i) => {
+                if let Some(field) = fields.get_mut(i) {
+                    field.1 = v.clone();
+                }
+            }
+            None => {
+                slot.insert(k.as_ref(), fields.len());
+                fields.push((k.clone(), v.clone()));
             }
         }
     }
