@@ -595,3 +595,98 @@ fn a_tenant_quota_in_the_config_file_is_set_at_start() {
     assert_eq!(view["limits"], json!({"cpu_cores": 8.0, "gpus": 1.0}), "{view}");
     assert_eq!(view["pools"], json!([]), "{view}");
 }
+
+/// The `sh` blocks of `markdown`, in order.
+fn shell_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// Whether process `pid` is alive (`kill -0`).
+fn alive(pid: &str) -> bool {
+    Command::new("kill").args(["-0", pid.trim()]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_allocation_walkthrough_runs_as_written() {
+    // docs/allocation.md steps 1–3, word for word but for the server's
+    // port and the units' directory: the guide must keep working.
+    let server = Server::start(ServerOptions::default());
+    let units_dir = server.scratch_dir().join("units");
+    let blocks = shell_blocks(include_str!("../../docs/allocation.md"));
+    assert!(blocks.len() >= 3, "the guide's first three steps are sh blocks");
+    let adapt = |block: &str| {
+        block
+            .replace("localhost:8086", &format!("127.0.0.1:{}", server.port()))
+            .replace("/tmp/units", &units_dir.display().to_string())
+    };
+    let sh = |script: String| {
+        let out = Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{script}\nfailed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+
+    // 1. Write some demand; 2. define the pool.
+    sh(adapt(&blocks[0]));
+    let created = sh(adapt(&blocks[1]));
+    assert!(created.contains(r#""name":"web""#), "the pool is created: {created}");
+
+    // 3. Watch it scale ahead of demand, as the guide says it will.
+    let pool = poll_until(&server, "the guide's pool to be ready", Duration::from_secs(90), || {
+        let pool = server.get("/v1/pools/web").json();
+        let desired: u64 = pool["last_decision"]["desired"].as_array()?.iter().filter_map(Value::as_u64).sum();
+        (desired > 1 && pool["units_by_state"]["ready"].as_u64() == Some(desired)).then_some(pool)
+    });
+    let usage = pool["demand"]["cpu_cores"]["usage"].as_f64().expect("usage");
+    let forecast = pool["demand"]["cpu_cores"]["forecast"].as_f64().expect("forecast");
+    let ready = pool["ready_capacity"]["cpu_cores"].as_f64().expect("ready capacity");
+    assert!((usage - 13.9).abs() < 1e-6, "the guide's usage: {pool}");
+    assert!(forecast > usage, "the guide's forecast is ahead of usage: {forecast} vs {usage}");
+    assert!(ready >= forecast * 1.1 - 1e-9, "capacity covers the forecast plus the margin: {ready}");
+    let reason = pool["last_decision"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("required (with margin) vs capacity: cpu_cores"), "{reason}");
+    let shown = sh(adapt(&blocks[2]));
+    for field in ["\"last_decision\"", "\"next_action\"", "\"units_by_state\"", "\"ready_capacity\""] {
+        assert!(shown.contains(field), "step 3 shows {field}: {shown}");
+    }
+
+    // The listed targets are the guide's unit processes, answering HTTP.
+    let targets = server.get("/v1/pools/web/targets").json();
+    let listed = targets[0]["targets"].as_array().expect("targets").clone();
+    assert_eq!(listed.len() as u64, pool["units_by_state"]["ready"].as_u64().unwrap_or(0), "{targets}");
+    for address in &listed {
+        let address = address.as_str().unwrap_or_default();
+        poll_until(&server, &format!("unit {address} to answer"), Duration::from_secs(30), || {
+            http_get_body(address, "/")
+        });
+    }
+
+    // Deleting the pool runs the guide's stop script for every unit.
+    let pids: Vec<String> = ready_units(&pool)
+        .iter()
+        .map(|(id, _)| std::fs::read_to_string(units_dir.join(format!("{id}.pid"))).expect("the unit's pid file"))
+        .collect();
+    let r = server.send(server.client().delete(server.url("/v1/pools/web")));
+    assert_eq!(r.status, 204, "{r}");
+    for pid in &pids {
+        poll_until(&server, &format!("unit process {} to stop", pid.trim()), Duration::from_secs(30), || {
+            (!alive(pid)).then_some(())
+        });
+    }
+}
