@@ -624,7 +624,8 @@ fn alive(pid: &str) -> bool {
 
 #[test]
 fn the_allocation_walkthrough_runs_as_written() {
-    // docs/allocation.md steps 1–3, word for word but for the server's
+    // docs/allocation.md steps 1–3 and its reservation and quota examples,
+    // word for word but for the server's
     // port and the units' directory: the guide must keep working.
     let server = Server::start(ServerOptions::default());
     let units_dir = server.scratch_dir().join("units");
@@ -665,6 +666,17 @@ fn the_allocation_walkthrough_runs_as_written() {
     for field in ["\"last_decision\"", "\"next_action\"", "\"units_by_state\"", "\"ready_capacity\""] {
         assert!(shown.contains(field), "step 3 shows {field}: {shown}");
     }
+
+    // Reservations and a tenant quota, as the guide adds them.
+    sh(adapt(&blocks[3]));
+    let reservations = server.get("/v1/pools/web/reservations").json().to_string();
+    for account in ["\"alice\"", "\"batch\""] {
+        assert!(reservations.contains(account), "{account} reserved: {reservations}");
+    }
+    let quota = sh(adapt(&blocks[4]));
+    assert!(!quota.contains("\"error\""), "{quota}");
+    let quota = server.get("/v1/tenants/default/pool-quota").json();
+    assert_eq!(quota["limits"]["cpu_cores"].as_f64(), Some(64.0), "{quota}");
 
     // The listed targets are the guide's unit processes, answering HTTP.
     let targets = server.get("/v1/pools/web/targets").json();
