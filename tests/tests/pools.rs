@@ -625,8 +625,8 @@ fn alive(pid: &str) -> bool {
 #[test]
 fn the_allocation_walkthrough_runs_as_written() {
     // docs/allocation.md steps 1–3 and its reservation and quota examples,
-    // word for word but for the server's
-    // port and the units' directory: the guide must keep working.
+    // word for word but for the server's port and the units' directory:
+    // the guide must keep working.
     let server = Server::start(ServerOptions::default());
     let units_dir = server.scratch_dir().join("units");
     let blocks = shell_blocks(include_str!("../../docs/allocation.md"));
