@@ -702,3 +702,95 @@ fn the_allocation_walkthrough_runs_as_written() {
         });
     }
 }
+
+/// A start that blocks until `start-gate` exists, after launching its unit.
+const GATED_START_SH: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+rm -f "$dir/$AUGUR_UNIT_ID.port"
+nohup python3 "$dir/unit.py" "$AUGUR_UNIT_ID" "$dir/$AUGUR_UNIT_ID.port" >/dev/null 2>&1 &
+echo $! > "$dir/$AUGUR_UNIT_ID.pid"
+i=0
+while [ ! -s "$dir/$AUGUR_UNIT_ID.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+while [ ! -e "$dir/start-gate" ]; do sleep 0.05; done
+echo "127.0.0.1:$(cat "$dir/$AUGUR_UNIT_ID.port")"
+"#;
+
+/// A stop that announces itself, blocks until `stop-gate` exists, then
+/// stops the unit by id (idempotent: a second run finds nothing to kill).
+const GATED_STOP_SH: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+echo "stopping $AUGUR_UNIT_ID" >> "$dir/stopping.log"
+while [ ! -e "$dir/stop-gate" ]; do sleep 0.05; done
+kill "$(cat "$dir/$AUGUR_UNIT_ID.pid")" 2>/dev/null || true
+echo "stopped $AUGUR_UNIT_ID address=${AUGUR_UNIT_ADDRESS:-none}" >> "$dir/stopped.log"
+"#;
+
+/// The pid a unit's start recorded, once it has.
+fn unit_pid(dir: &Path, unit: &str) -> Option<String> {
+    std::fs::read_to_string(dir.join(format!("{unit}.pid"))).ok().filter(|p| !p.trim().is_empty())
+}
+
+fn log_has(dir: &Path, log: &str, line: &str) -> bool {
+    std::fs::read_to_string(dir.join(log)).is_ok_and(|t| t.lines().any(|l| l.starts_with(line)))
+}
+
+#[test]
+fn exec_commands_interrupted_by_kill_9_leave_no_unit_running() {
+    let mut server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    demand_history(&server, "infra", |_| 1.0);
+    let dir = server.scratch_dir().to_path_buf();
+    std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
+    std::fs::write(dir.join("start.sh"), GATED_START_SH).expect("start.sh");
+    std::fs::write(dir.join("stop.sh"), GATED_STOP_SH).expect("stop.sh");
+    std::fs::write(dir.join("stop-gate"), "").expect("stop gate open");
+    let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
+    let mut body = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
+    body["max"] = json!(1);
+    body["scale_up_cooldown"] = json!("0s");
+    let r = post_json(&server, "/v1/pools", &body);
+    assert_eq!(r.status, 201, "{r}");
+
+    // 1. kill -9 while the first unit's start runs: its process is up, the
+    // server never learns its address.
+    let first = poll_until(&server, "the first unit's process", Duration::from_secs(60), || unit_pid(&dir, "u000001"));
+    assert!(alive(&first));
+    server.kill9();
+    std::fs::write(dir.join("start-gate"), "").expect("start gate open");
+    server.start_again();
+    // The restart stops it (by id, without an address), releases the unit
+    // and starts a replacement.
+    poll_until(&server, "the interrupted start to be undone", Duration::from_secs(60), || {
+        log_has(&dir, "stopped.log", "stopped u000001 address=none").then_some(())
+    });
+    poll_until(&server, "the first unit's process to end", Duration::from_secs(30), || (!alive(&first)).then_some(()));
+    let pool = poll_until(&server, "a replacement unit", Duration::from_secs(60), || {
+        let pool = server.get("/v1/pools/web").json();
+        (ready_units(&pool).len() == 1).then_some(pool)
+    });
+    let (replacement, address) = ready_units(&pool).remove(0);
+    assert_ne!(replacement, "u000001");
+    let gone = pool["units"].as_array().expect("units").iter().find(|u| u["id"] == "u000001").cloned();
+    let gone = gone.expect("the first unit is listed");
+    assert_eq!(gone["state"], "released", "{gone}");
+    assert_eq!(gone["note"], "the server restarted while its start command ran", "{gone}");
+    assert_eq!(http_get_body(&address, "/").as_deref(), Some(replacement.as_str()));
+
+    // 2. kill -9 while the replacement's stop runs (the pool is deleted):
+    // the restart runs the stop again.
+    std::fs::remove_file(dir.join("stop-gate")).expect("stop gate closed");
+    let r = server.send(server.client().delete(server.url("/v1/pools/web")));
+    assert_eq!(r.status, 204, "{r}");
+    poll_until(&server, "the replacement's stop to begin", Duration::from_secs(30), || {
+        log_has(&dir, "stopping.log", &format!("stopping {replacement}")).then_some(())
+    });
+    server.kill9();
+    std::fs::write(dir.join("stop-gate"), "").expect("stop gate open");
+    server.start_again();
+    let pid = unit_pid(&dir, &replacement).expect("the replacement's pid");
+    poll_until(&server, "the interrupted stop to run again", Duration::from_secs(60), || {
+        (!alive(&pid) && log_has(&dir, "stopped.log", &format!("stopped {replacement} address={address}")))
+            .then_some(())
+    });
+    assert_eq!(server.get("/v1/pools/web").status, 404);
+}

@@ -8,8 +8,12 @@
 //! one). Start must leave the unit running in the background, print its
 //! `host:port` as the last line of its standard output and exit 0; a start
 //! that fails or exceeds the pool's `unit_timeout` releases the unit (the
-//! next cycle replaces it). Stop's outcome is logged only: the unit is gone
-//! either way.
+//! next cycle replaces it) and runs stop, without `AUGUR_UNIT_ADDRESS`, to
+//! clean up whatever the start left running. Stop's outcome is logged
+//! only: the unit is gone either way. A job is forgotten only once it has
+//! run to the end; one a restart interrupted runs again (a stop), or is
+//! undone by a stop (a start) — so stop must be idempotent
+//! ([`super::manager`]'s `exec_recovery`).
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -23,8 +27,33 @@ use crate::clock::now_ns;
 /// Most bytes of a command's output kept (the address is in the last line).
 const MAX_OUTPUT: usize = 64 * 1024;
 
-/// Runs `job` to completion and reports the outcome to the manager.
+/// How long a job of `job`'s pool may run: the pool's `unit_timeout`
+/// (ten minutes, the default, when the pool is gone).
+pub fn timeout_of(manager: &PoolManager, job: &ExecJob) -> Duration {
+    let ns = manager.get(&job.tenant, &job.pool).map_or(10 * 60 * 1_000_000_000, |r| r.spec.unit_timeout);
+    Duration::from_nanos(ns.unsigned_abs())
+}
+
+/// Runs `job` to completion, reports the outcome to the manager, then has
+/// the manager forget the job.
 pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
+    run_and_report(&manager, &job, timeout).await;
+    manager.exec_finished(&job);
+}
+
+/// Runs a job's stop-to-undo (if it has one); failures are logged.
+async fn undo(job: &ExecJob, address: Option<String>, timeout: Duration) {
+    if let Some(mut stop) = job.undo_job() {
+        stop.address = address;
+        if let Err(why) = run_command(&stop, timeout).await {
+            tracing::warn!(pool = %stop.pool, unit = %stop.unit, error = %why, "exec stop failed");
+        }
+    }
+}
+
+/// [`run`] without forgetting the job.
+async fn run_and_report(manager: &Arc<PoolManager>, job: &ExecJob, timeout: Duration) {
+    let job = job.clone();
     let outcome = run_command(&job, timeout).await;
     let now = now_ns();
     match (job.start, outcome) {
@@ -35,17 +64,13 @@ pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
                 Err(PoolError::InvalidAddress(_)) => {
                     tracing::warn!(pool = %job.pool, unit = %job.unit, %address, "exec start did not print host:port");
                     let _ = manager.unit_failed(&job.tenant, &job.pool, &job.unit, "no host:port in its output", now);
+                    undo(&job, None, timeout).await;
                 }
                 Err(err) => {
                     // Released (or its pool deleted) while it started: stop
                     // what the start command left running.
                     tracing::info!(pool = %job.pool, unit = %job.unit, error = %err, "unit gone while starting; stopping it");
-                    if let Some(stop) = job.undo.clone() {
-                        let undo = ExecJob { start: false, command: stop, address: Some(address), undo: None, ..job };
-                        if let Err(why) = run_command(&undo, timeout).await {
-                            tracing::warn!(pool = %undo.pool, unit = %undo.unit, error = %why, "exec stop failed");
-                        }
-                    }
+                    undo(&job, Some(address), timeout).await;
                 }
             }
         }
@@ -54,6 +79,9 @@ pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
             if let Err(err) = manager.unit_failed(&job.tenant, &job.pool, &job.unit, &why, now) {
                 tracing::warn!(pool = %job.pool, unit = %job.unit, error = %err, "cannot record the failed start");
             }
+            // A start that failed or ran out of time may have left the
+            // unit half started: its stop cleans up by unit id.
+            undo(&job, None, timeout).await;
         }
         (false, Ok(_)) => tracing::info!(pool = %job.pool, unit = %job.unit, "exec unit stopped"),
         (false, Err(why)) => tracing::warn!(pool = %job.pool, unit = %job.unit, error = %why, "exec stop failed"),

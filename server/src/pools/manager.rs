@@ -31,6 +31,9 @@ use super::units::{valid_address, TransitionError, Unit, UnitState};
 const KEY_PREFIX: &str = "pool/";
 /// Meta-record key prefix of tenant capacity quotas.
 const QUOTA_PREFIX: &str = "pool-quota/";
+/// Meta-record key prefix of `exec` commands not yet run to the end
+/// ([`exec_recovery`]).
+const EXEC_PREFIX: &str = "pool-exec/";
 /// Released units kept per pool for `GET` (older ones are forgotten).
 const KEEP_RELEASED: usize = 200;
 
@@ -166,7 +169,14 @@ pub enum PoolError {
 }
 
 /// A command an `exec` provider must run for a unit.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Why it is stored: a command decided but not run to the end when the
+/// server dies would otherwise be lost with the process — a stop never
+/// run leaves a unit running (and billed) that no pool knows about. Each
+/// job is written in the same batch as the change that calls for it and
+/// forgotten once it has run ([`PoolManager::exec_finished`]); a restart
+/// runs what is left ([`PoolManager::interrupted_exec_jobs`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecJob {
     /// The pool's tenant.
     pub tenant: String,
@@ -185,6 +195,27 @@ pub struct ExecJob {
     /// For a start: the stop command, run when the unit was released while
     /// it started (the process it started must not be left running).
     pub undo: Option<Vec<String>>,
+}
+
+impl ExecJob {
+    /// Its key while it has not run to the end.
+    fn key(&self) -> Vec<u8> {
+        let what = if self.start { "start" } else { "stop" };
+        format!("{EXEC_PREFIX}{}/{}/{}/{what}", self.tenant, self.pool, self.unit).into_bytes()
+    }
+
+    /// Its key and stored value.
+    fn stored(&self) -> Result<(Vec<u8>, Vec<u8>), PoolError> {
+        let value = serde_json::to_vec(self).map_err(|e| SinkError(e.to_string()))?;
+        Ok((self.key(), value))
+    }
+
+    /// The stop that undoes this start: whatever the start left running
+    /// goes, with no address when the start never reported one.
+    pub fn undo_job(&self) -> Option<ExecJob> {
+        let stop = self.undo.clone()?;
+        Some(ExecJob { start: false, command: stop, undo: None, ..self.clone() })
+    }
 }
 
 /// A tenant's quota and what its pools hold under it (`GET`).
@@ -343,9 +374,29 @@ impl PoolManager {
 
     /// Writes `record` and `events` together.
     fn commit(&self, record: &PoolRecord, events: Vec<PoolEvent>) -> Result<(), PoolError> {
+        self.commit_with_jobs(record, events, &[])
+    }
+
+    /// Stores a pool, its events and the `exec` jobs its change calls for
+    /// in one write.
+    fn commit_with_jobs(&self, record: &PoolRecord, events: Vec<PoolEvent>, jobs: &[ExecJob]) -> Result<(), PoolError> {
         let value = serde_json::to_vec(record).map_err(|e| SinkError(e.to_string()))?;
-        self.sink.commit(events, vec![(PoolRecord::key(&record.spec.tenant, &record.spec.name), value)], vec![])?;
+        let mut puts = vec![(PoolRecord::key(&record.spec.tenant, &record.spec.name), value)];
+        for job in jobs {
+            puts.push(job.stored()?);
+        }
+        self.sink.commit(events, puts, vec![])?;
         Ok(())
+    }
+
+    /// Forgets an `exec` job that has run to the end (its outcome, if it
+    /// has one, is already recorded). A failure leaves it to run again
+    /// after the next restart, which is harmless: stop commands must be
+    /// idempotent.
+    pub fn exec_finished(&self, job: &ExecJob) {
+        if let Err(err) = self.sink.commit(vec![], vec![], vec![job.key()]) {
+            tracing::warn!(pool = %job.pool, unit = %job.unit, error = %err, "cannot forget a finished exec job");
+        }
     }
 
     /// Creates a pool (its first cycle runs at once).
@@ -413,6 +464,28 @@ impl PoolManager {
         Ok(out)
     }
 
+    /// [`PoolManager::change`] for a change that calls for `exec` jobs:
+    /// they are stored in the same write as the change.
+    fn change_with_jobs(
+        &self,
+        tenant: &str,
+        name: &str,
+        change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<Vec<ExecJob>, PoolError>,
+    ) -> Result<Vec<ExecJob>, PoolError> {
+        let mut pools = self.pools.lock();
+        let record = pools
+            .get_mut(&(tenant.to_string(), name.to_string()))
+            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
+        let mut next = record.clone();
+        let mut events = Vec::new();
+        let jobs = change(&mut next, &mut events)?;
+        if !events.is_empty() || !jobs.is_empty() || next != *record {
+            self.commit_with_jobs(&next, events, &jobs)?;
+            *record = next;
+        }
+        Ok(jobs)
+    }
+
     /// Replaces a pool's definition, keeping its units and memory.
     pub fn replace(&self, spec: PoolSpec, now: i64) -> Result<PoolRecord, PoolError> {
         spec.validate()?;
@@ -446,7 +519,8 @@ impl PoolManager {
                 jobs.push(job);
             }
         }
-        self.sink.commit(events, vec![], vec![PoolRecord::key(tenant, name)])?;
+        let puts = jobs.iter().map(ExecJob::stored).collect::<Result<Vec<_>, _>>()?;
+        self.sink.commit(events, puts, vec![PoolRecord::key(tenant, name)])?;
         pools.remove(&key);
         Ok(jobs)
     }
@@ -642,7 +716,7 @@ impl PoolManager {
     /// units without a load balancer are released. Returns the `exec`
     /// commands to run (start for requested units, stop for released ones).
     pub fn advance(&self, tenant: &str, name: &str, now: i64) -> Result<Vec<ExecJob>, PoolError> {
-        let result = self.change(tenant, name, |next, events| {
+        let result = self.change_with_jobs(tenant, name, |next, events| {
             let mut jobs = Vec::new();
             for i in 0..next.units.len() {
                 match next.units[i].state {
@@ -702,16 +776,17 @@ impl PoolManager {
     /// Records that a draining unit has no traffic left: it is released;
     /// the returned job stops an `exec` unit.
     pub fn unit_drained(&self, tenant: &str, name: &str, id: &str, now: i64) -> Result<Option<ExecJob>, PoolError> {
-        self.change(tenant, name, |next, events| {
+        let jobs = self.change_with_jobs(tenant, name, |next, events| {
             let unit = unit_mut(next, id)?;
             if unit.state != UnitState::Draining {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             unit.drained(now)?;
             let unit = unit.clone();
             events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
-            Ok(exec_job(&next.spec, &unit, false))
-        })
+            Ok(exec_job(&next.spec, &unit, false).into_iter().collect())
+        })?;
+        Ok(jobs.into_iter().next())
     }
 
     /// Adds or replaces an account's reservation; the next cycle (due at
@@ -891,6 +966,9 @@ fn decision_data(decision: &Decision, units: &[String]) -> serde_json::Value {
         "reason": decision.reason,
     })
 }
+
+#[path = "exec_recovery.rs"]
+mod exec_recovery;
 
 #[cfg(test)]
 #[path = "manager_tests.rs"]

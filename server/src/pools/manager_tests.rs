@@ -226,3 +226,82 @@ fn reservations_size_the_pool_and_share_it_fairly_under_shortage() {
     manager.unreserve("default", "web", "bob", now).expect("unreserve");
     assert!(matches!(manager.unreserve("default", "web", "bob", now), Err(PoolError::ReservationNotFound(_))));
 }
+
+/// An `exec` pool of one-core units over the ramp, starts and stops echoing.
+fn exec_spec() -> PoolSpec {
+    let mut s = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
+    s.provider = Provider::Exec {
+        start: vec!["sh".into(), "-c".into(), "echo 127.0.0.1:9".into()],
+        stop: vec!["sh".into(), "-c".into(), "true".into()],
+    };
+    s.max = 3;
+    s
+}
+
+/// The jobs stored as not yet run, by key.
+fn stored_jobs(store: &Store) -> Vec<String> {
+    store
+        .scan_meta_records(EXEC_PREFIX.as_bytes())
+        .expect("scan")
+        .into_iter()
+        .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+        .collect()
+}
+
+#[test]
+fn exec_jobs_a_restart_interrupted_are_undone_or_run_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_ramp(dir.path());
+    let open = || {
+        let sink = Arc::new(Recorder { store: Some(store.clone()), ..Recorder::default() });
+        (PoolManager::open(store.clone(), sink.clone(), 10).expect("open"), sink)
+    };
+    let now = T0 + 120 * MINUTE;
+    let (manager, _) = open();
+    manager.create(exec_spec(), now).expect("create");
+    manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    let starts = manager.advance("default", "web", now).expect("advance");
+    assert_eq!(starts.len(), 3, "max 3 units, each started");
+    assert_eq!(stored_jobs(&store).len(), 3, "stored with the change that called for them");
+    // The first start ran to the end: ready, and forgotten.
+    manager.unit_ready("default", "web", &starts[0].unit, "127.0.0.1:9", now).expect("ready");
+    manager.exec_finished(&starts[0]);
+    // The second was released by a timeout while it ran (its start still stored).
+    manager.unit_failed("default", "web", &starts[1].unit, "killed", now).expect("failed");
+    drop(manager);
+
+    // The restart: the third unit is still provisioning; nobody knows what
+    // its start left running.
+    let (manager, sink) = open();
+    let jobs = manager.interrupted_exec_jobs(now + MINUTE).expect("recover");
+    let mut stopped: Vec<&str> = jobs.iter().map(|j| j.unit.as_str()).collect();
+    stopped.sort_unstable();
+    assert_eq!(stopped, vec![starts[1].unit.as_str(), starts[2].unit.as_str()], "{jobs:?}");
+    assert!(jobs.iter().all(|j| !j.start && j.address.is_none() && j.command == ["sh", "-c", "true"]), "{jobs:?}");
+    let record = manager.get("default", "web").expect("pool");
+    let unit = |id: &str| record.units.iter().find(|u| u.id == id).cloned().expect("unit");
+    assert_eq!(unit(&starts[0].unit).state, UnitState::Ready);
+    assert_eq!(unit(&starts[2].unit).state, UnitState::Released);
+    assert_eq!(unit(&starts[2].unit).note.as_deref(), Some(exec_recovery::INTERRUPTED_START));
+    assert_eq!(sink.kinds(), vec![PoolEventKind::UnitReleased]);
+    // The stops replaced the starts in the store: a second restart before
+    // they ran runs them again, and once run they are forgotten.
+    assert!(stored_jobs(&store).iter().all(|k| k.ends_with("/stop")), "{:?}", stored_jobs(&store));
+    drop(manager);
+    let (manager, _) = open();
+    let again = manager.interrupted_exec_jobs(now + 2 * MINUTE).expect("recover");
+    assert_eq!(again, jobs, "stops are run again until they have run");
+    for job in &again {
+        manager.exec_finished(job);
+    }
+    assert!(stored_jobs(&store).is_empty());
+    assert!(manager.interrupted_exec_jobs(now + 3 * MINUTE).expect("recover").is_empty());
+
+    // A pool deleted with a ready unit: its stop is stored with the deletion.
+    let stops = manager.delete("default", "web", now + 3 * MINUTE).expect("delete");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].address.as_deref(), Some("127.0.0.1:9"));
+    drop(manager);
+    let (manager, _) = open();
+    assert_eq!(manager.interrupted_exec_jobs(now + 4 * MINUTE).expect("recover"), stops);
+}

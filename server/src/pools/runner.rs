@@ -28,7 +28,24 @@ pub fn spawn(
     kpis: Option<Arc<InternalWriter>>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move { crate::shutdown::every(TICK, shutdown, || tick(&manager, kpis.as_ref())).await })
+    tokio::spawn(async move {
+        resume_interrupted(&manager);
+        crate::shutdown::every(TICK, shutdown, || tick(&manager, kpis.as_ref())).await
+    })
+}
+
+/// Runs the `exec` jobs the last run of the server died in the middle of
+/// (see the manager's `exec_recovery`).
+fn resume_interrupted(manager: &Arc<PoolManager>) {
+    match manager.interrupted_exec_jobs(now_ns()) {
+        Ok(jobs) => {
+            for job in jobs {
+                let timeout = exec::timeout_of(manager, &job);
+                tokio::spawn(exec::run(Arc::clone(manager), job, timeout));
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "cannot read the interrupted exec jobs"),
+    }
 }
 
 /// One pass: due cycles, then unit moves and load-balancer sync for every pool.
