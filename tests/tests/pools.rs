@@ -37,16 +37,31 @@ os.rename(port_file + ".tmp", port_file)
 server.serve_forever()
 "#;
 
-/// The exec provider's start: launch the unit, print its address.
-const START_SH: &str = r#"#!/bin/sh
+/// The start scripts' first part: launch the unit in the background,
+/// record its pid, wait for its port.
+macro_rules! launch_unit {
+    () => {
+        r#"#!/bin/sh
 dir=$(dirname "$0")
 rm -f "$dir/$AUGUR_UNIT_ID.port"
 nohup python3 "$dir/unit.py" "$AUGUR_UNIT_ID" "$dir/$AUGUR_UNIT_ID.port" >/dev/null 2>&1 &
 echo $! > "$dir/$AUGUR_UNIT_ID.pid"
 i=0
 while [ ! -s "$dir/$AUGUR_UNIT_ID.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-echo "127.0.0.1:$(cat "$dir/$AUGUR_UNIT_ID.port")"
-"#;
+"#
+    };
+}
+
+/// The start scripts' last line: print the unit's address.
+macro_rules! print_address {
+    () => {
+        r#"echo "127.0.0.1:$(cat "$dir/$AUGUR_UNIT_ID.port")"
+"#
+    };
+}
+
+/// The exec provider's start: launch the unit, print its address.
+const START_SH: &str = concat!(launch_unit!(), print_address!());
 
 /// The exec provider's stop.
 const STOP_SH: &str = r#"#!/bin/sh
@@ -126,6 +141,21 @@ fn ready_units(pool: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Waits until more than `at_least` units are ready, as many as the last
+/// decision asked for; returns the pool and its usage, forecast and ready
+/// capacity.
+fn ready_as_decided(server: &Server, what: &str, at_least: u64) -> (Value, f64, f64, f64) {
+    let pool = poll_until(server, what, Duration::from_secs(90), || {
+        let pool = server.get("/v1/pools/web").json();
+        let desired: u64 = pool["last_decision"]["desired"].as_array()?.iter().filter_map(Value::as_u64).sum();
+        (desired > at_least && pool["units_by_state"]["ready"].as_u64() == Some(desired)).then_some(pool)
+    });
+    let usage = pool["demand"]["cpu_cores"]["usage"].as_f64().expect("usage");
+    let forecast = pool["demand"]["cpu_cores"]["forecast"].as_f64().expect("forecast");
+    let ready = pool["ready_capacity"]["cpu_cores"].as_f64().expect("ready capacity");
+    (pool, usage, forecast, ready)
+}
+
 #[test]
 fn a_pool_provisions_real_units_ahead_of_rising_demand_and_survives_kill_9() {
     let mut server = Server::start(ServerOptions::default());
@@ -137,14 +167,7 @@ fn a_pool_provisions_real_units_ahead_of_rising_demand_and_survives_kill_9() {
     assert_eq!(r.status, 201, "{r}");
 
     // Every unit the decision asked for becomes ready.
-    let pool = poll_until(&server, "the pool's units to be ready", Duration::from_secs(60), || {
-        let pool = server.get("/v1/pools/web").json();
-        let desired: u64 = pool["last_decision"]["desired"].as_array()?.iter().filter_map(Value::as_u64).sum();
-        (desired > 0 && pool["units_by_state"]["ready"].as_u64() == Some(desired)).then_some(pool)
-    });
-    let usage = pool["demand"]["cpu_cores"]["usage"].as_f64().expect("usage");
-    let forecast = pool["demand"]["cpu_cores"]["forecast"].as_f64().expect("forecast");
-    let ready = pool["ready_capacity"]["cpu_cores"].as_f64().expect("ready capacity");
+    let (pool, usage, forecast, ready) = ready_as_decided(&server, "the pool's units to be ready", 0);
     assert!((usage - 13.9).abs() < 1e-6, "usage is the last complete minute: {pool}");
     assert!(forecast > usage + 0.5, "the trend continues 10 minutes ahead: {forecast} vs {usage}");
     assert!(ready >= forecast, "capacity for the demand that has not arrived yet: {ready} < {forecast}");
@@ -649,14 +672,7 @@ fn the_allocation_walkthrough_runs_as_written() {
     assert!(created.contains(r#""name":"web""#), "the pool is created: {created}");
 
     // 3. Watch it scale ahead of demand, as the guide says it will.
-    let pool = poll_until(&server, "the guide's pool to be ready", Duration::from_secs(90), || {
-        let pool = server.get("/v1/pools/web").json();
-        let desired: u64 = pool["last_decision"]["desired"].as_array()?.iter().filter_map(Value::as_u64).sum();
-        (desired > 1 && pool["units_by_state"]["ready"].as_u64() == Some(desired)).then_some(pool)
-    });
-    let usage = pool["demand"]["cpu_cores"]["usage"].as_f64().expect("usage");
-    let forecast = pool["demand"]["cpu_cores"]["forecast"].as_f64().expect("forecast");
-    let ready = pool["ready_capacity"]["cpu_cores"].as_f64().expect("ready capacity");
+    let (pool, usage, forecast, ready) = ready_as_decided(&server, "the guide's pool to be ready", 1);
     assert!((usage - 13.9).abs() < 1e-6, "the guide's usage: {pool}");
     assert!(forecast > usage, "the guide's forecast is ahead of usage: {forecast} vs {usage}");
     assert!(ready >= forecast * 1.1 - 1e-9, "capacity covers the forecast plus the margin: {ready}");
@@ -704,16 +720,12 @@ fn the_allocation_walkthrough_runs_as_written() {
 }
 
 /// A start that blocks until `start-gate` exists, after launching its unit.
-const GATED_START_SH: &str = r#"#!/bin/sh
-dir=$(dirname "$0")
-rm -f "$dir/$AUGUR_UNIT_ID.port"
-nohup python3 "$dir/unit.py" "$AUGUR_UNIT_ID" "$dir/$AUGUR_UNIT_ID.port" >/dev/null 2>&1 &
-echo $! > "$dir/$AUGUR_UNIT_ID.pid"
-i=0
-while [ ! -s "$dir/$AUGUR_UNIT_ID.port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-while [ ! -e "$dir/start-gate" ]; do sleep 0.05; done
-echo "127.0.0.1:$(cat "$dir/$AUGUR_UNIT_ID.port")"
-"#;
+const GATED_START_SH: &str = concat!(
+    launch_unit!(),
+    r#"while [ ! -e "$dir/start-gate" ]; do sleep 0.05; done
+"#,
+    print_address!()
+);
 
 /// A stop that announces itself, blocks until `stop-gate` exists, then
 /// stops the unit by id (idempotent: a second run finds nothing to kill).

@@ -451,17 +451,7 @@ impl PoolManager {
         name: &str,
         change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<T, PoolError>,
     ) -> Result<T, PoolError> {
-        let record = pools
-            .get_mut(&(tenant.to_string(), name.to_string()))
-            .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
-        let mut next = record.clone();
-        let mut events = Vec::new();
-        let out = change(&mut next, &mut events)?;
-        if !events.is_empty() || next != *record {
-            self.commit(&next, events)?;
-            *record = next;
-        }
-        Ok(out)
+        self.apply(pools, tenant, name, change, |_| &[])
     }
 
     /// [`PoolManager::change`] for a change that calls for `exec` jobs:
@@ -472,18 +462,32 @@ impl PoolManager {
         name: &str,
         change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<Vec<ExecJob>, PoolError>,
     ) -> Result<Vec<ExecJob>, PoolError> {
-        let mut pools = self.pools.lock();
+        self.apply(&mut self.pools.lock(), tenant, name, change, Vec::as_slice)
+    }
+
+    /// Applies `change` to a copy of a pool and stores the copy, its events
+    /// and the jobs `jobs_of` finds in its outcome in one write (when
+    /// anything changed); on any error nothing is stored.
+    fn apply<T>(
+        &self,
+        pools: &mut BTreeMap<(String, String), PoolRecord>,
+        tenant: &str,
+        name: &str,
+        change: impl FnOnce(&mut PoolRecord, &mut Vec<PoolEvent>) -> Result<T, PoolError>,
+        jobs_of: impl Fn(&T) -> &[ExecJob],
+    ) -> Result<T, PoolError> {
         let record = pools
             .get_mut(&(tenant.to_string(), name.to_string()))
             .ok_or_else(|| PoolError::NotFound(name.to_string()))?;
         let mut next = record.clone();
         let mut events = Vec::new();
-        let jobs = change(&mut next, &mut events)?;
+        let out = change(&mut next, &mut events)?;
+        let jobs = jobs_of(&out);
         if !events.is_empty() || !jobs.is_empty() || next != *record {
-            self.commit_with_jobs(&next, events, &jobs)?;
+            self.commit_with_jobs(&next, events, jobs)?;
             *record = next;
         }
-        Ok(jobs)
+        Ok(out)
     }
 
     /// Replaces a pool's definition, keeping its units and memory.
