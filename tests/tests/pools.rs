@@ -760,6 +760,8 @@ fn exec_commands_interrupted_by_kill_9_leave_no_unit_running() {
     let mut body = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
     body["max"] = json!(1);
     body["scale_up_cooldown"] = json!("0s");
+    // The stop that undoes an interrupted start waits for its deadline.
+    body["unit_timeout"] = json!("3s");
     let r = post_json(&server, "/v1/pools", &body);
     assert_eq!(r.status, 201, "{r}");
 

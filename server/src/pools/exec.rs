@@ -37,6 +37,10 @@ pub fn timeout_of(manager: &PoolManager, job: &ExecJob) -> Duration {
 /// Runs `job` to completion, reports the outcome to the manager, then has
 /// the manager forget the job.
 pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
+    if let Some(wait) = job.not_before.map(|t| t.saturating_sub(now_ns())).filter(|w| *w > 0) {
+        tracing::info!(pool = %job.pool, unit = %job.unit, wait_s = wait / 1_000_000_000, "exec stop waits for the interrupted start's deadline");
+        tokio::time::sleep(Duration::from_nanos(wait.unsigned_abs())).await;
+    }
     run_and_report(&manager, &job, timeout).await;
     manager.exec_finished(&job);
 }

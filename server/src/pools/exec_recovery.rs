@@ -12,8 +12,11 @@
 //!   got, and a second run could start a second copy of the unit. Its
 //!   unit, if still pending, is released (the next cycle replaces it),
 //!   and the stop runs without an address, so that the stop command can
-//!   clean up by `AUGUR_UNIT_ID` whatever the start left running. A start
-//!   whose unit became ready was recorded; there is nothing to undo.
+//!   clean up by `AUGUR_UNIT_ID` whatever the start left running. It runs
+//!   once the start's deadline (`unit_timeout` after it was issued) has
+//!   passed: the start command, orphaned by the crash, may still be
+//!   running and launch the unit after an earlier stop. A start whose
+//!   unit became ready was recorded; there is nothing to undo.
 
 use super::{ExecJob, PoolError, PoolEventKind, PoolManager, SinkError, UnitState, EXEC_PREFIX};
 

@@ -195,6 +195,15 @@ pub struct ExecJob {
     /// For a start: the stop command, run when the unit was released while
     /// it started (the process it started must not be left running).
     pub undo: Option<Vec<String>>,
+    /// For a start: when it must have finished (ns; issued + `unit_timeout`).
+    #[serde(default)]
+    pub deadline: Option<i64>,
+    /// The earliest time to run it (ns): the stop that undoes an
+    /// interrupted start waits for that start's deadline, since the start
+    /// command may still be running, orphaned, and launch the unit after
+    /// an earlier stop.
+    #[serde(default)]
+    pub not_before: Option<i64>,
 }
 
 impl ExecJob {
@@ -214,7 +223,14 @@ impl ExecJob {
     /// goes, with no address when the start never reported one.
     pub fn undo_job(&self) -> Option<ExecJob> {
         let stop = self.undo.clone()?;
-        Some(ExecJob { start: false, command: stop, undo: None, ..self.clone() })
+        Some(ExecJob {
+            start: false,
+            command: stop,
+            undo: None,
+            deadline: None,
+            not_before: self.deadline,
+            ..self.clone()
+        })
     }
 }
 
@@ -519,7 +535,7 @@ impl PoolManager {
             gone.released_at = Some(now);
             gone.note = Some("pool deleted".into());
             events.push(record.unit_event(PoolEventKind::UnitReleased, &gone));
-            if let Some(job) = exec_job(&record.spec, &gone, false) {
+            if let Some(job) = exec_job(&record.spec, &gone, Command::Stop) {
                 jobs.push(job);
             }
         }
@@ -726,12 +742,12 @@ impl PoolManager {
                 match next.units[i].state {
                     UnitState::Requested => {
                         next.units[i].provisioning()?;
-                        jobs.extend(exec_job(&next.spec, &next.units[i], true));
+                        jobs.extend(exec_job(&next.spec, &next.units[i], Command::Start { now }));
                     }
                     UnitState::Draining if next.spec.haproxy.is_none() => {
                         next.units[i].drained(now)?;
                         events.push(next.unit_event(PoolEventKind::UnitReleased, &next.units[i]));
-                        jobs.extend(exec_job(&next.spec, &next.units[i], false));
+                        jobs.extend(exec_job(&next.spec, &next.units[i], Command::Stop));
                     }
                     _ => {}
                 }
@@ -788,7 +804,7 @@ impl PoolManager {
             unit.drained(now)?;
             let unit = unit.clone();
             events.push(next.unit_event(PoolEventKind::UnitReleased, &unit));
-            Ok(exec_job(&next.spec, &unit, false).into_iter().collect())
+            Ok(exec_job(&next.spec, &unit, Command::Stop).into_iter().collect())
         })?;
         Ok(jobs.into_iter().next())
     }
@@ -940,14 +956,29 @@ fn share_reservations(
     events
 }
 
+/// Which of a unit's `exec` commands to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Its start, issued at `now` (ns).
+    Start {
+        /// When.
+        now: i64,
+    },
+    /// Its stop.
+    Stop,
+}
+
 /// The `exec` command to run for a unit of `spec`: its start (with the
-/// stop to undo it), or its stop once it has an address; `None` for
-/// webhook pools and for units that never started.
-fn exec_job(spec: &PoolSpec, unit: &Unit, start: bool) -> Option<ExecJob> {
+/// stop to undo it and its deadline), or its stop once it has an address;
+/// `None` for webhook pools and for units that never started.
+fn exec_job(spec: &PoolSpec, unit: &Unit, command: Command) -> Option<ExecJob> {
     let Provider::Exec { start: start_command, stop } = &spec.provider else { return None };
-    if !start && unit.address.is_none() {
-        return None;
-    }
+    let start_at = match command {
+        Command::Start { now } => Some(now),
+        Command::Stop if unit.address.is_none() => return None,
+        Command::Stop => None,
+    };
+    let start = start_at.is_some();
     Some(ExecJob {
         tenant: spec.tenant.clone(),
         pool: spec.name.clone(),
@@ -957,6 +988,8 @@ fn exec_job(spec: &PoolSpec, unit: &Unit, start: bool) -> Option<ExecJob> {
         start,
         command: if start { start_command.clone() } else { stop.clone() },
         undo: start.then(|| stop.clone()),
+        deadline: start_at.map(|now| now.saturating_add(spec.unit_timeout)),
+        not_before: None,
     })
 }
 

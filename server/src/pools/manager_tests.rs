@@ -278,6 +278,9 @@ fn exec_jobs_a_restart_interrupted_are_undone_or_run_again() {
     stopped.sort_unstable();
     assert_eq!(stopped, vec![starts[1].unit.as_str(), starts[2].unit.as_str()], "{jobs:?}");
     assert!(jobs.iter().all(|j| !j.start && j.address.is_none() && j.command == ["sh", "-c", "true"]), "{jobs:?}");
+    // Each waits for its start's deadline: an orphaned start may still run.
+    let deadline = now + exec_spec().unit_timeout;
+    assert!(jobs.iter().all(|j| j.not_before == Some(deadline)), "{jobs:?}");
     let record = manager.get("default", "web").expect("pool");
     let unit = |id: &str| record.units.iter().find(|u| u.id == id).cloned().expect("unit");
     assert_eq!(unit(&starts[0].unit).state, UnitState::Ready);
@@ -301,6 +304,7 @@ fn exec_jobs_a_restart_interrupted_are_undone_or_run_again() {
     let stops = manager.delete("default", "web", now + 3 * MINUTE).expect("delete");
     assert_eq!(stops.len(), 1);
     assert_eq!(stops[0].address.as_deref(), Some("127.0.0.1:9"));
+    assert_eq!(stops[0].not_before, None, "a stop of a ready unit runs at once");
     drop(manager);
     let (manager, _) = open();
     assert_eq!(manager.interrupted_exec_jobs(now + 4 * MINUTE).expect("recover"), stops);
