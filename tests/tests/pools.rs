@@ -37,13 +37,19 @@ os.rename(port_file + ".tmp", port_file)
 server.serve_forever()
 "#;
 
-/// The start scripts' first part: launch the unit in the background,
-/// record its pid, wait for its port.
-macro_rules! launch_unit {
+/// The unit scripts' first lines: the shell, and the directory they are in.
+macro_rules! script_head {
     () => {
         r#"#!/bin/sh
 dir=$(dirname "$0")
-rm -f "$dir/$AUGUR_UNIT_ID.port"
+"#
+    };
+}
+
+/// Launches the unit in the background, records its pid, waits for its port.
+macro_rules! launch_unit {
+    () => {
+        r#"rm -f "$dir/$AUGUR_UNIT_ID.port"
 nohup python3 "$dir/unit.py" "$AUGUR_UNIT_ID" "$dir/$AUGUR_UNIT_ID.port" >/dev/null 2>&1 &
 echo $! > "$dir/$AUGUR_UNIT_ID.pid"
 i=0
@@ -61,7 +67,7 @@ macro_rules! print_address {
 }
 
 /// The exec provider's start: launch the unit, print its address.
-const START_SH: &str = concat!(launch_unit!(), print_address!());
+const START_SH: &str = concat!(script_head!(), launch_unit!(), print_address!());
 
 /// The exec provider's stop.
 const STOP_SH: &str = r#"#!/bin/sh
@@ -379,6 +385,15 @@ fn haproxy_routes_only_to_ready_units_and_draining_drops_no_request() {
     assert_eq!(seen, remaining.iter().map(|(id, _)| id.clone()).collect::<BTreeSet<_>>(), "{pool}");
     let stat = proxy.command("show stat").unwrap_or_default();
     assert_eq!(stat.lines().filter(|l| l.starts_with("be,augur_")).count(), 1, "{stat}");
+
+    // Deleting the pool stops the last unit too (no process outlives the test).
+    let r = server.send(server.client().delete(server.url("/v1/pools/web")));
+    assert_eq!(r.status, 204, "{r}");
+    for (id, address) in &remaining {
+        poll_until(&server, &format!("unit {id} to stop"), Duration::from_secs(30), || {
+            http_get_body(address, "/").is_none().then_some(())
+        });
+    }
 }
 
 #[test]
@@ -719,11 +734,14 @@ fn the_allocation_walkthrough_runs_as_written() {
     }
 }
 
-/// A start that blocks until `start-gate` exists, after launching its unit.
+/// A start that announces itself, then blocks until `start-gate` exists
+/// before it launches its unit.
 const GATED_START_SH: &str = concat!(
-    launch_unit!(),
-    r#"while [ ! -e "$dir/start-gate" ]; do sleep 0.05; done
+    script_head!(),
+    r#"echo "starting $AUGUR_UNIT_ID" >> "$dir/starting.log"
+while [ ! -e "$dir/start-gate" ]; do sleep 0.05; done
 "#,
+    launch_unit!(),
     print_address!()
 );
 
@@ -761,19 +779,22 @@ fn exec_commands_interrupted_by_kill_9_leave_no_unit_running() {
     body["max"] = json!(1);
     body["scale_up_cooldown"] = json!("0s");
     // The stop that undoes an interrupted start waits for its deadline.
-    body["unit_timeout"] = json!("3s");
+    body["unit_timeout"] = json!("5s");
     let r = post_json(&server, "/v1/pools", &body);
     assert_eq!(r.status, 201, "{r}");
 
-    // 1. kill -9 while the first unit's start runs: its process is up, the
+    // 1. kill -9 while the first unit's start runs. The start command,
+    // orphaned, goes on after the restart and launches its unit then; the
     // server never learns its address.
-    let first = poll_until(&server, "the first unit's process", Duration::from_secs(60), || unit_pid(&dir, "u000001"));
-    assert!(alive(&first));
+    poll_until(&server, "the first unit's start", Duration::from_secs(60), || {
+        log_has(&dir, "starting.log", "starting u000001").then_some(())
+    });
     server.kill9();
-    std::fs::write(dir.join("start-gate"), "").expect("start gate open");
     server.start_again();
-    // The restart stops it (by id, without an address), releases the unit
-    // and starts a replacement.
+    std::fs::write(dir.join("start-gate"), "").expect("start gate open");
+    let first = poll_until(&server, "the orphaned start's unit", Duration::from_secs(30), || unit_pid(&dir, "u000001"));
+    // The restart stops it (by id, without an address) once the start's
+    // deadline has passed, releases the unit and starts a replacement.
     poll_until(&server, "the interrupted start to be undone", Duration::from_secs(60), || {
         log_has(&dir, "stopped.log", "stopped u000001 address=none").then_some(())
     });
@@ -807,4 +828,133 @@ fn exec_commands_interrupted_by_kill_9_leave_no_unit_running() {
             .then_some(())
     });
     assert_eq!(server.get("/v1/pools/web").status, 404);
+}
+
+/// A start slow enough (0.3 s after its unit is up) for crashes to land in it.
+const SLOW_START_SH: &str = concat!(script_head!(), launch_unit!(), "sleep 0.3\n", print_address!());
+
+/// Where a crash lands in a cycle of [`units_and_processes_agree_after_kill_9_at_random_moments`].
+#[derive(Debug, Clone, Copy)]
+enum CrashPoint {
+    /// Right after the definition changed.
+    AfterChange,
+    /// While a unit is provisioning (its start runs).
+    WhileStarting,
+    /// Once a stop has begun.
+    WhileStopping,
+    /// Once the pool has settled on its new size.
+    Settled,
+}
+
+/// Whether `point` has been reached (stops begun so far: `stops_before`).
+fn crash_point_reached(server: &Server, dir: &Path, point: CrashPoint, min: u64, stops_before: usize) -> bool {
+    let pool = || server.get("/v1/pools/web").json();
+    match point {
+        CrashPoint::AfterChange => true,
+        CrashPoint::WhileStarting => pool()["units_by_state"]["provisioning"].as_u64().unwrap_or(0) > 0,
+        CrashPoint::WhileStopping => lines_of(dir, "stopping.log") > stops_before,
+        CrashPoint::Settled => {
+            let p = pool();
+            p["units_by_state"]["ready"].as_u64() == Some(min) && ready_units(&p).len() as u64 == min
+        }
+    }
+}
+
+fn lines_of(dir: &Path, log: &str) -> usize {
+    std::fs::read_to_string(dir.join(log)).map_or(0, |t| t.lines().count())
+}
+
+/// The units whose process runs, from the pid files their starts wrote.
+fn running_units(dir: &Path) -> BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return BTreeSet::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let unit = name.strip_suffix(".pid")?.to_string();
+            let pid = std::fs::read_to_string(e.path()).ok()?;
+            alive(&pid).then_some(unit)
+        })
+        .collect()
+}
+
+#[test]
+fn units_and_processes_agree_after_kill_9_at_random_moments() {
+    use rand::rngs::StdRng;
+    use rand::{Rng as _, SeedableRng as _};
+    let number = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    let cycles = number("AUGUR_POOL_CRASH_CYCLES").unwrap_or(8).max(1);
+    let seed = number("AUGUR_POOL_CRASH_SEED").unwrap_or_else(|| rand::random::<u64>() % 1_000_000_000);
+    eprintln!("pool crash test: {cycles} cycles, seed {seed} (rerun with AUGUR_POOL_CRASH_SEED={seed})");
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    let mut server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    demand_history(&server, "infra", |_| 0.5);
+    let dir = server.scratch_dir().to_path_buf();
+    std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
+    std::fs::write(dir.join("start.sh"), SLOW_START_SH).expect("start.sh");
+    std::fs::write(dir.join("stop.sh"), GATED_STOP_SH).expect("stop.sh");
+    std::fs::write(dir.join("stop-gate"), "").expect("stop gate open");
+    let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
+    // The pool's size is its `min` (demand needs one unit): each cycle
+    // resizes it, then kills the server at a random point of the change.
+    let body = |min: u64, max: u64| {
+        let mut b = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
+        b["min"] = json!(min);
+        b["max"] = json!(max);
+        b["scale_up_cooldown"] = json!("0s");
+        b["scale_down_stabilization"] = json!("0s");
+        b["unit_timeout"] = json!("2s");
+        b
+    };
+    let r = post_json(&server, "/v1/pools", &body(1, 4));
+    assert_eq!(r.status, 201, "{r}");
+    let mut size = 1;
+    for cycle in 0..cycles {
+        // A new size, and a crash point: half the time in the middle of
+        // the commands the change calls for.
+        let min = (size + rng.gen_range(1..=3u64) - 1) % 4 + 1;
+        let during = if min > size { CrashPoint::WhileStarting } else { CrashPoint::WhileStopping };
+        let point = match rng.gen_range(0..4) {
+            0 => CrashPoint::AfterChange,
+            1 => CrashPoint::Settled,
+            _ => during,
+        };
+        size = min;
+        let stops_before = lines_of(&dir, "stopping.log");
+        let r = put_json(&server, "/v1/pools/web", &body(min, 4));
+        assert_eq!(r.status, 200, "{r}");
+        // The point may never come (no stop when the pool grows): then
+        // the crash lands whenever the wait gives up.
+        let give_up = augur_tests::deadline(Duration::from_secs(5));
+        while !crash_point_reached(&server, &dir, point, min, stops_before) && std::time::Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("cycle {cycle}: min {min}, kill -9 at {point:?}");
+        server.kill9();
+        server.start_again();
+    }
+
+    // Settle on two units: exactly the ready units' processes run.
+    let r = put_json(&server, "/v1/pools/web", &body(2, 2));
+    assert_eq!(r.status, 200, "{r}");
+    let (pool, running) = poll_until(&server, "units and processes to agree", Duration::from_secs(60), || {
+        let pool = server.get("/v1/pools/web").json();
+        let ready: BTreeSet<String> = ready_units(&pool).into_iter().map(|(id, _)| id).collect();
+        let settled = pool["units_by_state"]["provisioning"] == 0
+            && pool["units_by_state"]["requested"] == 0
+            && pool["units_by_state"]["draining"] == 0;
+        let running = running_units(&dir);
+        (settled && ready.len() == 2 && running == ready).then_some((pool, running))
+    });
+    for (id, address) in ready_units(&pool) {
+        assert!(running.contains(&id));
+        assert_eq!(http_get_body(&address, "/").as_deref(), Some(id.as_str()), "unit {id} at {address}");
+    }
+    let r = server.send(server.client().delete(server.url("/v1/pools/web")));
+    assert_eq!(r.status, 204, "{r}");
+    poll_until(&server, "every unit process to end", Duration::from_secs(60), || {
+        running_units(&dir).is_empty().then_some(())
+    });
 }
