@@ -170,7 +170,7 @@ impl Server {
             AppState::new(store.clone(), &config.http)
                 .with_query(&config.query)
                 .with_auth(auth)
-                .with_pools(pools)
+                .with_pools(Arc::clone(&pools))
                 .with_webhooks(webhooks)
                 .with_monitor(monitor),
         );
@@ -216,6 +216,13 @@ impl Server {
         cq_task.await?;
         // A pool cycle in progress finishes (and is stored) first.
         pool_task.await?;
+        // So do the `exec` commands running (bounded): none is killed half way.
+        if !pools.exec_in_flight().drained(config.http.shutdown_timeout).await {
+            tracing::warn!(
+                timeout = ?config.http.shutdown_timeout,
+                "exec commands still running at shutdown: stops run again, starts are undone, after the restart"
+            );
+        }
         // Deliveries in flight are abandoned (sent again after the restart).
         webhooks_task.await?;
         monitor_task.await?;

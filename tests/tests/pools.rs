@@ -958,3 +958,69 @@ fn units_and_processes_agree_after_kill_9_at_random_moments() {
         running_units(&dir).is_empty().then_some(())
     });
 }
+
+/// A stop that waits until the server no longer listens (its graceful
+/// shutdown has begun) before it stops its unit.
+const STOP_AT_SHUTDOWN_SH: &str = concat!(
+    script_head!(),
+    r#"echo "stopping $AUGUR_UNIT_ID" >> "$dir/stopping.log"
+port=$(cat "$dir/server.port")
+while python3 -c "import socket, sys; s = socket.socket(); s.settimeout(0.5); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; do sleep 0.05; done
+kill "$(cat "$dir/$AUGUR_UNIT_ID.pid")" 2>/dev/null || true
+echo "stopped $AUGUR_UNIT_ID" >> "$dir/stopped.log"
+"#
+);
+
+#[test]
+fn a_graceful_shutdown_lets_a_running_stop_finish() {
+    let mut server = Server::start(ServerOptions::default());
+    server.create_database("infra");
+    demand_history(&server, "infra", |_| 0.5);
+    let dir = server.scratch_dir().to_path_buf();
+    std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
+    std::fs::write(dir.join("start.sh"), START_SH).expect("start.sh");
+    std::fs::write(dir.join("stop.sh"), STOP_AT_SHUTDOWN_SH).expect("stop.sh");
+    std::fs::write(dir.join("server.port"), server.port().to_string()).expect("port file");
+    let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
+    let mut body = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
+    body["min"] = json!(2);
+    body["scale_down_stabilization"] = json!("0s");
+    assert_eq!(post_json(&server, "/v1/pools", &body).status, 201);
+    let (pool, ..) = ready_as_decided(&server, "two ready units", 1);
+    let units = ready_units(&pool);
+
+    // Down to one unit: the other's stop runs, and waits for the shutdown.
+    body["min"] = json!(1);
+    body["max"] = json!(1);
+    assert_eq!(put_json(&server, "/v1/pools/web", &body).status, 200);
+    let stopping = poll_until(&server, "a stop to begin", Duration::from_secs(30), || {
+        let log = std::fs::read_to_string(dir.join("stopping.log")).ok()?;
+        log.lines().next().map(|l| l.trim_start_matches("stopping ").to_string())
+    });
+    let pid = unit_pid(&dir, &stopping).expect("the stopped unit's pid");
+    let before_restart = pool["last_decision"]["at"].as_i64().unwrap_or(0);
+    server.sigterm();
+    // The shutdown waited for the stop: it ran to the end, once.
+    assert!(log_has(&dir, "stopped.log", &format!("stopped {stopping}")), "the stop was cut short");
+    poll_until(&server, "the stopped unit's process to end", Duration::from_secs(30), || (!alive(&pid)).then_some(()));
+
+    // After the restart (once a cycle has run, the interrupted jobs have
+    // been read), the stop is not run again.
+    server.start_again();
+    poll_until(&server, "a cycle after the restart", Duration::from_secs(30), || {
+        let at = server.get("/v1/pools/web").json()["last_decision"]["at"].as_i64().unwrap_or(0);
+        (at > before_restart).then_some(())
+    });
+    assert_eq!(lines_of(&dir, "stopping.log"), 1, "the finished stop ran again");
+    let kept: Vec<String> = units.iter().map(|(id, _)| id.clone()).filter(|id| *id != stopping).collect();
+    let pool = server.get("/v1/pools/web").json();
+    assert_eq!(ready_units(&pool).into_iter().map(|(id, _)| id).collect::<Vec<_>>(), kept, "{pool}");
+    // Deleting the pool stops the last unit (its stop need not wait now).
+    std::fs::write(dir.join("server.port"), "1").expect("port file");
+    let r = server.send(server.client().delete(server.url("/v1/pools/web")));
+    assert_eq!(r.status, 204, "{r}");
+    for id in &kept {
+        let pid = unit_pid(&dir, id).expect("pid");
+        poll_until(&server, &format!("unit {id} to stop"), Duration::from_secs(30), || (!alive(&pid)).then_some(()));
+    }
+}

@@ -20,12 +20,50 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::process::Command;
+use tokio::sync::watch;
 
 use super::manager::{ExecJob, PoolError, PoolManager};
 use crate::clock::now_ns;
 
 /// Most bytes of a command's output kept (the address is in the last line).
 const MAX_OUTPUT: usize = 64 * 1024;
+
+/// Counts the `exec` commands running, so that a graceful shutdown lets
+/// them finish instead of killing them half way. (A killed stop would run
+/// again and a killed start be undone after the restart — correct, but the
+/// unit's fate would wait for the next start of the server.)
+pub struct InFlight(Arc<watch::Sender<usize>>);
+
+impl Default for InFlight {
+    fn default() -> Self {
+        InFlight(Arc::new(watch::Sender::new(0)))
+    }
+}
+
+impl InFlight {
+    /// Counts one command as running until the guard drops.
+    fn enter(&self) -> Running {
+        self.0.send_modify(|n| *n += 1);
+        Running(Arc::clone(&self.0))
+    }
+
+    /// Waits at most `limit` for every running command to finish; whether
+    /// they all did.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let mut running = self.0.subscribe();
+        let finished = tokio::time::timeout(limit, running.wait_for(|n| *n == 0)).await;
+        matches!(finished, Ok(Ok(_)))
+    }
+}
+
+/// One running command (see [`InFlight`]).
+struct Running(Arc<watch::Sender<usize>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
 
 /// How long a job of `job`'s pool may run: the pool's `unit_timeout`
 /// (ten minutes, the default, when the pool is gone).
@@ -41,6 +79,9 @@ pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
         tracing::info!(pool = %job.pool, unit = %job.unit, wait_s = wait / 1_000_000_000, "exec stop waits for the interrupted start's deadline");
         tokio::time::sleep(Duration::from_nanos(wait.unsigned_abs())).await;
     }
+    // Counted only from here: a job still waiting is stored and runs after
+    // a restart anyway; it should not hold a shutdown up.
+    let _running = manager.exec_in_flight().enter();
     run_and_report(&manager, &job, timeout).await;
     manager.exec_finished(&job);
 }

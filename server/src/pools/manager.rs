@@ -276,6 +276,8 @@ pub struct PoolManager {
     quotas: Mutex<BTreeMap<String, TenantQuota>>,
     /// Most pools per tenant.
     max_pools_per_tenant: usize,
+    /// The `exec` commands running now.
+    exec_in_flight: super::exec::InFlight,
 }
 
 impl PoolManager {
@@ -306,7 +308,14 @@ impl PoolManager {
             quotas.insert(tenant.to_string(), quota);
         }
         tracing::info!(pools = pools.len(), quotas = quotas.len(), "pool manager loaded");
-        Ok(PoolManager { store, sink, pools: Mutex::new(pools), quotas: Mutex::new(quotas), max_pools_per_tenant })
+        Ok(PoolManager {
+            store,
+            sink,
+            pools: Mutex::new(pools),
+            quotas: Mutex::new(quotas),
+            max_pools_per_tenant,
+            exec_in_flight: Default::default(),
+        })
     }
 
     /// Sets (or replaces) a tenant's capacity quota. Refused when the
@@ -403,6 +412,11 @@ impl PoolManager {
         }
         self.sink.commit(events, puts, vec![])?;
         Ok(())
+    }
+
+    /// The `exec` commands running now (a graceful shutdown waits for them).
+    pub fn exec_in_flight(&self) -> &super::exec::InFlight {
+        &self.exec_in_flight
     }
 
     /// Forgets an `exec` job that has run to the end (its outcome, if it
