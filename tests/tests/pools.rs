@@ -764,18 +764,26 @@ fn log_has(dir: &Path, log: &str, line: &str) -> bool {
     std::fs::read_to_string(dir.join(log)).is_ok_and(|t| t.lines().any(|l| l.starts_with(line)))
 }
 
-#[test]
-fn exec_commands_interrupted_by_kill_9_leave_no_unit_running() {
-    let mut server = Server::start(ServerOptions::default());
+/// A server with a steady demand of `cores` and the body of an `exec` pool
+/// `web` (not created yet) whose units run the `start` and `stop` scripts,
+/// written with `unit.py` into the test's scratch directory (returned).
+fn exec_pool_fixture(cores: f64, start: &str, stop: &str) -> (Server, PathBuf, Value) {
+    let server = Server::start(ServerOptions::default());
     server.create_database("infra");
-    demand_history(&server, "infra", |_| 1.0);
+    demand_history(&server, "infra", |_| cores);
     let dir = server.scratch_dir().to_path_buf();
     std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
-    std::fs::write(dir.join("start.sh"), GATED_START_SH).expect("start.sh");
-    std::fs::write(dir.join("stop.sh"), GATED_STOP_SH).expect("stop.sh");
-    std::fs::write(dir.join("stop-gate"), "").expect("stop gate open");
+    std::fs::write(dir.join("start.sh"), start).expect("start.sh");
+    std::fs::write(dir.join("stop.sh"), stop).expect("stop.sh");
     let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
-    let mut body = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
+    let body = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
+    (server, dir, body)
+}
+
+#[test]
+fn exec_commands_interrupted_by_kill_9_leave_no_unit_running() {
+    let (mut server, dir, mut body) = exec_pool_fixture(1.0, GATED_START_SH, GATED_STOP_SH);
+    std::fs::write(dir.join("stop-gate"), "").expect("stop gate open");
     body["max"] = json!(1);
     body["scale_up_cooldown"] = json!("0s");
     // The stop that undoes an interrupted start waits for its deadline.
@@ -888,19 +896,12 @@ fn units_and_processes_agree_after_kill_9_at_random_moments() {
     eprintln!("pool crash test: {cycles} cycles, seed {seed} (rerun with AUGUR_POOL_CRASH_SEED={seed})");
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let mut server = Server::start(ServerOptions::default());
-    server.create_database("infra");
-    demand_history(&server, "infra", |_| 0.5);
-    let dir = server.scratch_dir().to_path_buf();
-    std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
-    std::fs::write(dir.join("start.sh"), SLOW_START_SH).expect("start.sh");
-    std::fs::write(dir.join("stop.sh"), GATED_STOP_SH).expect("stop.sh");
+    let (mut server, dir, base) = exec_pool_fixture(0.5, SLOW_START_SH, GATED_STOP_SH);
     std::fs::write(dir.join("stop-gate"), "").expect("stop gate open");
-    let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
     // The pool's size is its `min` (demand needs one unit): each cycle
     // resizes it, then kills the server at a random point of the change.
     let body = |min: u64, max: u64| {
-        let mut b = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
+        let mut b = base.clone();
         b["min"] = json!(min);
         b["max"] = json!(max);
         b["scale_up_cooldown"] = json!("0s");
@@ -973,16 +974,8 @@ echo "stopped $AUGUR_UNIT_ID" >> "$dir/stopped.log"
 
 #[test]
 fn a_graceful_shutdown_lets_a_running_stop_finish() {
-    let mut server = Server::start(ServerOptions::default());
-    server.create_database("infra");
-    demand_history(&server, "infra", |_| 0.5);
-    let dir = server.scratch_dir().to_path_buf();
-    std::fs::write(dir.join("unit.py"), UNIT_PY).expect("unit.py");
-    std::fs::write(dir.join("start.sh"), START_SH).expect("start.sh");
-    std::fs::write(dir.join("stop.sh"), STOP_AT_SHUTDOWN_SH).expect("stop.sh");
+    let (mut server, dir, mut body) = exec_pool_fixture(0.5, START_SH, STOP_AT_SHUTDOWN_SH);
     std::fs::write(dir.join("server.port"), server.port().to_string()).expect("port file");
-    let sh = |name: &str| vec!["sh".to_string(), dir.join(name).display().to_string()];
-    let mut body = pool_body("web", &sh("start.sh"), &sh("stop.sh"));
     body["min"] = json!(2);
     body["scale_down_stabilization"] = json!("0s");
     assert_eq!(post_json(&server, "/v1/pools", &body).status, 201);
