@@ -9,8 +9,9 @@
 //! `host:port` as the last line of its standard output and exit 0; a start
 //! that fails or exceeds the pool's `unit_timeout` releases the unit (the
 //! next cycle replaces it) and runs stop, without `AUGUR_UNIT_ADDRESS`, to
-//! clean up whatever the start left running. Stop's outcome is logged
-//! only: the unit is gone either way. A job is forgotten only once it has
+//! clean up whatever the start left running. A stop that fails is retried
+//! (four attempts over 7 s), then logged: the unit is gone from the pool
+//! either way. A job is forgotten only once it has
 //! run to the end; one a restart interrupted runs again (a stop), or is
 //! undone by a stop (a start) — so stop must be idempotent
 //! ([`super::manager`]'s `exec_recovery`).
@@ -27,6 +28,10 @@ use crate::clock::now_ns;
 
 /// Most bytes of a command's output kept (the address is in the last line).
 const MAX_OUTPUT: usize = 64 * 1024;
+/// Attempts of a stop command before it is given up (and logged).
+const STOP_ATTEMPTS: u32 = 4;
+/// The wait before a stop's first retry (it doubles with each retry: 1, 2, 4 s).
+const STOP_RETRY: Duration = Duration::from_secs(1);
 
 /// Counts the `exec` commands running, so that a graceful shutdown lets
 /// them finish instead of killing them half way. (A killed stop would run
@@ -90,16 +95,33 @@ pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
 async fn undo(job: &ExecJob, address: Option<String>, timeout: Duration) {
     if let Some(mut stop) = job.undo_job() {
         stop.address = address;
-        if let Err(why) = run_command(&stop, timeout).await {
+        if let Err(why) = run_stop(&stop, timeout).await {
             tracing::warn!(pool = %stop.pool, unit = %stop.unit, error = %why, "exec stop failed");
         }
     }
 }
 
+/// Runs a stop command, retried after a failure (a unit left running is
+/// paid for): [`STOP_ATTEMPTS`] attempts, [`STOP_RETRY`] apart, doubling.
+async fn run_stop(job: &ExecJob, timeout: Duration) -> Result<String, String> {
+    let mut wait = STOP_RETRY;
+    for attempt in 1.. {
+        match run_command(job, timeout).await {
+            Err(why) if attempt < STOP_ATTEMPTS => {
+                tracing::warn!(pool = %job.pool, unit = %job.unit, attempt, error = %why, retry_in = ?wait, "exec stop failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+            }
+            outcome => return outcome,
+        }
+    }
+    Err("no attempt".to_string())
+}
+
 /// [`run`] without forgetting the job.
 async fn run_and_report(manager: &Arc<PoolManager>, job: &ExecJob, timeout: Duration) {
     let job = job.clone();
-    let outcome = run_command(&job, timeout).await;
+    let outcome = if job.start { run_command(&job, timeout).await } else { run_stop(&job, timeout).await };
     let now = now_ns();
     match (job.start, outcome) {
         (true, Ok(output)) => {
@@ -207,5 +229,38 @@ mod tests {
         assert_eq!(record.units.iter().find(|u| u.id == first).map(|u| u.state), Some(UnitState::Released));
         let text = std::fs::read_to_string(&stopped).expect("the stop command ran");
         assert_eq!(text.trim(), "127.0.0.1:9");
+    }
+
+    #[tokio::test]
+    async fn a_failing_stop_is_retried_until_it_succeeds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
+        let manager = Arc::new(PoolManager::open(store.clone(), Arc::new(StoreSink { store }), 5).expect("manager"));
+        let count = dir.path().join("count");
+        // Fails twice, then succeeds.
+        let script =
+            format!("n=$(cat {0} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {0}; [ $n -ge 3 ]", count.display());
+        let stop = ExecJob {
+            tenant: "default".into(),
+            pool: "p".into(),
+            unit: "u000001".into(),
+            shape: "one".into(),
+            address: Some("127.0.0.1:9".into()),
+            start: false,
+            command: vec!["sh".into(), "-c".into(), script],
+            undo: None,
+            deadline: None,
+            not_before: None,
+        };
+        run(Arc::clone(&manager), stop.clone(), Duration::from_secs(10)).await;
+        assert_eq!(std::fs::read_to_string(&count).expect("count").trim(), "3");
+        // A stop that never succeeds is given up after its attempts.
+        let never = ExecJob {
+            command: vec!["sh".into(), "-c".into(), format!("echo x >> {}.never; false", count.display())],
+            ..stop
+        };
+        assert!(run_stop(&never, Duration::from_secs(10)).await.is_err());
+        let tries = std::fs::read_to_string(format!("{}.never", count.display())).expect("tries");
+        assert_eq!(tries.lines().count(), STOP_ATTEMPTS as usize);
     }
 }
