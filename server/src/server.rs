@@ -242,7 +242,8 @@ async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> 
     tokio::task::spawn_blocking(move || {
         // Pool changes and their events go through the webhook outbox, in one batch.
         let sink: Arc<dyn EventSink> = webhooks;
-        let manager = PoolManager::open(store, sink, settings.max_per_tenant)?;
+        let manager =
+            PoolManager::open(store, sink, settings.max_per_tenant)?.with_exec_concurrency(settings.exec_concurrency);
         let now = crate::clock::now_ns();
         // Quotas first, so the pools below are created under them; a quota
         // below pools' `min` units may need the pools' new definitions

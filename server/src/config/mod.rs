@@ -25,7 +25,7 @@ pub use anomaly::{AnomalyConfig, AnomalySection};
 pub use file::FileConfig;
 use file::{SizeValue, WalSyncMode};
 pub use forecast::{ForecastConfig, ForecastSection};
-pub use pools::{PoolsConfig, PoolsSection};
+pub use pools::{PoolsConfig, PoolsSection, DEFAULT_EXEC_CONCURRENCY};
 pub use units::{parse_positive_duration, parse_size};
 pub use webhooks::WebhooksSection;
 

@@ -23,6 +23,8 @@ use crate::pools::spec::{valid_name, PoolSpec, Vector};
 
 /// Default for `max_per_tenant`.
 pub const DEFAULT_MAX_POOLS_PER_TENANT: usize = 50;
+/// Default for `exec_concurrency`.
+pub const DEFAULT_EXEC_CONCURRENCY: usize = 32;
 
 /// The `[pools]` table as written.
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +32,9 @@ pub const DEFAULT_MAX_POOLS_PER_TENANT: usize = 50;
 pub struct PoolsSection {
     /// `max_per_tenant = 50`: most pools one tenant may define.
     pub max_per_tenant: Option<u64>,
+    /// `exec_concurrency = 32`: most `exec` start/stop commands running at
+    /// once, over all pools (the rest wait their turn).
+    pub exec_concurrency: Option<u64>,
     /// `[pools.quotas]`: `<tenant> = { cpu_cores = 64, ... }`, each
     /// tenant's capacity quota over all its pools.
     #[serde(default)]
@@ -41,6 +46,8 @@ pub struct PoolsSection {
 pub struct PoolsConfig {
     /// Most pools one tenant may define.
     pub max_per_tenant: usize,
+    /// Most `exec` commands running at once.
+    pub exec_concurrency: usize,
     /// Pools defined in the file.
     pub defined: Vec<PoolSpec>,
     /// Tenant capacity quotas defined in the file, by tenant.
@@ -49,7 +56,12 @@ pub struct PoolsConfig {
 
 impl Default for PoolsConfig {
     fn default() -> Self {
-        PoolsConfig { max_per_tenant: DEFAULT_MAX_POOLS_PER_TENANT, defined: Vec::new(), quotas: BTreeMap::new() }
+        PoolsConfig {
+            max_per_tenant: DEFAULT_MAX_POOLS_PER_TENANT,
+            exec_concurrency: DEFAULT_EXEC_CONCURRENCY,
+            defined: Vec::new(),
+            quotas: BTreeMap::new(),
+        }
     }
 }
 
@@ -59,6 +71,11 @@ pub fn pools_config(section: &PoolsSection, defined: &[PoolSpec]) -> Result<Pool
         None => DEFAULT_MAX_POOLS_PER_TENANT,
         Some(0) => return Err(invalid("pools.max_per_tenant", "must be at least 1")),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let exec_concurrency = match section.exec_concurrency {
+        None => DEFAULT_EXEC_CONCURRENCY,
+        Some(n @ 1..=10_000) => n as usize,
+        Some(_) => return Err(invalid("pools.exec_concurrency", "must be 1 to 10000")),
     };
     let mut out = Vec::with_capacity(defined.len());
     for (i, spec) in defined.iter().enumerate() {
@@ -81,5 +98,5 @@ pub fn pools_config(section: &PoolsSection, defined: &[PoolSpec]) -> Result<Pool
         quota.validate().map_err(|e| invalid("pools.quotas", format!("{tenant}.{}: {}", e.field, e.message)))?;
         quotas.insert(tenant.clone(), quota);
     }
-    Ok(PoolsConfig { max_per_tenant, defined: out, quotas })
+    Ok(PoolsConfig { max_per_tenant, exec_concurrency, defined: out, quotas })
 }

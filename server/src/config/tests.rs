@@ -224,3 +224,14 @@ fn tenant_pool_quotas_are_read_and_checked() {
         assert!(err.contains(names), "{text}: {err}");
     }
 }
+
+#[test]
+fn exec_concurrency_defaults_to_32_and_is_bounded() {
+    let config = Config::load(&ServeArgs::default(), &no_env).expect("loads");
+    assert_eq!(config.pools.exec_concurrency, 32);
+    assert_eq!(load_text("[pools]\nexec_concurrency = 4\n").expect("loads").pools.exec_concurrency, 4);
+    for text in ["[pools]\nexec_concurrency = 0\n", "[pools]\nexec_concurrency = 10001\n"] {
+        let err = load_text(text).expect_err(text);
+        assert!(err.to_string().contains("pools.exec_concurrency"), "{text}: {err}");
+    }
+}

@@ -21,10 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::process::Command;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::manager::{ExecJob, PoolError, PoolManager};
 use crate::clock::now_ns;
+use crate::config::DEFAULT_EXEC_CONCURRENCY;
 
 /// Most bytes of a command's output kept (the address is in the last line).
 const MAX_OUTPUT: usize = 64 * 1024;
@@ -33,40 +34,59 @@ const STOP_ATTEMPTS: u32 = 4;
 /// The wait before a stop's first retry (it doubles with each retry: 1, 2, 4 s).
 const STOP_RETRY: Duration = Duration::from_secs(1);
 
-/// Counts the `exec` commands running, so that a graceful shutdown lets
-/// them finish instead of killing them half way. (A killed stop would run
-/// again and a killed start be undone after the restart — correct, but the
-/// unit's fate would wait for the next start of the server.)
-pub struct InFlight(Arc<watch::Sender<usize>>);
+/// Counts and bounds the `exec` commands running.
+///
+/// Counted so that a graceful shutdown lets them finish instead of killing
+/// them half way (a killed stop would run again and a killed start be
+/// undone after the restart — correct, but the unit's fate would wait for
+/// the next start of the server). Bounded (`[pools] exec_concurrency`) so
+/// that deleting a pool of thousands of units, or a restart resuming as
+/// many jobs, does not fork thousands of processes at once: the rest wait
+/// their turn, stored, and a waiting job does not hold a shutdown up.
+pub struct InFlight {
+    running: Arc<watch::Sender<usize>>,
+    slots: Arc<Semaphore>,
+}
 
 impl Default for InFlight {
     fn default() -> Self {
-        InFlight(Arc::new(watch::Sender::new(0)))
+        InFlight::new(DEFAULT_EXEC_CONCURRENCY)
     }
 }
 
 impl InFlight {
-    /// Counts one command as running until the guard drops.
-    fn enter(&self) -> Running {
-        self.0.send_modify(|n| *n += 1);
-        Running(Arc::clone(&self.0))
+    /// At most `limit` (at least one) commands at once.
+    pub fn new(limit: usize) -> Self {
+        InFlight { running: Arc::new(watch::Sender::new(0)), slots: Arc::new(Semaphore::new(limit.max(1))) }
+    }
+
+    /// Waits for a free slot, then counts one command as running until the
+    /// guard drops.
+    async fn enter(&self) -> Running {
+        // The semaphore is never closed, so acquiring only fails if it were.
+        let permit = Arc::clone(&self.slots).acquire_owned().await.ok();
+        self.running.send_modify(|n| *n += 1);
+        Running { running: Arc::clone(&self.running), _permit: permit }
     }
 
     /// Waits at most `limit` for every running command to finish; whether
     /// they all did.
     pub async fn drained(&self, limit: Duration) -> bool {
-        let mut running = self.0.subscribe();
+        let mut running = self.running.subscribe();
         let finished = tokio::time::timeout(limit, running.wait_for(|n| *n == 0)).await;
         matches!(finished, Ok(Ok(_)))
     }
 }
 
-/// One running command (see [`InFlight`]).
-struct Running(Arc<watch::Sender<usize>>);
+/// One running command, holding its slot (see [`InFlight`]).
+struct Running {
+    running: Arc<watch::Sender<usize>>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        self.running.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -86,9 +106,30 @@ pub async fn run(manager: Arc<PoolManager>, job: ExecJob, timeout: Duration) {
     }
     // Counted only from here: a job still waiting is stored and runs after
     // a restart anyway; it should not hold a shutdown up.
-    let _running = manager.exec_in_flight().enter();
+    let _running = manager.exec_in_flight().enter().await;
+    // A start keeps to its deadline however long it waited for its slot:
+    // after a restart, its undoing stop waits for that deadline only.
+    let timeout = match job.deadline.filter(|_| job.start).map(|d| d.saturating_sub(now_ns())) {
+        Some(left) if left <= 0 => {
+            start_never_ran(&manager, &job);
+            manager.exec_finished(&job);
+            return;
+        }
+        Some(left) => timeout.min(Duration::from_nanos(left.unsigned_abs())),
+        None => timeout,
+    };
     run_and_report(&manager, &job, timeout).await;
     manager.exec_finished(&job);
+}
+
+/// Records a start that waited past its deadline for a slot and so never
+/// ran: the unit failed (the next cycle replaces it); nothing to stop.
+fn start_never_ran(manager: &PoolManager, job: &ExecJob) {
+    let why = "waited past its unit_timeout for a free exec slot ([pools] exec_concurrency)";
+    tracing::warn!(pool = %job.pool, unit = %job.unit, "exec start {why}");
+    if let Err(err) = manager.unit_failed(&job.tenant, &job.pool, &job.unit, why, now_ns()) {
+        tracing::info!(pool = %job.pool, unit = %job.unit, error = %err, "unit already gone");
+    }
 }
 
 /// Runs a job's stop-to-undo (if it has one); failures are logged.
@@ -215,12 +256,14 @@ mod tests {
                          "stop": ["sh", "-c", format!("echo \"$AUGUR_UNIT_ADDRESS\" > {}", stopped.display())]},
         }))
         .expect("spec");
-        manager.create(spec, 0).expect("create");
-        manager.cycle("default", "p", 0).expect("cycle");
-        let jobs = manager.advance("default", "p", 0).expect("advance");
+        // Real time: a start keeps to its deadline (`unit_timeout` after now).
+        let t0 = now_ns();
+        manager.create(spec, t0).expect("create");
+        manager.cycle("default", "p", t0).expect("cycle");
+        let jobs = manager.advance("default", "p", t0).expect("advance");
         assert_eq!(jobs.len(), 1, "one start for the one unit (min 1)");
         // The unit times out before its start command reports.
-        manager.cycle("default", "p", 2 * MINUTE).expect("cycle");
+        manager.cycle("default", "p", t0 + 2 * MINUTE).expect("cycle");
         let first = jobs[0].unit.clone();
         let record = manager.get("default", "p").expect("pool");
         assert_eq!(record.units.iter().find(|u| u.id == first).map(|u| u.state), Some(UnitState::Released));
@@ -262,5 +305,90 @@ mod tests {
         assert!(run_stop(&never, Duration::from_secs(10)).await.is_err());
         let tries = std::fs::read_to_string(format!("{}.never", count.display())).expect("tries");
         assert_eq!(tries.lines().count(), STOP_ATTEMPTS as usize);
+    }
+
+    /// A pool whose unit start commands run `start` (a shell script).
+    fn exec_pool(manager: &PoolManager, dir: &std::path::Path, start: &str) {
+        let spec: PoolSpec = serde_json::from_value(serde_json::json!({
+            "name": "p", "tenant": "default", "dimensions": ["cpu_cores"],
+            "shapes": [{"name": "one", "capacity": {"cpu_cores": 1}}], "min": 6, "max": 6,
+            "unit_timeout": "1m",
+            "demand": {"cpu_cores": {"database": "infra", "query": "SELECT sum(c) FROM u GROUP BY time(1m)"}},
+            "provider": {"kind": "exec", "start": ["sh", "-c", start],
+                         "stop": ["sh", "-c", format!("touch {}/stopped.$AUGUR_UNIT_ID", dir.display())]},
+        }))
+        .expect("spec");
+        manager.create(spec, now_ns()).expect("create");
+    }
+
+    fn files_named(dir: &std::path::Path, prefix: &str) -> usize {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn at_most_exec_concurrency_commands_run_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), StoreOptions::default()).expect("open");
+        store.create_database("infra").expect("db");
+        let manager = Arc::new(
+            PoolManager::open(store.clone(), Arc::new(StoreSink { store }), 5)
+                .expect("manager")
+                .with_exec_concurrency(2),
+        );
+        // Each start says it runs, then holds its slot until `go` exists.
+        let d = dir.path().display();
+        exec_pool(
+            &manager,
+            dir.path(),
+            &format!("touch {d}/running.$AUGUR_UNIT_ID; while [ ! -e {d}/go ]; do sleep 0.01; done; echo 127.0.0.1:9"),
+        );
+        manager.cycle("default", "p", now_ns()).expect("cycle");
+        let jobs = manager.advance("default", "p", now_ns()).expect("advance");
+        assert_eq!(jobs.len(), 6, "six starts (min 6)");
+        let tasks: Vec<_> =
+            jobs.into_iter().map(|job| tokio::spawn(run(Arc::clone(&manager), job, Duration::from_secs(60)))).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while files_named(dir.path(), "running.") < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "no two starts ran");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Every task has been polled by now; the four without a slot wait
+        // before spawning anything.
+        assert_eq!(*manager.exec_in_flight().running.borrow(), 2);
+        assert_eq!(files_named(dir.path(), "running."), 2);
+        std::fs::write(dir.path().join("go"), b"").expect("go");
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(files_named(dir.path(), "running."), 6, "the others ran in turn");
+        let record = manager.get("default", "p").expect("pool");
+        assert_eq!(record.units.iter().filter(|u| u.state == UnitState::Ready).count(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_start_that_waited_past_its_deadline_never_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), StoreOptions::default()).expect("open");
+        store.create_database("infra").expect("db");
+        let manager = Arc::new(PoolManager::open(store.clone(), Arc::new(StoreSink { store }), 5).expect("manager"));
+        exec_pool(
+            &manager,
+            dir.path(),
+            &format!("touch {}/running.$AUGUR_UNIT_ID; echo 127.0.0.1:9", dir.path().display()),
+        );
+        manager.cycle("default", "p", now_ns()).expect("cycle");
+        let mut job = manager.advance("default", "p", now_ns()).expect("advance").remove(0);
+        job.deadline = Some(now_ns() - 1);
+        let unit = job.unit.clone();
+        run(Arc::clone(&manager), job, Duration::from_secs(60)).await;
+        assert_eq!(files_named(dir.path(), "running."), 0, "the start did not run");
+        assert_eq!(files_named(dir.path(), "stopped."), 0, "nothing to stop");
+        let record = manager.get("default", "p").expect("pool");
+        let state = record.units.iter().find(|u| u.id == unit).map(|u| u.state);
+        assert!(matches!(state, Some(UnitState::Released)), "{state:?}");
     }
 }

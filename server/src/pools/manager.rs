@@ -414,6 +414,13 @@ impl PoolManager {
         Ok(())
     }
 
+    /// Runs at most `limit` `exec` commands at once (the default:
+    /// `[pools] exec_concurrency`'s).
+    pub fn with_exec_concurrency(mut self, limit: usize) -> Self {
+        self.exec_in_flight = super::exec::InFlight::new(limit);
+        self
+    }
+
     /// The `exec` commands running now (a graceful shutdown waits for them).
     pub fn exec_in_flight(&self) -> &super::exec::InFlight {
         &self.exec_in_flight
