@@ -281,15 +281,21 @@ async fn open_pools(store: &Store, config: &Config, webhooks: Arc<Webhooks>) -> 
     .await?
 }
 
-/// Loads the accounts; on first start (no users) creates the admin and
+/// Loads the accounts; on first start (no admin yet) creates the admin and
 /// shows its token once on stderr, unless `AUGUR_ADMIN_TOKEN` supplied it.
+/// With authentication off (`augur demo`, local trials) an unseeded admin
+/// waits for the first start with it on: a token nobody needs yet is noise,
+/// and shown then it is shown when it matters.
 async fn open_accounts(store: &Store, config: &Config) -> Result<Arc<Auth>, ServerError> {
     let store = store.clone();
     let seeded = std::env::var(ENV_ADMIN_TOKEN).ok().filter(|t| !t.trim().is_empty());
     let auth_config = config.auth.clone();
     tokio::task::spawn_blocking(move || {
         let accounts = Accounts::open(store.clone())?;
-        if let Some(token) = accounts.bootstrap(seeded.as_deref())? {
+        let bootstrap = auth_config.enabled || seeded.is_some();
+        if !bootstrap {
+            tracing::debug!("authentication is off: the first admin is made at the first start with it on");
+        } else if let Some(token) = accounts.bootstrap(seeded.as_deref())? {
             if seeded.is_some() {
                 tracing::info!("created the first admin user 'admin' with the token from {ENV_ADMIN_TOKEN}");
             } else {

@@ -815,6 +815,30 @@ fn accounts_survive_kill_9_and_first_start_prints_a_token_once() {
 }
 
 #[test]
+fn with_auth_off_no_token_is_printed_until_auth_is_turned_on() {
+    // Authentication off (`augur demo`, local trials): a first admin token
+    // nobody needs would only be noise, so none is made or shown...
+    let mut server = Server::start(ServerOptions::default());
+    let is_token = |w: &&str| w.starts_with("augur_") && w.len() == "augur_".len() + 43;
+    assert!(!server.log().split_whitespace().any(|w| is_token(&w)), "{}", server.log());
+    // ... and users made meanwhile do not stop the first start with it on
+    // from making the operator.
+    assert_eq!(server.query_raw("CREATE USER ann WITH PASSWORD 'ann-secret-1'", None).status, 200);
+    server.set_options(ServerOptions {
+        admin_token: None,
+        env: vec![("AUGUR_AUTH_ENABLED".into(), "true".into())],
+        ..ServerOptions::default()
+    });
+    server.restart();
+    let log = server.log();
+    let token =
+        log.split_whitespace().find(is_token).unwrap_or_else(|| panic!("no token in the log:\n{log}")).to_string();
+    let r = send(&server, &Cred::Token(token), "GET", "/query?q=SHOW%20USERS", None);
+    assert_eq!(r.status, 200, "{r}");
+    assert!(r.body.contains("\"admin\",true") && r.body.contains("\"ann\",false"), "{}", r.body);
+}
+
+#[test]
 fn auth_can_be_off_only_on_loopback() {
     let out = std::process::Command::new(augur_tests::augur_bin())
         .args(["serve", "--listen", "0.0.0.0:0", "--auth-enabled", "false", "--data-dir"])

@@ -174,11 +174,14 @@ impl Accounts {
         Ok(accounts)
     }
 
-    /// First start: with no users at all, creates the admin `admin` in the
-    /// default tenant with `token` (or a fresh one). Returns the token when
-    /// one was created, so the caller can show it once.
+    /// First start (with authentication on): with no admin of the default
+    /// tenant yet, creates the admin `admin` there with `token` (or a fresh
+    /// one). Returns the token when one was created, so the caller can show
+    /// it once. (Users made while authentication was off do not count: the
+    /// first start with it on still gets its operator.)
     pub fn bootstrap(&self, token: Option<&str>) -> Result<Option<String>, AccountError> {
-        if !self.state.read().users.is_empty() {
+        let is_operator = |u: &User| u.tenant == DEFAULT_TENANT && u.role == Role::Admin;
+        if self.state.read().users.values().any(is_operator) {
             return Ok(None);
         }
         self.create_user(FIRST_ADMIN, DEFAULT_TENANT, Role::Admin, None)?;
@@ -552,6 +555,17 @@ mod tests {
     fn open(dir: &std::path::Path) -> Accounts {
         let store = Store::open(dir, StoreOptions::default()).expect("store opens");
         Accounts::open(store).expect("accounts open")
+    }
+
+    #[test]
+    fn bootstrap_makes_the_operator_even_after_other_users() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let accounts = open(dir.path());
+        // Made while authentication was off: not an operator.
+        accounts.create_user("bob", DEFAULT_TENANT, Role::Writer, Some("password1")).expect("user");
+        let token = accounts.bootstrap(None).expect("bootstrap").expect("a new token");
+        assert_eq!(accounts.authenticate_token(&token).expect("admin token").name, FIRST_ADMIN);
+        assert_eq!(accounts.bootstrap(None).expect("again"), None, "one operator is enough");
     }
 
     #[test]
