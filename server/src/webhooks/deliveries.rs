@@ -82,9 +82,10 @@ pub struct Pending {
     /// The CloudEvents type.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Attempts made so far.
+    /// Attempts made so far, the one in flight included.
     pub attempts: u32,
-    /// The last attempt, if any.
+    /// The last finished attempt, if any: while attempt `attempts` is in
+    /// flight, the one before it (so a retried delivery always shows why).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<AttemptResult>,
     /// When the next attempt is due, RFC 3339 (absent: now).

@@ -188,6 +188,8 @@ async fn deliver(
     let body = item.event.body();
     let kind = item.event.kind.type_name().to_string();
     let mut attempts = 0u32;
+    // The last finished attempt's result, shown while the next one runs.
+    let mut previous: Option<AttemptResult> = None;
     let first_attempt = tokio::time::Instant::now();
     loop {
         attempts += 1;
@@ -196,7 +198,7 @@ async fn deliver(
             sequence: item.event.sequence,
             kind: kind.clone(),
             attempts,
-            last: None,
+            last: previous.take(),
             next_attempt: None,
         });
         let (verdict, result) = match hooks.clients.policy().refuses_literal(&sub.owner, &sub.url) {
@@ -231,9 +233,10 @@ async fn deliver(
             sequence: item.event.sequence,
             kind: kind.clone(),
             attempts,
-            last: Some(result),
+            last: Some(result.clone()),
             next_attempt: Some(rfc3339(due_ns)),
         });
+        previous = Some(result);
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(due) => break,

@@ -187,3 +187,64 @@ async fn by_default_only_operators_may_target_internal_addresses() {
     assert_eq!(acme.url, "https://8.8.8.8/hook");
     assert_eq!(sub.url, "http://127.0.0.1:9/");
 }
+
+/// While a retry is in flight, `pending` still says why the last attempt
+/// failed (before, `last` was blank until the retry finished, and a poller
+/// that looked at the wrong moment saw no reason at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_in_flight_shows_the_last_attempts_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
+    // First request: 503. Later ones: held open until the test lets go.
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (release_tx, release_rx) = watch::channel(false);
+    let counter = Arc::clone(&hits);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = Arc::clone(&counter);
+            let mut release = release_rx.clone();
+            async move {
+                if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let _ = release.wait_for(|go| *go).await;
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let config = WebhookConfig {
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+        timeout: Duration::from_secs(60),
+        ..loopback_config()
+    };
+    let hooks = Arc::new(Webhooks::new(store.clone(), config).expect("webhooks"));
+    let sub = hooks.create(new_sub("acme", &url, &["io.augur.pool.*"])).expect("create");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = hooks.start(stop_rx);
+    hooks.publish(vec![event(EventKind::PoolScaleUp, "acme", 1)], Vec::new(), Vec::new()).expect("publish");
+    wait_for("the second attempt to reach the receiver", || hits.load(std::sync::atomic::Ordering::SeqCst) >= 2).await;
+    let pending = hooks.deliveries(&sub.id).await.expect("deliveries").pending.expect("a delivery in progress");
+    assert_eq!(pending.attempts, 2, "{pending:?}");
+    assert_eq!(pending.last.as_ref().and_then(|l| l.status), Some(503), "{pending:?}");
+    assert!(pending.next_attempt.is_none(), "in flight, not waiting: {pending:?}");
+    release_tx.send(true).expect("release");
+    let mut delivered = false;
+    for _ in 0..3000 {
+        let view = hooks.deliveries(&sub.id).await.expect("deliveries");
+        if view.recent.first().is_some_and(|r| r.outcome == deliveries::Outcome::Delivered) {
+            assert!(view.pending.is_none());
+            assert_eq!(view.recent[0].attempts, 2);
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(delivered, "the held attempt finished as delivered");
+    stop_tx.send(true).expect("stop");
+    task.await.expect("dispatcher stops");
+}
