@@ -1,13 +1,20 @@
 //! Demand traces: a CSV file read onto a regular time grid.
 //!
-//! Two layouts are understood, told apart by the header:
+//! The header names the columns, in any order: a time column (`timestamp`,
+//! `timestamp_anon` or `time`) and a `value` column. Two layouts are
+//! understood, told apart by the header:
 //!
-//! * `timestamp,value` (the NAB traces in `../shared/data/nab/`): one
+//! * only those two columns (the NAB traces in `../shared/data/nab/`): one
 //!   value per timestamp, written `YYYY-MM-DD HH:MM:SS` (UTC), RFC 3339, or
-//!   seconds since the epoch;
-//! * `timestamp_anon,value,...` (the Alibaba GenAI `qps.csv`): one row per
-//!   container and tick; the rows of a tick are summed, so the trace is the
-//!   cluster's total request rate.
+//!   seconds since the epoch; rows that share a timestamp are averaged;
+//! * more columns than those two (the Alibaba GenAI traces: `qps.csv`'s
+//!   `timestamp_anon,value,container_ip,request_type`,
+//!   `pod_memory_util_anon.csv.gz`'s `value,timestamp_anon,container_ip`):
+//!   one row per container (or pod) and tick; the rows of a tick are
+//!   summed, so the trace is the cluster's total.
+//!
+//! A file whose name ends in `.gz` is gunzipped first (the Alibaba memory
+//! trace is shipped that way).
 //!
 //! Why a grid: the simulator steps a clock by a fixed interval, and the
 //! elasticity metrics weigh every step alike. The step is the median gap
@@ -107,24 +114,62 @@ fn parse_time(cell: &str) -> Option<i64> {
     (ns.is_finite() && ns.abs() < i64::MAX as f64).then_some(ns as i64)
 }
 
-/// Reads a trace file (see the module documentation for the layouts).
+/// Reads a trace file, gunzipping a `.gz` one (see the module
+/// documentation for the layouts).
 pub fn load(path: &Path) -> Result<Trace, TraceError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io { path: shown.clone(), source })?;
+    let io = |source| TraceError::Io { path: shown.clone(), source };
+    let text = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text).map_err(io)?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(io)?
+    };
     let name = path.file_name().map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
     parse(&name, &text)
+}
+
+/// Where the time and value cells sit in a row, read from the header.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Columns {
+    /// Index of the time column.
+    time: usize,
+    /// Index of the `value` column.
+    value: usize,
+    /// How many columns the header names.
+    count: usize,
+}
+
+impl Columns {
+    /// Finds the columns in a header line; `None` if it lacks either.
+    fn of(header: &str) -> Option<Columns> {
+        let names: Vec<String> = header
+            .trim_start_matches('\u{feff}')
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+            .collect();
+        let time = names.iter().position(|n| n.starts_with("timestamp") || n == "time")?;
+        let value = names.iter().position(|n| n == "value")?;
+        Some(Columns { time, value, count: names.len() })
+    }
+
+    /// Whether rows are per entity (container, pod) and a tick's are summed.
+    fn aggregated(&self) -> bool {
+        self.count > 2
+    }
 }
 
 /// Parses trace text; `name` labels errors and the report.
 pub fn parse(name: &str, text: &str) -> Result<Trace, TraceError> {
     let err = |line: usize, message: String| TraceError::Parse { path: name.to_string(), line, message };
     let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|(_, h)| h.trim_start_matches('\u{feff}').to_ascii_lowercase()).unwrap_or_default();
-    let first = header.split(',').next().unwrap_or("").trim().to_string();
-    if !first.starts_with("timestamp") && first != "time" {
-        return Err(err(1, format!("expected a header `timestamp,value`, found {header:?}")));
-    }
-    let aggregated = first == "timestamp_anon";
+    let header = lines.next().map(|(_, h)| h).unwrap_or_default();
+    let columns = Columns::of(header).ok_or_else(|| {
+        err(1, format!("expected a header naming a `timestamp` and a `value` column, found {header:?}"))
+    })?;
+    let aggregated = columns.aggregated();
     // Per distinct timestamp: (sum, rows).
     let mut ticks: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
     for (i, line) in lines {
@@ -132,9 +177,13 @@ pub fn parse(name: &str, text: &str) -> Result<Trace, TraceError> {
         if line.is_empty() {
             continue;
         }
-        let mut cells = line.split(',');
-        let t = cells.next().unwrap_or("");
-        let v = cells.next().ok_or_else(|| err(i + 1, "expected `timestamp,value`".into()))?;
+        let cells: Vec<&str> = line.split(',').collect();
+        let (Some(t), Some(v)) = (cells.get(columns.time), cells.get(columns.value)) else {
+            return Err(err(
+                i + 1,
+                format!("expected {} columns as in the header, found {}", columns.count, cells.len()),
+            ));
+        };
         let t = parse_time(t).ok_or_else(|| err(i + 1, format!("cannot read the timestamp {t:?}")))?;
         let v: f64 = v.trim().parse().map_err(|_| err(i + 1, format!("cannot read the value {v:?}")))?;
         if !v.is_finite() {
@@ -204,11 +253,36 @@ mod tests {
     }
 
     #[test]
+    fn columns_in_any_order_and_gzip() {
+        let mut text = String::from("value,timestamp_anon,container_ip\n");
+        for tick in 0..10 {
+            let t = 1662858720 + tick * 57;
+            text.push_str(&format!("0.25,{t}.0,a\n0.5,{t}.0,b\n"));
+        }
+        let t = parse("mem.csv", &text).expect("parses");
+        assert!(t.aggregated);
+        assert_eq!(t.values, vec![0.75; 10]);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("mem.csv.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).expect("gzip");
+        std::fs::write(&path, gz.finish().expect("gzip")).expect("write");
+        let loaded = load(&path).expect("loads");
+        assert_eq!(loaded.values, t.values);
+        assert_eq!(loaded.name, "mem.csv.gz");
+        std::fs::write(&path, text.as_bytes()).expect("write");
+        assert!(matches!(load(&path), Err(TraceError::Io { .. })), "a .gz that is not gzip is an error");
+    }
+
+    #[test]
     fn bad_traces_say_where() {
         let e = parse("t.csv", "when,value\n").expect_err("bad header");
         assert!(e.to_string().contains("header"), "{e}");
         let e = parse("t.csv", "timestamp,value\n2014-02-14 14:30:00,x\n").expect_err("bad value");
         assert!(e.to_string().contains("line 2"), "{e}");
+        let e = parse("t.csv", "value,timestamp,pod\n1\n").expect_err("short row");
+        assert!(e.to_string().contains("line 2") && e.to_string().contains("3 columns"), "{e}");
         let e = parse("t.csv", "timestamp,value\n2014-02-14 14:30:00,1\n").expect_err("short");
         assert!(matches!(e, TraceError::TooShort { got: 1, .. }), "{e}");
     }
