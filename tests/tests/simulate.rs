@@ -77,9 +77,20 @@ fn replays_a_nab_trace_under_three_policies() {
 #[test]
 fn replays_the_alibaba_memory_trace_from_its_gzip_file_and_meets_the_targets() {
     let trace = shared_data().join("alibaba-genai/pod_memory_util_anon.csv.gz");
-    let args = ["--trace", trace.to_str().expect("utf-8 path"), "--lead-time", "5m", "--warmup", "4h"];
-    let mut args = args.to_vec();
-    args.extend(["--scale-to-units", "20", "--policy", "all", "--json"]);
+    let trace = trace.to_str().expect("utf-8 path");
+    let args = [
+        "--trace",
+        trace,
+        "--lead-time",
+        "5m",
+        "--warmup",
+        "4h",
+        "--scale-to-units",
+        "20",
+        "--policy",
+        "all",
+        "--json",
+    ];
     let report: serde_json::Value = serde_json::from_str(&ok(&simulate(&args))).expect("JSON report");
     assert_eq!(report["setup"]["trace"], "pod_memory_util_anon.csv.gz");
     assert_eq!(report["setup"]["step"], "57s", "{}", report["setup"]);

@@ -239,13 +239,21 @@ mod tests {
         assert_eq!(t.time(2) - t.start, 10 * MIN);
     }
 
+    /// A per-container file: `header`, then `rows(t)` for 10 ticks 57 s
+    /// apart (epoch seconds), as in the Alibaba traces.
+    fn ticks(header: &str, rows: impl Fn(i64) -> String) -> String {
+        let mut text = format!("{header}\n");
+        for tick in 0..10 {
+            text.push_str(&rows(1662859176 + tick * 57));
+        }
+        text
+    }
+
     #[test]
     fn alibaba_layout_sums_a_tick() {
-        let mut text = String::from("timestamp_anon,value,container_ip,request_type\n");
-        for tick in 0..10 {
-            let t = 1662859176 + tick * 57;
-            text.push_str(&format!("{t}.0,1.5,a,API Requests\n{t}.0,2.5,b,Generative Requests\n"));
-        }
+        let text = ticks("timestamp_anon,value,container_ip,request_type", |t| {
+            format!("{t}.0,1.5,a,API Requests\n{t}.0,2.5,b,Generative Requests\n")
+        });
         let t = parse("qps.csv", &text).expect("parses");
         assert!(t.aggregated);
         assert_eq!(t.step, 57_000_000_000);
@@ -254,11 +262,7 @@ mod tests {
 
     #[test]
     fn columns_in_any_order_and_gzip() {
-        let mut text = String::from("value,timestamp_anon,container_ip\n");
-        for tick in 0..10 {
-            let t = 1662858720 + tick * 57;
-            text.push_str(&format!("0.25,{t}.0,a\n0.5,{t}.0,b\n"));
-        }
+        let text = ticks("value,timestamp_anon,container_ip", |t| format!("0.25,{t}.0,a\n0.5,{t}.0,b\n"));
         let t = parse("mem.csv", &text).expect("parses");
         assert!(t.aggregated);
         assert_eq!(t.values, vec![0.75; 10]);
