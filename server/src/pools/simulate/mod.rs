@@ -26,7 +26,8 @@
 //! Modules: [`trace`] (CSV onto a grid), [`source`] (a trace from a
 //! running Augur, `--query`), [`fleet`] (provisioning delay),
 //! [`policy`] (the three policies), [`metrics`] (SPEC RG metrics),
-//! [`report`] (tables and JSON), [`plot`] (the SVG).
+//! [`report`] (tables and JSON), [`plot`] (the SVG), [`steps`] (every
+//! step as CSV).
 
 pub mod fleet;
 pub mod metrics;
@@ -34,6 +35,7 @@ pub mod plot;
 pub mod policy;
 pub mod report;
 pub mod source;
+pub mod steps;
 pub mod trace;
 
 use std::collections::BTreeMap;
@@ -180,6 +182,9 @@ pub struct SimulateArgs {
     /// Write an SVG plot of demand, forecast band and supply here
     #[arg(long, value_name = "SVG")]
     pub plot: Option<PathBuf>,
+    /// Write every step (demand, each policy's ready and billed units, the forecast) as CSV here
+    #[arg(long, value_name = "CSV")]
+    pub steps: Option<PathBuf>,
     /// Print the report as JSON instead of tables
     #[arg(long)]
     pub json: bool,
@@ -505,6 +510,10 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimulateError> {
     if let Some(path) = &args.plot {
         let svg = plot::render(&trace, &config, &runs)?;
         std::fs::write(path, svg)
+            .map_err(|e| SimulateError::Output { what: path.display().to_string(), message: e.to_string() })?;
+    }
+    if let Some(path) = &args.steps {
+        std::fs::write(path, steps::render(&trace, &config, &runs))
             .map_err(|e| SimulateError::Output { what: path.display().to_string(), message: e.to_string() })?;
     }
     let text = if args.json {
