@@ -18,6 +18,7 @@ pub mod ar;
 pub mod auto;
 pub mod bands;
 pub mod cache;
+pub mod cadence;
 pub mod calibrate;
 pub mod ensemble;
 pub mod ets;

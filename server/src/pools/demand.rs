@@ -9,15 +9,19 @@
 //! ([`forecast_with_history`]), so each cycle reads the data once. A query
 //! that groups by tags yields one series per group; the pool's demand is
 //! their sum (for the forecast, the sum of the groups' upper quantiles: at
-//! least the quantile of the sum, so on the safe side).
+//! least the quantile of the sum, so on the safe side). When the history's
+//! bursts come back at a steady cadence and the next one is due within the
+//! lead time, the forecast is raised to their height ([`BurstReading`]).
 
 use std::collections::BTreeMap;
 
+use augur_engine::forecast::cadence;
 use augur_engine::storage::Store;
 use augur_query::ast::{BinaryOp, Dimension as GroupBy, Expr, Select, Statement};
 use augur_query::exec::{execute_statement, forecast_with_history, ExecutionContext};
 use augur_query::privileges::{required, Requirement};
 use augur_query::result::Series;
+use augur_query::{duration, time};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{DemandSource, Safety};
@@ -36,6 +40,30 @@ pub struct DemandReading {
     pub step: i64,
     /// Buckets of history the forecast learned from.
     pub history_points: usize,
+    /// Periodic bursts found in the history, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bursts: Option<BurstReading>,
+}
+
+/// Bursts that come back at a steady cadence in a dimension's demand
+/// ([`cadence`]): when the next one is due inside the lead time, the
+/// forecast is raised to its height, because the seasonal models smear a
+/// short burst whose period is not a whole number of buckets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstReading {
+    /// Mean time between bursts, e.g. `1h57m30s`.
+    pub every: String,
+    /// Start of the window the next burst is due in (RFC 3339).
+    pub due_from: String,
+    /// End of that window (RFC 3339).
+    pub due_to: String,
+    /// The highest of the recent bursts (the demand's units).
+    pub height: f64,
+    /// Bursts in the chain that established the cadence.
+    pub seen: usize,
+    /// Whether the next burst is due by `now + lead_time`, so that the
+    /// forecast was raised to `height`.
+    pub raised_forecast: bool,
 }
 
 /// Fewest closed buckets of history a forecast is trusted from; with
@@ -251,7 +279,42 @@ pub fn read(
         }
         Err(e) => reading.forecast_error = Some(e),
     }
+    if let Some(forecast) = reading.forecast {
+        reading.bursts = bursts_of(&sums, query.step, now, lead_time);
+        if let Some(b) = reading.bursts.as_ref().filter(|b| b.raised_forecast) {
+            reading.forecast = Some(forecast.max(b.height));
+        }
+    }
     reading
+}
+
+/// The cadence of the closed buckets of `sums` (a bucket of width `step`
+/// per key), and whether its next burst is due by `now + lead_time`.
+fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> Option<BurstReading> {
+    if step <= 0 {
+        return None;
+    }
+    let closed: Vec<(i64, f64)> = sums.range(..=now - step).map(|(t, v)| (*t, *v)).collect();
+    let (last, _) = *closed.last()?;
+    // The newest buckets on a regular grid, a missing bucket as a gap.
+    let first = closed.first().map_or(last, |(t, _)| *t).max(last - (cadence::WINDOW as i64 - 1) * step);
+    let mut grid = vec![f64::NAN; ((last - first) / step + 1) as usize];
+    for (t, v) in closed.iter().filter(|(t, _)| *t >= first) {
+        if let Some(slot) = grid.get_mut(((t - first) / step) as usize) {
+            *slot = *v;
+        }
+    }
+    let c = cadence::detect(&grid)?;
+    let covered = ((now + lead_time.max(0) - last) / step).max(1) as usize;
+    let at = |steps: usize| time::format_rfc3339_nano(last + steps as i64 * step);
+    Some(BurstReading {
+        every: duration::format_duration((c.period * step as f64).round() as i64),
+        due_from: at(c.due.0),
+        due_to: at(c.due.1),
+        height: c.height,
+        seen: c.bursts,
+        raised_forecast: c.due_within(1, covered),
+    })
 }
 
 /// The demand query wrapped in `forecast(…)` at the safety's band level,

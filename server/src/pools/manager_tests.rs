@@ -309,3 +309,60 @@ fn exec_jobs_a_restart_interrupted_are_undone_or_run_again() {
     let (manager, _) = open();
     assert_eq!(manager.interrupted_exec_jobs(now + 4 * MINUTE).expect("recover"), stops);
 }
+
+/// Three hours of per-minute demand: 2 cores, and a one-minute burst to 30
+/// cores every 23.5 minutes (23 and 24 minutes apart in turn), the last at
+/// minute 175.
+fn store_with_bursts(dir: &std::path::Path) -> Store {
+    let store = Store::open(dir, StoreOptions::default()).expect("open");
+    store.create_database("infra").expect("create");
+    write_minutes(&store, 0..180);
+    store
+}
+
+/// Writes the minutes `range` of [`store_with_bursts`]'s demand.
+fn write_minutes(store: &Store, range: std::ops::Range<i64>) {
+    let bursts: Vec<i64> = (0..8).map(|k| 175 - (47 * k + 1) / 2).collect();
+    let mut lines = String::new();
+    for i in range.clone() {
+        let cpu = if bursts.contains(&i) { 30.0 } else { 2.0 + 0.1 * (i % 3) as f64 };
+        lines.push_str(&format!("usage,service=batch cpu={cpu} {}\n", T0 + i * MINUTE));
+    }
+    let points = parse(lines.as_bytes(), Precision::Nanoseconds).points;
+    store.write("infra", None, &points, T0 + range.end * MINUTE).expect("write");
+}
+
+#[test]
+fn a_periodic_burst_due_within_the_lead_time_is_provisioned_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with_bursts(dir.path());
+    let manager = PoolManager::open(store.clone(), Arc::new(Recorder::default()), 10).expect("open");
+    let mut spec = spec("SELECT sum(cpu) FROM usage GROUP BY time(1m)");
+    spec.lead_time = 5 * MINUTE;
+
+    // At minute 180 (minutes up to 179 closed) the next burst, due about
+    // 23.5 minutes after 175, is beyond the 5-minute lead time.
+    let now = T0 + 180 * MINUTE;
+    manager.create(spec.clone(), now).expect("create");
+    manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let bursts = reading.bursts.clone().expect("the cadence is found");
+    assert_eq!(bursts.height, 30.0);
+    assert!(bursts.seen >= 5, "{bursts:?}");
+    assert!(bursts.every == "23m30s" || bursts.every.starts_with("23m"), "{bursts:?}");
+    assert!(!bursts.raised_forecast, "{bursts:?}");
+    assert!(reading.forecast.expect("forecast") < 30.0, "{reading:?}");
+
+    // At minute 195 the burst (around minute 198.5) is inside the lead time:
+    // the forecast is raised to its height and units cover it.
+    write_minutes(&store, 180..195);
+    let later = T0 + 195 * MINUTE;
+    manager.delete("default", "web", later).expect("delete");
+    manager.create(spec, later).expect("create");
+    let decision = manager.cycle("default", "web", later).expect("cycle").expect("decided");
+    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let bursts = reading.bursts.clone().expect("still found: no burst was missed yet");
+    assert!(bursts.raised_forecast, "{bursts:?}");
+    assert!(reading.forecast.expect("forecast") >= 30.0, "{reading:?}");
+    assert!(f64::from(decision.desired[0]) * 4.0 >= 30.0, "{decision:?}");
+}

@@ -41,6 +41,7 @@ pub mod trace;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use augur_engine::forecast::cadence;
 use clap::Args;
 
 use super::allocator::{decide, AllocatorState, DimensionDemand, Policy};
@@ -417,7 +418,8 @@ pub fn simulate_scaled(
                     let predicted = match predictor.as_mut() {
                         Some(p) if k >= learn_from => p.observe(&trace.values, k, horizon),
                         _ => None,
-                    };
+                    }
+                    .map(|f| with_due_burst(f, &trace.values[..=k], horizon));
                     if let (Some(f), Some(slot)) = (predicted, run.forecast.get_mut(k + 1)) {
                         *slot = Some(f);
                     }
@@ -443,6 +445,16 @@ pub fn simulate_scaled(
     }
     run.fits = predictor.map_or(0, |p| p.fits);
     Ok(run)
+}
+
+/// `forecast` with its `required` raised to the height of a periodic burst
+/// due in the steps the decision covers (as the manager's demand reading
+/// does; see [`augur_engine::forecast::cadence`]).
+fn with_due_burst(mut forecast: Forecast, history: &[f64], horizon: usize) -> Forecast {
+    if let Some(c) = cadence::detect(history).filter(|c| c.due_within(1, horizon.max(1))) {
+        forecast.required = forecast.required.max(c.height);
+    }
+    forecast
 }
 
 /// Runs the chosen policies on the trace and returns the report.
