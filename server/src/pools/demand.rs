@@ -297,7 +297,8 @@ fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> 
     let closed: Vec<(i64, f64)> = sums.range(..=now - step).map(|(t, v)| (*t, *v)).collect();
     let (last, _) = *closed.last()?;
     // The newest buckets on a regular grid, a missing bucket as a gap.
-    let first = closed.first().map_or(last, |(t, _)| *t).max(last - (cadence::WINDOW as i64 - 1) * step);
+    let span = (cadence::WINDOW as i64 - 1).saturating_mul(step);
+    let first = closed.first().map_or(last, |(t, _)| *t).max(last.saturating_sub(span));
     let mut grid = vec![f64::NAN; ((last - first) / step + 1) as usize];
     for (t, v) in closed.iter().filter(|(t, _)| *t >= first) {
         if let Some(slot) = grid.get_mut(((t - first) / step) as usize) {
@@ -305,8 +306,8 @@ fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> 
         }
     }
     let c = cadence::detect(&grid)?;
-    let covered = ((now + lead_time.max(0) - last) / step).max(1) as usize;
-    let at = |steps: usize| time::format_rfc3339_nano(last + steps as i64 * step);
+    let covered = (now.saturating_add(lead_time.max(0)).saturating_sub(last) / step).max(1) as usize;
+    let at = |steps: usize| time::format_rfc3339_nano(last.saturating_add((steps as i64).saturating_mul(step)));
     Some(BurstReading {
         every: duration::format_duration((c.period * step as f64).round() as i64),
         due_from: at(c.due.0),
@@ -335,6 +336,30 @@ fn wrap_in_forecast(mut select: Select, safety: &Safety, lead_time: i64, step: i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bursts_are_read_on_the_bucket_grid_with_gaps_and_any_bucket_width() {
+        const MIN: i64 = 60_000_000_000;
+        // One-bucket bursts every 20 minutes, some quiet buckets missing.
+        let sums: BTreeMap<i64, f64> = (0..200i64)
+            .filter(|i| i % 7 != 3)
+            .map(|i| (i * MIN, if i % 20 == 5 { 50.0 } else { 1.0 + 0.1 * (i % 2) as f64 }))
+            .collect();
+        // Buckets up to minute 199 are closed at minute 200. The burst of
+        // minute 185 fell in a missing bucket (one miss is forgiven), so
+        // the next is due at 205 ± 1.
+        let b = bursts_of(&sums, MIN, 200 * MIN, 10 * MIN).expect("a cadence");
+        assert_eq!((b.every.as_str(), b.height), ("20m0s", 50.0));
+        assert_eq!((b.due_from.as_str(), b.due_to.as_str()), ("1970-01-01T03:24:00Z", "1970-01-01T03:26:00Z"));
+        assert!(b.raised_forecast, "due by 200 + 10 minutes: {b:?}");
+        assert!(!bursts_of(&sums, MIN, 200 * MIN, 2 * MIN).expect("a cadence").raised_forecast);
+        // Bucket widths and times at the edges of i64 do not overflow.
+        let huge = i64::MAX / 100;
+        let sums: BTreeMap<i64, f64> = (0..50i64).map(|i| (i * huge / 60, 1.0)).collect();
+        assert_eq!(bursts_of(&sums, huge / 60, i64::MAX - 1, i64::MAX), None);
+        assert_eq!(bursts_of(&BTreeMap::new(), MIN, 0, MIN), None);
+        assert_eq!(bursts_of(&sums, 0, 0, MIN), None);
+    }
 
     #[test]
     fn demand_queries_must_be_grouped_aggregates() {
