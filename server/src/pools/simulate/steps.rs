@@ -75,22 +75,7 @@ mod tests {
     const MIN: i64 = 60_000_000_000;
 
     fn config() -> Config {
-        Config {
-            lead_time: 5 * MIN,
-            interval: 5 * MIN,
-            stabilization: 5 * MIN,
-            cooldown: 0,
-            quantile: Some(95.0),
-            margin_pct: 10.0,
-            unit_capacity: 1.0,
-            hourly_cost: 1.0,
-            min: 1,
-            max: 40,
-            model: "naive".into(),
-            refit: 60 * MIN,
-            history: 24 * 60 * MIN,
-            warmup: 100 * MIN,
-        }
+        Config { model: "naive".into(), max: 40, warmup: 100 * MIN, ..super::super::tests::config(5 * MIN) }
     }
 
     #[test]

@@ -2,7 +2,8 @@ use super::*;
 
 const MIN: i64 = 60_000_000_000;
 
-fn config(lead_time: i64) -> Config {
+/// A 5-minute pool with p95 + 10% and `snaive`, for the simulator's tests.
+pub(super) fn config(lead_time: i64) -> Config {
     Config {
         lead_time,
         interval: 5 * MIN,
