@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: starts augur with authentication on,
 //! writes known data (a series, `_internal` pool and forecast-accuracy
-//! points in the monitor's schema, anomalies, a webhook delivery), then runs
+//! points in the monitor's schema, anomalies, a webhook delivery, a pool
+//! whose demand bursts every ten minutes), then runs
 //! `tests/browser/dashboard.mjs`, which opens the page in Debian's chromium
 //! through playwright-core, signs in with the token, visits every view and
 //! checks that each chart plotted as many points as were written. The
@@ -106,12 +107,40 @@ fn write_data(server: &Server, times: &[i64]) -> Receiver {
             ));
         }
     }
+    // A batch job: 2 cores, and 30 for one minute every ten minutes.
+    let batch: String = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("batch cpu={} {t}\n", if i % 10 == 5 { 30.0 } else { 2.0 + 0.1 * (i % 3) as f64 }))
+        .collect();
     for (db, body) in
-        [(DB, load), (DB, anomalies), ("_internal", pool), ("_internal", actions), ("_internal", accuracy)]
+        [(DB, load), (DB, anomalies), (DB, batch), ("_internal", pool), ("_internal", actions), ("_internal", accuracy)]
     {
         let r = server.write_precision(db, "s", body);
         assert_eq!(r.status, 204, "write to {db}: {r}");
     }
+    // A pool on the batch job, which finds its cadence in its first cycle.
+    // Its events are committed before the webhook below subscribes (a new
+    // subscription starts at the outbox's head), and it sends no more: the
+    // next cycle is an hour away and its units wait for the
+    // infrastructure's readiness call (webhook provider).
+    let r = server.send(
+        server.client().post(server.url("/v1/pools")).header(CONTENT_TYPE, "application/json").body(
+            json!({
+                "name": "batch", "dimensions": ["cpu_cores"],
+                "shapes": [{"name": "core4", "capacity": {"cpu_cores": 4}, "hourly_cost": 0.1}],
+                "max": 20, "lead_time": "5m", "interval": "1h", "history": "6h",
+                "demand": {"cpu_cores": {"database": DB, "query": "SELECT sum(cpu) FROM batch GROUP BY time(1m)"}},
+                "provider": {"kind": "webhook"},
+            })
+            .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    poll_until(server, "the batch pool's first cycle", Duration::from_secs(60), || {
+        let r = server.get("/v1/pools/batch");
+        r.json()["demand"]["cpu_cores"]["bursts"]["every"].as_str().map(str::to_string)
+    });
     // One subscription with one delivered test event.
     let receiver = Receiver::start();
     let r = server.send(
@@ -151,7 +180,7 @@ fn dashboard_draws_every_view_in_a_real_browser() {
             "measurement": "load", "field": "v", "model": "ets", "horizon": HORIZON,
             "actual": POINTS, "points": POINTS + HORIZON,
         },
-        "pools": {"pool": "default/web", "points": POINTS, "series": 5, "actions": ACTIONS.len()},
+        "pools": {"pool": "default/web", "points": POINTS, "series": 5, "actions": ACTIONS.len(), "bursts": "cpu_cores: every 10m0s"},
         "models": {"accuracy_points": ACCURACY_POINTS},
         "webhooks": {"subscriptions": 1, "deliveries": 1},
         "anomalies": {"rows": ANOMALOUS.len(), "points": POINTS},

@@ -45,6 +45,19 @@ async function loadPools(notes) {
   }
 }
 
+/** `HH:MM` (UTC) of an RFC 3339 time. */
+const clock = (rfc3339) => new Date(rfc3339).toISOString().slice(11, 16);
+
+/** The periodic bursts found in a pool's demand, per dimension, in words. */
+function bursts(view) {
+  return Object.entries(view?.demand ?? {})
+    .filter(([, r]) => r.bursts)
+    .map(([d, { bursts: b }]) =>
+      `${d}: every ${b.every}, next ${clock(b.due_from)}–${clock(b.due_to)} UTC, up to ${b.height}` +
+      (b.raised_forecast ? ' (provisioned)' : ''))
+    .join('; ');
+}
+
 function summary() {
   const rows = [...pools.values()].map((p) => [
     p.tenant,
@@ -52,8 +65,9 @@ function summary() {
     p.view ? Object.entries(p.view.units_by_state ?? {}).map(([s, n]) => `${s} ${n}`).join(', ') : '(not defined now)',
     p.view ? Object.entries(p.view.ready_capacity ?? {}).map(([d, v]) => `${d} ${v}`).join(', ') : '',
     p.view?.last_decision?.reason ?? '',
+    bursts(p.view),
   ]);
-  table(byId('pl-list'), ['tenant', 'pool', 'units', 'ready capacity', 'last decision'], rows);
+  table(byId('pl-list'), ['tenant', 'pool', 'units', 'ready capacity', 'last decision', 'periodic bursts'], rows);
 }
 
 async function chart(ctx) {
