@@ -183,9 +183,13 @@ fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
     if scratch.len() < BASELINE + 2 {
         return None;
     }
-    scratch.sort_by(f64::total_cmp);
-    let quantile = |q: f64| scratch[((scratch.len() - 1) as f64 * q).round() as usize];
-    let range = quantile(0.99) - quantile(0.01);
+    // The 1st and 99th percentiles by selection (no full sort: this runs
+    // at every decision of a replay).
+    let at = |q: f64| ((scratch.len() - 1) as f64 * q).round() as usize;
+    let (low, high) = (at(0.01), at(0.99));
+    let top = *scratch.select_nth_unstable_by(high, f64::total_cmp).1;
+    let bottom = if low < high { *scratch[..high].select_nth_unstable_by(low, f64::total_cmp).1 } else { top };
+    let range = top - bottom;
     let rise = (SPREADS * spread).max(MIN_RISE * range);
     if !(rise.is_finite() && rise > 0.0) {
         return None;
@@ -195,16 +199,24 @@ fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
     let mut window: Vec<f64> = Vec::with_capacity(BASELINE);
     let mut bursting = false;
     for t in BASELINE..x.len() {
-        window.clear();
-        window.extend(x[t - BASELINE..t].iter().copied().filter(|v| v.is_finite()));
-        let base = median_in_place(&mut window);
-        let high = x[t].is_finite() && base.is_finite() && x[t] - base > rise;
+        let before = &x[t - BASELINE..t];
+        // The median is at least the lowest point: most points fail this
+        // cheaper test first.
+        let lowest = before.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+        let base = (x[t].is_finite() && x[t] - lowest > rise)
+            .then(|| {
+                window.clear();
+                window.extend(before.iter().copied().filter(|v| v.is_finite()));
+                median_in_place(&mut window)
+            })
+            .filter(|base| base.is_finite() && x[t] - base > rise);
+        let high = base.is_some();
         match (high, bursting, runs.last_mut()) {
             (true, true, Some((last, _, end))) => {
                 last.height = last.height.max(x[t]);
                 *end = t + 1;
             }
-            (true, _, _) => runs.push((Burst { onset: t, height: x[t] }, base, t + 1)),
+            (true, _, _) => runs.push((Burst { onset: t, height: x[t] }, base.unwrap_or(f64::NAN), t + 1)),
             _ => {}
         }
         bursting = high;
