@@ -210,16 +210,15 @@ fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
                 median_in_place(&mut window)
             })
             .filter(|base| base.is_finite() && x[t] - base > rise);
-        let high = base.is_some();
-        match (high, bursting, runs.last_mut()) {
-            (true, true, Some((last, _, end))) => {
+        match (base, bursting, runs.last_mut()) {
+            (Some(_), true, Some((last, _, end))) => {
                 last.height = last.height.max(x[t]);
                 *end = t + 1;
             }
-            (true, _, _) => runs.push((Burst { onset: t, height: x[t] }, base.unwrap_or(f64::NAN), t + 1)),
-            _ => {}
+            (Some(base), _, _) => runs.push((Burst { onset: t, height: x[t] }, base, t + 1)),
+            (None, _, _) => {}
         }
-        bursting = high;
+        bursting = base.is_some();
     }
     // A burst falls back: within RETURN_STEPS after its run the series is
     // near the level it rose from again. A rise that stays (the morning
