@@ -40,6 +40,11 @@
 //! A random burst process rarely builds such a chain: at one onset every
 //! 28 steps (`ec2_cpu_utilization_77c1ca`'s rate), four windows of three
 //! steps each all hit with probability about 10⁻⁴ per anchor and period.
+//!
+//! A job that runs once a day (a nightly backup) has a period too long for
+//! [`WINDOW`]; when the history's steps divide a day, [`detect_daily`]
+//! looks for it over [`DAILY_DAYS`] days at the calendar's period, and
+//! [`detect_all`] returns both searches' cadences.
 
 use super::prep::median_in_place;
 
@@ -72,6 +77,33 @@ pub const RETURN_STEPS: usize = 2;
 /// Robust spreads above the baseline that make a point bursting.
 const SPREADS: f64 = 5.0;
 
+/// Robust spreads above the baseline that make a point bursting in the
+/// daily search ([`detect_daily`]). Lower than [`SPREADS`] because the
+/// period is not searched for: noise would have to line up at the same
+/// time of day on [`CYCLES`] + 1 days in a row to pass for a job, while a
+/// nightly job on a busy machine often rises only 4–6 spreads (NAB's
+/// `ec2_cpu_utilization_53ea38`: +0.42 to +0.85 over a noise spread of
+/// 0.13).
+const DAILY_SPREADS: f64 = 3.0;
+
+/// Days the daily search reads: the anchor's day, [`CYCLES`] days of links
+/// behind it, and one day whose burst may be missing.
+pub const DAILY_DAYS: usize = CYCLES + 2;
+
+/// Most steps in a day for the daily search (one-minute buckets): finer
+/// grids would make it read more than 8,600 points at every decision.
+pub const MAX_STEPS_PER_DAY: usize = 1440;
+
+/// Most chance of a burst as high as the anchor's (half its rise or more),
+/// at the series' rate of such bursts, in the window a daily link may land
+/// in (± 1/20 of a day): a series that bursts every couple of hours has a
+/// burst in every such window, so a "daily" chain would be chance. At 1/4,
+/// four links by chance happen 0.4% of the time.
+const DAILY_MAX_CHANCE: f64 = 0.25;
+
+/// Nanoseconds in a day.
+const DAY_NS: i64 = 86_400_000_000_000;
+
 /// The burst a cadence says is due next.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cadence {
@@ -100,13 +132,39 @@ impl Cadence {
 struct Burst {
     onset: usize,
     height: f64,
+    /// How far the highest point rose above the baseline.
+    rise: f64,
+}
+
+/// Steps of `step_ns` nanoseconds in a day, when they divide it and the
+/// daily search covers them (at most [`MAX_STEPS_PER_DAY`]).
+pub fn steps_per_day(step_ns: i64) -> Option<usize> {
+    (step_ns > 0 && DAY_NS % step_ns == 0)
+        .then(|| (DAY_NS / step_ns) as usize)
+        .filter(|p| (MIN_PERIOD..=MAX_STEPS_PER_DAY).contains(p))
+}
+
+/// How many of the newest points [`detect_all`] reads.
+pub fn window(steps_per_day: Option<usize>) -> usize {
+    steps_per_day.map_or(WINDOW, |p| WINDOW.max(DAILY_DAYS * p + BASELINE))
+}
+
+/// Every cadence in `history` (oldest first, `NaN` = gap), the one due
+/// soonest first: [`detect`]'s, and [`detect_daily`]'s when the history's
+/// steps divide a day (`steps_per_day`, see [`steps_per_day`]). A series
+/// may have both: an hourly job and a nightly backup.
+pub fn detect_all(history: &[f64], steps_per_day: Option<usize>) -> Vec<Cadence> {
+    let mut found: Vec<Cadence> =
+        detect(history).into_iter().chain(steps_per_day.and_then(|p| detect_daily(history, p))).collect();
+    found.sort_by_key(|c| c.due);
+    found
 }
 
 /// The cadence of `history`'s bursts (oldest first, `NaN` = gap), when its
 /// latest bursts come at a steady period; `None` otherwise.
 pub fn detect(history: &[f64]) -> Option<Cadence> {
     let x = &history[history.len().saturating_sub(WINDOW)..];
-    let bursts = bursts(x)?;
+    let bursts = bursts(x, SPREADS)?;
     if bursts.len() < CYCLES + 1 {
         return None;
     }
@@ -136,6 +194,88 @@ pub fn detect(history: &[f64]) -> Option<Cadence> {
             let height = chain.iter().map(|&i| bursts[i].height).fold(f64::NEG_INFINITY, f64::max);
             return Some(Cadence { period, due: (lo, hi.max(lo)), height, bursts: chain.len() });
         }
+    }
+    None
+}
+
+/// The cadence of a job that bursts at about the same time every day (a
+/// nightly backup, a cron-driven report), in `history` (oldest first, `NaN`
+/// = gap) on a grid of `steps_per_day` steps a day; `None` when there is
+/// none or the history holds fewer than [`CYCLES`] + 1 days.
+///
+/// Why a search of its own: [`detect`]'s window holds 3.5 days of
+/// 5-minute points, too few for a daily chain, and its threshold is set for
+/// periods it must guess. Here the period is the calendar's, so the search
+/// reads [`DAILY_DAYS`] days with a lower threshold ([`DAILY_SPREADS`]), and
+/// links each day's burst to the anchor's time of day (± 1/20 of a day),
+/// not to the previous link, so a job's clock cannot drift. The next burst
+/// is due in the window of the times of day the chain's bursts came at,
+/// each end pushed out by the mean gap between those times.
+/// A series that bursts so often that any such window holds a burst by
+/// chance has no daily cadence ([`DAILY_MAX_CHANCE`]).
+pub fn detect_daily(history: &[f64], steps_per_day: usize) -> Option<Cadence> {
+    let p = steps_per_day;
+    if !(MIN_PERIOD..=MAX_STEPS_PER_DAY).contains(&p) {
+        return None;
+    }
+    let x = &history[history.len().saturating_sub(DAILY_DAYS * p + BASELINE)..];
+    if x.len() < CYCLES * p + BASELINE + 1 {
+        return None;
+    }
+    let bursts = bursts(x, DAILY_SPREADS)?;
+    let n = x.len();
+    let tol = tolerance(p);
+    // Anchors: the bursts of the last two days, newest first (one missed
+    // day is forgiven; a stray burst after the job's does not hide it).
+    for anchor in (0..bursts.len()).rev().take_while(|&i| bursts[i].onset + 2 * p >= n) {
+        // Links rise at least half as high as the anchor: a nightly job's
+        // bursts, not the noise around them.
+        let peers: Vec<Burst> =
+            bursts[..anchor].iter().copied().filter(|b| b.rise >= bursts[anchor].rise / 2.0).collect();
+        if ((peers.len() + 1) * (2 * tol + 1)) as f64 > DAILY_MAX_CHANCE * n as f64 {
+            continue;
+        }
+        let a = bursts[anchor].onset;
+        // Each earlier day's burst closest to the anchor's time of day:
+        // its offset from that time (steps) and the highest burst.
+        let mut offsets = vec![0i64];
+        let mut height = bursts[anchor].height;
+        for k in 1..=MAX_LINKS {
+            let Some(target) = a.checked_sub(k * p) else { break };
+            let Some(link) =
+                peers.iter().filter(|b| b.onset.abs_diff(target) <= tol).min_by_key(|b| b.onset.abs_diff(target))
+            else {
+                break;
+            };
+            offsets.push(link.onset as i64 - target as i64);
+            height = height.max(link.height);
+        }
+        if offsets.len() <= CYCLES {
+            continue;
+        }
+        // The times of day seen, each end pushed out by the mean gap
+        // between them (rounded up): k draws from a window of times fall
+        // short of its ends by about range/(k − 1) on each side, so the
+        // next run would often land just outside the range seen (NAB's
+        // 53ea38 starts anywhere from 03:10 to 03:45; five nights in a row
+        // may all fall in 03:10–03:25).
+        let seen_early = offsets.iter().copied().min().unwrap_or(0);
+        let seen_late = offsets.iter().copied().max().unwrap_or(0);
+        let gaps = offsets.len() as i64 - 1;
+        let widen = (seen_late - seen_early + gaps - 1) / gaps;
+        let (early, late) = (seen_early - widen, seen_late + widen);
+        let (a, p, n) = (a as i64, p as i64, n as i64);
+        // The first day whose window is not over yet.
+        let Some(m) = (1..=2).find(|m| a + m * p + late >= n) else { continue };
+        // Steps after the last point: index n is step 1.
+        let lo = (a + m * p + early).max(n) + 1 - n;
+        let hi = a + m * p + late + 1 - n;
+        return Some(Cadence {
+            period: p as f64,
+            due: (lo as usize, hi.max(lo) as usize),
+            height,
+            bursts: offsets.len(),
+        });
     }
     None
 }
@@ -171,8 +311,9 @@ fn chain_from(bursts: &[Burst], anchor: usize, p: usize) -> Option<Vec<usize>> {
     (chain.len() > CYCLES).then_some(chain)
 }
 
-/// The bursts of `x`, oldest first (`None`: too few points or no spread).
-fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
+/// The bursts of `x` that rise `spreads` robust spreads above their
+/// baseline, oldest first (`None`: too few points or no spread).
+fn bursts(x: &[f64], spreads: f64) -> Option<Vec<Burst>> {
     if x.len() < BASELINE + MIN_PERIOD * (CYCLES + 1) {
         return None;
     }
@@ -190,7 +331,7 @@ fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
     let top = *scratch.select_nth_unstable_by(high, f64::total_cmp).1;
     let bottom = if low < high { *scratch[..high].select_nth_unstable_by(low, f64::total_cmp).1 } else { top };
     let range = top - bottom;
-    let rise = (SPREADS * spread).max(MIN_RISE * range);
+    let rise = (spreads * spread).max(MIN_RISE * range);
     if !(rise.is_finite() && rise > 0.0) {
         return None;
     }
@@ -215,7 +356,7 @@ fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
                 last.height = last.height.max(x[t]);
                 *end = t + 1;
             }
-            (Some(base), _, _) => runs.push((Burst { onset: t, height: x[t] }, base, t + 1)),
+            (Some(base), _, _) => runs.push((Burst { onset: t, height: x[t], rise: 0.0 }, base, t + 1)),
             (None, _, _) => {}
         }
         bursting = base.is_some();
@@ -228,7 +369,7 @@ fn bursts(x: &[f64]) -> Option<Vec<Burst>> {
         let after = &x[(*end).min(x.len())..(end + RETURN_STEPS).min(x.len())];
         after.len() < RETURN_STEPS || after.iter().any(|v| *v < base + rise / 2.0)
     };
-    Some(runs.iter().filter(|r| back(r)).map(|r| r.0).collect())
+    Some(runs.iter().filter(|r| back(r)).map(|(b, base, _)| Burst { rise: b.height - base, ..*b }).collect())
 }
 
 #[cfg(test)]
@@ -338,6 +479,111 @@ mod tests {
         assert_eq!(c.height, 8.0);
     }
 
+    /// Six days on a 5-minute grid (288 steps a day): a level of 10 with
+    /// noise, and a one-step job of `height` each night whose start moves
+    /// around within 35 minutes (03:10 to 03:45: steps 38 to 45), at
+    /// `starts[d]` on day `d`.
+    fn nightly(days: usize, starts: &[usize], height: f64) -> Vec<f64> {
+        let mut seed = 7u64;
+        let mut x: Vec<f64> = (0..days * 288)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                10.0 + ((seed >> 33) % 100) as f64 / 100.0
+            })
+            .collect();
+        for (d, s) in starts.iter().enumerate().take(days) {
+            x[d * 288 + s] = height;
+        }
+        x
+    }
+
+    #[test]
+    fn a_nightly_job_whose_start_moves_is_due_in_a_window_around_its_times() {
+        let starts = [40, 43, 38, 45, 41, 39, 44];
+        let x = nightly(7, &starts, 14.0);
+        // At 01:00 on day 6 (step 6·288 + 12): the job came on days 0–5,
+        // at 03:10–03:45; it is due today, over those times or wider.
+        let end = 6 * 288 + 12;
+        let c = detect_daily(&x[..end], 288).expect("a daily cadence");
+        assert_eq!(c.period, 288.0);
+        assert_eq!(c.height, 14.0);
+        assert!(c.bursts > CYCLES, "{c:?}");
+        // Step k after the history is index end - 1 + k.
+        let (first, last) = (6 * 288 + 38 - (end - 1), 6 * 288 + 45 - (end - 1));
+        assert!(c.due.0 <= first && last <= c.due.1, "the window covers 03:10–03:45: {c:?}");
+        assert!(c.due.1 - c.due.0 <= 2 * tolerance(288) + 1, "no wider than ± 1/20 of a day: {c:?}");
+        assert!(!c.due_within(1, 12), "not due in the next hour: {c:?}");
+        // Checked at every step of day 6: the job's step (03:40) is inside
+        // the window announced the step before.
+        let h = &x[..6 * 288 + 44];
+        let c = detect_daily(h, 288).expect("a daily cadence");
+        assert!(c.due_within(1, 1), "{c:?}");
+        // After today's run, the next is due tomorrow.
+        let c = detect_daily(&x[..6 * 288 + 60], 288).expect("a daily cadence");
+        assert!(c.due.0 > 200, "{c:?}");
+        // detect_all finds it when told the steps of a day, and not otherwise
+        // (the generic search's window holds 3.5 days).
+        assert_eq!(detect_all(&x[..end], Some(288)), vec![detect_daily(&x[..end], 288).expect("daily")]);
+        assert_eq!(detect_all(&x[..end], None), vec![]);
+        assert_eq!(detect(&x[..end]), None);
+    }
+
+    #[test]
+    fn a_nightly_job_needs_five_days_and_forgives_one_missed_night() {
+        let starts = [40, 43, 38, 45, 41, 39, 44];
+        let x = nightly(7, &starts, 14.0);
+        // Four nights seen: too few.
+        assert_eq!(detect_daily(&x[..4 * 288 + 12], 288), None);
+        // Night 5 missed: the job is due on night 6 from night 4's run.
+        let mut y = x.clone();
+        y[5 * 288 + 39] = 10.5;
+        let c = detect_daily(&y[..6 * 288 + 12], 288).expect("one missed night is forgiven");
+        assert!(c.due_within(6 * 288 + 38 - (6 * 288 + 11), 6 * 288 + 45 - (6 * 288 + 11)), "{c:?}");
+        // Two missed nights end it.
+        y[6 * 288 + 44] = 10.5;
+        assert_eq!(detect_daily(&y[..6 * 288 + 100], 288), None);
+    }
+
+    #[test]
+    fn frequent_bursts_and_noise_have_no_daily_cadence() {
+        // A burst every 23.5 steps: every window of ± 72 minutes holds one,
+        // so a daily chain would be chance; the generic search has it.
+        let x = bursty(2000, 23.5, 3.0, 6.0);
+        assert_eq!(detect_daily(&x, 288), None);
+        assert!(detect(&x).is_some());
+        // Noise alone, and noise on a quantized series whose ticks pass
+        // the threshold everywhere.
+        let noise = nightly(7, &[], 0.0);
+        assert_eq!(detect_daily(&noise, 288), None);
+        let ticks: Vec<f64> = (0..2016).map(|t| if t % 7 == 3 { 0.2 } else { 0.13 }).collect();
+        assert_eq!(detect_daily(&ticks, 288), None);
+        // The same ticks with a job each night at 03:05–03:35: found (links
+        // are bursts that rise at least half as high as the anchor).
+        let mut job = ticks.clone();
+        for (d, s) in [37, 39, 40, 43, 41, 38, 42].iter().enumerate() {
+            job[d * 288 + s] = 1.5;
+        }
+        let c = detect_daily(&job[..6 * 288 + 30], 288).expect("the job, among the ticks");
+        assert_eq!(c.height, 1.5);
+        assert!(c.due.0 <= 13 && 13 <= c.due.1, "night 6's run at step 13: {c:?}");
+    }
+
+    #[test]
+    fn steps_per_day_divide_a_day() {
+        const MIN: i64 = 60_000_000_000;
+        assert_eq!(steps_per_day(5 * MIN), Some(288));
+        assert_eq!(steps_per_day(30 * MIN), Some(48));
+        assert_eq!(steps_per_day(MIN), Some(1440));
+        assert_eq!(steps_per_day(MIN / 2), None, "finer than a minute: not searched");
+        assert_eq!(steps_per_day(57_000_000_000), None, "57 s does not divide a day");
+        assert_eq!(steps_per_day(0), None);
+        assert_eq!(steps_per_day(-MIN), None);
+        assert_eq!(steps_per_day(7 * 24 * 60 * MIN), None);
+        assert_eq!(window(None), WINDOW);
+        assert_eq!(window(Some(288)), DAILY_DAYS * 288 + BASELINE);
+        assert_eq!(window(Some(48)), WINDOW);
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics_and_due_windows_are_ahead(x in proptest::collection::vec(
@@ -345,6 +591,33 @@ mod tests {
             if let Some(c) = detect(&x) {
                 proptest::prop_assert!(c.due.0 >= 1 && c.due.0 <= c.due.1);
                 proptest::prop_assert!(c.period >= MIN_PERIOD as f64 - 1.0);
+            }
+        }
+
+        #[test]
+        fn the_daily_search_never_panics_and_due_windows_are_ahead(
+            x in proptest::collection::vec(
+                proptest::prop_oneof![proptest::num::f64::ANY, 0.0f64..10.0, proptest::strategy::Just(50.0)], 0..400),
+            p in 0usize..80,
+        ) {
+            for c in detect_all(&x, Some(p)) {
+                proptest::prop_assert!(c.due.0 >= 1 && c.due.0 <= c.due.1, "{:?}", c);
+            }
+        }
+
+        #[test]
+        fn a_nightly_job_is_announced_the_step_before_it_runs(
+            starts in proptest::collection::vec(38usize..=45, 7),
+            height in 13.0f64..40.0,
+        ) {
+            let x = nightly(7, &starts, height);
+            let run = 6 * 288 + starts[6];
+            let c = detect_daily(&x[..run], 288);
+            proptest::prop_assert!(c.is_some_and(|c| c.height >= height), "{:?}", c);
+            // A run inside the times seen on the six nights before is due.
+            let (early, late) = (starts[..6].iter().copied().min(), starts[..6].iter().copied().max());
+            if early <= Some(starts[6]) && Some(starts[6]) <= late {
+                proptest::prop_assert!(c.is_some_and(|c| c.due_within(1, 1)), "{:?} {:?}", starts, c);
             }
         }
     }

@@ -280,24 +280,27 @@ pub fn read(
         Err(e) => reading.forecast_error = Some(e),
     }
     if let Some(forecast) = reading.forecast {
-        reading.bursts = bursts_of(&sums, query.step, now, lead_time);
-        if let Some(b) = reading.bursts.as_ref().filter(|b| b.raised_forecast) {
-            reading.forecast = Some(forecast.max(b.height));
+        let (bursts, raise_to) = bursts_of(&sums, query.step, now, lead_time);
+        reading.bursts = bursts;
+        if let Some(height) = raise_to {
+            reading.forecast = Some(forecast.max(height));
         }
     }
     reading
 }
 
-/// The cadence of the closed buckets of `sums` (a bucket of width `step`
-/// per key), and whether its next burst is due by `now + lead_time`.
-fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> Option<BurstReading> {
+/// The cadences of the closed buckets of `sums` (a bucket of width `step`
+/// per key): the one due soonest, and the height to raise the forecast to
+/// when any is due by `now + lead_time` (the highest of those due).
+fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> (Option<BurstReading>, Option<f64>) {
     if step <= 0 {
-        return None;
+        return (None, None);
     }
     let closed: Vec<(i64, f64)> = sums.range(..=now - step).map(|(t, v)| (*t, *v)).collect();
-    let (last, _) = *closed.last()?;
+    let Some(&(last, _)) = closed.last() else { return (None, None) };
+    let daily = cadence::steps_per_day(step);
     // The newest buckets on a regular grid, a missing bucket as a gap.
-    let span = (cadence::WINDOW as i64 - 1).saturating_mul(step);
+    let span = (cadence::window(daily) as i64 - 1).saturating_mul(step);
     let first = closed.first().map_or(last, |(t, _)| *t).max(last.saturating_sub(span));
     let mut grid = vec![f64::NAN; ((last - first) / step + 1) as usize];
     for (t, v) in closed.iter().filter(|(t, _)| *t >= first) {
@@ -305,17 +308,19 @@ fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> 
             *slot = *v;
         }
     }
-    let c = cadence::detect(&grid)?;
+    let found = cadence::detect_all(&grid, daily);
     let covered = (now.saturating_add(lead_time.max(0)).saturating_sub(last) / step).max(1) as usize;
+    let raise_to = found.iter().filter(|c| c.due_within(1, covered)).map(|c| c.height).reduce(f64::max);
     let at = |steps: usize| time::format_rfc3339_nano(last.saturating_add((steps as i64).saturating_mul(step)));
-    Some(BurstReading {
+    let reading = found.first().map(|c| BurstReading {
         every: duration::format_duration((c.period * step as f64).round() as i64),
         due_from: at(c.due.0),
         due_to: at(c.due.1),
         height: c.height,
         seen: c.bursts,
         raised_forecast: c.due_within(1, covered),
-    })
+    });
+    (reading, raise_to)
 }
 
 /// The demand query wrapped in `forecast(…)` at the safety's band level,
@@ -348,17 +353,21 @@ mod tests {
         // Buckets up to minute 199 are closed at minute 200. The burst of
         // minute 185 fell in a missing bucket (one miss is forgiven), so
         // the next is due at 205 ± 1.
-        let b = bursts_of(&sums, MIN, 200 * MIN, 10 * MIN).expect("a cadence");
+        let (b, raise_to) = bursts_of(&sums, MIN, 200 * MIN, 10 * MIN);
+        let b = b.expect("a cadence");
+        assert_eq!(raise_to, Some(50.0));
         assert_eq!((b.every.as_str(), b.height), ("20m0s", 50.0));
         assert_eq!((b.due_from.as_str(), b.due_to.as_str()), ("1970-01-01T03:24:00Z", "1970-01-01T03:26:00Z"));
         assert!(b.raised_forecast, "due by 200 + 10 minutes: {b:?}");
-        assert!(!bursts_of(&sums, MIN, 200 * MIN, 2 * MIN).expect("a cadence").raised_forecast);
+        let (b, raise_to) = bursts_of(&sums, MIN, 200 * MIN, 2 * MIN);
+        assert!(!b.expect("a cadence").raised_forecast);
+        assert_eq!(raise_to, None);
         // Bucket widths and times at the edges of i64 do not overflow.
         let huge = i64::MAX / 100;
         let sums: BTreeMap<i64, f64> = (0..50i64).map(|i| (i * huge / 60, 1.0)).collect();
-        assert_eq!(bursts_of(&sums, huge / 60, i64::MAX - 1, i64::MAX), None);
-        assert_eq!(bursts_of(&BTreeMap::new(), MIN, 0, MIN), None);
-        assert_eq!(bursts_of(&sums, 0, 0, MIN), None);
+        assert_eq!(bursts_of(&sums, huge / 60, i64::MAX - 1, i64::MAX), (None, None));
+        assert_eq!(bursts_of(&BTreeMap::new(), MIN, 0, MIN), (None, None));
+        assert_eq!(bursts_of(&sums, 0, 0, MIN), (None, None));
     }
 
     #[test]

@@ -366,3 +366,60 @@ fn a_periodic_burst_due_within_the_lead_time_is_provisioned_for() {
     assert!(reading.forecast.expect("forecast") >= 30.0, "{reading:?}");
     assert!(f64::from(decision.desired[0]) * 4.0 >= 30.0, "{decision:?}");
 }
+
+/// Five-minute demand from `T0` (a midnight) up to minute `until`: about 10
+/// cores, and a one-step job to 40 cores every night, starting at 03:20,
+/// 03:35, 03:10, 03:45, 03:25, 03:15 and 03:30 on days 0–6.
+fn write_nights(store: &Store, from: i64, until: i64) {
+    const STARTS: [i64; 7] = [40, 43, 38, 45, 41, 39, 42];
+    let mut lines = String::new();
+    for step in from / 5..until / 5 {
+        let (day, of_day) = (step / 288, step % 288);
+        let cpu = if STARTS.get(day as usize) == Some(&of_day) { 40.0 } else { 10.0 + 0.3 * (step % 4) as f64 };
+        lines.push_str(&format!("usage,service=nightly cpu={cpu} {}\n", T0 + step * 5 * MINUTE));
+    }
+    let points = parse(lines.as_bytes(), Precision::Nanoseconds).points;
+    store.write("infra", None, &points, T0 + until * MINUTE).expect("write");
+}
+
+#[test]
+fn a_nightly_job_is_provisioned_for_in_the_window_it_runs_in() {
+    const DAY: i64 = 24 * 60;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
+    store.create_database("infra").expect("create");
+    let manager = PoolManager::open(store.clone(), Arc::new(Recorder::default()), 10).expect("open");
+    let mut spec = spec("SELECT sum(cpu) FROM usage GROUP BY time(5m)");
+    spec.history = 7 * DAY * MINUTE;
+    spec.interval = 5 * MINUTE;
+    spec.lead_time = 10 * MINUTE;
+
+    // At 01:00 on day 6 the job ran at 03:10–03:45 on the six nights
+    // before: due tonight, over those times widened by their mean gap
+    // (7 steps / 5 gaps, rounded up: 2 steps), so not within the lead time.
+    write_nights(&store, 0, 6 * DAY + 60);
+    let now = T0 + (6 * DAY + 60) * MINUTE;
+    manager.create(spec.clone(), now).expect("create");
+    manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let bursts = reading.bursts.clone().expect("the nightly cadence is found");
+    assert_eq!(bursts.every, "24h0m0s", "{bursts:?}");
+    assert_eq!(bursts.height, 40.0);
+    assert_eq!((bursts.due_from.as_str(), bursts.due_to.as_str()), ("2026-01-07T03:00:00Z", "2026-01-07T03:55:00Z"));
+    assert!(bursts.seen >= 5, "{bursts:?}");
+    assert!(!bursts.raised_forecast, "{bursts:?}");
+    assert!(reading.forecast.expect("forecast") < 40.0, "{reading:?}");
+
+    // At 02:55 the window opens within the lead time: the forecast is raised
+    // to the job's height and units (4 cores each) cover it.
+    write_nights(&store, 6 * DAY + 60, 6 * DAY + 175);
+    let later = T0 + (6 * DAY + 175) * MINUTE;
+    manager.delete("default", "web", later).expect("delete");
+    manager.create(spec, later).expect("create");
+    let decision = manager.cycle("default", "web", later).expect("cycle").expect("decided");
+    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let bursts = reading.bursts.clone().expect("still found");
+    assert!(bursts.raised_forecast, "{bursts:?}");
+    assert!(reading.forecast.expect("forecast") >= 40.0, "{reading:?}");
+    assert!(f64::from(decision.desired[0]) * 4.0 >= 40.0, "{decision:?}");
+}

@@ -406,6 +406,7 @@ pub fn simulate_scaled(
         fits: 0,
     };
     let allocator_policy = if policy == PolicyKind::Reactive { Policy::Reactive } else { Policy::Predictive };
+    let daily = cadence::steps_per_day(trace.step);
     for k in 0..n {
         let now = trace.time(k);
         fleet.advance(now);
@@ -419,7 +420,7 @@ pub fn simulate_scaled(
                         Some(p) if k >= learn_from => p.observe(&trace.values, k, horizon),
                         _ => None,
                     }
-                    .map(|f| with_due_burst(f, &trace.values[..=k], horizon));
+                    .map(|f| with_due_burst(f, &trace.values[..=k], daily, horizon));
                     if let (Some(f), Some(slot)) = (predicted, run.forecast.get_mut(k + 1)) {
                         *slot = Some(f);
                     }
@@ -447,11 +448,13 @@ pub fn simulate_scaled(
     Ok(run)
 }
 
-/// `forecast` with its `required` raised to the height of a periodic burst
-/// due in the steps the decision covers (as the manager's demand reading
-/// does; see [`augur_engine::forecast::cadence`]).
-fn with_due_burst(mut forecast: Forecast, history: &[f64], horizon: usize) -> Forecast {
-    if let Some(c) = cadence::detect(history).filter(|c| c.due_within(1, horizon.max(1))) {
+/// `forecast` with its `required` raised to the height of every periodic
+/// burst due in the steps the decision covers (as the manager's demand
+/// reading does; see [`augur_engine::forecast::cadence`]); `steps_per_day`
+/// enables the daily search.
+fn with_due_burst(mut forecast: Forecast, history: &[f64], steps_per_day: Option<usize>, horizon: usize) -> Forecast {
+    let window = &history[history.len().saturating_sub(cadence::window(steps_per_day))..];
+    for c in cadence::detect_all(window, steps_per_day).iter().filter(|c| c.due_within(1, horizon.max(1))) {
         forecast.required = forecast.required.max(c.height);
     }
     forecast
