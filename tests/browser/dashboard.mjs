@@ -112,7 +112,9 @@ async function steps() {
   check('pool chart markers', plChart.markers, pl.actions);
   check('pool actions rows', (await data('#pl-actions')).rows, pl.actions);
   const poolList = (await page.textContent('#pl-list')) ?? '';
-  check('pool list shows the periodic bursts', poolList.includes(pl.bursts), true);
+  for (const bursts of pl.bursts) {
+    check(`pool list shows the periodic bursts "${bursts}"`, poolList.includes(bursts), true);
+  }
   await shot('03-pools');
 
   // Models: accuracy over time from _internal.

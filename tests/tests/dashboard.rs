@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: starts augur with authentication on,
 //! writes known data (a series, `_internal` pool and forecast-accuracy
 //! points in the monitor's schema, anomalies, a webhook delivery, a pool
-//! whose demand bursts every ten minutes), then runs
+//! whose demand bursts every ten minutes and one with a nightly job), then runs
 //! `tests/browser/dashboard.mjs`, which opens the page in Debian's chromium
 //! through playwright-core, signs in with the token, visits every view and
 //! checks that each chart plotted as many points as were written. The
@@ -141,6 +141,42 @@ fn write_data(server: &Server, times: &[i64]) -> Receiver {
         let r = server.get("/v1/pools/batch");
         r.json()["demand"]["cpu_cores"]["bursts"]["every"].as_str().map(str::to_string)
     });
+    // A nightly job: six days of 5-minute demand at 2 cores, and 30 for one
+    // step each night around three hours from now (its start moving by up to
+    // 15 minutes); the pool finds the daily cadence in its first cycle.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let last = now / 300 * 300 - 300;
+    let jobs: Vec<i64> = [0, 2, -1, 3, 1, -2]
+        .iter()
+        .enumerate()
+        .map(|(d, j)| last + 3 * 3600 - (d as i64 + 1) * 86_400 + j * 300)
+        .collect();
+    let nightly: String = (0..6 * 288)
+        .map(|i| last - i * 300)
+        .map(|t| {
+            format!("nightly cpu={} {t}\n", if jobs.contains(&t) { 30.0 } else { 2.0 + 0.1 * (t / 300 % 3) as f64 })
+        })
+        .collect();
+    let r = server.write_precision(DB, "s", nightly);
+    assert_eq!(r.status, 204, "write the nightly job: {r}");
+    let r = server.send(
+        server.client().post(server.url("/v1/pools")).header(CONTENT_TYPE, "application/json").body(
+            json!({
+                "name": "nightly", "dimensions": ["cpu_cores"],
+                "shapes": [{"name": "core4", "capacity": {"cpu_cores": 4}, "hourly_cost": 0.1}],
+                "max": 20, "lead_time": "5m", "interval": "1h", "history": "7d",
+                "demand": {"cpu_cores": {"database": DB, "query": "SELECT sum(cpu) FROM nightly GROUP BY time(5m)"}},
+                "provider": {"kind": "webhook"},
+            })
+            .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    let every = poll_until(server, "the nightly pool's first cycle", Duration::from_secs(60), || {
+        let r = server.get("/v1/pools/nightly");
+        r.json()["demand"]["cpu_cores"]["bursts"]["every"].as_str().map(str::to_string)
+    });
+    assert_eq!(every, "24h0m0s");
     // One subscription with one delivered test event.
     let receiver = Receiver::start();
     let r = server.send(
@@ -180,7 +216,7 @@ fn dashboard_draws_every_view_in_a_real_browser() {
             "measurement": "load", "field": "v", "model": "ets", "horizon": HORIZON,
             "actual": POINTS, "points": POINTS + HORIZON,
         },
-        "pools": {"pool": "default/web", "points": POINTS, "series": 5, "actions": ACTIONS.len(), "bursts": "cpu_cores: every 10m0s"},
+        "pools": {"pool": "default/web", "points": POINTS, "series": 5, "actions": ACTIONS.len(), "bursts": ["cpu_cores: every 10m0s", "cpu_cores: nightly job"]},
         "models": {"accuracy_points": ACCURACY_POINTS},
         "webhooks": {"subscriptions": 1, "deliveries": 1},
         "anomalies": {"rows": ANOMALOUS.len(), "points": POINTS},

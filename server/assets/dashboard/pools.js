@@ -53,7 +53,8 @@ function bursts(view) {
   return Object.entries(view?.demand ?? {})
     .filter(([, r]) => r.bursts)
     .map(([d, { bursts: b }]) =>
-      `${d}: every ${b.every}, next ${clock(b.due_from)}–${clock(b.due_to)} UTC, up to ${b.height}` +
+      `${d}: ${b.every === '24h0m0s' ? 'nightly job' : `every ${b.every}`}, ` +
+      `next ${clock(b.due_from)}–${clock(b.due_to)} UTC, up to ${b.height}` +
       (b.raised_forecast ? ' (provisioned)' : ''))
     .join('; ');
 }
