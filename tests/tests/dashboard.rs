@@ -119,28 +119,11 @@ fn write_data(server: &Server, times: &[i64]) -> Receiver {
         let r = server.write_precision(db, "s", body);
         assert_eq!(r.status, 204, "write to {db}: {r}");
     }
-    // A pool on the batch job, which finds its cadence in its first cycle.
-    // Its events are committed before the webhook below subscribes (a new
-    // subscription starts at the outbox's head), and it sends no more: the
-    // next cycle is an hour away and its units wait for the
-    // infrastructure's readiness call (webhook provider).
-    let r = server.send(
-        server.client().post(server.url("/v1/pools")).header(CONTENT_TYPE, "application/json").body(
-            json!({
-                "name": "batch", "dimensions": ["cpu_cores"],
-                "shapes": [{"name": "core4", "capacity": {"cpu_cores": 4}, "hourly_cost": 0.1}],
-                "max": 20, "lead_time": "5m", "interval": "1h", "history": "6h",
-                "demand": {"cpu_cores": {"database": DB, "query": "SELECT sum(cpu) FROM batch GROUP BY time(1m)"}},
-                "provider": {"kind": "webhook"},
-            })
-            .to_string(),
-        ),
-    );
-    assert_eq!(r.status, 201, "{r}");
-    poll_until(server, "the batch pool's first cycle", Duration::from_secs(60), || {
-        let r = server.get("/v1/pools/batch");
-        r.json()["demand"]["cpu_cores"]["bursts"]["every"].as_str().map(str::to_string)
-    });
+    // A pool on the batch job, which finds its cadence in its first cycle
+    // (before the webhook below subscribes: a new subscription starts at
+    // the outbox's head).
+    let every = pool_with_bursts(server, "batch", "SELECT sum(cpu) FROM batch GROUP BY time(1m)", "6h");
+    assert_eq!(every, "10m0s");
     // A nightly job: six days of 5-minute demand at 2 cores, and 30 for one
     // step each night around three hours from now (its start moving by up to
     // 15 minutes); the pool finds the daily cadence in its first cycle.
@@ -159,23 +142,7 @@ fn write_data(server: &Server, times: &[i64]) -> Receiver {
         .collect();
     let r = server.write_precision(DB, "s", nightly);
     assert_eq!(r.status, 204, "write the nightly job: {r}");
-    let r = server.send(
-        server.client().post(server.url("/v1/pools")).header(CONTENT_TYPE, "application/json").body(
-            json!({
-                "name": "nightly", "dimensions": ["cpu_cores"],
-                "shapes": [{"name": "core4", "capacity": {"cpu_cores": 4}, "hourly_cost": 0.1}],
-                "max": 20, "lead_time": "5m", "interval": "1h", "history": "7d",
-                "demand": {"cpu_cores": {"database": DB, "query": "SELECT sum(cpu) FROM nightly GROUP BY time(5m)"}},
-                "provider": {"kind": "webhook"},
-            })
-            .to_string(),
-        ),
-    );
-    assert_eq!(r.status, 201, "{r}");
-    let every = poll_until(server, "the nightly pool's first cycle", Duration::from_secs(60), || {
-        let r = server.get("/v1/pools/nightly");
-        r.json()["demand"]["cpu_cores"]["bursts"]["every"].as_str().map(str::to_string)
-    });
+    let every = pool_with_bursts(server, "nightly", "SELECT sum(cpu) FROM nightly GROUP BY time(5m)", "7d");
     assert_eq!(every, "24h0m0s");
     // One subscription with one delivered test event.
     let receiver = Receiver::start();
@@ -195,6 +162,30 @@ fn write_data(server: &Server, times: &[i64]) -> Receiver {
         (r.json()["recent"].as_array().map_or(0, Vec::len) == 1).then_some(())
     });
     receiver
+}
+
+/// Creates pool `name` on the demand `query` (its events committed before
+/// the webhook subscribes, none after: the next cycle is an hour away and
+/// its units wait for the infrastructure's readiness call), waits for its
+/// first cycle to find a cadence, and returns how often the bursts come.
+fn pool_with_bursts(server: &Server, name: &str, query: &str, history: &str) -> String {
+    let r = server.send(
+        server.client().post(server.url("/v1/pools")).header(CONTENT_TYPE, "application/json").body(
+            json!({
+                "name": name, "dimensions": ["cpu_cores"],
+                "shapes": [{"name": "core4", "capacity": {"cpu_cores": 4}, "hourly_cost": 0.1}],
+                "max": 20, "lead_time": "5m", "interval": "1h", "history": history,
+                "demand": {"cpu_cores": {"database": DB, "query": query}},
+                "provider": {"kind": "webhook"},
+            })
+            .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    poll_until(server, &format!("the {name} pool's first cycle"), Duration::from_secs(60), || {
+        let r = server.get(&format!("/v1/pools/{name}"));
+        r.json()["demand"]["cpu_cores"]["bursts"]["every"].as_str().map(str::to_string)
+    })
 }
 
 #[test]

@@ -105,15 +105,11 @@ fn replays_the_alibaba_memory_trace_from_its_gzip_file_and_meets_the_targets() {
     }
 }
 
-/// NAB's `grok_asg_anomaly`: after its level falls, a one-step burst comes
-/// every 22–25 steps. The predictive policy finds their cadence
-/// (`augur_engine::forecast::cadence`) and is ready for each one, which
-/// brings its τ_U under 0.3 × reactive's; with the default safety every
-/// target of issue #5 is met (docs/benchmarks.md). `--steps` writes each
-/// step, and shows the bursts the predictive policy covered.
-#[test]
-fn replays_grok_with_its_periodic_bursts_covered_and_meets_the_targets() {
-    let trace = shared_data().join("nab/grok_asg_anomaly.csv");
+/// Replays `trace` (under `../shared/data/`) under all three policies with
+/// a 5-minute lead and 20 units at the peak: the JSON report and the
+/// `--steps` CSV.
+fn replay_with_steps(trace: &str) -> (serde_json::Value, String) {
+    let trace = shared_data().join(trace);
     let dir = tempfile::tempdir().expect("tempdir");
     let steps = dir.path().join("steps.csv");
     let args = [
@@ -130,10 +126,21 @@ fn replays_grok_with_its_periodic_bursts_covered_and_meets_the_targets() {
         steps.to_str().expect("utf-8 path"),
     ];
     let report: serde_json::Value = serde_json::from_str(&ok(&simulate(&args))).expect("JSON report");
+    (report, std::fs::read_to_string(&steps).expect("the steps were written"))
+}
+
+/// NAB's `grok_asg_anomaly`: after its level falls, a one-step burst comes
+/// every 22–25 steps. The predictive policy finds their cadence
+/// (`augur_engine::forecast::cadence`) and is ready for each one, which
+/// brings its τ_U under 0.3 × reactive's; with the default safety every
+/// target of issue #5 is met (docs/benchmarks.md). `--steps` writes each
+/// step, and shows the bursts the predictive policy covered.
+#[test]
+fn replays_grok_with_its_periodic_bursts_covered_and_meets_the_targets() {
+    let (report, text) = replay_with_steps("nab/grok_asg_anomaly.csv");
     for t in report["targets"].as_array().expect("targets") {
         assert_eq!(t["met"], true, "{t}");
     }
-    let text = std::fs::read_to_string(&steps).expect("the steps were written");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
@@ -170,28 +177,11 @@ fn replays_grok_with_its_periodic_bursts_covered_and_meets_the_targets() {
 /// cost stays within the targets against reactive and the oracle.
 #[test]
 fn replays_a_nightly_job_and_is_ready_for_it_every_night_after_five() {
-    let trace = shared_data().join("nab/ec2_cpu_utilization_53ea38.csv");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let steps = dir.path().join("steps.csv");
-    let args = [
-        "--trace",
-        trace.to_str().expect("utf-8 path"),
-        "--lead-time",
-        "5m",
-        "--scale-to-units",
-        "20",
-        "--policy",
-        "all",
-        "--json",
-        "--steps",
-        steps.to_str().expect("utf-8 path"),
-    ];
-    let report: serde_json::Value = serde_json::from_str(&ok(&simulate(&args))).expect("JSON report");
+    let (report, text) = replay_with_steps("nab/ec2_cpu_utilization_53ea38.csv");
     let targets = report["targets"].as_array().expect("targets");
     for t in &targets[1..] {
         assert_eq!(t["met"], true, "{t}");
     }
-    let text = std::fs::read_to_string(&steps).expect("the steps were written");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
