@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
-use super::{FitOptions, ForecastError, Forecaster, Prediction};
+use super::{FitOptions, ForecastError, Forecaster, Prediction, DAY_NS};
 
 /// Entries the process-wide cache holds unless configured otherwise. A
 /// fitted `auto` model of a 4,032-step history is about 25 KB (its saved
@@ -45,9 +45,6 @@ pub const MAX_KEPT_VALUES: usize = 8 << 20;
 
 /// Fewest steps a cached model absorbs before it is fitted again.
 pub const MIN_REFIT_AFTER: usize = 12;
-
-/// Nanoseconds in a day.
-const DAY_NS: i64 = 86_400_000_000_000;
 
 /// Steps a model fitted on `fit_len` steps of `step_ns` each absorbs before
 /// it is fitted again: a fourteenth of its history (a day of 5-minute steps

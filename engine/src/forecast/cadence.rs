@@ -47,6 +47,7 @@
 //! [`detect_all`] returns both searches' cadences.
 
 use super::prep::median_in_place;
+use super::DAY_NS;
 
 /// Points the detector looks back over (a week of 5-minute points holds
 /// 2,016; periods longer than a fifth of the window cannot build a chain).
@@ -100,9 +101,6 @@ pub const MAX_STEPS_PER_DAY: usize = 1440;
 /// burst in every such window, so a "daily" chain would be chance. At 1/4,
 /// four links by chance happen 0.4% of the time.
 const DAILY_MAX_CHANCE: f64 = 0.25;
-
-/// Nanoseconds in a day.
-const DAY_NS: i64 = 86_400_000_000_000;
 
 /// The burst a cadence says is due next.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -41,6 +41,10 @@ pub mod arima;
 pub mod pool;
 pub mod store;
 
+/// Nanoseconds in a day: the calendar period the forecasters' daily
+/// features, the model cache and the nightly-job search count in.
+pub const DAY_NS: i64 = 86_400_000_000_000;
+
 /// Why a model could not be fitted, updated or used.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ForecastError {

@@ -15,12 +15,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::FitOptions;
+use super::super::{FitOptions, DAY_NS};
 
 /// Features per step: the scaled value and four calendar features.
 pub const FEATURES: usize = 5;
 
-const DAY_NS: i64 = 86_400_000_000_000;
 const WEEK_NS: i64 = 7 * DAY_NS;
 /// 1970-01-01 was a Thursday: shifting by three days makes the week start on Monday.
 const MONDAY_SHIFT_NS: i64 = 3 * DAY_NS;
