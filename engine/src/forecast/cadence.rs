@@ -158,6 +158,13 @@ pub fn detect_all(history: &[f64], steps_per_day: Option<usize>) -> Vec<Cadence>
     found
 }
 
+/// The height to provision for in steps `1..=steps` after the history:
+/// the highest of `cadences` whose next burst is due in them (`None`: none
+/// is). Pools and the replay simulator raise their forecast to it.
+pub fn height_due_within(cadences: &[Cadence], steps: usize) -> Option<f64> {
+    cadences.iter().filter(|c| c.due_within(1, steps.max(1))).map(|c| c.height).reduce(f64::max)
+}
+
 /// The cadence of `history`'s bursts (oldest first, `NaN` = gap), when its
 /// latest bursts come at a steady period; `None` otherwise.
 pub fn detect(history: &[f64]) -> Option<Cadence> {
@@ -523,6 +530,11 @@ mod tests {
         // (the generic search's window holds 3.5 days).
         assert_eq!(detect_all(&x[..end], Some(288)), vec![detect_daily(&x[..end], 288).expect("daily")]);
         assert_eq!(detect_all(&x[..end], None), vec![]);
+        // Its height is provisioned for once the window is in reach.
+        let found = detect_all(&x[..end], Some(288));
+        assert_eq!(height_due_within(&found, 12), None);
+        assert_eq!(height_due_within(&found, first), Some(14.0));
+        assert_eq!(height_due_within(&[], 300), None);
         assert_eq!(detect(&x[..end]), None);
     }
 

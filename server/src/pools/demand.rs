@@ -310,7 +310,7 @@ fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> 
     }
     let found = cadence::detect_all(&grid, daily);
     let covered = (now.saturating_add(lead_time.max(0)).saturating_sub(last) / step).max(1) as usize;
-    let raise_to = found.iter().filter(|c| c.due_within(1, covered)).map(|c| c.height).reduce(f64::max);
+    let raise_to = cadence::height_due_within(&found, covered);
     let at = |steps: usize| time::format_rfc3339_nano(last.saturating_add((steps as i64).saturating_mul(step)));
     let reading = found.first().map(|c| BurstReading {
         every: duration::format_duration((c.period * step as f64).round() as i64),

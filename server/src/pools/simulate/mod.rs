@@ -454,8 +454,8 @@ pub fn simulate_scaled(
 /// enables the daily search.
 fn with_due_burst(mut forecast: Forecast, history: &[f64], steps_per_day: Option<usize>, horizon: usize) -> Forecast {
     let window = &history[history.len().saturating_sub(cadence::window(steps_per_day))..];
-    for c in cadence::detect_all(window, steps_per_day).iter().filter(|c| c.due_within(1, horizon.max(1))) {
-        forecast.required = forecast.required.max(c.height);
+    if let Some(height) = cadence::height_due_within(&cadence::detect_all(window, steps_per_day), horizon) {
+        forecast.required = forecast.required.max(height);
     }
     forecast
 }
