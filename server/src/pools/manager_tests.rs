@@ -332,6 +332,18 @@ fn write_minutes(store: &Store, range: std::ops::Range<i64>) {
     store.write("infra", None, &points, T0 + range.end * MINUTE).expect("write");
 }
 
+/// Creates pool `web` from `spec` as of `now` (replacing one already there),
+/// runs its first cycle, and returns the decision and the CPU reading.
+fn first_cycle(manager: &PoolManager, spec: &PoolSpec, now: i64) -> (Decision, DemandReading) {
+    if manager.get("default", "web").is_some() {
+        manager.delete("default", "web", now).expect("delete");
+    }
+    manager.create(spec.clone(), now).expect("create");
+    let decision = manager.cycle("default", "web", now).expect("cycle").expect("decided");
+    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    (decision, reading)
+}
+
 #[test]
 fn a_periodic_burst_due_within_the_lead_time_is_provisioned_for() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -342,10 +354,7 @@ fn a_periodic_burst_due_within_the_lead_time_is_provisioned_for() {
 
     // At minute 180 (minutes up to 179 closed) the next burst, due about
     // 23.5 minutes after 175, is beyond the 5-minute lead time.
-    let now = T0 + 180 * MINUTE;
-    manager.create(spec.clone(), now).expect("create");
-    manager.cycle("default", "web", now).expect("cycle").expect("decided");
-    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let (_, reading) = first_cycle(&manager, &spec, T0 + 180 * MINUTE);
     let bursts = reading.bursts.clone().expect("the cadence is found");
     assert_eq!(bursts.height, 30.0);
     assert!(bursts.seen >= 5, "{bursts:?}");
@@ -356,11 +365,7 @@ fn a_periodic_burst_due_within_the_lead_time_is_provisioned_for() {
     // At minute 195 the burst (around minute 198.5) is inside the lead time:
     // the forecast is raised to its height and units cover it.
     write_minutes(&store, 180..195);
-    let later = T0 + 195 * MINUTE;
-    manager.delete("default", "web", later).expect("delete");
-    manager.create(spec, later).expect("create");
-    let decision = manager.cycle("default", "web", later).expect("cycle").expect("decided");
-    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let (decision, reading) = first_cycle(&manager, &spec, T0 + 195 * MINUTE);
     let bursts = reading.bursts.clone().expect("still found: no burst was missed yet");
     assert!(bursts.raised_forecast, "{bursts:?}");
     assert!(reading.forecast.expect("forecast") >= 30.0, "{reading:?}");
@@ -398,10 +403,7 @@ fn a_nightly_job_is_provisioned_for_in_the_window_it_runs_in() {
     // before: due tonight, over those times widened by their mean gap
     // (7 steps / 5 gaps, rounded up: 2 steps), so not within the lead time.
     write_nights(&store, 0, 6 * DAY + 60);
-    let now = T0 + (6 * DAY + 60) * MINUTE;
-    manager.create(spec.clone(), now).expect("create");
-    manager.cycle("default", "web", now).expect("cycle").expect("decided");
-    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let (_, reading) = first_cycle(&manager, &spec, T0 + (6 * DAY + 60) * MINUTE);
     let bursts = reading.bursts.clone().expect("the nightly cadence is found");
     assert_eq!(bursts.every, "24h0m0s", "{bursts:?}");
     assert_eq!(bursts.height, 40.0);
@@ -413,11 +415,7 @@ fn a_nightly_job_is_provisioned_for_in_the_window_it_runs_in() {
     // At 02:55 the window opens within the lead time: the forecast is raised
     // to the job's height and units (4 cores each) cover it.
     write_nights(&store, 6 * DAY + 60, 6 * DAY + 175);
-    let later = T0 + (6 * DAY + 175) * MINUTE;
-    manager.delete("default", "web", later).expect("delete");
-    manager.create(spec, later).expect("create");
-    let decision = manager.cycle("default", "web", later).expect("cycle").expect("decided");
-    let reading = manager.get("default", "web").expect("pool").readings[&Dimension::CpuCores].clone();
+    let (decision, reading) = first_cycle(&manager, &spec, T0 + (6 * DAY + 175) * MINUTE);
     let bursts = reading.bursts.clone().expect("still found");
     assert!(bursts.raised_forecast, "{bursts:?}");
     assert!(reading.forecast.expect("forecast") >= 40.0, "{reading:?}");
