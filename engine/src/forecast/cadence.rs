@@ -85,7 +85,7 @@ const SPREADS: f64 = 5.0;
 /// nightly job on a busy machine often rises only 4–6 spreads (NAB's
 /// `ec2_cpu_utilization_53ea38`: +0.42 to +0.85 over a noise spread of
 /// 0.13).
-const DAILY_SPREADS: f64 = 3.0;
+pub const DAILY_SPREADS: f64 = 3.0;
 
 /// Days the daily search reads: the anchor's day, [`CYCLES`] days of links
 /// behind it, and one day whose burst may be missing.
@@ -100,7 +100,7 @@ pub const MAX_STEPS_PER_DAY: usize = 1440;
 /// in (± 1/20 of a day): a series that bursts every couple of hours has a
 /// burst in every such window, so a "daily" chain would be chance. At 1/4,
 /// four links by chance happen 0.4% of the time.
-const DAILY_MAX_CHANCE: f64 = 0.25;
+pub const DAILY_MAX_CHANCE: f64 = 0.25;
 
 /// The burst a cadence says is due next.
 #[derive(Debug, Clone, Copy, PartialEq)]
