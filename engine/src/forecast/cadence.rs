@@ -76,7 +76,7 @@ pub const MIN_RISE: f64 = 0.05;
 pub const RETURN_STEPS: usize = 2;
 
 /// Robust spreads above the baseline that make a point bursting.
-const SPREADS: f64 = 5.0;
+pub const SPREADS: f64 = 5.0;
 
 /// Robust spreads above the baseline that make a point bursting in the
 /// daily search ([`detect_daily`]). Lower than [`SPREADS`] because the
