@@ -19,7 +19,7 @@
 //!
 //! Decoding checks UTF-8, index bounds, and that the decoded strings (their
 //! bytes plus the `String` headers) stay under
-//! [`MAX_STRING_BYTES`](super::MAX_STRING_BYTES) before allocating them.
+//! [`MAX_STRING_BYTES`] before allocating them.
 
 use std::collections::HashMap;
 

@@ -4,13 +4,13 @@
 //! continuous updates without re-estimation.
 //!
 //! Why it is built this way (details in each submodule):
-//! * [`params`]: coefficients are reached through partial autocorrelations,
+//! * `params`: coefficients are reached through partial autocorrelations,
 //!   so every fit is stationary and invertible by construction.
-//! * [`stationarity`]: `d` by KPSS, `D` by seasonal strength — difference
+//! * `stationarity`: `d` by KPSS, `D` by seasonal strength — difference
 //!   only when the data ask for it.
-//! * [`css`] + [`search`]: candidates are ranked by AICc from cheap
-//!   conditional-sum-of-squares fits; [`estimate`] re-fits the winner by
-//!   exact likelihood ([`kalman`]), which also handles gaps exactly.
+//! * `css` + `search`: candidates are ranked by AICc from cheap
+//!   conditional-sum-of-squares fits; `estimate` re-fits the winner by
+//!   exact likelihood (`kalman`), which also handles gaps exactly.
 //! * Seasonal terms are used for the first period in
 //!   [`FitOptions::seasons`] that is at most [`AutoConfig::max_season`]
 //!   (52 by default) and fits three times in the history. Longer seasons

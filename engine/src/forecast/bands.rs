@@ -82,7 +82,7 @@ pub fn normal_quantile(p: f64) -> f64 {
 }
 
 /// Fewest errors at one step for that step to get quantiles of its own.
-const MIN_STEP_SAMPLES: usize = 100;
+pub const MIN_STEP_SAMPLES: usize = 100;
 
 /// At most this many standardized errors of one step are used for its quantiles.
 const MAX_STEP_ERRORS: usize = 400;
@@ -91,7 +91,7 @@ const MAX_STEP_ERRORS: usize = 400;
 /// hour of 5-minute steps, which covers a pool's lead time and the
 /// accuracy protocol's horizons. Each step's quantiles cost a selection
 /// over its errors; all 36 steps made `auto`'s fit 0.3–0.7 ms slower.
-const MAX_OWN_STEPS: usize = 12;
+pub const MAX_OWN_STEPS: usize = 12;
 
 /// Probabilities nearer 0 or 1 than this always come from the pooled
 /// quantiles: one step's errors are too few to place a 99.5% quantile.

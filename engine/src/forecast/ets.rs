@@ -21,7 +21,7 @@
 //! Speed (a fit of a 4,032-point history should take a few milliseconds):
 //! the parameters are fitted on the most recent [`FIT_WINDOW`] points and
 //! then scored and replayed over the whole history once; the objective is a
-//! recursion specialised per variant ([`EtsState::sse`]); and the damped
+//! recursion specialised per variant (`EtsState::sse`); and the damped
 //! seasonal variants are skipped when a damped trend did not pay off
 //! without the season.
 

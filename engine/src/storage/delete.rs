@@ -9,7 +9,7 @@
 //! the disk at the next compaction.
 //!
 //! Durability: the rewritten blocks, a WAL *delete record* (see
-//! [`wal_delete`](super::wal_delete)) and the index entries of series left
+//! [`wal_delete`]) and the index entries of series left
 //! without data go into one RocksDB batch, fsynced before the call returns.
 //! The delete record takes a WAL sequence number while the head lock is held
 //! exclusively, so it sits after every write already in the head and before

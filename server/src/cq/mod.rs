@@ -3,7 +3,7 @@
 //!
 //! One task sleeps until the earliest due time of any query (at most
 //! `run_interval`, so queries created meanwhile are noticed), then runs
-//! one [`pass`] on the blocking pool (queries read and write the store).
+//! one [`pass()`] on the blocking pool (queries read and write the store).
 //! When, what range, and the persisted watermark are [`augur_query::cq`]'s
 //! business; this module only decides *when to look* and stops cleanly: a
 //! pass in progress finishes (its watermark written) before the task ends,

@@ -16,7 +16,7 @@ use crate::clock::now_ns;
 /// Steps between status lines.
 const STATUS_EVERY: usize = 5;
 /// Consecutive failed writes after which the demo gives up.
-const MAX_FAILURES: u32 = 5;
+pub const MAX_FAILURES: u32 = 5;
 
 /// The replay of the services from `first_tick` on.
 pub struct Workload {

@@ -25,7 +25,7 @@ pub struct Model {
     pub net: Net,
     /// h-step forecast errors in scaled units.
     pub profile: ErrorProfile,
-    /// The weights as saved ([`codec::encode`]).
+    /// The weights as saved (`codec::encode`).
     pub weights: String,
     /// The device inference runs on.
     pub device: Device,

@@ -1,8 +1,8 @@
 //! `GET /api/v1/export`: a database (or one measurement) as line protocol.
 //!
 //! Streams, so memory stays flat whatever the database's size: a blocking
-//! task reads [`SERIES_PER_READ`] series at a time from the store, renders
-//! them ([`render`]) and sends ~64 KiB chunks through a bounded channel to
+//! task reads `SERIES_PER_READ` series at a time from the store, renders
+//! them (`render`) and sends ~64 KiB chunks through a bounded channel to
 //! the response body; a slow client slows the reader down instead of
 //! buffering. Parameters are checked before the first byte is sent, so they
 //! still get proper status codes. Once streaming, a damaged block is logged

@@ -3,12 +3,12 @@
 //!
 //! All three share one pipeline and differ only in how they name the
 //! target (`db`/`rp` versus `bucket=db/rp`), which precisions they accept,
-//! how the body carries its points ([`Payload`]: line protocol, or a snappy
+//! how the body carries its points (`Payload`: line protocol, or a snappy
 //! block of protobuf decoded by [`augur_engine::remote_write`]), and how
 //! errors are shaped. The handler takes a write slot (429 when
 //! `max_concurrent_writes` are in flight), reads the body within
 //! `max_body_size`, and hands the rest — decompress, parse, store — to
-//! [`ingest`] on the blocking pool, because it is CPU work and fsyncs. The
+//! `ingest` on the blocking pool, because it is CPU work and fsyncs. The
 //! tenant's limits (points per second, series) and partial-write reporting
 //! are the same whatever the format.
 //!

@@ -13,7 +13,7 @@
 //!   accuracy: by how much, relative to demand, supply falls short on average;
 //! * θ_O = 100/T · Σ max(s_t − d_t, 0) / max(d_t, ε) · Δt  — over-provisioning
 //!   accuracy;
-//! * τ_U = 100/T · Σ [d_t > s_t] · Δt, τ_O = 100/T · Σ [s_t > d_t] · Δt — the
+//! * τ_U = 100/T · Σ \[d_t > s_t\] · Δt, τ_O = 100/T · Σ \[s_t > d_t\] · Δt — the
 //!   timeshare under- and over-provisioned;
 //! * instability υ = 100/(T − t₁) · Σ_{t≥2} min(|sgn Δs_t − sgn Δd_t|, 1) · Δt —
 //!   the share of time supply and demand do not move in the same direction
