@@ -51,6 +51,25 @@ impl Default for StoreOptions {
     }
 }
 
+/// One hour in nanoseconds.
+const HOUR_NS: i64 = 3_600_000_000_000;
+/// One day in nanoseconds.
+const DAY_NS: i64 = 24 * HOUR_NS;
+
+/// The shard group duration InfluxDB derives from a retention policy's
+/// duration (`None` = infinite): 1 hour under 2 days, 1 day under 180
+/// days, else 7 days. The one rule for policies the store creates itself
+/// (a database's `autogen`) and for those `CREATE RETENTION POLICY` names
+/// no shard duration for, so both report what InfluxDB would.
+pub fn default_shard_duration(duration_ns: Option<i64>) -> i64 {
+    match duration_ns {
+        None => 7 * DAY_NS,
+        Some(d) if d >= 180 * DAY_NS => 7 * DAY_NS,
+        Some(d) if d >= 2 * DAY_NS => DAY_NS,
+        Some(_) => HOUR_NS,
+    }
+}
+
 /// A retention policy of a database, as `SHOW RETENTION POLICIES` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {

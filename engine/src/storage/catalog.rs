@@ -11,14 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{RetentionPolicy, StorageError, StorageResult};
+use super::api::{default_shard_duration, RetentionPolicy, StorageError, StorageResult};
 
 /// Name of the policy every new database gets.
 pub(crate) const AUTOGEN: &str = "autogen";
-/// Shard group duration reported for infinite policies (7 days, as InfluxDB).
-const WEEK_NS: i64 = 7 * 24 * 3_600 * 1_000_000_000;
-const DAY_NS: i64 = 24 * 3_600 * 1_000_000_000;
-const HOUR_NS: i64 = 3_600 * 1_000_000_000;
 
 /// A stored retention policy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -60,16 +56,6 @@ impl DatabaseMeta {
 pub(crate) struct Catalog {
     pub(crate) databases: BTreeMap<String, DatabaseMeta>,
     pub(crate) next_ns: u32,
-}
-
-/// InfluxDB's default shard group duration for a policy duration.
-pub(crate) fn default_shard_duration(duration_ns: Option<i64>) -> i64 {
-    match duration_ns {
-        None => WEEK_NS,
-        Some(d) if d < 2 * DAY_NS => HOUR_NS,
-        Some(d) if d <= 180 * DAY_NS => DAY_NS,
-        Some(_) => WEEK_NS,
-    }
 }
 
 /// A resolved (database, policy) pair.
@@ -218,6 +204,9 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+    const WEEK_NS: i64 = 7 * 24 * HOUR_NS;
 
     #[test]
     fn databases_and_policies() {

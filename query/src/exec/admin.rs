@@ -14,7 +14,7 @@ use augur_engine::storage::{MeasurementFilter, RetentionPolicy, StorageError, St
 use regex::Regex;
 use serde_json::Value as Json;
 
-use super::retention::{default_shard_duration, MIN_DURATION_NS};
+use super::retention::MIN_DURATION_NS;
 use super::select::{Condition, SelectError};
 use super::show_tags::{key_matcher, series_matching, targets};
 use super::{page, ExecError, ExecutionContext};
@@ -22,6 +22,7 @@ use crate::ast::{
     AlterRetentionPolicy, BinaryOp, CardinalityKind, DeleteSeries, Expr, ShowCardinality, ShowFieldKeysMatching, Source,
 };
 use crate::result::Series;
+use augur_engine::storage::default_shard_duration;
 
 /// The request's database for `DELETE`/`DROP`: InfluxDB reports a missing
 /// one as `database not found: ` (empty name), not `database name required`.

@@ -5,7 +5,7 @@
 //! duration, `INF` as `0s`) are InfluxDB's meta-store rules; they live here,
 //! in the language, because the store only keeps what it is given.
 
-use augur_engine::storage::{RetentionPolicy, Store};
+use augur_engine::storage::{default_shard_duration, RetentionPolicy, Store};
 use serde_json::Value;
 
 use super::ExecError;
@@ -15,23 +15,10 @@ use crate::result::Series;
 
 /// One hour in nanoseconds.
 const HOUR_NS: i64 = 3_600_000_000_000;
-/// One day in nanoseconds.
-const DAY_NS: i64 = 24 * HOUR_NS;
 /// The shortest finite retention (and shard) duration InfluxDB allows.
 pub(super) const MIN_DURATION_NS: i64 = HOUR_NS;
 /// The policy name `CREATE DATABASE ... WITH` uses when it names none.
 const AUTOGEN: &str = "autogen";
-
-/// The shard group duration InfluxDB derives from a policy duration
-/// (`None` = infinite): 1h under 2 days, 1 day under 6 months, else 7 days.
-pub(super) fn default_shard_duration(duration: Option<i64>) -> i64 {
-    match duration {
-        None => 7 * DAY_NS,
-        Some(d) if d >= 180 * DAY_NS => 7 * DAY_NS,
-        Some(d) if d >= 2 * DAY_NS => DAY_NS,
-        Some(_) => HOUR_NS,
-    }
-}
 
 /// Builds and validates a policy the way InfluxDB does: shard durations
 /// below the minimum are raised to it, a finite duration must be at least
@@ -107,6 +94,8 @@ pub(super) fn show(store: &Store, database: &str) -> Result<Vec<Series>, ExecErr
 mod tests {
     use super::*;
 
+    const DAY_NS: i64 = 24 * HOUR_NS;
+
     #[test]
     fn shard_durations_follow_influxdb() {
         let sgd = |d: Option<i64>, s: Option<i64>| {
@@ -117,6 +106,15 @@ mod tests {
         assert_eq!(sgd(Some(HOUR_NS), None).ok().as_deref(), Some("1h0m0s"));
         assert_eq!(sgd(Some(400 * DAY_NS), Some(HOUR_NS / 2)).ok().as_deref(), Some("1h0m0s"));
         assert_eq!(sgd(None, Some(HOUR_NS / 2)).ok().as_deref(), Some("1h0m0s"));
+        // InfluxDB's boundaries: 2 days and 180 days belong to the longer shard.
+        assert_eq!(sgd(Some(2 * DAY_NS - HOUR_NS), None).ok().as_deref(), Some("1h0m0s"));
+        assert_eq!(sgd(Some(2 * DAY_NS), None).ok().as_deref(), Some("24h0m0s"));
+        assert_eq!(sgd(Some(180 * DAY_NS - HOUR_NS), None).ok().as_deref(), Some("24h0m0s"));
+        assert_eq!(sgd(Some(180 * DAY_NS), None).ok().as_deref(), Some("168h0m0s"));
+        // A database the store creates itself reports the same (its
+        // `autogen` under a default retention of exactly 180 days was 1
+        // day while `CREATE RETENTION POLICY` said 7).
+        assert_eq!(default_shard_duration(Some(180 * DAY_NS)), 7 * 24 * HOUR_NS);
     }
 
     #[test]
