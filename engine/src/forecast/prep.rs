@@ -42,6 +42,28 @@ pub fn prepare(history: &[f64]) -> Result<Prepared, ForecastError> {
     Ok(Prepared { values, skipped: first, finite, nonneg, constant: lo == hi })
 }
 
+/// Timestamped points laid on the regular grid `first, first + step, …`
+/// (`len` slots): each point lands in the slot its time falls in (a later
+/// point in the same slot wins), a slot without one is a gap (`NaN`), and
+/// points outside the grid are dropped. `step` must be positive (an empty
+/// grid otherwise). Why here: a query's buckets come back as sparse
+/// (time, value) pairs (empty buckets are left out), and the models and
+/// the burst search read positions, so every caller lays them out the
+/// same way.
+pub fn on_grid(points: impl IntoIterator<Item = (i64, f64)>, first: i64, step: i64, len: usize) -> Vec<f64> {
+    if step <= 0 {
+        return Vec::new();
+    }
+    let mut values = vec![f64::NAN; len];
+    for (t, v) in points {
+        let Some(offset) = t.checked_sub(first).filter(|d| *d >= 0) else { continue };
+        if let Some(slot) = usize::try_from(offset / step).ok().and_then(|i| values.get_mut(i)) {
+            *slot = v;
+        }
+    }
+    values
+}
+
 /// Fills interior gaps by linear interpolation and trailing gaps with the
 /// last finite value; leading gaps take the first finite value. A slice
 /// without any finite value is returned as zeros.
@@ -127,6 +149,17 @@ pub fn robust_center_spread(values: impl IntoIterator<Item = f64>, scratch: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_land_in_their_slots_and_missing_ones_are_gaps() {
+        let g = on_grid([(100, 1.0), (130, 2.0), (139, 3.0), (90, 9.0), (200, 9.0)], 100, 10, 6);
+        assert_eq!(g.len(), 6);
+        assert_eq!(g[0], 1.0);
+        assert!(g[1].is_nan() && g[2].is_nan() && g[4].is_nan() && g[5].is_nan());
+        assert_eq!(g[3], 3.0, "a later point in the same slot wins");
+        assert!(on_grid([(0, 1.0)], 0, 0, 4).is_empty());
+        assert!(on_grid([(i64::MIN, 1.0), (i64::MAX, 1.0)], -5, 1, 3).iter().all(|v| v.is_nan()));
+    }
 
     #[test]
     fn prepare_trims_leading_gaps_and_flags() {

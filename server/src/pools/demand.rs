@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use augur_engine::forecast::cadence;
+use augur_engine::forecast::{cadence, prep};
 use augur_engine::storage::Store;
 use augur_query::ast::{BinaryOp, Dimension as GroupBy, Expr, Select, Statement};
 use augur_query::exec::{execute_statement, forecast_with_history, ExecutionContext};
@@ -302,12 +302,8 @@ fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> 
     // The newest buckets on a regular grid, a missing bucket as a gap.
     let span = (cadence::window(daily) as i64 - 1).saturating_mul(step);
     let first = closed.first().map_or(last, |(t, _)| *t).max(last.saturating_sub(span));
-    let mut grid = vec![f64::NAN; ((last - first) / step + 1) as usize];
-    for (t, v) in closed.iter().filter(|(t, _)| *t >= first) {
-        if let Some(slot) = grid.get_mut(((t - first) / step) as usize) {
-            *slot = *v;
-        }
-    }
+    let len = usize::try_from((last - first) / step + 1).unwrap_or(0);
+    let grid = prep::on_grid(closed.iter().copied(), first, step, len);
     let found = cadence::detect_all(&grid, daily);
     let covered = (now.saturating_add(lead_time.max(0)).saturating_sub(last) / step).max(1) as usize;
     let raise_to = cadence::height_due_within(&found, covered);

@@ -39,6 +39,7 @@
 use std::sync::Arc;
 
 use augur_engine::forecast::anomaly::Anomaly;
+use augur_engine::forecast::prep;
 use augur_engine::forecast::store::challenge::ChallengeRecord;
 use augur_engine::forecast::store::learn::{self, Action, Grid, LearnPolicy, StepRequest};
 use augur_engine::forecast::store::{ModelKey, ModelStore, ModelStoreError, DEFAULT_KEEP_VERSIONS};
@@ -366,12 +367,7 @@ fn model_error(err: ModelStoreError) -> ExecError {
 fn grid(h: &History, interval: i64) -> Option<Grid> {
     let first = *h.times.first()?;
     let last = *h.times.last()?;
-    let len = usize::try_from((last - first) / interval + 1).ok()?;
-    let mut values = vec![f64::NAN; len];
-    for (t, v) in h.times.iter().zip(&h.values) {
-        if let Some(slot) = usize::try_from((t - first) / interval).ok().and_then(|i| values.get_mut(i)) {
-            *slot = *v;
-        }
-    }
+    let len = usize::try_from(last.checked_sub(first)? / interval + 1).ok()?;
+    let values = prep::on_grid(h.times.iter().copied().zip(h.values.iter().copied()), first, interval, len);
     values.iter().any(|v| v.is_finite()).then_some(Grid { start_ns: first, step_ns: interval, values })
 }
