@@ -142,6 +142,13 @@ pub fn steps_per_day(step_ns: i64) -> Option<usize> {
         .filter(|p| (MIN_PERIOD..=MAX_STEPS_PER_DAY).contains(p))
 }
 
+/// The fewest points [`detect_daily`] searches: [`CYCLES`] days behind
+/// the newest night and the baseline before the oldest, plus the newest
+/// point. A shorter history never finds a nightly job.
+pub fn daily_points_needed(steps_per_day: usize) -> usize {
+    CYCLES * steps_per_day + BASELINE + 1
+}
+
 /// How many of the newest points [`detect_all`] reads.
 pub fn window(steps_per_day: Option<usize>) -> usize {
     steps_per_day.map_or(WINDOW, |p| WINDOW.max(DAILY_DAYS * p + BASELINE))
@@ -224,7 +231,7 @@ pub fn detect_daily(history: &[f64], steps_per_day: usize) -> Option<Cadence> {
         return None;
     }
     let x = &history[history.len().saturating_sub(DAILY_DAYS * p + BASELINE)..];
-    if x.len() < CYCLES * p + BASELINE + 1 {
+    if x.len() < daily_points_needed(p) {
         return None;
     }
     let bursts = bursts(x, DAILY_SPREADS)?;

@@ -43,6 +43,13 @@ pub struct DemandReading {
     /// Periodic bursts found in the history, when there are any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bursts: Option<BurstReading>,
+    /// Why no nightly job can be found yet, when the buckets divide a day
+    /// but the history is too short for the daily search: the pool's
+    /// `history` setting (raise it) or the data so far (wait). Why say so:
+    /// otherwise a pool whose history is 3 days silently never provisions
+    /// ahead of the backup that runs at 03:00.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nightly_search: Option<String>,
 }
 
 /// Bursts that come back at a steady cadence in a dimension's demand
@@ -279,6 +286,7 @@ pub fn read(
         }
         Err(e) => reading.forecast_error = Some(e),
     }
+    reading.nightly_search = nightly_search_note(&sums, query.step, history, now);
     if let Some(forecast) = reading.forecast {
         let (bursts, raise_to) = bursts_of(&sums, query.step, now, lead_time);
         reading.bursts = bursts;
@@ -317,6 +325,31 @@ fn bursts_of(sums: &BTreeMap<i64, f64>, step: i64, now: i64, lead_time: i64) -> 
         raised_forecast: c.due_within(1, covered),
     });
     (reading, raise_to)
+}
+
+/// Why the daily search cannot run on the closed buckets of `sums` (a
+/// bucket of width `step`) read over `history` as of `now`: `None` when
+/// it can, or when the buckets do not divide a day (it never runs then).
+fn nightly_search_note(sums: &BTreeMap<i64, f64>, step: i64, history: i64, now: i64) -> Option<String> {
+    let needed_points = cadence::daily_points_needed(cadence::steps_per_day(step)?);
+    let needed = i64::try_from(needed_points).ok()?.checked_mul(step)?;
+    if history < needed {
+        return Some(format!(
+            "a nightly job needs {} of history to be found; this pool's history is {}",
+            duration::format_duration(needed),
+            duration::format_duration(history)
+        ));
+    }
+    let closed = sums.range(..=now.saturating_sub(step));
+    let (first, last) = (closed.clone().next()?.0, closed.last()?.0);
+    let held = last.saturating_sub(*first).saturating_add(step);
+    (held < needed).then(|| {
+        format!(
+            "a nightly job can be found once {} of history exist ({} so far)",
+            duration::format_duration(needed),
+            duration::format_duration(held)
+        )
+    })
 }
 
 /// The demand query wrapped in `forecast(…)` at the safety's band level,
@@ -364,6 +397,32 @@ mod tests {
         assert_eq!(bursts_of(&sums, huge / 60, i64::MAX - 1, i64::MAX), (None, None));
         assert_eq!(bursts_of(&BTreeMap::new(), MIN, 0, MIN), (None, None));
         assert_eq!(bursts_of(&sums, 0, 0, MIN), (None, None));
+    }
+
+    #[test]
+    fn a_history_too_short_for_the_nightly_search_says_what_it_needs() {
+        const MIN: i64 = 60_000_000_000;
+        const DAY: i64 = 24 * 60 * MIN;
+        let step = 5 * MIN;
+        let days = |n: i64| -> BTreeMap<i64, f64> { (0..n * DAY / step).map(|i| (i * step, 1.0)).collect() };
+        // 4 days of links, 8 baseline points and the newest: 4 days 45 minutes.
+        let note = |sums: &BTreeMap<i64, f64>, history: i64| {
+            let now = sums.keys().next_back().map_or(0, |t| t + step);
+            nightly_search_note(sums, step, history, now)
+        };
+        assert_eq!(
+            note(&days(7), 3 * DAY).as_deref(),
+            Some("a nightly job needs 96h45m0s of history to be found; this pool's history is 72h0m0s")
+        );
+        assert_eq!(
+            note(&days(2), 7 * DAY).as_deref(),
+            Some("a nightly job can be found once 96h45m0s of history exist (48h0m0s so far)")
+        );
+        assert_eq!(note(&days(5), 7 * DAY), None, "enough history");
+        // Buckets that do not divide a day are never searched, and nothing
+        // is said; no data yet says nothing either.
+        assert_eq!(nightly_search_note(&days(2), 7 * MIN, 7 * DAY, 2 * DAY), None);
+        assert_eq!(note(&BTreeMap::new(), 7 * DAY), None);
     }
 
     #[test]

@@ -399,11 +399,19 @@ fn a_nightly_job_is_provisioned_for_in_the_window_it_runs_in() {
     spec.interval = 5 * MINUTE;
     spec.lead_time = 10 * MINUTE;
 
+    // After two nights the search cannot run yet, and the pool says so.
+    write_nights(&store, 0, 2 * DAY);
+    let (_, reading) = first_cycle(&manager, &spec, T0 + 2 * DAY * MINUTE);
+    assert_eq!(reading.bursts, None);
+    let note = reading.nightly_search.clone().expect("a note");
+    assert!(note.contains("96h45m0s") && note.contains("(48h0m0s so far)"), "{note}");
+
     // At 01:00 on day 6 the job ran at 03:10–03:45 on the six nights
     // before: due tonight, over those times widened by their mean gap
     // (7 steps / 5 gaps, rounded up: 2 steps), so not within the lead time.
-    write_nights(&store, 0, 6 * DAY + 60);
+    write_nights(&store, 2 * DAY, 6 * DAY + 60);
     let (_, reading) = first_cycle(&manager, &spec, T0 + (6 * DAY + 60) * MINUTE);
+    assert_eq!(reading.nightly_search, None);
     let bursts = reading.bursts.clone().expect("the nightly cadence is found");
     assert_eq!(bursts.every, "24h0m0s", "{bursts:?}");
     assert_eq!(bursts.height, 40.0);
@@ -420,4 +428,12 @@ fn a_nightly_job_is_provisioned_for_in_the_window_it_runs_in() {
     assert!(bursts.raised_forecast, "{bursts:?}");
     assert!(reading.forecast.expect("forecast") >= 40.0, "{reading:?}");
     assert!(f64::from(decision.desired[0]) * 4.0 >= 40.0, "{decision:?}");
+
+    // The same pool reading only 3 days never finds the job, and says to
+    // raise its history.
+    spec.history = 3 * DAY * MINUTE;
+    let (_, reading) = first_cycle(&manager, &spec, T0 + (6 * DAY + 175) * MINUTE);
+    assert_eq!(reading.bursts, None);
+    let note = reading.nightly_search.clone().expect("a note");
+    assert!(note.ends_with("this pool's history is 72h0m0s"), "{note}");
 }
