@@ -66,6 +66,11 @@ pub const MIN_POINTS: usize = 8;
 /// a stray timestamp far from the rest would otherwise ask for a huge grid.
 pub const MAX_SLOTS: usize = 10_000_000;
 
+/// The largest magnitude a value may have: far beyond any demand, and low
+/// enough that a tick's sum, the slots' means and the interpolation
+/// between them stay finite.
+pub const MAX_VALUE: f64 = 1e100;
+
 /// A demand trace on a regular grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
@@ -189,6 +194,9 @@ pub fn parse(name: &str, text: &str) -> Result<Trace, TraceError> {
         if !v.is_finite() {
             return Err(err(i + 1, format!("value {v} is not a finite number")));
         }
+        if v.abs() > MAX_VALUE {
+            return Err(err(i + 1, format!("value {v} is beyond ±{MAX_VALUE:e}")));
+        }
         let e = ticks.entry(t).or_insert((0.0, 0));
         e.0 += v;
         e.1 += 1;
@@ -199,18 +207,20 @@ pub fn parse(name: &str, text: &str) -> Result<Trace, TraceError> {
     // One value per tick: the sum of its rows (Alibaba) or their mean.
     let points: Vec<(i64, f64)> =
         ticks.into_iter().map(|(t, (sum, n))| (t, if aggregated { sum } else { sum / n as f64 }.max(0.0))).collect();
-    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    // (Times are sorted; a gap between the ends of i64 saturates.)
+    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)).collect();
     gaps.sort_unstable();
     let step = gaps[gaps.len() / 2].max(1);
     let start = points[0].0;
-    let span = (points[points.len() - 1].0 - start) as f64 / step as f64;
+    let offset = |t: i64| (i128::from(t) - i128::from(start)) as f64 / step as f64;
+    let span = offset(points[points.len() - 1].0);
     if !(span.is_finite() && span < MAX_SLOTS as f64) {
         return Err(err(0, format!("the timestamps span more than {MAX_SLOTS} steps of the median gap")));
     }
     let slots = span.round() as usize + 1;
     let mut sums = vec![(0.0, 0usize); slots];
     for (t, v) in &points {
-        let i = (((t - start) as f64 / step as f64).round() as usize).min(slots - 1);
+        let i = (offset(*t).round() as usize).min(slots - 1);
         sums[i].0 += v;
         sums[i].1 += 1;
     }
@@ -279,6 +289,47 @@ mod tests {
         assert!(matches!(load(&path), Err(TraceError::Io { .. })), "a .gz that is not gzip is an error");
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            /// Any text, and any rows of extreme timestamps and values, give a
+            /// trace or an error, never a panic; a trace has finite values on
+            /// a positive step.
+            #[test]
+            fn arbitrary_traces_never_panic(
+                junk in "\\PC{0,200}",
+                rows in proptest::collection::vec(
+                    (prop_oneof![
+                        1 => any::<f64>().prop_map(|t| t.to_string()),
+                        4 => (-9.3e9f64..9.3e9).prop_map(|t| t.to_string()),
+                        4 => (0i64..20).prop_map(|t| (1_400_000_000 + 300 * t).to_string()),
+                        1 => any::<i64>().prop_map(|t| t.to_string()),
+                        1 => Just("2014-02-14 14:30:00".to_string()),
+                    ], prop_oneof![
+                        1 => any::<f64>(),
+                        1 => -1e101f64..1e101,
+                        8 => -1e6f64..1e6,
+                    ]),
+                    0..40,
+                ),
+            ) {
+                let _ = parse("junk.csv", &junk);
+                let mut text = String::from("timestamp,value\n");
+                for (t, v) in &rows {
+                    text.push_str(&format!("{t},{v}\n"));
+                }
+                if let Ok(trace) = parse("rows.csv", &text) {
+                    prop_assert!(trace.step > 0);
+                    prop_assert!(trace.values.iter().all(|v| v.is_finite()), "{:?}", trace.values);
+                }
+                let _ = parse("rows.csv", &text.replace("timestamp,value", "timestamp,value,pod"));
+            }
+        }
+    }
+
     #[test]
     fn bad_traces_say_where() {
         let e = parse("t.csv", "when,value\n").expect_err("bad header");
@@ -289,5 +340,14 @@ mod tests {
         assert!(e.to_string().contains("line 2") && e.to_string().contains("3 columns"), "{e}");
         let e = parse("t.csv", "timestamp,value\n2014-02-14 14:30:00,1\n").expect_err("short");
         assert!(matches!(e, TraceError::TooShort { got: 1, .. }), "{e}");
+        // Times near both ends of what nanoseconds hold: the span is too
+        // long, not an overflow (it panicked in debug builds).
+        let mut text = "timestamp,value\n-9200000000,1\n".to_string();
+        text.extend((0..8).map(|i| format!("{},1\n", 9_200_000_000i64 - i)));
+        let e = parse("t.csv", &text).expect_err("span");
+        assert!(e.to_string().contains("span more than"), "{e}");
+        // A value too large to sum and interpolate safely.
+        let e = parse("t.csv", "timestamp,value\n2014-02-14 14:30:00,1e300\n").expect_err("huge");
+        assert!(e.to_string().contains("line 2") && e.to_string().contains("beyond"), "{e}");
     }
 }
