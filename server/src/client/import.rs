@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use augur_engine::lineproto::write_point;
+use augur_engine::model::{FieldValue, Point};
 use clap::{Args, ValueEnum};
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
@@ -536,10 +538,17 @@ enum TimeFormat {
 }
 
 /// Turns CSV rows into line protocol.
+///
+/// Each row becomes a [`Point`] written by the engine's own serializer
+/// ([`write_point`]), so a line reads back on the server as exactly the
+/// row. What line protocol cannot carry is refused with a reason instead
+/// of being sent altered: a name ending with a backslash (it would escape
+/// the delimiter after it), a measurement starting with `#` (a comment)
+/// or a tab, a field column starting with a tab, a newline in a name.
 #[derive(Debug)]
 struct CsvConverter {
-    /// `measurement,tag=v,...` with escapes, the fixed part of every line.
-    prefix_measurement: String,
+    /// The measurement every point goes to.
+    measurement: String,
     fixed_tags: Vec<(String, String)>,
     tag_columns: Vec<String>,
     time_column: Option<String>,
@@ -568,7 +577,14 @@ impl CsvConverter {
                 .split_once('=')
                 .filter(|(k, v)| !k.is_empty() && !v.is_empty())
                 .ok_or_else(|| ClientError::Input(format!("invalid --tag {t:?}: expected key=value")))?;
+            check_name("--tag key", k).and_then(|()| check_name("--tag value", v)).map_err(ClientError::Input)?;
             fixed_tags.push((k.to_string(), v.to_string()));
+        }
+        check_name("--measurement", &measurement).map_err(ClientError::Input)?;
+        if measurement.starts_with(['#', '\t']) {
+            return Err(ClientError::Input(format!(
+                "--measurement {measurement:?}: a measurement starting with `#` or a tab cannot be written as line protocol"
+            )));
         }
         let time_format = match args.time_format.as_str() {
             "auto" => TimeFormat::Auto,
@@ -581,7 +597,7 @@ impl CsvConverter {
             f => return Err(ClientError::Input(format!("invalid --time-format {f:?}"))),
         };
         Ok(CsvConverter {
-            prefix_measurement: escape(&measurement, &[',', ' ']),
+            measurement,
             fixed_tags,
             tag_columns: args.tag_columns.iter().filter(|c| !c.is_empty()).cloned().collect(),
             time_column: args.time_column.clone(),
@@ -605,9 +621,32 @@ impl CsvConverter {
                 return Err(ClientError::Input(format!("CSV header has no tag column {t:?}: {line}")));
             }
         }
+        for t in &self.tag_columns {
+            check_name("tag column", t).map_err(ClientError::Input)?;
+            if self.fixed_tags.iter().any(|(k, _)| k == t) {
+                return Err(ClientError::Input(format!("tag column {t:?} is also given by --tag")));
+            }
+        }
         let value_cols = names.len().saturating_sub(1 + self.tag_columns.len());
         if value_cols == 0 {
             return Err(ClientError::Input(format!("CSV header has no value column: {line}")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, n) in names.iter().enumerate() {
+            if !seen.insert(n) {
+                return Err(ClientError::Input(format!("CSV header names column {n:?} twice: {line}")));
+            }
+            if i != time_idx && !self.tag_columns.contains(n) && self.field_rename.is_none() {
+                check_name("field column", n).map_err(ClientError::Input)?;
+                if n.starts_with('\t') {
+                    return Err(ClientError::Input(format!(
+                        "field column {n:?}: a name starting with a tab cannot be written as line protocol"
+                    )));
+                }
+            }
+        }
+        if let Some(f) = &self.field_rename {
+            check_name("--field", f).map_err(ClientError::Input)?;
         }
         self.columns = names
             .iter()
@@ -639,15 +678,18 @@ impl CsvConverter {
         for (col, cell) in self.columns.iter().zip(&cells) {
             match col {
                 Column::Time => time = Some(self.parse_time(cell)?),
-                Column::Tag(k) if !cell.is_empty() => tags.push((k.clone(), cell.clone())),
+                Column::Tag(k) if !cell.is_empty() => {
+                    check_name(&format!("tag {k:?} value"), cell)?;
+                    tags.push((k.clone(), cell.clone()));
+                }
                 Column::Tag(_) => {}
                 Column::Field(_) if cell.is_empty() => {}
                 Column::Field(name) => {
                     let value = match cell.trim().parse::<f64>() {
-                        Ok(v) if v.is_finite() => format!("{v:?}"),
-                        _ => format!("\"{}\"", cell.replace('\\', "\\\\").replace('"', "\\\"")),
+                        Ok(v) if v.is_finite() => FieldValue::Float(v),
+                        _ => FieldValue::String(cell.clone()),
                     };
-                    fields.push(format!("{}={value}", escape(name, &[',', ' ', '='])));
+                    fields.push((name.clone(), value));
                 }
             }
         }
@@ -655,19 +697,12 @@ impl CsvConverter {
             return Err("no field values".into());
         }
         tags.sort();
-        let mut out = self.prefix_measurement.clone();
-        for (k, v) in &tags {
-            out.push(',');
-            out.push_str(&escape(k, &[',', ' ', '=']));
-            out.push('=');
-            out.push_str(&escape(v, &[',', ' ', '=']));
+        let point = Point { measurement: self.measurement.clone(), tags, fields, timestamp: time };
+        let mut out = String::new();
+        if !write_point(&mut out, &point) {
+            return Err("nothing in the row can be written as line protocol".into());
         }
-        out.push(' ');
-        out.push_str(&fields.join(","));
-        if let Some(t) = time {
-            out.push(' ');
-            out.push_str(&t.to_string());
-        }
+        out.truncate(out.trim_end_matches('\n').len());
         Ok(out)
     }
 
@@ -691,16 +726,20 @@ impl CsvConverter {
     }
 }
 
-/// Backslash-escapes `chars` (and backslashes before them) for line protocol.
-fn escape(s: &str, chars: &[char]) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if chars.contains(&c) {
-            out.push('\\');
-        }
-        out.push(c);
+/// Refuses a name (measurement, tag key or value, field key) that line
+/// protocol cannot carry exactly: empty, ending with a backslash (it would
+/// escape the delimiter after it), or holding a newline (it would end the
+/// line). `what` names it in the reason.
+fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        Err(format!("{what} is empty"))
+    } else if name.ends_with('\\') {
+        Err(format!("{what} {name:?} ends with a backslash, which line protocol cannot carry"))
+    } else if name.contains(['\n', '\r']) {
+        Err(format!("{what} {name:?} holds a line break"))
+    } else {
+        Ok(())
     }
-    out
 }
 
 /// Splits one CSV record (RFC 4180 quoting; no embedded newlines).
@@ -786,9 +825,149 @@ mod tests {
         assert_eq!(parse_rejects(msg)[0].0, 3);
     }
 
+    /// `ImportArgs` for CSV into `measurement`, with `tags` fixed and
+    /// `tag_columns` read from the file.
+    fn csv_args(measurement: &str, tags: &[&str], tag_columns: &[&str]) -> ImportArgs {
+        ImportArgs {
+            inputs: vec!["-".into()],
+            db: "db".into(),
+            rp: None,
+            precision: "ns".into(),
+            format: Some(Format::Csv),
+            batch: 10,
+            workers: 1,
+            rejects: None,
+            resume: false,
+            measurement: Some(measurement.into()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tag_columns: tag_columns.iter().map(|t| t.to_string()).collect(),
+            field: None,
+            time_column: None,
+            time_format: "unix-s".into(),
+            conn: ConnArgs { url: "http://127.0.0.1:1".into(), token: None },
+        }
+    }
+
+    /// One CSV cell, always quoted (quotes doubled).
+    fn quoted(cell: &str) -> String {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    }
+
+    mod props {
+        use super::*;
+        use augur_engine::lineproto::parse;
+        use augur_engine::model::Precision;
+        use proptest::prelude::*;
+
+        /// Names and cells with every line-protocol special in them.
+        fn text() -> impl Strategy<Value = String> {
+            r#"[a-c ,=\\"\t#é0-9.]{0,6}"#
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            /// Every CSV row becomes a line that the server reads back as
+            /// exactly the point the row holds (numbers as floats, other
+            /// cells as strings, empty cells left out), or is refused
+            /// with a reason: never a line that reads back as something else.
+            #[test]
+            fn a_converted_row_reads_back_as_the_same_point(
+                measurement in r"[a-c ,=\\]{1,5}",
+                tag_names in proptest::collection::btree_set(r"[a-c ,=\\]{1,4}", 0..3),
+                field_names in proptest::collection::btree_set(r#"[d-f ,=\\"]{1,4}"#, 1..4),
+                cells in proptest::collection::vec(text(), 6),
+                numbers in proptest::collection::vec(proptest::option::of(-1e9f64..1e9), 3),
+                time in 0i64..2_000_000_000,
+            ) {
+                let tag_names: Vec<String> = tag_names.into_iter().collect();
+                let field_names: Vec<String> =
+                    field_names.into_iter().filter(|f| !tag_names.contains(f)).collect();
+                prop_assume!(!field_names.is_empty());
+                let tag_refs: Vec<&str> = tag_names.iter().map(String::as_str).collect();
+                let Ok(mut converter) = CsvConverter::new(&csv_args(&measurement, &[], &tag_refs)) else {
+                    return Ok(());
+                };
+                let header: Vec<String> = std::iter::once("time".to_string())
+                    .chain(tag_names.iter().cloned())
+                    .chain(field_names.iter().cloned())
+                    .map(|n| quoted(&n))
+                    .collect();
+                if converter.header(&header.join(",")).is_err() {
+                    return Ok(());
+                }
+                let tag_cells: Vec<String> = cells[..tag_names.len()].to_vec();
+                let field_cells: Vec<String> = field_names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| match numbers[i] {
+                        Some(n) => format!("{n:?}"),
+                        None => cells[3 + i].clone(),
+                    })
+                    .collect();
+                let row: Vec<String> = std::iter::once(time.to_string())
+                    .chain(tag_cells.iter().chain(&field_cells).map(|c| quoted(c)))
+                    .collect();
+                let Ok(line) = converter.convert(&row.join(",")) else { return Ok(()) };
+                let parsed = parse(line.as_bytes(), Precision::Nanoseconds);
+                prop_assert!(parsed.errors.is_empty(), "{line:?}: {:?}", parsed.errors);
+                prop_assert_eq!(parsed.points.len(), 1, "{:?}", line);
+                let point = &parsed.points[0];
+                prop_assert_eq!(&point.measurement, &measurement, "{:?}", line);
+                let mut tags: Vec<(String, String)> = tag_names
+                    .iter()
+                    .cloned()
+                    .zip(tag_cells)
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect();
+                tags.sort();
+                prop_assert_eq!(&point.tags, &tags, "{:?}", line);
+                let mut fields: Vec<(String, FieldValue)> = field_names
+                    .iter()
+                    .cloned()
+                    .zip(field_cells)
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| match v.trim().parse::<f64>() {
+                        Ok(f) if f.is_finite() => (k, FieldValue::Float(f)),
+                        _ => (k, FieldValue::String(v)),
+                    })
+                    .collect();
+                fields.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut got = point.fields.clone();
+                got.sort_by(|a, b| a.0.cmp(&b.0));
+                prop_assert_eq!(got, fields, "{:?}", line);
+                prop_assert_eq!(point.timestamp, Some(time * 1_000_000_000));
+            }
+        }
+    }
+
     #[test]
-    fn csv_split_and_escape() {
+    fn rows_line_protocol_cannot_carry_are_refused_with_the_reason() {
+        let mut c = CsvConverter::new(&csv_args("cpu load", &["dc=eu 1"], &["host"])).expect("valid");
+        c.header("time,host,user time").expect("header");
+        assert_eq!(c.convert("1,h 1,0.5").as_deref(), Ok(r"cpu\ load,dc=eu\ 1,host=h\ 1 user\ time=0.5 1000000000"));
+        let e = c.convert(r"1,h\,0.5").expect_err("a tag value ending with a backslash");
+        assert!(e.contains("backslash") && e.contains("host"), "{e}");
+        assert_eq!(c.convert(r#"1,h,"a\""#).as_deref(), Ok(r#"cpu\ load,dc=eu\ 1,host=h user\ time="a\\" 1000000000"#));
+        for (args, fault) in [
+            (csv_args("#cpu", &[], &[]), "starting with `#`"),
+            (csv_args(r"cpu\", &[], &[]), "backslash"),
+            (csv_args("cpu", &["k=v\\"], &[]), "--tag value"),
+            (csv_args("cpu", &["host=a"], &["host"]), "also given by --tag"),
+        ] {
+            let e = CsvConverter::new(&args).and_then(|mut c| c.header("time,host,v")).expect_err(fault);
+            assert!(e.to_string().contains(fault), "{e}");
+        }
+        let mut c = CsvConverter::new(&csv_args("cpu", &[], &[])).expect("valid");
+        assert!(c.header("time,v,v").expect_err("twice").to_string().contains("twice"));
+        assert!(c.header("time,\tv").expect_err("tab").to_string().contains("tab"));
+    }
+
+    #[test]
+    fn csv_split_and_names_line_protocol_cannot_carry() {
         assert_eq!(split_csv(r#"a,"b,c","d""e""#), vec!["a", "b,c", "d\"e"]);
-        assert_eq!(escape("a b,c", &[',', ' ']), r"a\ b\,c");
+        assert!(check_name("tag", "a b,c=d").is_ok());
+        for bad in ["", "a\\", "a\nb"] {
+            assert!(check_name("tag", bad).is_err(), "{bad:?}");
+        }
     }
 }
