@@ -79,6 +79,24 @@ pub fn augur_bin() -> PathBuf {
     dir.join(format!("augur{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// The server's route table, as written in `server/src/http/routes.rs`.
+const ROUTES_RS: &str = include_str!("../../server/src/http/routes.rs");
+
+/// `(constant name, path)` of every route in `server/src/http/routes.rs`,
+/// so that suites that must cover every route (access policy, hostile
+/// input) fail when one is added without them.
+pub fn declared_routes() -> Vec<(String, String)> {
+    ROUTES_RS
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("pub const ")?;
+            let (name, rest) = rest.split_once(':')?;
+            let path = rest.split('"').nth(1)?;
+            Some((name.trim().to_string(), path.to_string()))
+        })
+        .collect()
+}
+
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {

@@ -11,25 +11,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use augur_tests::{encode, Reply, Server, ServerOptions};
+use augur_tests::{declared_routes, encode, Reply, Server, ServerOptions};
 use reqwest::blocking::RequestBuilder;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 const ADMIN_TOKEN: &str = "augur_test_operator_token_0123456789abcdef";
-const ROUTES_RS: &str = include_str!("../../server/src/http/routes.rs");
-
-/// `(constant name, path)` of every route in routes.rs.
-fn declared_routes() -> Vec<(String, String)> {
-    ROUTES_RS
-        .lines()
-        .filter_map(|line| {
-            let rest = line.trim().strip_prefix("pub const ")?;
-            let (name, rest) = rest.split_once(':')?;
-            let path = rest.split('"').nth(1)?;
-            Some((name.trim().to_string(), path.to_string()))
-        })
-        .collect()
-}
 
 /// How a request authenticates.
 #[derive(Clone, Debug)]
