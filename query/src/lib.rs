@@ -33,4 +33,14 @@ pub mod time;
 pub mod token;
 
 pub use exec::{execute, ExecutionContext};
+
+/// Stack for every thread that parses, plans or runs a query (the
+/// server's async workers and blocking pool, and the query's own helper
+/// threads). Why: each stage recurses once per level of the expression
+/// tree and of the subqueries the parser accepts
+/// ([`parser`]'s depth limits), and a debug build needs over 2 MiB (the
+/// default) for a 255-deep call nest; a thread that overflows its stack
+/// aborts the whole server. The memory is reserved, not committed: only
+/// the pages a query touches are used.
+pub const QUERY_STACK_BYTES: usize = 16 << 20;
 pub use parser::parse_query;

@@ -69,11 +69,14 @@ struct Parser<'a> {
     at: usize,
     /// Depth of the expression tree being built (see `expr::MAX_DEPTH`).
     depth: usize,
+    /// Subqueries open around the current token (see
+    /// `select::MAX_SUBQUERY_DEPTH`).
+    subqueries: usize,
 }
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str) -> Self {
-        Parser { input, tokens: tokenize(input), at: 0, depth: 0 }
+        Parser { input, tokens: tokenize(input), at: 0, depth: 0, subqueries: 0 }
     }
 
     /// The next token (the lexer always ends with `Eof`, which is sticky).

@@ -55,8 +55,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     disable_transparent_huge_pages();
     let config = Config::load(args, &|key| std::env::var(key).ok())?;
     tracing::debug!(?config, "configuration");
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = augur_server::server::runtime().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let signals = ShutdownSignals::install().context("cannot install signal handlers")?;
         let server = Server::bind(config).await?;

@@ -29,6 +29,13 @@ use crate::tls::TlsListener;
 use crate::webhooks::Webhooks;
 use crate::{cq, retention};
 
+/// The multi-threaded async runtime a server runs on, its threads (async
+/// workers and the blocking pool, where queries run) with
+/// [`augur_query::QUERY_STACK_BYTES`] of stack: a query nested as deep as
+/// the parser allows must not overflow a thread and abort the server.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(augur_query::QUERY_STACK_BYTES).build()
+}
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

@@ -225,3 +225,43 @@ fn every_route_answers_hostile_input_below_500_and_the_server_stays_up() {
     assert!(failures.is_empty(), "{} of {sent} requests failed:\n{}", failures.len(), failures.join("\n"));
     assert!(!server.log_tail().contains("panicked"), "a handler panicked:\n{}", server.log_tail());
 }
+
+/// `/query` with `q` (form-encoded, as clients send long queries) on `db`.
+fn query(server: &Server, q: &str) -> Option<Reply> {
+    let form = format!("db=db&q={}", encode(q));
+    send(server, "POST", "/query", &("application/x-www-form-urlencoded", form.into_bytes()))
+}
+
+#[test]
+fn queries_as_deep_as_the_parser_allows_run_and_deeper_ones_are_refused() {
+    let mut server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    fixtures(&server);
+    let calls = |n: usize| format!("{}v{}", "abs(".repeat(n), ")".repeat(n));
+    let nest = |levels: usize, inner: &str| {
+        let mut q = format!("SELECT {inner} AS v FROM m");
+        for _ in 0..levels {
+            q = format!("SELECT v FROM ({q})");
+        }
+        q
+    };
+    // Accepted: a 255-deep call nest (it overflowed a 2 MiB worker stack
+    // in a debug build and aborted the server), and 16 subqueries around a
+    // 250-deep one.
+    for q in [format!("SELECT {} FROM m", calls(255)), nest(16, &calls(250))] {
+        let r = query(&server, &q).unwrap_or_else(|| panic!("no answer:\n{}", server.log_tail()));
+        assert_eq!(r.status, 200, "{r}");
+        assert_eq!(r.json()["results"][0]["series"][0]["values"][1][1], 2.0, "{r}");
+    }
+    // Refused with the reason: deeper nests (1,000 subqueries aborted the
+    // server before the limit).
+    for (q, reason) in [
+        (format!("SELECT {} FROM m", calls(5_000)), "expression is nested too deeply"),
+        (nest(17, "v"), "subqueries are nested too deeply (at most 16)"),
+        (nest(1_000, "v"), "subqueries are nested too deeply (at most 16)"),
+    ] {
+        let r = query(&server, &q).unwrap_or_else(|| panic!("no answer:\n{}", server.log_tail()));
+        assert_eq!(r.status, 400, "{r}");
+        assert!(r.error_text().contains(reason), "{r}");
+    }
+    assert!(server.is_running(), "{}", server.log_tail());
+}

@@ -47,7 +47,7 @@ pub fn parse_query_with_params(input: &str, params: &Map<String, Value>) -> Resu
         bind(value, t, &mut tokens)?;
         i += 2;
     }
-    Parser { input, tokens, at: 0, depth: 0 }.query()
+    Parser { input, tokens, at: 0, depth: 0, subqueries: 0 }.query()
 }
 
 /// Pushes the tokens standing for `value` (at the position of `at`).

@@ -16,6 +16,13 @@ use crate::token::{Keyword, TokenKind};
 /// InfluxDB's refusal of any `ORDER BY` but one `time` field.
 const ONLY_ORDER_BY_TIME: &str = "only ORDER BY time supported at this time";
 
+/// The deepest nesting of subqueries accepted. Why a limit: parsing,
+/// planning, executing, printing and dropping a query each recurse once
+/// per level, and 1,000 nested `SELECT * FROM (…)` overflowed a worker
+/// thread's stack, which aborts the whole server. Real queries nest two
+/// or three deep.
+pub(super) const MAX_SUBQUERY_DEPTH: usize = 16;
+
 impl Parser<'_> {
     /// After `SELECT`.
     pub(super) fn select(&mut self, _start: usize) -> Result<Statement, ParseError> {
@@ -62,6 +69,18 @@ impl Parser<'_> {
         }
     }
 
+    /// `(SELECT ...)` as a source, the opening parenthesis next.
+    fn subquery(&mut self) -> Result<Source, ParseError> {
+        self.bump();
+        let token = self.peek().clone();
+        self.expect(Keyword::Select)?;
+        let Statement::Select(select) = self.select(token.offset)? else {
+            return Err(ParseError::message("SELECT ... INTO is not allowed in a subquery", token.pos));
+        };
+        self.expect_kind(TokenKind::RParen, ")")?;
+        Ok(Source::Subquery(select))
+    }
+
     /// `source [, source ...]`.
     pub(super) fn sources(&mut self) -> Result<Vec<Source>, ParseError> {
         let mut sources = Vec::new();
@@ -79,14 +98,16 @@ impl Parser<'_> {
         self.regex_may_follow();
         let first = self.peek().pos;
         if self.peek().kind == TokenKind::LParen {
-            self.bump();
-            let token = self.peek().clone();
-            self.expect(Keyword::Select)?;
-            let Statement::Select(select) = self.select(token.offset)? else {
-                return Err(ParseError::message("SELECT ... INTO is not allowed in a subquery", token.pos));
-            };
-            self.expect_kind(TokenKind::RParen, ")")?;
-            return Ok(Source::Subquery(select));
+            if self.subqueries >= MAX_SUBQUERY_DEPTH {
+                return Err(ParseError::message(
+                    format!("subqueries are nested too deeply (at most {MAX_SUBQUERY_DEPTH})"),
+                    self.peek().pos,
+                ));
+            }
+            self.subqueries += 1;
+            let result = self.subquery();
+            self.subqueries -= 1;
+            return result;
         }
         let mut segments = Vec::new();
         loop {

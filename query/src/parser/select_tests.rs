@@ -239,3 +239,21 @@ fn subqueries_parse_and_print() {
     assert_eq!(err("SELECT v FROM (SHOW DATABASES)"), "found SHOW, expected SELECT at line 1, char 16");
     assert_eq!(err("SELECT v FROM (SELECT v FROM cpu"), "found EOF, expected ) at line 1, char 34");
 }
+
+#[test]
+fn subqueries_nest_at_most_sixteen_deep() {
+    let nested = |levels: usize| {
+        let mut q = "SELECT v FROM cpu".to_string();
+        for _ in 0..levels {
+            q = format!("SELECT v FROM ({q})");
+        }
+        q
+    };
+    let q = parse_query(&nested(super::select::MAX_SUBQUERY_DEPTH)).expect("16 levels parse");
+    assert_eq!(q.statements[0].to_string(), nested(16));
+    // 1,000 levels overflowed a server thread's stack before the limit.
+    for levels in [17, 1_000] {
+        let e = err(&nested(levels));
+        assert!(e.starts_with("subqueries are nested too deeply (at most 16) at line 1, char 255"), "{e}");
+    }
+}

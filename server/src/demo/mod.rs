@@ -196,10 +196,7 @@ pub fn run(args: &DemoArgs) -> Result<(), DemoError> {
     let services = traces::load(&traces_dir)?;
     let data = DataDir::prepare(args.data_dir.as_deref(), args.reset)?;
     let result = server_config(args, &data).and_then(|config| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(io("cannot start the async runtime"))?;
+        let runtime = crate::server::runtime().map_err(io("cannot start the async runtime"))?;
         runtime.block_on(demo(args, config, services, &traces_dir, &data))
     });
     if data.remove_on_exit {

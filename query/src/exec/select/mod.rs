@@ -715,7 +715,10 @@ fn read_series<T: Send>(
         read(batches.get(i).copied().unwrap_or_default())
     };
     std::thread::scope(|scope| {
-        scope.spawn(|| ahead.run_helper(&decode));
+        // (A helper that cannot start leaves every batch to this thread.)
+        let _helper = std::thread::Builder::new()
+            .stack_size(crate::QUERY_STACK_BYTES)
+            .spawn_scoped(scope, || ahead.run_helper(&decode));
         let mut consumed = Ok(());
         for (i, batch) in batches.iter().enumerate() {
             consumed = ahead.take(i, &decode).and_then(|decoded| consume(batch, decoded));
@@ -775,12 +778,16 @@ pub(crate) fn fold_groups<T: Send>(
         // The helper writes JSON as this thread would (`SELECT ... INTO`).
         let typed = super::value::typed_floats();
         let rest: Vec<(usize, Result<T, ExecError>)> = std::thread::scope(|scope| {
-            let helper = scope.spawn(|| super::value::with_typed_floats_as(typed, work));
+            let helper = std::thread::Builder::new()
+                .stack_size(crate::QUERY_STACK_BYTES)
+                .spawn_scoped(scope, || super::value::with_typed_floats_as(typed, work));
             let mut mine = work();
-            // A panic in the helper is a bug: report it as an error, not a crash.
-            match helper.join() {
-                Ok(theirs) => mine.extend(theirs),
-                Err(_) => mine.push((0, Err(ExecError::Plain("query worker failed".to_string())))),
+            // A panic in the helper is a bug: report it as an error, not a
+            // crash; a helper that could not start leaves its share here.
+            match helper.map(|h| h.join()) {
+                Ok(Ok(theirs)) => mine.extend(theirs),
+                Ok(Err(_)) => mine.push((0, Err(ExecError::Plain("query worker failed".to_string())))),
+                Err(_) => mine.extend(work()),
             }
             mine
         });
