@@ -279,7 +279,7 @@ pub fn read(
     match forecast_series {
         Ok(series) => {
             let sums = sum_by_time(&series, &column);
-            reading.forecast = sums.range(..=now + lead_time.max(0)).map(|(_, v)| *v).reduce(f64::max);
+            reading.forecast = sums.range(..=now.saturating_add(lead_time.max(0))).map(|(_, v)| *v).reduce(f64::max);
             if reading.forecast.is_none() {
                 reading.forecast_error = Some("the forecast returned no points (too little history?)".into());
             }
@@ -360,8 +360,11 @@ fn wrap_in_forecast(mut select: Select, safety: &Safety, lead_time: i64, step: i
     if let Some(level) = safety.band_level() {
         named.push(("level".to_string(), Expr::Number(level)));
     }
-    select.fields[0].expr =
-        Expr::Call { name: "forecast".into(), args: vec![inner, Expr::Duration(lead_time.max(0) + 2 * step)], named };
+    select.fields[0].expr = Expr::Call {
+        name: "forecast".into(),
+        args: vec![inner, Expr::Duration(lead_time.max(0).saturating_add(step.saturating_mul(2)))],
+        named,
+    };
     select.fields[0].alias = None;
     select.fill = Default::default();
     select

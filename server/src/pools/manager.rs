@@ -742,7 +742,7 @@ impl PoolManager {
 
         next.readings = readings;
         next.last_decision = Some(decision.clone());
-        next.next_run = now + spec.interval;
+        next.next_run = now.saturating_add(spec.interval);
         next.prune_released();
         self.commit(&next, events)?;
         *record = next;

@@ -437,3 +437,99 @@ fn a_nightly_job_is_provisioned_for_in_the_window_it_runs_in() {
     let note = reading.nightly_search.clone().expect("a note");
     assert!(note.ends_with("this pool's history is 72h0m0s"), "{note}");
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    const DAY: i64 = 24 * 60 * MINUTE;
+
+    /// Durations, mostly ones a pool accepts up to its 3,650-day limit,
+    /// sometimes beyond it, zero or negative, as JSON literals.
+    fn duration() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            6 => prop::sample::select(vec!["1s", "1m", "1h", "1d", "3650d"]),
+            1 => prop::sample::select(vec!["0s", "1ns", "3651d", "106000d", "-1m"]),
+        ]
+    }
+
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            6 => prop::sample::select(vec![1e-300, 0.5, 4.0, 1e300, f64::MAX]),
+            1 => prop::sample::select(vec![0.0, -1.0]),
+        ]
+    }
+
+    /// A pool definition with extreme durations, counts, capacities and
+    /// safety settings, as JSON.
+    fn definition() -> impl Strategy<Value = serde_json::Value> {
+        (
+            (prop::collection::vec(duration(), 5), prop_oneof![6 => Just("3650d"), 1 => duration()]),
+            (
+                prop::sample::select(vec![0u64, 1]),
+                prop_oneof![8 => prop::sample::select(vec![1u64, 50, 10_000]), 1 => Just(10_001u64)],
+            ),
+            prop_oneof![8 => prop::sample::select(vec![0u64, 1]), 1 => prop::sample::select(vec![10_000, u64::from(u32::MAX)])],
+            (number(), prop_oneof![Just(0.0), number()]),
+            prop_oneof![
+                8 => prop::sample::select(vec![None, Some(50.0), Some(99.9999)]),
+                1 => prop::sample::select(vec![Some(100.0), Some(-1.0)]),
+            ],
+            prop_oneof![8 => prop::sample::select(vec![0.0, 10.0, 1000.0]), 1 => prop::sample::select(vec![1001.0, -1.0])],
+            prop::sample::select(vec!["1ns", "1m", "3650d", "106000d"]),
+        )
+            .prop_map(|((d, history), (min, max), warm, (capacity, cost), quantile, margin, step)| {
+                serde_json::json!({
+                    "name": "edge",
+                    "dimensions": ["cpu_cores"],
+                    "shapes": [{"name": "s", "capacity": {"cpu_cores": capacity}, "hourly_cost": cost}],
+                    "min": min, "max": max, "warm": warm,
+                    "lead_time": d[0], "interval": d[1], "history": history,
+                    "scale_up_cooldown": d[2], "scale_down_stabilization": d[3], "unit_timeout": d[4],
+                    "safety": {"quantile": quantile, "margin_pct": margin},
+                    "demand": {"cpu_cores": {"database": "infra", "query": format!("SELECT sum(cpu) FROM usage GROUP BY time({step})")}}
+                })
+            })
+    }
+
+    /// A pool definition with extreme values is refused with the field at
+    /// fault, or accepted and then created, cycled, planned and deleted on
+    /// a real store: never a panic (an interval of 3,650+ days overflowed
+    /// the history check, a lead time near 292 years `now + lead_time`).
+    /// Enough of the definitions must be accepted for the second half to
+    /// have run.
+    #[test]
+    fn extreme_pool_definitions_are_refused_or_run_without_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_with_ramp(dir.path());
+        let manager = PoolManager::open(store.clone(), Arc::new(Recorder::default()), 10).expect("open");
+        let now = T0 + 120 * MINUTE;
+        let accepted = std::cell::Cell::new(0usize);
+        let mut runner = TestRunner::new(Config::with_cases(160));
+        let outcome = runner.run(&definition(), |json| {
+            let mut spec: PoolSpec = match serde_json::from_value(json) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    prop_assert!(!e.to_string().is_empty());
+                    return Ok(());
+                }
+            };
+            spec.tenant = "default".into();
+            if let Err(e) = spec.validate() {
+                prop_assert!(!e.to_string().is_empty());
+                return Ok(());
+            }
+            accepted.set(accepted.get() + 1);
+            let created = manager.create(spec.clone(), now);
+            prop_assert!(created.is_ok(), "{created:?}");
+            let _ = manager.cycle("default", "edge", now);
+            let _ = manager.cycle("default", "edge", now.saturating_add(spec.interval));
+            let _ = crate::pools::plan::plan(&store, &spec, 30, 28 * DAY, now);
+            prop_assert!(manager.delete("default", "edge", now).is_ok());
+            Ok(())
+        });
+        assert!(outcome.is_ok(), "{outcome:?}");
+        assert!(accepted.get() >= 16, "only {} of 160 definitions were accepted", accepted.get());
+    }
+}

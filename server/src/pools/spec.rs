@@ -131,7 +131,11 @@ impl DemandSource {
         if self.database.trim().is_empty() {
             return Err(SpecError::new(format!("{field}.database"), "is required"));
         }
-        super::demand::DemandQuery::parse(&self.query).map_err(|e| SpecError::new(format!("{field}.query"), e.0))?;
+        let query = super::demand::DemandQuery::parse(&self.query)
+            .map_err(|e| SpecError::new(format!("{field}.query"), e.0))?;
+        if query.step > MAX_DURATION {
+            return Err(SpecError::new(format!("{field}.query"), "GROUP BY time(…) must be at most 3650d"));
+        }
         Ok(())
     }
 }
@@ -319,6 +323,11 @@ impl SpecError {
 pub const MAX_SHAPES: usize = 8;
 /// The most units a pool may hold.
 pub const MAX_UNITS: u32 = 10_000;
+/// The longest any of a pool's durations may be (10 years): far beyond
+/// any lead time, window or history, and short enough that `now` plus it
+/// stays a valid time for two centuries (a duration near the largest
+/// the syntax allows, 292 years, overflowed `now + lead_time`).
+pub const MAX_DURATION: i64 = 3650 * 24 * 60 * MINUTE;
 
 /// Whether `name` is a valid pool or shape name: 1–64 of `[A-Za-z0-9_.-]`.
 pub fn valid_name(name: &str) -> bool {
@@ -373,6 +382,18 @@ impl PoolSpec {
             ("lead_time", self.lead_time),
             ("scale_up_cooldown", self.scale_up_cooldown),
             ("scale_down_stabilization", self.scale_down_stabilization),
+            ("interval", self.interval),
+            ("history", self.history),
+            ("unit_timeout", self.unit_timeout),
+        ] {
+            if value > MAX_DURATION {
+                return Err(SpecError::new(field, "must be at most 3650d"));
+            }
+        }
+        for (field, value) in [
+            ("lead_time", self.lead_time),
+            ("scale_up_cooldown", self.scale_up_cooldown),
+            ("scale_down_stabilization", self.scale_down_stabilization),
         ] {
             if value < 0 {
                 return Err(SpecError::new(field, "must not be negative"));
@@ -388,7 +409,7 @@ impl PoolSpec {
         if self.interval < SECOND {
             return Err(SpecError::new("interval", "must be at least 1s"));
         }
-        if self.history < 4 * self.interval {
+        if self.history < self.interval.saturating_mul(4) {
             return Err(SpecError::new("history", "must cover at least 4 intervals"));
         }
         self.validate_demand()?;
