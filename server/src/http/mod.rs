@@ -169,6 +169,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
         .layer(axum::middleware::map_response(headers::add_version_headers))
         .layer(TraceLayer::new_for_http())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
+}
+
+/// The answer when a handler panics: a `500` with a JSON error, and the
+/// panic in the log. Why: a panic is a bug, but the client deserves an
+/// answer rather than a dropped connection, and the operator a log line
+/// that names it (the connection's other requests are unaffected either
+/// way: each request runs in its own task).
+fn handler_panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::Internal("the request handler failed".into()))
 }
 
 #[cfg(test)]

@@ -477,3 +477,30 @@ async fn dashboard_unknown_files_are_404_and_paths_do_not_escape() {
     let reply = app.post("/ui/app.js", Body::empty()).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn a_handler_that_panics_answers_500_in_json_and_the_router_keeps_serving() {
+    // The router's own panic layer, around a route that panics (no real
+    // handler is known to: the hostile-input suite checks that).
+    let router: Router = Router::new()
+        .route(
+            "/boom",
+            axum::routing::get(|| async {
+                let v: Vec<u8> = Vec::new();
+                // An out-of-bounds index, as a bug would have it.
+                #[allow(clippy::indexing_slicing)]
+                let first = v[usize::from(v.is_empty())];
+                first.to_string()
+            }),
+        )
+        .route("/ok", axum::routing::get(|| async { "fine" }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked));
+    let get = |path: &str| Request::get(path).body(Body::empty()).expect("request");
+    let response = router.clone().oneshot(get("/boom")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let json: Value = serde_json::from_slice(&body).expect("JSON");
+    assert!(json["error"].as_str().is_some_and(|e| e.contains("the request handler failed")), "{json}");
+    let response = router.oneshot(get("/ok")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+}
