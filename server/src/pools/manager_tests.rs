@@ -507,7 +507,7 @@ mod props {
         let now = T0 + 120 * MINUTE;
         let accepted = std::cell::Cell::new(0usize);
         let mut runner = TestRunner::new(Config::with_cases(160));
-        let outcome = runner.run(&definition(), |json| {
+        let outcome = runner.run(&(definition(), number()), |(json, capacity)| {
             let mut spec: PoolSpec = match serde_json::from_value(json) {
                 Ok(spec) => spec,
                 Err(e) => {
@@ -524,6 +524,18 @@ mod props {
             let created = manager.create(spec.clone(), now);
             prop_assert!(created.is_ok(), "{created:?}");
             let _ = manager.cycle("default", "edge", now);
+            // Two accounts' reservations with extreme amounts, weights and
+            // a quota share the pool through the next cycle.
+            for (account, amount, weight) in [("a", capacity, 1e-300), ("b", f64::MAX, 1e6)] {
+                let reservation: Result<Reservation, _> = serde_json::from_value(serde_json::json!({
+                    "account": account, "weight": weight,
+                    "demand": {"cpu_cores": {"amount": amount}},
+                    "quota": {"cpu_cores": amount},
+                }));
+                if let Ok(reservation) = reservation {
+                    let _ = manager.reserve("default", "edge", reservation, now);
+                }
+            }
             let _ = manager.cycle("default", "edge", now.saturating_add(spec.interval));
             let _ = crate::pools::plan::plan(&store, &spec, 30, 28 * DAY, now);
             prop_assert!(manager.delete("default", "edge", now).is_ok());
