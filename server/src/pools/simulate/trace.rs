@@ -89,9 +89,10 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The time of slot `i`.
+    /// The time of slot `i` (saturating at the ends of i64 time: a slot
+    /// rounded past the last timestamp of a trace near them).
     pub fn time(&self, i: usize) -> i64 {
-        self.start + self.step * i as i64
+        self.start.saturating_add(self.step.saturating_mul(i64::try_from(i).unwrap_or(i64::MAX)))
     }
 
     /// The largest demand.
@@ -323,6 +324,7 @@ mod tests {
                 }
                 if let Ok(trace) = parse("rows.csv", &text) {
                     prop_assert!(trace.step > 0);
+                    prop_assert!(trace.time(trace.values.len() - 1) >= trace.start);
                     prop_assert!(trace.values.iter().all(|v| v.is_finite()), "{:?}", trace.values);
                 }
                 let _ = parse("rows.csv", &text.replace("timestamp,value", "timestamp,value,pod"));
