@@ -13,7 +13,8 @@
 //! real object's name and with malformed ones (empty, `%FF`, `..`, 5,000
 //! characters, a number past u64), and bodies from truncated and wrongly
 //! typed JSON to nested arrays 10,000 deep and random bytes, each paired
-//! with a malformed query string.
+//! with a malformed query string. Every refusal must be the JSON error
+//! shape (`{"error": ...}`), the framework's own rejections included.
 
 use augur_tests::{declared_routes, encode, Reply, Server, ServerOptions};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -205,6 +206,12 @@ fn every_route_answers_hostile_input_below_500_and_the_server_stays_up() {
                     let target = format!("{path}{}", QUERIES[i % QUERIES.len()]);
                     sent += 1;
                     match send(&server, method, &target, body) {
+                        // Every refusal in the one error shape clients parse.
+                        Some(r)
+                            if r.status >= 400 && r.status != 503 && r.status < 500 && r.error_text().is_empty() =>
+                        {
+                            failures.push(format!("{name} {method} {:.200}: not a JSON error: {r}", target))
+                        }
                         Some(r) if r.status < 500 || r.status == 503 => {}
                         Some(r) => failures.push(format!(
                             "{name} {method} {} ({} body of {} bytes): {}",
@@ -264,4 +271,20 @@ fn queries_as_deep_as_the_parser_allows_run_and_deeper_ones_are_refused() {
         assert!(r.error_text().contains(reason), "{r}");
     }
     assert!(server.is_running(), "{}", server.log_tail());
+}
+
+#[test]
+fn the_frameworks_own_refusals_use_the_json_error_shape() {
+    let server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    // A JSON body over the extractors' 2 MiB limit: 413, in JSON, with the
+    // message repeated in `X-Influxdb-Error`.
+    let big = ("application/json", format!("{{\"name\": \"{}\"}}", "a".repeat(3 << 20)).into_bytes());
+    let r = send(&server, "POST", "/v1/pools", &big).expect("answer");
+    assert_eq!(r.status, 413, "{r}");
+    assert!(r.error_text().contains("length limit exceeded"), "{r}");
+    assert_eq!(r.headers.get("x-influxdb-error").and_then(|v| v.to_str().ok()), Some(r.error_text().as_str()));
+    // A path segment that is not UTF-8: 400, in JSON.
+    let r = send(&server, "GET", "/v1/pools/%FF", &("application/json", Vec::new())).expect("answer");
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.error_text().contains("Invalid UTF-8"), "{r}");
 }

@@ -117,6 +117,11 @@ pub enum ApiError {
     /// A blocking task panicked or was cancelled.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A request the framework refused before a handler ran (a path
+    /// segment that is not UTF-8, a JSON body over the extractor's limit),
+    /// with the status and message it gave.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
 }
 
 impl From<StorageError> for ApiError {
@@ -165,6 +170,7 @@ impl ApiError {
             }
             ApiError::TooManyWrites => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Storage(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Rejected(status, _) => *status,
         }
     }
 
@@ -217,6 +223,41 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.respond(json!({ "error": self.to_string() }))
     }
+}
+
+/// Longest plain-text rejection body read back to be rewritten as JSON
+/// (the framework's messages are one line).
+const MAX_REJECTION_BYTES: usize = 4096;
+
+/// Rewrites the plain-text error answers the framework's extractors give
+/// (`Invalid URL: Invalid UTF-8 in `name``, `Failed to buffer the request
+/// body: length limit exceeded`) into the `{"error": ...}` shape with the
+/// `X-Influxdb-Error` header that every other error has, so that a client
+/// parses every failure the same way. An `axum::middleware::map_response`
+/// function; other responses pass untouched (and unread).
+pub async fn json_rejections(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(plain && (status.is_client_error() || status.is_server_error())) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let message = match axum::body::to_bytes(body, MAX_REJECTION_BYTES).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_string(),
+        _ => status.canonical_reason().unwrap_or("request refused").to_string(),
+    };
+    let mut rebuilt = ApiError::Rejected(status, message).into_response();
+    // Headers the rejection set (`Allow`, `Retry-After`...) are kept.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rebuilt.headers_mut().entry(name).or_insert_with(|| value.clone());
+        }
+    }
+    rebuilt
 }
 
 /// An [`ApiError`] rendered the InfluxDB 2.x way:

@@ -167,6 +167,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        .layer(axum::middleware::map_response(error::json_rejections))
         .layer(axum::middleware::map_response(headers::add_version_headers))
         .layer(TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(handler_panicked))
