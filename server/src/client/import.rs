@@ -586,6 +586,13 @@ impl CsvConverter {
                 "--measurement {measurement:?}: a measurement starting with `#` or a tab cannot be written as line protocol"
             )));
         }
+        let tag_columns: Vec<String> = args.tag_columns.iter().filter(|c| !c.is_empty()).cloned().collect();
+        for t in &tag_columns {
+            check_name("tag column", t).map_err(ClientError::Input)?;
+            if fixed_tags.iter().any(|(k, _)| k == t) {
+                return Err(ClientError::Input(format!("tag column {t:?} is also given by --tag")));
+            }
+        }
         let time_format = match args.time_format.as_str() {
             "auto" => TimeFormat::Auto,
             "rfc3339" => TimeFormat::Rfc3339,
@@ -599,7 +606,7 @@ impl CsvConverter {
         Ok(CsvConverter {
             measurement,
             fixed_tags,
-            tag_columns: args.tag_columns.iter().filter(|c| !c.is_empty()).cloned().collect(),
+            tag_columns,
             time_column: args.time_column.clone(),
             field_rename: args.field.clone(),
             time_format,
@@ -621,32 +628,13 @@ impl CsvConverter {
                 return Err(ClientError::Input(format!("CSV header has no tag column {t:?}: {line}")));
             }
         }
-        for t in &self.tag_columns {
-            check_name("tag column", t).map_err(ClientError::Input)?;
-            if self.fixed_tags.iter().any(|(k, _)| k == t) {
-                return Err(ClientError::Input(format!("tag column {t:?} is also given by --tag")));
-            }
-        }
         let value_cols = names.len().saturating_sub(1 + self.tag_columns.len());
         if value_cols == 0 {
             return Err(ClientError::Input(format!("CSV header has no value column: {line}")));
         }
         let mut seen = std::collections::HashSet::new();
-        for (i, n) in names.iter().enumerate() {
-            if !seen.insert(n) {
-                return Err(ClientError::Input(format!("CSV header names column {n:?} twice: {line}")));
-            }
-            if i != time_idx && !self.tag_columns.contains(n) && self.field_rename.is_none() {
-                check_name("field column", n).map_err(ClientError::Input)?;
-                if n.starts_with('\t') {
-                    return Err(ClientError::Input(format!(
-                        "field column {n:?}: a name starting with a tab cannot be written as line protocol"
-                    )));
-                }
-            }
-        }
-        if let Some(f) = &self.field_rename {
-            check_name("--field", f).map_err(ClientError::Input)?;
+        if let Some(n) = names.iter().find(|n| !seen.insert(*n)) {
+            return Err(ClientError::Input(format!("CSV header names column {n:?} twice: {line}")));
         }
         self.columns = names
             .iter()
@@ -664,6 +652,17 @@ impl CsvConverter {
                 }
             })
             .collect();
+        // The field keys as they will be written (`--field` or the column's name).
+        for column in &self.columns {
+            if let Column::Field(key) = column {
+                check_name("field", key).map_err(ClientError::Input)?;
+                if key.starts_with('\t') {
+                    return Err(ClientError::Input(format!(
+                        "field {key:?}: a name starting with a tab cannot be written as line protocol"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -679,7 +678,8 @@ impl CsvConverter {
             match col {
                 Column::Time => time = Some(self.parse_time(cell)?),
                 Column::Tag(k) if !cell.is_empty() => {
-                    check_name(&format!("tag {k:?} value"), cell)?;
+                    // (The reason is formatted only for a row refused.)
+                    check_name("value", cell).map_err(|reason| format!("tag {k:?} {reason}"))?;
                     tags.push((k.clone(), cell.clone()));
                 }
                 Column::Tag(_) => {}
@@ -702,7 +702,7 @@ impl CsvConverter {
         if !write_point(&mut out, &point) {
             return Err("nothing in the row can be written as line protocol".into());
         }
-        out.truncate(out.trim_end_matches('\n').len());
+        out.pop(); // The line's `\n`: the batch adds its own.
         Ok(out)
     }
 
@@ -960,6 +960,14 @@ mod tests {
         let mut c = CsvConverter::new(&csv_args("cpu", &[], &[])).expect("valid");
         assert!(c.header("time,v,v").expect_err("twice").to_string().contains("twice"));
         assert!(c.header("time,\tv").expect_err("tab").to_string().contains("tab"));
+        // `--field` renames only a single value column; with two, their own
+        // names are the keys and are checked as such.
+        let mut renamed = csv_args("cpu", &[], &[]);
+        renamed.field = Some("value".into());
+        let mut c = CsvConverter::new(&renamed).expect("valid");
+        assert!(c.header(r"time,a\,b").expect_err("backslash").to_string().contains("backslash"));
+        c.header("time,load").expect("one column, renamed");
+        assert_eq!(c.convert("1,0.5").as_deref(), Ok("cpu value=0.5 1000000000"));
     }
 
     #[test]
