@@ -165,7 +165,7 @@ pub struct SimulateArgs {
     /// Refit the model this often (rolled forward with each new point in between)
     #[arg(long, default_value = "6h", value_parser = duration)]
     pub refit: i64,
-    /// How much history the model learns from
+    /// How much history the model and the burst searches learn from (a pool's `history`)
     #[arg(long, default_value = "7d", value_parser = duration)]
     pub history: i64,
     /// Simulated but not scored at the start (the forecaster's first history)
@@ -407,6 +407,9 @@ pub fn simulate_scaled(
     };
     let allocator_policy = if policy == PolicyKind::Reactive { Policy::Reactive } else { Policy::Predictive };
     let daily = cadence::steps_per_day(trace.step);
+    // The burst searches read what a pool's demand query would: its
+    // `history`, no further back.
+    let history = steps_of(config.history);
     for k in 0..n {
         let now = trace.time(k);
         fleet.advance(now);
@@ -420,7 +423,7 @@ pub fn simulate_scaled(
                         Some(p) if k >= learn_from => p.observe(&trace.values, k, horizon),
                         _ => None,
                     }
-                    .map(|f| with_due_burst(f, &trace.values[..=k], daily, horizon));
+                    .map(|f| with_due_burst(f, &trace.values[k.saturating_sub(history)..=k], daily, horizon));
                     if let (Some(f), Some(slot)) = (predicted, run.forecast.get_mut(k + 1)) {
                         *slot = Some(f);
                     }

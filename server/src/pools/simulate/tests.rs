@@ -182,3 +182,33 @@ fn flags_are_checked() {
     let e = Config::from_args(&args(&["--quantile", "100"]), &trace).expect_err("quantile out of range");
     assert!(matches!(&e, SimulateError::Spec(s) if s.field == "safety.quantile"), "{e}");
 }
+
+/// `days` days of 5-minute demand: a level of 10 with noise, and a
+/// one-step nightly job of 14 at 03:15–03:25 (its start moves by a step
+/// from night to night).
+fn nightly_job(days: usize) -> Trace {
+    let values: Vec<f64> = (0..days * 288)
+        .map(|t| if t % 288 == 39 + (t / 288) % 3 { 14.0 } else { 10.0 + (t * 37 % 11) as f64 / 20.0 })
+        .collect();
+    Trace::from_values("nightly", 0, 5 * MIN, values)
+}
+
+#[test]
+fn the_burst_search_reads_no_more_history_than_the_pool_has() {
+    let trace = nightly_job(9);
+    let raised_at_the_last_run = |history_days: i64| {
+        let mut c = config(5 * MIN);
+        c.model = "naive".into();
+        c.history = history_days * 24 * 60 * MIN;
+        c.refit = 6 * 60 * MIN;
+        let run = simulate(&trace, &c, PolicyKind::Predictive).expect("simulates");
+        let last = 8 * 288 + 39 + 2;
+        run.forecast[last].as_ref().map(|f| f.required)
+    };
+    // A week of history holds the eight nights before: the job is found
+    // and the forecast raised to its height for its step.
+    assert!(raised_at_the_last_run(7).is_some_and(|r| r >= 14.0), "{:?}", raised_at_the_last_run(7));
+    // Three days hold too few nights, as a pool with `history = "3d"`
+    // would read: the replay does not find the job either.
+    assert!(raised_at_the_last_run(3).is_some_and(|r| r < 14.0), "{:?}", raised_at_the_last_run(3));
+}
