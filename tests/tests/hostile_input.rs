@@ -243,6 +243,47 @@ fn every_route_answers_hostile_input_below_500_and_the_server_stays_up() {
     assert!(!server.log_tail().contains("panicked"), "a handler panicked:\n{}", server.log_tail());
 }
 
+#[test]
+fn every_json_body_must_be_an_object() {
+    let server = Server::start(ServerOptions::with_auth(ADMIN_TOKEN));
+    let hook = fixtures(&server);
+    let ready = "/v1/pools/p/units/u1/ready";
+    let routes = [
+        ("POST", "/v1/tenants".to_string()),
+        ("PUT", "/v1/tenants/default".to_string()),
+        ("POST", "/v1/users".to_string()),
+        ("POST", "/v1/tokens".to_string()),
+        ("POST", "/v1/pools".to_string()),
+        ("PUT", "/v1/pools/p".to_string()),
+        ("POST", ready.to_string()),
+        ("POST", "/v1/pools/p/reservations".to_string()),
+        ("PUT", "/v1/tenants/default/pool-quota".to_string()),
+        ("POST", "/v1/webhooks".to_string()),
+        ("PUT", format!("/v1/webhooks/{hook}")),
+        ("POST", format!("/v1/webhooks/{hook}/replay")),
+    ];
+    let tokens_before = server_tokens(&server);
+    assert!(tokens_before >= 1, "the operator's own token is listed");
+    // serde alone reads a struct from an array, field by field: `[]` made
+    // a token as `{}` does, and `["x"]` named a tenant `x`.
+    for body in ["[]", "[\"x\"]", " \n[{\"name\": \"x\"}]", "\"x\"", "42", "null", "true"] {
+        for (method, path) in &routes {
+            let r = send(&server, method, path, &("application/json", body.as_bytes().to_vec())).expect("answer");
+            assert_eq!(r.status, 400, "{method} {path} {body}: {r}");
+            assert!(r.error_text().contains("must be a JSON object"), "{method} {path} {body}: {r}");
+        }
+    }
+    assert_eq!(server_tokens(&server), tokens_before, "no token was made");
+}
+
+/// How many tokens the operator sees.
+fn server_tokens(server: &Server) -> usize {
+    let r = send(server, "GET", "/v1/tokens", &("application/json", Vec::new())).expect("answer");
+    assert_eq!(r.status, 200, "{r}");
+    let list = r.json();
+    list["tokens"].as_array().or_else(|| list.as_array()).map_or(0, Vec::len)
+}
+
 /// `/query` with `q` (form-encoded, as clients send long queries) on `db`.
 fn query(server: &Server, q: &str) -> Option<Reply> {
     let form = format!("db=db&q={}", encode(q));

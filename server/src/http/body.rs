@@ -1,4 +1,5 @@
-//! Reading request bodies within `http.max_body_size`, and gzip.
+//! Reading request bodies within `http.max_body_size`, gzip, and JSON
+//! objects.
 //!
 //! The limit holds at every stage: a `Content-Length` over it is refused
 //! before reading, a streamed body is cut off as soon as it passes it, and a
@@ -14,6 +15,8 @@ use axum::http::{header, HeaderMap};
 use bytes::Bytes;
 use flate2::read::MultiGzDecoder;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
@@ -75,6 +78,33 @@ pub fn decode(raw: Bytes, encoding: Encoding, limit: usize) -> Result<Bytes, Api
     }
 }
 
+/// A JSON body as `T`, or 400 naming `what` and the field at fault
+/// (`invalid quota: limits.cpu_cores: invalid type: ...`).
+///
+/// Why a check before serde: a derived struct also deserializes from an
+/// array, field by field in declaration order, so `[]` would be read as
+/// `{}` and `["web"]` as a body whose first field is `"web"`. No client
+/// means that; the API's bodies are objects, and anything else is refused
+/// as such.
+pub fn json_object<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| b != b'{') {
+        return Err(ApiError::BadRequest(format!("invalid {what}: the body must be a JSON object ({{...}})")));
+    }
+    let mut decoder = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+        let field = e.path().to_string();
+        // serde cannot name an enum map key (a dimension): cut the `?`.
+        let field = field.trim_end_matches(".?");
+        let inner = e.into_inner();
+        if field == "." || field == "?" {
+            ApiError::BadRequest(format!("invalid {what}: {inner}"))
+        } else {
+            ApiError::BadRequest(format!("invalid {what}: {field}: {inner}"))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
@@ -97,6 +127,45 @@ mod tests {
             h.insert(k.clone(), HeaderValue::from_str(v).expect("value"));
         }
         h
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Quota {
+        name: String,
+        #[serde(default)]
+        limit: u32,
+    }
+
+    fn refusal(body: &[u8]) -> String {
+        match json_object::<Quota>(body, "quota") {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(body)),
+        }
+    }
+
+    #[test]
+    fn a_json_body_must_be_an_object() {
+        let q: Quota = json_object(br#" {"name":"a","limit":3}"#, "quota").expect("object");
+        assert_eq!(q, Quota { name: "a".into(), limit: 3 });
+        // serde alone reads these as a Quota, field by field.
+        assert!(serde_json::from_slice::<Quota>(br#"["a", 3]"#).is_ok());
+        for body in [&br#"["a", 3]"#[..], b"[]", b"\n [\"a\"]", b"\"a\"", b"3", b"null"] {
+            assert_eq!(refusal(body), "invalid quota: the body must be a JSON object ({...})");
+        }
+        // Faults inside the object name the field; the root has no path.
+        assert_eq!(
+            refusal(br#"{"name":"a","limit":-1}"#).split(": ").take(2).collect::<Vec<_>>(),
+            ["invalid quota", "limit"]
+        );
+        assert!(refusal(b"{}").starts_with("invalid quota: missing field `name`"), "{}", refusal(b"{}"));
+        #[derive(Debug, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+        #[serde(rename_all = "snake_case")]
+        enum Dimension {
+            CpuCores,
+        }
+        let e = json_object::<std::collections::BTreeMap<Dimension, f64>>(br#"{"cpu_cores":"x"}"#, "limits");
+        assert!(matches!(&e, Err(ApiError::BadRequest(m)) if m.starts_with("invalid limits: invalid type")), "{e:?}");
+        assert!(refusal(b"").starts_with("invalid quota: EOF"), "{}", refusal(b""));
     }
 
     #[tokio::test]

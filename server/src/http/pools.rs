@@ -357,8 +357,7 @@ pub async fn unit_ready(
     if !allowed {
         return Err(ApiError::Forbidden(format!("not authorized to report units of tenant {tenant}")));
     }
-    let body: ReadyBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let body: ReadyBody = parse_body(&body, "JSON body")?;
     let unit = manager.unit_ready(&tenant, &name, &id, &body.address, now_ns()).map_err(pool_error)?;
     Ok(Json(unit))
 }
@@ -537,9 +536,7 @@ pub async fn unreserve(
 /// A JSON body as `T`, or 400 naming the field at fault (`invalid quota:
 /// limits.cpu_cores: ...`).
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    let mut decoder = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut decoder)
-        .map_err(|e| ApiError::BadRequest(format!("invalid {what}: {}: {}", e.path(), e.inner())))
+    super::body::json_object(body, what)
 }
 
 /// Refuses a change to `tenant`'s quota by anyone but an operator (a

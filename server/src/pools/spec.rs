@@ -340,6 +340,10 @@ impl PoolSpec {
     /// Decodes a JSON definition; a decoding error names the field at
     /// fault (`lead_time: "five minutes": invalid duration`).
     pub fn from_json(body: &[u8]) -> Result<PoolSpec, SpecError> {
+        // serde would read a struct from an array too, by position.
+        if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+            return Err(SpecError::new("body", "must be a JSON object ({...})"));
+        }
         let mut decoder = serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
             let field = e.path().to_string();
@@ -617,6 +621,11 @@ mod tests {
         let err = PoolSpec::from_json(json.to_string().as_bytes()).expect_err("bad number");
         assert_eq!(err.field, "shapes[1].capacity", "{err}");
         assert_eq!(PoolSpec::from_json(b"{oops").expect_err("not JSON").field, "body");
+        // serde alone would read an array of the fields, in order.
+        let as_array: Vec<serde_json::Value> = json.as_object().expect("object").values().cloned().collect();
+        let err = PoolSpec::from_json(&serde_json::to_vec(&as_array).expect("array")).expect_err("array");
+        assert_eq!((err.field.as_str(), err.message.as_str()), ("body", "must be a JSON object ({...})"));
+        assert_eq!(PoolSpec::from_json(b" \n null").expect_err("null").field, "body");
     }
 
     #[test]

@@ -53,7 +53,7 @@ fn audit_change(auth: &Auth, principal: &Principal, client: &ClientAddr, tenant:
     auth.audit.record(principal.name(), tenant, &client.text(), action, outcome);
 }
 
-/// Parses a JSON body, with the position of the fault in the error.
+/// A JSON object body, or 400 naming the field at fault.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    crate::http::body::json_object(body, "JSON body")
 }

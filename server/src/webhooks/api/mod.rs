@@ -110,9 +110,9 @@ fn outcome<T>(result: &Result<T, WebhookError>) -> String {
     result.as_ref().map_or_else(|e| format!("failed: {e}"), |_| "ok".to_string())
 }
 
-/// Parses a JSON body, with the position of the fault in the error.
+/// A JSON object body, or 400 naming the field at fault.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    crate::http::body::json_object(body, "JSON body")
 }
 
 /// Runs blocking webhook work (fsync) off the async workers.
