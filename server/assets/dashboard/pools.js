@@ -48,15 +48,17 @@ async function loadPools(notes) {
 /** `HH:MM` (UTC) of an RFC 3339 time. */
 const clock = (rfc3339) => new Date(rfc3339).toISOString().slice(11, 16);
 
-/** The periodic bursts found in a pool's demand, per dimension, in words. */
+/** The periodic bursts found in a pool's demand, per dimension, in words,
+ * and why no nightly job can be found yet where the pool says so. */
 function bursts(view) {
   return Object.entries(view?.demand ?? {})
-    .filter(([, r]) => r.bursts)
-    .map(([d, { bursts: b }]) =>
-      `${d}: ${b.every === '24h0m0s' ? 'nightly job' : `every ${b.every}`}, ` +
-      `next ${clock(b.due_from)}–${clock(b.due_to)} UTC, up to ${b.height}` +
-      (b.raised_forecast ? ' (provisioned)' : ''))
-    .join('; ');
+    .flatMap(([d, { bursts: b, nightly_search: why }]) => [
+      ...(b ? [`${d}: ${b.every === '24h0m0s' ? 'nightly job' : `every ${b.every}`}, ` +
+        `next ${clock(b.due_from)}–${clock(b.due_to)} UTC, up to ${b.height}` +
+        (b.raised_forecast ? ' (provisioned)' : '')] : []),
+      ...(why ? [`${d}: ${why}`] : []),
+    ])
+    .join(' · ');
 }
 
 function summary() {
